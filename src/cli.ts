@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * The `sca` command. Every command is a thin wrapper over a library function
+ * that the tests call directly; this file only parses options and prints.
+ * A UsageError becomes one line on stderr and exit code 2.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './errors.js';
+import { registerAnchor } from './cli/anchor.js';
+import type { Context, Io } from './cli/context.js';
+import { registerInspect } from './cli/inspect.js';
+import { registerPatch } from './cli/patch.js';
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export function buildProgram(ctx: Context): Command {
+  const { io } = ctx;
+  const program = new Command('sca')
+    .description('Post-training interventions on ONNX models trained with Sparse Concept Anchoring')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+  registerInspect(program, ctx);
+  registerPatch(program, ctx);
+  registerAnchor(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 success, 1 a check failed, 2 bad input. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const ctx: Context = { io, exitCode: 0 };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message (or the help text).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      io.err(`sca: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(err);
+      process.exitCode = 3;
+    },
+  );
+}

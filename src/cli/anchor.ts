@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { writeAnchors, type Anchor } from '../anchors/manifest.js';
+import { UsageError } from '../errors.js';
+import { requireTensor } from '../onnx/graph.js';
+import { loadModel, saveModel } from '../onnx/model.js';
+import { intList, numberList } from '../util/options.js';
+import type { Context } from './context.js';
+
+export function registerAnchor(program: Command, { io }: Context): void {
+  program
+    .command('anchor')
+    .description('record where a concept is anchored (for models exported without a manifest, e.g. by torch.onnx)')
+    .argument('<model>', 'ONNX model (never modified)')
+    .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
+    .requiredOption('--concept <name>', 'concept name, e.g. red')
+    .requiredOption('--tensor <name>', 'tensor that holds the concept')
+    .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
+    .option('--dims <i,...>', 'reserved dims of the last axis')
+    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string }) => {
+      if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
+      const model = loadModel(file);
+      requireTensor(model.proto.graph!, opts.tensor, file);
+      const anchor: Anchor = {
+        concept: opts.concept,
+        tensor: opts.tensor,
+        ...(opts.direction ? { direction: numberList('--direction', opts.direction) } : {}),
+        ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+      };
+      writeAnchors(model.proto, [anchor]);
+      saveModel(model, opts.output);
+      io.out(`anchored '${opts.concept}' at '${opts.tensor}'; wrote ${opts.output}\n`);
+    });
+}

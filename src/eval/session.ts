@@ -1,0 +1,84 @@
+/**
+ * onnxruntime-node sessions on CPU or CUDA. The CUDA execution provider is
+ * not bundled with onnxruntime-node: its install script downloads it, and this
+ * project skips that download by default (see README, "GPU").
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import * as ort from 'onnxruntime-node';
+import { UsageError } from '../errors.js';
+import { elementCount, setTensorFloats } from '../onnx/tensor.js';
+import type { ModelProto } from '../onnx/types.js';
+
+export type Device = 'cpu' | 'cuda';
+
+export const DEVICES: Device[] = ['cpu', 'cuda'];
+
+const CUDA_HELP =
+  'the CUDA execution provider is not installed; install it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9 on the machine)';
+
+/** Folder holding onnxruntime-node's native libraries for this platform. */
+function bindingDir(): string {
+  const require = createRequire(import.meta.url);
+  const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  return path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+export function cudaAvailable(): boolean {
+  return fs.existsSync(path.join(bindingDir(), 'libonnxruntime_providers_cuda.so'));
+}
+
+export function parseDevice(value: string): Device {
+  if (!DEVICES.includes(value as Device)) throw new UsageError(`--device: expected cpu or cuda, got '${value}'`);
+  return value as Device;
+}
+
+export async function openSession(model: string | Uint8Array, device: Device = 'cpu'): Promise<ort.InferenceSession> {
+  if (device === 'cuda' && !cudaAvailable()) throw new UsageError(CUDA_HELP);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+  };
+  try {
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const label = typeof model === 'string' ? model : 'model';
+    throw new UsageError(`${label}: onnxruntime cannot load it (${firstLine((err as Error).message)})`);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+// Warnings such as 'initializer appears in graph inputs' are expected for strength inputs.
+ort.env.logLevel = 'error';
+
+export { ort };
+
+/**
+ * A copy of the model with some overridable inputs (graph inputs backed by an
+ * initializer, such as `--strength-input`) set to new scalar or vector values.
+ * onnxruntime-node ignores feeds for such inputs, unlike the Python and C++
+ * APIs, so the toolkit sets them this way; the model passed in is unchanged.
+ */
+export function withInputValues(proto: ModelProto, values: Record<string, number | number[]>): ModelProto {
+  const graph = proto.graph!;
+  const initializer = graph.initializer.map((t) => {
+    if (!t.name || !(t.name in values)) return t;
+    const v = values[t.name];
+    const list = Array.isArray(v) ? v : [v];
+    if (list.length !== elementCount(t.dims)) throw new UsageError(`input '${t.name}' takes ${elementCount(t.dims)} values, got ${list.length}`);
+    const copy = { ...t };
+    setTensorFloats(copy, list);
+    return copy;
+  });
+  for (const name of Object.keys(values)) {
+    const overridable = graph.input.some((i) => i.name === name) && graph.initializer.some((t) => t.name === name);
+    if (!overridable) throw new UsageError(`'${name}' is not an overridable input of the model (a graph input with a default)`);
+  }
+  return { ...proto, graph: { ...graph, initializer } };
+}

@@ -1,0 +1,115 @@
+/**
+ * `sca inspect` as a library function: what a person (or a program, with
+ * --json) needs to know before patching a model.
+ */
+import fs from 'node:fs';
+import { readAnchors, readInterventions, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
+import type { Model } from './model.js';
+import { allTensors, byteSize, elementTypeName, isExternal } from './tensor.js';
+import type { ValueInfoProto } from './types.js';
+
+export interface TensorSummary {
+  name: string;
+  type: string;
+  shape: (number | string | null)[] | null;
+}
+
+export interface ModelSummary {
+  file?: string;
+  fileBytes?: number;
+  irVersion: number;
+  producer: string;
+  opsets: { domain: string; version: number }[];
+  inputs: TensorSummary[];
+  outputs: TensorSummary[];
+  nodes: number;
+  ops: Record<string, number>;
+  initializers: number;
+  weightBytes: number;
+  externalWeightBytes: number;
+  metadata: Record<string, string>;
+  anchors: Anchor[];
+  interventions: InterventionRecord[];
+}
+
+function summarizeValue(v: ValueInfoProto): TensorSummary {
+  const t = v.type?.tensorType;
+  return {
+    name: v.name ?? '',
+    type: elementTypeName(t?.elemType),
+    shape: t?.shape ? t.shape.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : (d.dimParam ?? null))) : null,
+  };
+}
+
+export function summarizeModel(model: Model): ModelSummary {
+  const proto = model.proto;
+  const graph = proto.graph!;
+  const initNames = new Set(graph.initializer.map((t) => t.name));
+  const ops: Record<string, number> = {};
+  for (const n of graph.node) {
+    const op = n.domain ? `${n.domain}.${n.opType}` : (n.opType ?? '?');
+    ops[op] = (ops[op] ?? 0) + 1;
+  }
+  const tensors = allTensors(proto);
+  const label = model.path;
+  return {
+    ...(model.path ? { file: model.path, fileBytes: fs.statSync(model.path).size } : {}),
+    irVersion: Number(proto.irVersion),
+    producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' '),
+    opsets: proto.opsetImport.map((o) => ({ domain: o.domain || 'ai.onnx', version: Number(o.version) })),
+    inputs: graph.input.filter((v) => !initNames.has(v.name)).map(summarizeValue),
+    outputs: graph.output.map(summarizeValue),
+    nodes: graph.node.length,
+    ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1])),
+    initializers: graph.initializer.length,
+    weightBytes: tensors.reduce((s, t) => s + byteSize(t), 0),
+    externalWeightBytes: tensors.filter(isExternal).reduce((s, t) => s + byteSize(t), 0),
+    metadata: Object.fromEntries(proto.metadataProps.filter((p) => !p.key?.startsWith('sca.')).map((p) => [p.key ?? '', p.value ?? ''])),
+    anchors: readAnchors(proto, label),
+    interventions: readInterventions(proto, label),
+  };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+function formatTensor(t: TensorSummary): string {
+  const shape = t.shape ? `[${t.shape.map((d) => d ?? '?').join(', ')}]` : '[?]';
+  return `${t.name}  ${t.type} ${shape}`;
+}
+
+function formatVector(v: number[]): string {
+  const shown = v.slice(0, 8).map((x) => Number(x.toPrecision(4)));
+  return `[${shown.join(', ')}${v.length > 8 ? `, ... (${v.length})` : ''}]`;
+}
+
+export function formatSummary(s: ModelSummary): string {
+  const lines: string[] = [];
+  const opsets = s.opsets.map((o) => `${o.domain} ${o.version}`).join(', ');
+  lines.push(`${s.file ?? 'model'}${s.fileBytes !== undefined ? `  (${formatBytes(s.fileBytes)})` : ''}`);
+  lines.push(`  ir ${s.irVersion}, opset ${opsets}${s.producer ? `, made by ${s.producer}` : ''}`);
+  for (const t of s.inputs) lines.push(`  input   ${formatTensor(t)}`);
+  for (const t of s.outputs) lines.push(`  output  ${formatTensor(t)}`);
+  const topOps = Object.entries(s.ops).slice(0, 8).map(([op, n]) => `${op} ${n}`).join(', ');
+  lines.push(`  nodes   ${s.nodes}${topOps ? `  (${topOps}${Object.keys(s.ops).length > 8 ? ', ...' : ''})` : ''}`);
+  const external = s.externalWeightBytes ? `, ${formatBytes(s.externalWeightBytes)} in external data` : '';
+  lines.push(`  weights ${s.initializers} initializers, ${formatBytes(s.weightBytes)}${external}`);
+  for (const [k, v] of Object.entries(s.metadata)) lines.push(`  meta    ${k} = ${v.length > 60 ? `${v.slice(0, 57)}...` : v}`);
+  if (s.anchors.length === 0) lines.push('  anchors none recorded (sca.anchors)');
+  for (const a of s.anchors) {
+    const where = [a.direction ? `direction ${formatVector(a.direction)}` : '', a.dims ? `dims [${a.dims.join(', ')}]` : ''].filter(Boolean).join(', ');
+    lines.push(`  anchor  ${a.concept} -> ${a.tensor}  ${where}`);
+  }
+  s.interventions.forEach((iv, i) => {
+    const what = iv.kind === 'patch' ? `${iv.mode} (${iv.prefix})` : iv.kind;
+    lines.push(`  applied ${i + 1}. ${what} on ${iv.tensor}${iv.concept ? ` [${iv.concept}]` : ''}`);
+  });
+  return lines.join('\n');
+}

@@ -1,0 +1,276 @@
+/**
+ * Loading and saving ONNX models without losing anything: unknown fields are
+ * kept (codec.ts), external data stays external and is written next to the
+ * output, and a model too big for one protobuf (2 GiB) is saved with its
+ * largest weights moved to external data instead of failing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { sameFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
+import { DecodeError, decodeMessage, encodeMessage, concatChunks, type Chunks, type Message } from './codec.js';
+import { allTensors, byteSize, externalRef, isExternal, type ExternalRef } from './tensor.js';
+import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
+
+export interface Model {
+  proto: ModelProto;
+  /** Folder that external data locations are relative to. */
+  baseDir: string;
+  /** File it was loaded from, if any: never written to. */
+  path?: string;
+}
+
+/** protobuf refuses messages of 2 GiB or more. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+/** Tensors at least this big go to external data when a model must be split (onnx's own default). */
+const EXTERNAL_THRESHOLD = 1024;
+/** External tensors start on this boundary, so they can be memory-mapped. */
+const EXTERNAL_ALIGN = 4096;
+/** Highest default-domain opset this toolkit knows the operators of. */
+export const MAX_KNOWN_OPSET = 24;
+
+export function loadModel(file: string): Model {
+  let bytes: Buffer;
+  try {
+    const stat = fs.statSync(file);
+    if (stat.isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
+    if (stat.size >= PROTOBUF_LIMIT) {
+      throw new UsageError(`${file}: ${stat.size} bytes is over the 2 GiB protobuf limit; such models must keep their weights in external data`);
+    }
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const model = parseModel(bytes, path.dirname(path.resolve(file)), file);
+  model.path = file;
+  return model;
+}
+
+export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'): Model {
+  let proto: ModelProto;
+  try {
+    proto = decodeMessage(bytes, 'ModelProto') as unknown as ModelProto;
+  } catch (err) {
+    if (err instanceof DecodeError || err instanceof RangeError || err instanceof Error) {
+      throw new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
+    }
+    throw err;
+  }
+  validateModel(proto, label);
+  const model: Model = { proto, baseDir };
+  checkExternalData(model, label);
+  return model;
+}
+
+function validateModel(proto: ModelProto, label: string): void {
+  if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`);
+  if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`);
+  const opset = defaultOpset(proto);
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain opset`);
+  if (opset < 1 || opset > MAX_KNOWN_OPSET) {
+    throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`);
+  }
+}
+
+export function defaultOpset(proto: ModelProto): number | undefined {
+  const entry = proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return entry?.version === undefined ? undefined : Number(entry.version);
+}
+
+function checkExternalData(model: Model, label: string): void {
+  for (const t of allTensors(model.proto)) {
+    if (!isExternal(t)) continue;
+    const ref = externalRef(t);
+    const file = path.resolve(model.baseDir, ref.location);
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      throw new UsageError(`${label}: external data file ${ref.location} for tensor '${t.name}' not found next to the model`);
+    }
+    const end = ref.offset + (ref.length ?? 0);
+    if (end > size) throw new UsageError(`${label}: external data for tensor '${t.name}' runs past the end of ${ref.location} (truncated?)`);
+  }
+}
+
+/** True when any weight of the model lives in an external data file. */
+export function usesExternalData(model: Model): boolean {
+  return allTensors(model.proto).some(isExternal);
+}
+
+/** The model as one protobuf buffer; weights must be inline (use saveModel for external data). */
+export function serializeModel(proto: ModelProto): Uint8Array {
+  return concatChunks(encodeMessage(proto as unknown as Message, 'ModelProto'));
+}
+
+export interface SaveOptions {
+  /** Put every weight of at least 1 KiB in the side file, even if the model would fit inline. */
+  externalData?: boolean;
+  /** Largest inline protobuf; tests lower it to exercise the over-2-GiB path on small models. */
+  inlineLimit?: number;
+}
+
+export interface SaveResult {
+  path: string;
+  bytes: number;
+  /** Side file written next to the model, if any. */
+  dataPath?: string;
+  dataBytes?: number;
+}
+
+interface Placement {
+  tensor: TensorProto;
+  /** Where the bytes come from: a range of a source file, or memory. */
+  from: { file: string; ref: ExternalRef } | { bytes: Uint8Array };
+  offset?: number;
+}
+
+/**
+ * Writes the model to `outPath` atomically. Weights that were external stay
+ * external, in `<out>.data`; so do inline weights when `externalData` is set or
+ * the model would pass the protobuf limit. The in-memory model is unchanged.
+ */
+export function saveModel(model: Model, outPath: string, options: SaveOptions = {}): SaveResult {
+  if (model.path && sameFile(model.path, outPath)) {
+    throw new UsageError(`${outPath}: output is the input model; write the result to a new file`);
+  }
+  const outDir = path.dirname(path.resolve(outPath));
+  if (!fs.existsSync(outDir)) throw new UsageError(`${outPath}: folder ${outDir} does not exist`);
+  const limit = options.inlineLimit ?? PROTOBUF_LIMIT;
+  const dataName = `${path.basename(outPath)}.data`;
+  const tensors = allTensors(model.proto);
+  const keepExternal = options.externalData || tensors.some(isExternal);
+
+  const placements: Placement[] = [];
+  for (const t of tensors) {
+    if (isExternal(t)) placements.push({ tensor: t, from: { file: path.resolve(model.baseDir, externalRef(t).location), ref: externalRef(t) } });
+    else if (keepExternal && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD) placements.push({ tensor: t, from: { bytes: t.rawData } });
+  }
+  // Inline weights move out, largest first, until the protobuf fits.
+  let inlineSize = encodedSize(model.proto, placements);
+  if (inlineSize > limit) {
+    const candidates = tensors
+      .filter((t) => !isExternal(t) && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD && !placements.some((p) => p.tensor === t))
+      .sort((a, b) => byteSize(b) - byteSize(a));
+    for (const t of candidates) {
+      if (inlineSize <= limit) break;
+      placements.push({ tensor: t, from: { bytes: t.rawData! } });
+      inlineSize -= t.rawData!.length;
+    }
+    if (encodedSize(model.proto, placements) > limit) {
+      throw new UsageError(`${outPath}: the graph alone is over the 2 GiB protobuf limit even with all weights external`);
+    }
+  }
+
+  const dests = placements.length ? [outPath, path.join(outDir, dataName)] : [outPath];
+  let result: SaveResult = { path: outPath, bytes: 0 };
+  writeAtomically(dests, ([modelFile, dataFile]) => {
+    let dataBytes = 0;
+    if (dataFile) dataBytes = writeExternalData(dataFile, placements);
+    const chunks = withPlacements(model.proto, placements, dataName, () => encodeMessage(model.proto as unknown as Message, 'ModelProto'));
+    writeChunks(modelFile, chunks);
+    result = { path: outPath, bytes: chunks.length, ...(dataFile ? { dataPath: dataFile.dest, dataBytes } : {}) };
+  });
+  return result;
+}
+
+function encodedSize(proto: ModelProto, placements: Placement[]): number {
+  return withPlacements(proto, placements, 'x', () => encodeMessage(proto as unknown as Message, 'ModelProto')).length;
+}
+
+/**
+ * Runs `fn` with the placed tensors switched to external references, then
+ * restores them: saving must not change the caller's model.
+ */
+function withPlacements<T>(proto: ModelProto, placements: Placement[], location: string, fn: () => T): T {
+  const saved = placements.map(({ tensor }) => ({
+    tensor,
+    rawData: tensor.rawData,
+    externalData: tensor.externalData,
+    dataLocation: tensor.dataLocation,
+  }));
+  try {
+    for (const p of placements) {
+      const length = 'bytes' in p.from ? p.from.bytes.length : p.from.ref.length;
+      const entries: StringStringEntryProto[] = [{ key: 'location', value: location }, { key: 'offset', value: String(p.offset ?? 0) }];
+      if (length !== undefined) entries.push({ key: 'length', value: String(length) });
+      // Keep entries such as checksum that describe the bytes, not where they are.
+      for (const e of p.tensor.externalData) if (!['location', 'offset', 'length'].includes(e.key ?? '')) entries.push(e);
+      p.tensor.externalData = entries;
+      p.tensor.dataLocation = DATA_LOCATION_EXTERNAL;
+      delete p.tensor.rawData;
+    }
+    return fn();
+  } finally {
+    for (const s of saved) {
+      s.tensor.externalData = s.externalData;
+      if (s.dataLocation === undefined) delete s.tensor.dataLocation;
+      else s.tensor.dataLocation = s.dataLocation;
+      if (s.rawData !== undefined) s.tensor.rawData = s.rawData;
+    }
+  }
+}
+
+/**
+ * Writes the side file and records each placement's offset. When all external
+ * weights come from one source file, that file is copied whole (the fastest
+ * copy the OS offers) and keeps its offsets; the rest is appended.
+ */
+function writeExternalData(file: PendingFile, placements: Placement[]): number {
+  const sources = new Set(placements.flatMap((p) => ('file' in p.from ? [p.from.file] : [])));
+  let size = 0;
+  if (sources.size === 1) {
+    const [only] = sources;
+    fs.copyFileSync(only, file.tmp);
+    size = fs.statSync(file.tmp).size;
+    for (const p of placements) if ('file' in p.from) p.offset = p.from.ref.offset;
+  }
+  const fd = fs.openSync(file.tmp, sources.size === 1 ? 'r+' : 'w');
+  const buffer = Buffer.allocUnsafe(1 << 24);
+  const fds = new Map<string, number>();
+  try {
+    for (const p of placements) {
+      if (p.offset !== undefined) continue;
+      const pad = (EXTERNAL_ALIGN - (size % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+      if (pad) writeAll(fd, new Uint8Array(pad), size);
+      size += pad;
+      p.offset = size;
+      if ('bytes' in p.from) {
+        writeAll(fd, p.from.bytes, size);
+        size += p.from.bytes.length;
+      } else {
+        const src = fds.get(p.from.file) ?? fs.openSync(p.from.file, 'r');
+        fds.set(p.from.file, src);
+        const length = p.from.ref.length ?? fs.fstatSync(src).size - p.from.ref.offset;
+        copyRangeAt(src, p.from.ref, length, fd, size, buffer);
+        size += length;
+        p.from = { file: p.from.file, ref: { ...p.from.ref, length } };
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+    for (const src of fds.values()) fs.closeSync(src);
+  }
+  return size;
+}
+
+function copyRangeAt(src: number, ref: ExternalRef, length: number, dst: number, at: number, buffer: Buffer): void {
+  let done = 0;
+  while (done < length) {
+    const want = Math.min(buffer.length, length - done);
+    const got = fs.readSync(src, buffer, 0, want, ref.offset + done);
+    if (got === 0) throw new UsageError(`external data ended early while copying`);
+    writeAll(dst, buffer.subarray(0, got), at + done);
+    done += got;
+  }
+}
+
+function writeChunks(file: PendingFile, chunks: Chunks): void {
+  const fd = fs.openSync(file.tmp, 'w');
+  try {
+    for (const part of chunks.parts) writeAll(fd, part);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
