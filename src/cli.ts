@@ -8,10 +8,12 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
+import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
 import type { Context, Io } from './cli/context.js';
 import { registerInspect } from './cli/inspect.js';
 import { registerPatch } from './cli/patch.js';
+import { registerTrain } from './cli/train.js';
 
 const processIo: Io = {
   out: (text) => process.stdout.write(text),
@@ -28,8 +30,14 @@ export function buildProgram(ctx: Context): Command {
     .exitOverride();
   registerInspect(program, ctx);
   registerPatch(program, ctx);
+  registerAblate(program, ctx);
   registerAnchor(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  registerTrain(program, ctx);
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    cmd.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
   return program;
 }
 

@@ -18,6 +18,7 @@ interface PatchOptions {
   strengthInput?: string;
   plan?: string;
   externalData?: boolean;
+  fold?: boolean;
   json?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
     .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
+    .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
     .option('--json', 'print what was applied as JSON')
@@ -50,7 +52,7 @@ export function registerPatch(program: Command, { io }: Context): void {
         return;
       }
       for (const a of applied) {
-        io.out(`${a.intervention.mode} on '${a.tensor}'${a.concept ? ` [${a.concept}]` : ''}: ${a.nodes} nodes under ${a.prefix}/\n`);
+        io.out(`${a.intervention.mode} on '${a.tensor}'${a.concept ? ` [${a.concept}]` : ''}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
@@ -70,10 +72,11 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
     ...(opts.strength !== undefined ? { strength: number('--strength', opts.strength) } : {}),
     ...(falloff ? { falloff: { threshold: falloff[0], strength: falloff[1], power: falloff[2] } } : {}),
     ...(opts.strengthInput ? { strengthInput: opts.strengthInput } : {}),
+    ...(opts.fold ? { fold: true } : {}),
   };
 }
 
-const PLAN_FIELDS = new Set(['tensor', 'concept', 'directions', 'dims', 'mode', 'strength', 'falloff', 'strengthInput']);
+const PLAN_FIELDS = new Set(['tensor', 'concept', 'directions', 'dims', 'mode', 'strength', 'falloff', 'strengthInput', 'fold']);
 
 function planFromFile(file: string): PatchRequest[] {
   const plan = readJsonFile('--plan', file);

@@ -197,10 +197,6 @@ export function makeTensor(name: string, dataType: number, dims: number[], value
   };
 }
 
-export function makeInt64Tensor(name: string, dims: number[], values: number[]): TensorProto {
-  return { ...makeTensor(name, DataType.FLOAT, dims, []), dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values, (v) => BigInt(v))) };
-}
-
 export function byteSize(t: TensorProto): number {
   if (isExternal(t)) return externalRef(t).length ?? 0;
   if (t.rawData) return t.rawData.length;

@@ -10,6 +10,7 @@ import { allNames, opsetOf, requireTensor, setOpset, tensorInfo, type TensorInfo
 import type { Model } from '../onnx/model.js';
 import { elementTypeName } from '../onnx/tensor.js';
 import { DataType } from '../onnx/types.js';
+import { foldLinearMap, subspaceMap } from './ablation.js';
 import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from './basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
@@ -31,6 +32,8 @@ export interface PatchRequest {
   strength?: number;
   falloff?: Falloff;
   strengthInput?: string;
+  /** Fold a linear suppression or amplification into the weights that read the tensor, adding no nodes. */
+  fold?: boolean;
 }
 
 export interface AppliedPatch {
@@ -70,6 +73,7 @@ async function applyOne(model: Model, request: PatchRequest, label: string): Pro
   const target = resolveTarget(request, anchor, width, tensor);
   const intervention = resolveIntervention(request, target);
 
+  if (request.fold) return foldPatch(model, request, tensor, target, intervention, width);
   const b = new SubgraphBuilder(graph, uniquePrefix(model, request.mode), info.elemType!);
   if (request.strengthInput) checkStrengthInput(model, request.strengthInput, label);
   insertAfter(graph, tensor, b, ({ input, output }) => BUILDERS[request.mode](b, input, output, intervention, width));
@@ -88,6 +92,26 @@ async function applyOne(model: Model, request: PatchRequest, label: string): Pro
     prefix: b.prefix,
   });
   return { tensor, concept: request.concept, intervention, prefix: b.prefix, nodes: b.nodes.length };
+}
+
+/**
+ * The linear forms only: suppress z (I - b Q^T Q) and amplify z (I + S Q^T Q),
+ * or their diagonal versions for dims. The falloff gate is not linear and steer
+ * and clamp add constants, so none of those can be folded.
+ */
+function foldPatch(model: Model, request: PatchRequest, tensor: string, target: Target, iv: Intervention, width: number): AppliedPatch {
+  if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`--fold works with suppress and amplify, not ${request.mode}`);
+  if (request.falloff) throw new UsageError('--fold makes a linear (ungated) suppression; it cannot take --falloff');
+  if (request.strengthInput) throw new UsageError('--fold bakes the strength into the weights; it cannot take --strength-input');
+  const c = request.mode === 'suppress' ? -iv.strength : iv.strength;
+  const basis = target.kind === 'subspace' ? target.basis : target.dims.map((d) => Array.from({ length: width }, (_, i) => (i === d ? 1 : 0)));
+  foldLinearMap(model, tensor, subspaceMap(basis, c), {
+    ...(request.concept ? { concept: request.concept } : {}),
+    mode: request.mode,
+    ...(target.kind === 'dims' ? { dims: target.dims } : { basis: target.basis }),
+    strength: iv.strength,
+  });
+  return { tensor, concept: request.concept, intervention: iv, prefix: '(folded into weights)', nodes: 0 };
 }
 
 /** Element type and a concrete last axis, from the file or else by running the model once. */

@@ -4,8 +4,9 @@
  */
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import type { Model } from '../../src/onnx/model.js';
-import { makeTensor, makeInt64Tensor } from '../../src/onnx/tensor.js';
-import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/types.js';
+import { makeTensor } from '../../src/onnx/tensor.js';
+import { attrFloat, attrInt, emptyGraph, newModel, node } from '../../src/onnx/build.js';
+import { DataType, type GraphProto, type TensorProto } from '../../src/onnx/types.js';
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -23,37 +24,12 @@ export function randomValues(n: number, seed: number, scale = 1): number[] {
   return Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 }
 
-export function node(opType: string, inputs: string[], outputs: string[], attrs: AttributeProto[] = [], name?: string): NodeProto {
-  return { opType, input: inputs, output: outputs, attribute: attrs, name: name ?? outputs[0], domain: '' };
-}
-
-export function attrInt(name: string, i: number): AttributeProto {
-  return { name, type: AttributeType.INT, i, floats: [], ints: [], strings: [], tensors: [], graphs: [] };
-}
-
-export function attrFloat(name: string, f: number): AttributeProto {
-  return { name, type: AttributeType.FLOAT, f, floats: [], ints: [], strings: [], tensors: [], graphs: [] };
-}
-
-export function attrInts(name: string, ints: number[]): AttributeProto {
-  return { name, type: AttributeType.INTS, ints, floats: [], strings: [], tensors: [], graphs: [] };
-}
-
 export function weight(name: string, dims: number[], seed: number, dataType: number = DataType.FLOAT): TensorProto {
   return makeTensor(name, dataType, dims, randomValues(dims.reduce((a, b) => a * b, 1), seed, 0.8));
 }
 
 export function model(graph: Partial<GraphProto> & Pick<GraphProto, 'node' | 'input' | 'output'>, opset = 17): Model {
-  const proto: ModelProto = {
-    irVersion: 8,
-    producerName: 'sca-tests',
-    opsetImport: [{ domain: '', version: opset }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: { name: 'test', initializer: [], valueInfo: [], sparseInitializer: [], quantizationAnnotation: [], ...graph },
-  };
-  return { proto, baseDir: '/nonexistent' };
+  return { proto: newModel({ ...emptyGraph('test'), ...graph }, opset, 'sca-tests'), baseDir: '/nonexistent' };
 }
 
 /**
@@ -123,4 +99,4 @@ export function outputTargetModel(): Model {
   });
 }
 
-export { makeInt64Tensor };
+export { node };
