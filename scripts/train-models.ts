@@ -3,7 +3,8 @@
  * weights on the same machine). Run with `npm run build && node dist/scripts/train-models.js`.
  *
  * models/color-red.onnx: the paper's colour autoencoder (K=5, N=2, H=10), red
- * anchored at e0 with dim 0 reserved, best of 8 seeds by the paper's criterion.
+ * anchored at e0 with dim 0 reserved, best of seeds 0-15 (see pickBest in
+ * src/train/evaluate.ts). About 10 s per seed on one core.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ import { trainColorModel } from '../src/train/color.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const output = path.join(root, 'models', 'color-red.onnx');
-const seeds = Number(process.argv[2] ?? 8);
+const seeds = Number(process.argv[2] ?? 16);
 
 const result = await trainColorModel(output, { seed: 0, seeds });
 for (const r of result.runs) {

@@ -10,6 +10,9 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
+import { registerCheck } from './cli/check.js';
+import { registerCompare } from './cli/compare.js';
+import { registerDemo } from './cli/demo.js';
 import type { Context, Io } from './cli/context.js';
 import { registerInspect } from './cli/inspect.js';
 import { registerPatch } from './cli/patch.js';
@@ -33,6 +36,9 @@ export function buildProgram(ctx: Context): Command {
   registerAblate(program, ctx);
   registerAnchor(program, ctx);
   registerTrain(program, ctx);
+  registerCompare(program, ctx);
+  registerCheck(program, ctx);
+  registerDemo(program, ctx);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     cmd.commands.forEach(configure);

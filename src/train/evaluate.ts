@@ -40,11 +40,12 @@ export function evaluateColorModel(model: Autoencoder): ColorModelQuality {
 
 /**
  * The paper keeps the Pareto front of low loss and high selectivity; to pick
- * one, we take the most selective seed among those within 2x of the best
- * validation MSE.
+ * one point of it, we take the lowest validation MSE among the seeds whose
+ * selectivity is at least 90% of the best seen: loss first, without giving up
+ * much selectivity.
  */
 export function pickBest<T extends { quality: ColorModelQuality }>(runs: T[]): T {
-  const bestMse = Math.min(...runs.map((r) => r.quality.validationMse));
-  const good = runs.filter((r) => r.quality.validationMse <= 2 * bestMse);
-  return good.reduce((best, r) => ((r.quality.selectivity ?? -1) > (best.quality.selectivity ?? -1) ? r : best));
+  const bestScore = Math.max(...runs.map((r) => r.quality.selectivity ?? -1));
+  const selective = runs.filter((r) => (r.quality.selectivity ?? -1) >= 0.9 * bestScore);
+  return selective.reduce((best, r) => (r.quality.validationMse < best.quality.validationMse ? r : best));
 }

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 
 export class PendingFile {
   readonly tmp: string;
@@ -53,4 +54,10 @@ export function sameFile(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Writes a whole text file atomically; its folder must exist. */
+export function writeTextFile(dest: string, text: string): void {
+  if (!fs.existsSync(path.dirname(path.resolve(dest)))) throw new UsageError(`${dest}: folder ${path.dirname(path.resolve(dest))} does not exist`);
+  writeAtomically([dest], ([file]) => fs.writeFileSync(file.tmp, text));
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { sca } from '../helpers/cli.js';
 import { loadModel, serializeModel } from '../../src/onnx/model.js';
 import { FIXTURE_LATENT, FIXTURE_MODEL } from '../helpers/fixture.js';
 import { gemmAutoencoder } from '../helpers/graphs.js';
@@ -12,13 +12,6 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-cli-'));
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-export async function sca(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
 
 describe('sca inspect', () => {
   it('shows inputs, outputs, opsets, nodes and anchors', async () => {

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { compareModels } from '../eval/compare.js';
+import { formatComparison } from '../eval/format.js';
+import { renderReport } from '../eval/report.js';
+import { parseDevice } from '../eval/session.js';
+import { writeTextFile } from '../util/files.js';
+import { positiveInt } from '../util/options.js';
+import { Progress } from '../util/progress.js';
+import type { Context } from './context.js';
+
+interface CompareCliOptions {
+  data: string;
+  json?: string;
+  report?: string;
+  device: string;
+  batchSize: string;
+  groups?: string;
+  tap?: string[];
+  classifier?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerCompare(program: Command, { io }: Context): void {
+  program
+    .command('compare')
+    .description('run an intact and a patched model on the same inputs and measure what changed')
+    .argument('<intact>', 'the original model')
+    .argument('<patched>', 'the patched or ablated model')
+    .option('--data <spec>', 'color-cube[:N] (N points per axis), or a .npy, .npz or .json file of inputs', 'color-cube')
+    .option('--json <file>', 'write the results as JSON (schemaVersion 1; - for stdout)')
+    .option('--report <file.html>', 'write a self-contained HTML report with tables and plots')
+    .option('--device <device>', 'cpu or cuda', 'cpu')
+    .option('--batch-size <n>', 'samples per onnxruntime run', '1024')
+    .option('--groups <file.json>', 'a label per sample (list), or {"label": [sample indices]}, for per-group tables')
+    .option('--tap <tensor>', 'also compare an intermediate tensor (repeatable)', collect)
+    .option('--classifier', 'treat outputs as class logits: add KL divergence and top-1 agreement')
+    .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
+      const progress = new Progress('comparing', 1);
+      const comparison = await compareModels(intact, patched, {
+        data: opts.data,
+        device: parseDevice(opts.device),
+        batchSize: positiveInt('--batch-size', opts.batchSize),
+        groups: opts.groups,
+        taps: opts.tap,
+        classifier: opts.classifier,
+        onProgress: (done, total) => new Progress('comparing', total).update(done),
+      });
+      progress.done();
+      const json = `${JSON.stringify(comparison.result, null, 2)}\n`;
+      if (opts.json === '-') io.out(json);
+      else {
+        if (opts.json) writeTextFile(opts.json, json);
+        io.out(`${formatComparison(comparison.result)}\n`);
+      }
+      if (opts.report) {
+        writeTextFile(opts.report, renderReport(comparison, `${patched} vs ${intact}`));
+        if (opts.json !== '-') io.out(`report: ${opts.report}\n`);
+      }
+    });
+}

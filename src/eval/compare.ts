@@ -1,0 +1,251 @@
+/**
+ * `sca compare` as a library function: run an intact and a patched model on
+ * the same inputs, in batches, and measure how their outputs differ, per
+ * sample, overall and per group; for the colour model also the paper's
+ * per-colour table and selectivity score; for tapped tensors, where samples
+ * sit relative to the anchor.
+ */
+import { readAnchors } from '../anchors/manifest.js';
+import { UsageError } from '../errors.js';
+import { requireTensor } from '../onnx/graph.js';
+import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import { hueChroma, hueSimilarity, NAMED_COLORS, selectivity, type Rgb } from './colors.js';
+import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
+import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
+import { openSession, ort, type Device } from './session.js';
+
+/** A model to compare: a file, or one built in memory (by `sca check` and `sca demo`). */
+export type ModelSource = string | { label: string; model: Model };
+
+export interface CompareOptions {
+  /** `color-cube[:N]` or a .npy/.npz/.json file. */
+  data: string;
+  device?: Device;
+  batchSize?: number;
+  /** JSON file with a label per sample. */
+  groups?: string;
+  /** Intermediate tensors to expose and compare. */
+  taps?: string[];
+  /** Also report KL divergence and top-1 agreement, treating the last axis of outputs as class logits. */
+  classifier?: boolean;
+  /** Colour the selectivity score is measured against (default red). */
+  anchorColor?: Rgb;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export type OutputSummary = { name: string } & Summary;
+
+export interface NamedColorRow {
+  name: string;
+  rgb: Rgb;
+  /** Reconstruction MSE against the input colour. */
+  intactMse: number;
+  patchedMse: number;
+  /** patchedMse / intactMse; null when the intact error is exactly 0. */
+  ratio: number | null;
+  /** MSE between the two models' outputs. */
+  changeMse: number;
+}
+
+export interface ColorAnalysis {
+  anchor: Rgb;
+  /** Pearson r between per-colour change and (hue similarity to the anchor)^3 over the cube; null when undefined (no change at all). */
+  selectivity: number | null;
+  named: NamedColorRow[];
+}
+
+export interface TapResult {
+  tensor: string;
+  change: Summary;
+  /** Histogram of cos(tap, anchor direction), when the model records an anchor on this tensor. */
+  cosine: { concept: string; bins: number[]; intact: number[]; patched: number[] } | null;
+}
+
+/** The stable JSON of `sca compare --json` (schemaVersion 1; see README). */
+export interface ComparisonResult {
+  schemaVersion: 1;
+  intact: string;
+  patched: string;
+  data: { name: string; samples: number };
+  device: Device;
+  outputs: OutputSummary[];
+  groups: { group: string; samples: number; outputs: OutputSummary[] }[];
+  color: ColorAnalysis | null;
+  taps: TapResult[];
+  timing: { seconds: number; samplesPerSecond: number };
+}
+
+/** Per-sample numbers behind the summary, for reports. */
+export interface ComparisonDetail {
+  dataset: Dataset;
+  perSample: Record<string, SampleMetrics>;
+  /** Colour cube only: each colour with its hue (degrees), similarity to the anchor and change. */
+  cube?: { color: Rgb; hue: number; chroma: number; similarity: number; change: number }[];
+  /** Colour model: outputs for the named colours. */
+  namedOutputs?: { intact: Float32Array; patched: Float32Array };
+}
+
+export interface Comparison {
+  result: ComparisonResult;
+  detail: ComparisonDetail;
+}
+
+function resolve(source: ModelSource): { label: string; model: Model; path?: string } {
+  return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
+}
+
+async function sessionFor(source: { label: string; model: Model; path?: string }, taps: string[], device: Device): Promise<ort.InferenceSession> {
+  if (taps.length === 0 && source.path) return openSession(source.path, device);
+  if (usesExternalData(source.model)) {
+    throw new UsageError(`${source.label}: --tap and in-memory models need the weights inline; this model keeps them in external data`);
+  }
+  const graph = source.model.proto.graph!;
+  for (const t of taps) requireTensor(graph, t, source.label);
+  const extra = taps.filter((t) => !graph.output.some((o) => o.name === t)).map((t) => ({ name: t }));
+  const proto = { ...source.model.proto, graph: { ...graph, output: [...graph.output, ...extra] } };
+  return openSession(serializeModel(proto), device);
+}
+
+function sliceSamples(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, input] of Object.entries(dataset.inputs)) {
+    const per = input.sampleShape.reduce((a, b) => a * b, 1);
+    feeds[name] = new ort.Tensor(input.type, input.data.subarray(start * per, end * per) as never, [end - start, ...input.sampleShape]);
+  }
+  return feeds;
+}
+
+const numeric = (t: ort.Tensor): ArrayLike<number> => (t.type === 'int64' ? Array.from(t.data as BigInt64Array, Number) : (t.data as Float32Array));
+
+export async function compareModels(intactSource: ModelSource, patchedSource: ModelSource, options: CompareOptions): Promise<Comparison> {
+  const started = performance.now();
+  const intact = resolve(intactSource);
+  const patched = resolve(patchedSource);
+  const device = options.device ?? 'cpu';
+  const batchSize = options.batchSize ?? 1024;
+  const taps = options.taps ?? [];
+  const inputs = requiredInputs(intact.model.proto.graph!);
+  const dataset = loadDataset(options.data, inputs);
+  if (options.groups) dataset.groups = loadGroups(options.groups, dataset.samples);
+  const patchedInputs = new Set(requiredInputs(patched.model.proto.graph!).map((i) => i.name));
+  for (const name of patchedInputs) {
+    if (!(name in dataset.inputs)) throw new UsageError(`${patched.label}: needs input '${name}', which ${intact.label} does not have`);
+  }
+
+  const [a, b] = [await sessionFor(intact, taps, device), await sessionFor(patched, taps, device)];
+  const outputNames = intact.model.proto.graph!.output.map((o) => o.name!).filter((n) => patched.model.proto.graph!.output.some((o) => o.name === n));
+  if (outputNames.length === 0) throw new UsageError(`${intact.label} and ${patched.label} have no output name in common`);
+  const compared = [...outputNames, ...taps.filter((t) => !outputNames.includes(t))];
+
+  const perSample: Record<string, SampleMetrics> = {};
+  for (const name of compared) {
+    perSample[name] = { mse: new Float64Array(dataset.samples), maxAbs: new Float64Array(dataset.samples), cosine: new Float64Array(dataset.samples) };
+    if (options.classifier && outputNames.includes(name)) {
+      perSample[name].kl = new Float64Array(dataset.samples);
+      perSample[name].top1 = new Float64Array(dataset.samples);
+    }
+  }
+  const tapValues: Record<string, { intact: number[][]; patched: number[][] }> = Object.fromEntries(taps.map((t) => [t, { intact: [], patched: [] }]));
+
+  try {
+    for (let start = 0; start < dataset.samples; start += batchSize) {
+      const end = Math.min(start + batchSize, dataset.samples);
+      const feedsA = sliceSamples(dataset, start, end);
+      const feedsB = Object.fromEntries(Object.entries(feedsA).filter(([n]) => patchedInputs.has(n)));
+      const [ra, rb] = [await a.run(feedsA, compared), await b.run(feedsB, compared)];
+      for (const name of compared) {
+        const x = numeric(ra[name]);
+        const y = numeric(rb[name]);
+        if (x.length !== y.length) throw new UsageError(`output '${name}' has different sizes in the two models (${ra[name].dims} vs ${rb[name].dims})`);
+        const per = x.length / (end - start);
+        const classes = ra[name].dims[ra[name].dims.length - 1];
+        const m = perSample[name];
+        for (let s = 0; s < end - start; s++) {
+          const xs = Array.prototype.slice.call(x, s * per, (s + 1) * per) as number[];
+          const ys = Array.prototype.slice.call(y, s * per, (s + 1) * per) as number[];
+          m.mse[start + s] = mse(xs, ys);
+          m.maxAbs[start + s] = maxAbs(xs, ys);
+          m.cosine[start + s] = cosine(xs, ys);
+          if (m.kl && m.top1) {
+            const c = classifierAgreement(xs, ys, classes);
+            m.kl[start + s] = c.kl;
+            m.top1[start + s] = c.top1;
+          }
+          if (name in tapValues) {
+            tapValues[name].intact.push(xs);
+            tapValues[name].patched.push(ys);
+          }
+        }
+      }
+      options.onProgress?.(end, dataset.samples);
+    }
+
+    const all = Array.from({ length: dataset.samples }, (_, i) => i);
+    const colorOrder = Object.keys(NAMED_COLORS);
+    const groupNames = dataset.groups
+      ? [...new Set(dataset.groups)].sort((x, y) => (colorOrder.indexOf(x) - colorOrder.indexOf(y)) || x.localeCompare(y))
+      : [];
+    const result: ComparisonResult = {
+      schemaVersion: 1,
+      intact: intact.label,
+      patched: patched.label,
+      data: { name: dataset.name, samples: dataset.samples },
+      device,
+      outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], all) })),
+      groups: groupNames.map((group) => {
+        const idx = all.filter((i) => dataset.groups![i] === group);
+        return { group, samples: idx.length, outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], idx) })) };
+      }),
+      color: null,
+      taps: taps.map((t) => tapResult(intact.model, t, perSample[t], all, tapValues[t])),
+      timing: { seconds: 0, samplesPerSecond: 0 },
+    };
+    const detail: ComparisonDetail = { dataset, perSample };
+    if (dataset.colors) await analyseColors(result, detail, a, b, outputNames[0], options.anchorColor ?? NAMED_COLORS.red);
+    const seconds = (performance.now() - started) / 1000;
+    result.timing = { seconds, samplesPerSecond: dataset.samples / seconds };
+    return { result, detail };
+  } finally {
+    await a.release();
+    await b.release();
+  }
+}
+
+function tapResult(model: Model, tensor: string, metrics: SampleMetrics, all: number[], values: { intact: number[][]; patched: number[][] }): TapResult {
+  const anchor = readAnchors(model.proto).find((x) => x.tensor === tensor && x.direction);
+  let cos: TapResult['cosine'] = null;
+  if (anchor?.direction) {
+    const dir = anchor.direction;
+    const cosTo = (rows: number[][]) => rows.map((r) => cosine(r, dir));
+    const bins = Array.from({ length: 21 }, (_, i) => -1 + i * 0.1);
+    cos = { concept: anchor.concept, bins, intact: histogram(cosTo(values.intact), -1, 1, 20), patched: histogram(cosTo(values.patched), -1, 1, 20) };
+  }
+  return { tensor, change: summarize(metrics, all), cosine: cos };
+}
+
+async function analyseColors(result: ComparisonResult, detail: ComparisonDetail, a: ort.InferenceSession, b: ort.InferenceSession, output: string, anchor: Rgb): Promise<void> {
+  const dataset = detail.dataset;
+  const inputName = Object.keys(dataset.inputs)[0];
+  const names = Object.keys(NAMED_COLORS);
+  const named = colorDataset(names.map((n) => NAMED_COLORS[n]), [{ name: inputName, elemType: 1, sampleShape: [3] }], 'named colours');
+  const feeds = sliceSamples(named, 0, named.samples);
+  const intactOut = (await a.run(feeds, [output]))[output].data as Float32Array;
+  const patchedOut = (await b.run(feeds, [output]))[output].data as Float32Array;
+  if (intactOut.length !== 3 * names.length) return; // not a colour model after all: no colour table
+  detail.namedOutputs = { intact: intactOut, patched: patchedOut };
+  const rows: NamedColorRow[] = names.map((name, i) => {
+    const rgb = NAMED_COLORS[name];
+    const x = intactOut.subarray(3 * i, 3 * i + 3);
+    const y = patchedOut.subarray(3 * i, 3 * i + 3);
+    const intactMse = mse(x, rgb);
+    const patchedMse = mse(y, rgb);
+    return { name, rgb, intactMse, patchedMse, ratio: intactMse === 0 ? null : patchedMse / intactMse, changeMse: mse(x, y) };
+  });
+  const change = detail.perSample[output].mse;
+  detail.cube = dataset.colors!.map((color, i) => {
+    const { hue, chroma } = hueChroma(color);
+    return { color, hue: (hue * 180) / Math.PI, chroma, similarity: hueSimilarity(color, anchor), change: change[i] };
+  });
+  const score = selectivity(dataset.colors!, Array.from(change), anchor);
+  result.color = { anchor, selectivity: score === undefined ? null : score, named: rows };
+}

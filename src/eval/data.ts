@@ -1,0 +1,209 @@
+/**
+ * Inputs for comparing models: the built-in colour cube, or the user's data
+ * from .npy, .npz (several inputs by name) or JSON. Everything is checked
+ * against the model's inputs up front, so a mismatch is one clear line
+ * instead of an onnxruntime error halfway through a run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { GraphProto } from '../onnx/types.js';
+import { DataType } from '../onnx/types.js';
+import { NAMED_COLORS, type Rgb } from './colors.js';
+import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
+import type { ort } from './session.js';
+
+export interface ModelInput {
+  name: string;
+  elemType: number;
+  /** Axes after the first (the sample axis); undefined entries are symbolic. */
+  sampleShape: (number | undefined)[];
+}
+
+export interface InputData {
+  type: ort.Tensor.Type;
+  /** Shape of one sample (axes after the first). */
+  sampleShape: number[];
+  data: NumericArray;
+}
+
+export interface Dataset {
+  name: string;
+  samples: number;
+  inputs: Record<string, InputData>;
+  /** A label per sample, for per-group tables. */
+  groups?: string[];
+  /** The colour of each sample, for the colour cube. */
+  colors?: Rgb[];
+}
+
+const ORT_TYPE: Record<number, ort.Tensor.Type> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
+  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
+};
+
+const NPY_TYPE: Record<string, ort.Tensor.Type> = { f4: 'float32', f8: 'float64', i4: 'int32', i8: 'int64', u1: 'uint8', b1: 'bool', i1: 'int8', f2: 'float16' };
+
+/** The inputs a caller must feed: graph inputs without a default (initializer). */
+export function requiredInputs(graph: GraphProto): ModelInput[] {
+  const defaults = new Set(graph.initializer.map((t) => t.name));
+  return graph.input
+    .filter((v) => v.name && !defaults.has(v.name))
+    .map((v) => {
+      const t = v.type?.tensorType;
+      const dims = t?.shape?.dim ?? [];
+      return { name: v.name!, elemType: t?.elemType ?? DataType.FLOAT, sampleShape: dims.slice(1).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : undefined)) };
+    });
+}
+
+export function colorCubeColors(n: number): Rgb[] {
+  const axis = Array.from({ length: n }, (_, i) => (n === 1 ? 0.5 : i / (n - 1)));
+  const out: Rgb[] = [];
+  for (const r of axis) for (const g of axis) for (const b of axis) out.push([r, g, b]);
+  return out;
+}
+
+/** The named colour nearest to `c` in RGB. */
+export function nearestColorName(c: Rgb): string {
+  let best = '';
+  let bestDistance = Infinity;
+  for (const [name, rgb] of Object.entries(NAMED_COLORS)) {
+    const d = (c[0] - rgb[0]) ** 2 + (c[1] - rgb[1]) ** 2 + (c[2] - rgb[2]) ** 2;
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best;
+}
+
+export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string): Dataset {
+  if (inputs.length !== 1 || inputs[0].sampleShape.length !== 1 || (inputs[0].sampleShape[0] ?? 3) !== 3) {
+    throw new UsageError(`--data ${name}: the colour cube needs a model with one input of shape [batch, 3]`);
+  }
+  const input = inputs[0];
+  if (input.elemType !== DataType.FLOAT) throw new UsageError(`--data ${name}: input '${input.name}' must be float32 for the colour cube`);
+  return {
+    name,
+    samples: colors.length,
+    inputs: { [input.name]: { type: 'float32', sampleShape: [3], data: Float32Array.from(colors.flat()) } },
+    groups: colors.map(nearestColorName),
+    colors,
+  };
+}
+
+/** Parses `--data`: `color-cube[:N]`, or a .npy, .npz or .json file. */
+export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
+  const cube = /^color-cube(?::(\d+))?$/.exec(spec);
+  if (cube) {
+    const n = cube[1] ? Number(cube[1]) : 8;
+    if (n < 1 || n > 64) throw new UsageError(`--data ${spec}: the cube size must be 1 to 64 points per axis`);
+    return colorDataset(colorCubeColors(n), inputs, `color-cube:${n}`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(spec);
+  } catch {
+    throw new UsageError(`--data: cannot read ${spec} (expected color-cube[:N] or a .npy, .npz or .json file)`);
+  }
+  const ext = path.extname(spec).toLowerCase();
+  let arrays: Record<string, NpyArray>;
+  if (ext === '.npy') {
+    if (inputs.length !== 1) throw new UsageError(`${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`);
+    arrays = { [inputs[0].name]: parseNpy(bytes, spec) };
+  } else if (ext === '.npz') {
+    arrays = parseNpz(bytes, spec);
+  } else if (ext === '.json') {
+    arrays = parseJsonData(bytes.toString('utf8'), spec, inputs);
+  } else {
+    throw new UsageError(`--data: ${spec} is not .npy, .npz or .json`);
+  }
+  return datasetFromArrays(arrays, inputs, spec);
+}
+
+function parseJsonData(text: string, label: string, inputs: ModelInput[]): Record<string, NpyArray> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${label}: not valid JSON (${(err as Error).message})`);
+  }
+  const named: Record<string, unknown> = Array.isArray(parsed) ? (inputs.length === 1 ? { [inputs[0].name]: parsed } : {}) : (parsed as Record<string, unknown>);
+  if (Array.isArray(parsed) && inputs.length !== 1) throw new UsageError(`${label}: a bare JSON list feeds one input, but the model takes ${inputs.length}; use {"name": [...]}`);
+  const out: Record<string, NpyArray> = {};
+  for (const [name, value] of Object.entries(named)) {
+    const shape: number[] = [];
+    for (let v: unknown = value; Array.isArray(v); v = v[0]) shape.push(v.length);
+    const flat = (value as unknown[]).flat(Infinity) as unknown[];
+    if (flat.length !== shape.reduce((a, b) => a * b, 1) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw new UsageError(`${label}: '${name}' must be a rectangular nested list of numbers`);
+    }
+    out[name] = { dtype: 'f8', shape, data: Float64Array.from(flat as number[]) };
+  }
+  return out;
+}
+
+function convert(array: NpyArray, want: ort.Tensor.Type, label: string): NumericArray {
+  const have = NPY_TYPE[array.dtype];
+  if (have === want) return array.data;
+  // Plain numbers (JSON, float64 files) are converted to the float or integer type the model expects.
+  if (have === 'float64' && want === 'float32') return Float32Array.from(array.data as Float64Array);
+  if (have === 'float64' && (want === 'int64' || want === 'int32')) {
+    const values = array.data as Float64Array;
+    if (!values.every(Number.isInteger)) throw new UsageError(`${label}: expects whole numbers (${want})`);
+    return want === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : Int32Array.from(values);
+  }
+  if (have === 'int32' && want === 'int64') return BigInt64Array.from(array.data as Int32Array, (v) => BigInt(v));
+  throw new UsageError(`${label}: the model expects ${want}, the data is ${have}`);
+}
+
+function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[], label: string): Dataset {
+  const dataset: Dataset = { name: label, samples: -1, inputs: {} };
+  for (const input of inputs) {
+    const array = arrays[input.name];
+    if (!array) {
+      throw new UsageError(`${label}: no data for input '${input.name}' (has ${Object.keys(arrays).map((k) => `'${k}'`).join(', ') || 'nothing'})`);
+    }
+    const where = `${label}: input '${input.name}'`;
+    if (array.shape.length !== input.sampleShape.length + 1) {
+      throw new UsageError(`${where} has rank ${input.sampleShape.length + 1} in the model but the data has shape [${array.shape.join(', ')}]`);
+    }
+    input.sampleShape.forEach((d, i) => {
+      if (d !== undefined && d !== array.shape[i + 1]) {
+        throw new UsageError(`${where}: axis ${i + 1} must be ${d}, the data has ${array.shape[i + 1]} (shape [${array.shape.join(', ')}])`);
+      }
+    });
+    if (dataset.samples >= 0 && array.shape[0] !== dataset.samples) {
+      throw new UsageError(`${label}: inputs disagree on the number of samples (${dataset.samples} vs ${array.shape[0]} for '${input.name}')`);
+    }
+    dataset.samples = array.shape[0];
+    const type = ORT_TYPE[input.elemType];
+    if (!type) throw new UsageError(`${where}: element type ${input.elemType} is not supported`);
+    dataset.inputs[input.name] = { type, sampleShape: array.shape.slice(1), data: convert(array, type, where) };
+  }
+  for (const extra of Object.keys(arrays)) {
+    if (!inputs.some((i) => i.name === extra)) throw new UsageError(`${label}: '${extra}' is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+  }
+  if (dataset.samples === 0) throw new UsageError(`${label}: no samples`);
+  return dataset;
+}
+
+/** `--groups FILE`: a JSON list with a label per sample, or {"label": [sample indices]}. */
+export function loadGroups(file: string, samples: number): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new UsageError(`--groups: cannot read ${file} as JSON`);
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length !== samples) throw new UsageError(`--groups: ${file} has ${parsed.length} labels for ${samples} samples`);
+    return parsed.map(String);
+  }
+  const labels = new Array<string>(samples).fill('(none)');
+  for (const [label, indices] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!Array.isArray(indices)) throw new UsageError(`--groups: '${label}' must list sample indices`);
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= samples) throw new UsageError(`--groups: index ${i} of '${label}' is out of range (0 to ${samples - 1})`);
+      labels[i] = label;
+    }
+  }
+  return labels;
+}

@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compareModels } from '../../src/eval/compare.js';
+import { makeValueInfo } from '../../src/onnx/graph.js';
+import { saveModel } from '../../src/onnx/model.js';
+import { DataType } from '../../src/onnx/types.js';
+import { patchModel } from '../../src/rewrite/patch.js';
+import { FIXTURE_LATENT, FIXTURE_MODEL, fixtureExpected } from '../helpers/fixture.js';
+import { model, node, weight } from '../helpers/graphs.js';
+import { loadModel } from '../../src/onnx/model.js';
+import { encodeNpy } from '../../src/eval/npy.js';
+import { kl, softmax } from '../../src/eval/metrics.js';
+
+const SHIPPED = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-compare-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('sca compare', () => {
+  it('a model compared with itself: zero differences, selectivity undefined (null in JSON, not NaN)', async () => {
+    const { result } = await compareModels(SHIPPED, SHIPPED, { data: 'color-cube' });
+    expect(result.outputs[0]).toMatchObject({ name: 'output', mse: 0, maxAbs: 0, cosine: 1 });
+    expect(result.color!.named.every((r) => r.changeMse === 0)).toBe(true);
+    expect(result.color!.selectivity).toBeNull();
+    expect(JSON.stringify(result)).toContain('"selectivity":null');
+    expect(JSON.stringify(result)).not.toContain('NaN');
+  });
+
+  it('matches an independent computation from PyTorch\'s reference outputs', async () => {
+    const expected = fixtureExpected();
+    const patched = loadModel(FIXTURE_MODEL);
+    await patchModel(patched, [{ tensor: FIXTURE_LATENT, mode: 'suppress', directions: [[1, 0, 0, 0, 0]] }]);
+    const file = path.join(dir, 'suppressed.onnx');
+    saveModel(patched, file);
+    const { result } = await compareModels(FIXTURE_MODEL, file, { data: 'color-cube:8', batchSize: 100 });
+    const perSample = expected.intact.map((row, i) => row.reduce((s, v, k) => s + (v - expected.suppressed[i][k]) ** 2, 0) / 3);
+    const reference = perSample.reduce((a, b) => a + b, 0) / perSample.length;
+    expect(result.outputs[0].mse).toBeCloseTo(reference, 8);
+    const maxAbs = Math.max(...expected.intact.flatMap((row, i) => row.map((v, k) => Math.abs(v - expected.suppressed[i][k]))));
+    expect(result.outputs[0].maxAbs).toBeCloseTo(maxAbs, 5);
+  });
+
+  it('has the documented JSON shape', async () => {
+    const { result } = await compareModels(SHIPPED, SHIPPED, { data: 'color-cube:3', taps: ['bottleneck'] });
+    const json = JSON.parse(JSON.stringify(result));
+    expect(Object.keys(json)).toEqual(['schemaVersion', 'intact', 'patched', 'data', 'device', 'outputs', 'groups', 'color', 'taps', 'timing']);
+    expect(json.schemaVersion).toBe(1);
+    expect(json.data).toEqual({ name: 'color-cube:3', samples: 27 });
+    expect(Object.keys(json.outputs[0])).toEqual(['name', 'mse', 'maxAbs', 'cosine']);
+    expect(Object.keys(json.groups[0])).toEqual(['group', 'samples', 'outputs']);
+    expect(Object.keys(json.color)).toEqual(['anchor', 'selectivity', 'named']);
+    expect(Object.keys(json.color.named[0])).toEqual(['name', 'rgb', 'intactMse', 'patchedMse', 'ratio', 'changeMse']);
+    expect(Object.keys(json.taps[0])).toEqual(['tensor', 'change', 'cosine']);
+    expect(Object.keys(json.taps[0].cosine)).toEqual(['concept', 'bins', 'intact', 'patched']);
+    expect(Object.keys(json.timing)).toEqual(['seconds', 'samplesPerSecond']);
+  });
+
+  it('taps the anchored tensor: suppression moves every sample out of the anchor\'s half-space', async () => {
+    const patched = loadModel(SHIPPED);
+    await patchModel(patched, [{ concept: 'red', mode: 'suppress' }]);
+    const file = path.join(dir, 'p.onnx');
+    saveModel(patched, file);
+    const { result } = await compareModels(SHIPPED, file, { data: 'color-cube', taps: ['bottleneck'] });
+    const tap = result.taps[0];
+    expect(tap.cosine!.intact.reduce((a, b) => a + b, 0)).toBe(512);
+    expect(tap.cosine!.intact.slice(11).some((c) => c > 0)).toBe(true);
+    expect(tap.cosine!.patched.slice(11).every((c) => c === 0)).toBe(true);
+  });
+
+  it('classifier outputs: KL divergence and top-1 agreement, per group', async () => {
+    const clf = () =>
+      model({
+        node: [node('MatMul', ['x', 'w'], ['logits'])],
+        initializer: [weight('w', [4, 3], 7)],
+        input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
+        output: [makeValueInfo('logits', DataType.FLOAT, ['N', 3])],
+      });
+    const a = path.join(dir, 'a.onnx');
+    const b = path.join(dir, 'b.onnx');
+    saveModel(clf(), a);
+    const patched = clf();
+    await patchModel(patched, [{ tensor: 'logits', mode: 'steer', dims: [0], strength: 2 }]);
+    saveModel(patched, b);
+    const x = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
+    fs.writeFileSync(path.join(dir, 'x.npy'), encodeNpy('f4', [10, 4], x));
+    fs.writeFileSync(path.join(dir, 'g.json'), JSON.stringify({ first: [0, 1, 2, 3, 4], second: [5, 6, 7, 8, 9] }));
+    const { result, detail } = await compareModels(a, b, { data: path.join(dir, 'x.npy'), classifier: true, groups: path.join(dir, 'g.json') });
+    // Independent: logits of the intact model from the weight, then the same steer by hand.
+    const w = Array.from(new Float32Array(new Uint8Array(clf().proto.graph!.initializer[0].rawData!).buffer));
+    const logits = Array.from({ length: 10 }, (_, n) => [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, k) => s + x[n * 4 + k] * w[k * 3 + j], 0)));
+    const klRef = logits.map((l) => kl(softmax(l), softmax([l[0] + 2, l[1], l[2]])));
+    expect(result.outputs[0].kl).toBeCloseTo(klRef.reduce((s, v) => s + v, 0) / 10, 5);
+    expect(result.outputs[0].top1).toBeGreaterThan(0);
+    expect(result.outputs[0].top1).toBeLessThanOrEqual(1);
+    expect(result.groups.map((g) => [g.group, g.samples])).toEqual([['first', 5], ['second', 5]]);
+    expect(result.groups[0].outputs[0].kl).toBeCloseTo(klRef.slice(0, 5).reduce((s, v) => s + v, 0) / 5, 5);
+    expect(detail.perSample.logits.kl).toHaveLength(10);
+  });
+});
