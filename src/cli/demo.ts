@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { runDemo } from '../eval/demo.js';
 import { sci } from '../eval/format.js';
@@ -20,7 +21,7 @@ export function registerDemo(program: Command, { io }: Context): void {
         return;
       }
       const ratio = (r: number | null) => (r === null ? 'n/a' : r >= 100 ? `${r.toFixed(0)}x` : `${r.toFixed(1)}x`);
-      const lines = [`Reconstruction MSE per colour of ${demo.model} (red anchored at dim 0 of 'bottleneck'):`, ''];
+      const lines = [`Reconstruction MSE per colour of ${path.relative(process.cwd(), demo.model) || demo.model} (red anchored at dim 0 of 'bottleneck'):`, ''];
       lines.push(`${'colour'.padEnd(11)}${'intact'.padStart(10)}${'suppressed'.padStart(12)}${''.padStart(9)}${'ablated'.padStart(10)}${''.padStart(9)}`);
       s.color!.named.forEach((row, i) => {
         const b = a.color!.named[i];
