@@ -11,6 +11,7 @@
  * - 64-bit integers are numbers when they are safe integers and bigints
  *   otherwise (INT64_MAX is common in Slice attributes), so nothing is rounded.
  */
+import fs from 'node:fs';
 import protobuf from 'protobufjs/minimal.js';
 import { SCHEMA, isMessageKind, type FieldSpec, type MessageName, type ScalarKind } from './schema.js';
 
@@ -19,9 +20,36 @@ const { Reader, Writer, util } = protobuf;
 export type Int64 = number | bigint;
 export type Message = Record<string, unknown> & { $unknown?: Uint8Array[] };
 
-/** Encoded bytes as a list of chunks, so big weight buffers are not copied. */
+/**
+ * Bytes left in a file, not read into memory: the value of a large `bytes`
+ * field (tensor raw_data) when a model is loaded lazily. Saving copies the
+ * range from the file through a small buffer.
+ */
+export class FileRange {
+  constructor(readonly file: string, readonly offset: number, readonly length: number) {}
+
+  read(): Uint8Array {
+    const buf = Buffer.allocUnsafe(this.length);
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      let done = 0;
+      while (done < this.length) {
+        const n = fs.readSync(fd, buf, done, this.length - done, this.offset + done);
+        if (n === 0) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return buf;
+  }
+}
+
+export type Bytes = Uint8Array | FileRange;
+
+/** Encoded bytes as a list of chunks, so big weight buffers are neither copied nor read. */
 export interface Chunks {
-  parts: Uint8Array[];
+  parts: Bytes[];
   length: number;
 }
 
@@ -174,7 +202,7 @@ function writeScalar(writer: protobuf.Writer, kind: ScalarKind, value: unknown):
 /** Accumulates small writes in a protobufjs Writer and big buffers as chunks of their own. */
 class ChunkBuilder {
   private writer = Writer.create();
-  private readonly parts: Uint8Array[] = [];
+  private readonly parts: Bytes[] = [];
   private length = 0;
 
   get w(): protobuf.Writer {
@@ -182,7 +210,7 @@ class ChunkBuilder {
   }
 
   /** Appends bytes as they are (no length prefix). */
-  raw(bytes: Uint8Array): void {
+  raw(bytes: Bytes): void {
     this.flush();
     this.parts.push(bytes);
     this.length += bytes.length;
@@ -243,15 +271,17 @@ function encodeField(out: ChunkBuilder, field: FieldSpec, value: unknown): void 
     return;
   }
   out.w.uint32((field.id << 3) | wireTypeOf(kind));
-  if (kind === 'bytes' && (value as Uint8Array).length >= BIG_CHUNK) {
-    out.w.uint32((value as Uint8Array).length);
-    out.raw(value as Uint8Array);
+  if (kind === 'bytes' && (value instanceof FileRange || (value as Uint8Array).length >= BIG_CHUNK)) {
+    out.w.uint32((value as Bytes).length);
+    out.raw(value as Bytes);
     return;
   }
   writeScalar(out.w, kind, value);
 }
 
+/** One buffer (file ranges are read): for handing a model to onnxruntime in memory. */
 export function concatChunks(chunks: Chunks): Uint8Array {
-  if (chunks.parts.length === 1) return chunks.parts[0];
-  return Buffer.concat(chunks.parts, chunks.length);
+  const parts = chunks.parts.map((p) => (p instanceof FileRange ? p.read() : p));
+  if (parts.length === 1) return parts[0];
+  return Buffer.concat(parts, chunks.length);
 }

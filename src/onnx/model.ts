@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { sameFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
-import { DecodeError, decodeMessage, encodeMessage, concatChunks, type Chunks, type Message } from './codec.js';
+import { DecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
+import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
 import { allTensors, byteSize, externalRef, isExternal, type ExternalRef } from './tensor.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
 
@@ -26,25 +27,46 @@ export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 const EXTERNAL_THRESHOLD = 1024;
 /** External tensors start on this boundary, so they can be memory-mapped. */
 const EXTERNAL_ALIGN = 4096;
+/** Copies between files go through a buffer this big: 1 MiB measured fastest here (it stays in cache). */
+const COPY_BUFFER = 1 << 20;
 /** Highest default-domain opset this toolkit knows the operators of. */
 export const MAX_KNOWN_OPSET = 24;
 
-export function loadModel(file: string): Model {
-  let bytes: Buffer;
+/**
+ * Reads a model, leaving weights of `lazyBytes` or more in the file (see
+ * lazy.ts): they are copied from it when the model is saved, and read only
+ * if an edit needs their values. The file must not change while in use.
+ */
+export function loadModel(file: string, options: { lazyBytes?: number } = {}): Model {
+  let size: number;
   try {
     const stat = fs.statSync(file);
     if (stat.isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
-    if (stat.size >= PROTOBUF_LIMIT) {
-      throw new UsageError(`${file}: ${stat.size} bytes is over the 2 GiB protobuf limit; such models must keep their weights in external data`);
-    }
-    bytes = fs.readFileSync(file);
+    size = stat.size;
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const model = parseModel(bytes, path.dirname(path.resolve(file)), file);
+  if (size >= PROTOBUF_LIMIT) {
+    throw new UsageError(`${file}: ${size} bytes is over the 2 GiB protobuf limit; such models must keep their weights in external data`);
+  }
+  let proto: ModelProto;
+  try {
+    proto = decodeFile(file, 'ModelProto', options.lazyBytes ?? LAZY_THRESHOLD) as unknown as ModelProto;
+  } catch (err) {
+    throw corrupt(file, err);
+  }
+  const model = checkedModel(proto, path.dirname(path.resolve(file)), file);
   model.path = file;
   return model;
+}
+
+function corrupt(label: string, err: unknown): Error {
+  if (err instanceof DecodeError || err instanceof RangeError) return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
+  if (err instanceof Error && !(err instanceof UsageError) && /index out of range|invalid wire type/i.test(err.message)) {
+    return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
+  }
+  return err as Error;
 }
 
 export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'): Model {
@@ -52,11 +74,12 @@ export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'):
   try {
     proto = decodeMessage(bytes, 'ModelProto') as unknown as ModelProto;
   } catch (err) {
-    if (err instanceof DecodeError || err instanceof RangeError || err instanceof Error) {
-      throw new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
-    }
-    throw err;
+    throw corrupt(label, err);
   }
+  return checkedModel(proto, baseDir, label);
+}
+
+function checkedModel(proto: ModelProto, baseDir: string, label: string): Model {
   validateModel(proto, label);
   const model: Model = { proto, baseDir };
   checkExternalData(model, label);
@@ -122,7 +145,7 @@ export interface SaveResult {
 interface Placement {
   tensor: TensorProto;
   /** Where the bytes come from: a range of a source file, or memory. */
-  from: { file: string; ref: ExternalRef } | { bytes: Uint8Array };
+  from: { file: string; ref: ExternalRef } | { bytes: Bytes };
   offset?: number;
 }
 
@@ -227,7 +250,7 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
     for (const p of placements) if ('file' in p.from) p.offset = p.from.ref.offset;
   }
   const fd = fs.openSync(file.tmp, sources.size === 1 ? 'r+' : 'w');
-  const buffer = Buffer.allocUnsafe(1 << 24);
+  const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const fds = new Map<string, number>();
   try {
     for (const p of placements) {
@@ -236,12 +259,15 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
       if (pad) writeAll(fd, new Uint8Array(pad), size);
       size += pad;
       p.offset = size;
-      if ('bytes' in p.from) {
-        writeAll(fd, p.from.bytes, size);
-        size += p.from.bytes.length;
-      } else {
-        const src = fds.get(p.from.file) ?? fs.openSync(p.from.file, 'r');
-        fds.set(p.from.file, src);
+      const bytes = 'bytes' in p.from ? p.from.bytes : undefined;
+      if (bytes instanceof FileRange) {
+        copyRangeAt(sourceFd(fds, bytes.file), { location: bytes.file, offset: bytes.offset }, bytes.length, fd, size, buffer);
+        size += bytes.length;
+      } else if (bytes) {
+        writeAll(fd, bytes, size);
+        size += bytes.length;
+      } else if ('file' in p.from) {
+        const src = sourceFd(fds, p.from.file);
         const length = p.from.ref.length ?? fs.fstatSync(src).size - p.from.ref.offset;
         copyRangeAt(src, p.from.ref, length, fd, size, buffer);
         size += length;
@@ -255,6 +281,15 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
   return size;
 }
 
+function sourceFd(fds: Map<string, number>, file: string): number {
+  let fd = fds.get(file);
+  if (fd === undefined) {
+    fd = fs.openSync(file, 'r');
+    fds.set(file, fd);
+  }
+  return fd;
+}
+
 function copyRangeAt(src: number, ref: ExternalRef, length: number, dst: number, at: number, buffer: Buffer): void {
   let done = 0;
   while (done < length) {
@@ -266,11 +301,20 @@ function copyRangeAt(src: number, ref: ExternalRef, length: number, dst: number,
   }
 }
 
+/** Writes the chunks in order; ranges of the input file are copied through one small buffer. */
 function writeChunks(file: PendingFile, chunks: Chunks): void {
   const fd = fs.openSync(file.tmp, 'w');
+  const fds = new Map<string, number>();
+  const buffer = Buffer.allocUnsafe(COPY_BUFFER);
+  let at = 0;
   try {
-    for (const part of chunks.parts) writeAll(fd, part);
+    for (const part of chunks.parts) {
+      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), { location: part.file, offset: part.offset }, part.length, fd, at, buffer);
+      else writeAll(fd, part, at);
+      at += part.length;
+    }
   } finally {
     fs.closeSync(fd);
+    for (const src of fds.values()) fs.closeSync(src);
   }
 }

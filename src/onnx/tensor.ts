@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
+import { FileRange } from './codec.js';
 import { DATA_LOCATION_EXTERNAL, DataType, type GraphProto, type Int64, type ModelProto, type TensorProto } from './types.js';
 
 const ELEMENT_NAMES: Record<number, string> = {
@@ -77,7 +78,7 @@ export function allTensors(model: ModelProto): TensorProto[] {
 /** The tensor's bytes, little-endian, as ONNX's raw_data would hold them. */
 export function tensorBytes(t: TensorProto, baseDir: string): Uint8Array {
   if (isExternal(t)) return readExternal(t, baseDir);
-  if (t.rawData) return t.rawData;
+  if (t.rawData) return t.rawData instanceof FileRange ? t.rawData.read() : t.rawData;
   const dt = t.dataType ?? 0;
   switch (dt) {
     case DataType.FLOAT:
@@ -134,7 +135,8 @@ function openExisting(file: string, t: TensorProto): number {
 /** The tensor as float32 values (float32, float16 and float64 tensors). */
 export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
   const bytes = tensorBytes(t, baseDir);
-  const copy = new Uint8Array(bytes); // aligned copy: views into a file buffer may sit at odd offsets
+  // Float views need 4-byte alignment; a buffer read for us alone starts aligned, a view into a file buffer may not.
+  const copy = bytes.byteOffset % 8 === 0 && bytes.buffer.byteLength === bytes.length && t.rawData instanceof FileRange ? bytes : new Uint8Array(bytes);
   switch (t.dataType) {
     case DataType.FLOAT:
       return new Float32Array(copy.buffer, 0, copy.length / 4);
@@ -151,7 +153,7 @@ export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
 export function encodeFloats(values: ArrayLike<number>, dataType: number): Uint8Array {
   switch (dataType) {
     case DataType.FLOAT:
-      return bytesOf(Float32Array.from(values));
+      return bytesOf(values instanceof Float32Array ? values : Float32Array.from(values));
     case DataType.FLOAT16:
       return bytesOf(new Float16Array(Array.from(values)));
     case DataType.DOUBLE:

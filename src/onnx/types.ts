@@ -3,7 +3,7 @@
  * codec in codec.ts produces them. Repeated fields are always arrays after
  * decoding; fields the schema does not know ride along in `$unknown`.
  */
-import type { Int64 } from './codec.js';
+import type { Bytes, Int64 } from './codec.js';
 
 export type { Int64 };
 
@@ -30,7 +30,8 @@ export interface TensorProto extends Extensible {
   stringData: Uint8Array[];
   int64Data: Int64[];
   name?: string;
-  rawData?: Uint8Array;
+  /** Inline bytes, or (lazily loaded models) a range of the model file still on disk. */
+  rawData?: Bytes;
   doubleData: number[];
   uint64Data: Int64[];
   docString?: string;

@@ -38,7 +38,9 @@ function editMatrix(model: Model, t: TensorProto, axis: 0 | 1, dims: number[], m
   const values = tensorFloats(t, model.baseDir);
   const hit = new Set(dims);
   if (mode === 'zero') {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (hit.has(axis === 0 ? r : c)) values[r * cols + c] = 0;
+    // Touch only the affected rows or columns: weights can hold hundreds of millions of values.
+    if (axis === 0) for (const r of dims) values.fill(0, r * cols, (r + 1) * cols);
+    else for (let r = 0; r < rows; r++) for (const c of dims) values[r * cols + c] = 0;
     setTensorFloats(t, values);
     return;
   }

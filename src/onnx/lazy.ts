@@ -1,0 +1,118 @@
+/**
+ * Decoding a model straight from its file, leaving large `bytes` fields
+ * (weights) in the file as FileRange values instead of reading them. Large
+ * messages (the graph, big tensors) are walked field by field through a small
+ * read window; every other field is read and handed to the ordinary codec, so
+ * both paths produce the same message. Peak memory is then the graph's
+ * structure plus one window, whatever the model's size.
+ */
+import fs from 'node:fs';
+import { DecodeError, decodeMessage, FileRange, type Message } from './codec.js';
+import { SCHEMA, isMessageKind, type MessageName } from './schema.js';
+
+/** Fields at least this large are walked (messages) or left in the file (bytes). */
+export const LAZY_THRESHOLD = 1 << 20;
+const WINDOW = 1 << 20;
+
+class FileWindow {
+  private buf = Buffer.allocUnsafe(WINDOW);
+  private start = 0;
+  private end = 0;
+
+  constructor(readonly file: string, private readonly fd: number, readonly size: number) {}
+
+  /** A copy of `length` bytes at `pos` (copies: the window is reused). */
+  copy(pos: number, length: number): Uint8Array {
+    if (pos + length > this.size) throw new DecodeError(`field at byte ${pos} runs past the end of the file`);
+    if (length > WINDOW / 2) {
+      const out = Buffer.allocUnsafe(length);
+      readFully(this.fd, out, pos);
+      return out;
+    }
+    this.ensure(pos, length);
+    return Buffer.from(this.buf.subarray(pos - this.start, pos - this.start + length));
+  }
+
+  varint(pos: number): [value: number, next: number] {
+    this.ensure(pos, Math.min(10, this.size - pos));
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos + i >= this.size) throw new DecodeError(`varint at byte ${pos} runs past the end of the file`);
+      const b = this.buf[pos + i - this.start];
+      value += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) return [value, pos + i + 1];
+    }
+    throw new DecodeError(`bad varint at byte ${pos}`);
+  }
+
+  private ensure(pos: number, length: number): void {
+    if (pos >= this.start && pos + length <= this.end) return;
+    this.start = pos;
+    this.end = Math.min(this.size, pos + WINDOW);
+    readFully(this.fd, this.buf.subarray(0, this.end - this.start), pos);
+  }
+}
+
+function readFully(fd: number, into: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new DecodeError('file ended early');
+    done += n;
+  }
+}
+
+function merge(into: Message, part: Message): void {
+  for (const [key, value] of Object.entries(part)) {
+    if (Array.isArray(value)) {
+      if (value.length) ((into[key] as unknown[] | undefined) ?? (into[key] = [])).push(...(value as unknown[]));
+    } else {
+      into[key] = value;
+    }
+  }
+}
+
+function decodeRange(win: FileWindow, type: MessageName, start: number, end: number, threshold: number): Message {
+  const spec = SCHEMA[type];
+  const msg: Message = {};
+  for (const f of spec.fields) if (f.repeated) msg[f.name] = [];
+  let pos = start;
+  while (pos < end) {
+    const [tag, afterTag] = win.varint(pos);
+    const field = spec.byId.get(Math.floor(tag / 8));
+    const wire = tag & 7;
+    let fieldEnd: number;
+    if (wire === 2) {
+      const [length, payload] = win.varint(afterTag);
+      fieldEnd = payload + length;
+      if (fieldEnd > end) throw new DecodeError(`field at byte ${pos} runs past the end of its message`);
+      if (field && length >= threshold && (isMessageKind(field.kind) || field.kind === 'bytes')) {
+        const value = isMessageKind(field.kind) ? decodeRange(win, field.kind, payload, fieldEnd, threshold) : new FileRange(win.file, payload, length);
+        if (field.repeated) (msg[field.name] as unknown[]).push(value);
+        else msg[field.name] = value;
+        pos = fieldEnd;
+        continue;
+      }
+    } else if (wire === 0) fieldEnd = win.varint(afterTag)[1];
+    else if (wire === 1) fieldEnd = afterTag + 8;
+    else if (wire === 5) fieldEnd = afterTag + 4;
+    else throw new DecodeError(`unsupported wire type ${wire} at byte ${pos}`);
+    // A small field: read it and let the codec decode it, exactly as it would in memory.
+    merge(msg, decodeMessage(win.copy(pos, fieldEnd - pos), type));
+    pos = fieldEnd;
+  }
+  if (pos !== end) throw new DecodeError(`message ${type} overruns its length`);
+  return msg;
+}
+
+export function decodeFile(file: string, type: MessageName, threshold = LAZY_THRESHOLD): Message {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    return decodeRange(new FileWindow(file, fd, size), type, 0, size, threshold);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
