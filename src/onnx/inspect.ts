@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { readAnchors, readInterventions, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import type { Model } from './model.js';
-import { allTensors, byteSize, elementTypeName, isExternal } from './tensor.js';
+import { allTensors, byteSize, elementTypeName, isExternal, tensorFloats } from './tensor.js';
 import type { ValueInfoProto } from './types.js';
 
 export interface TensorSummary {
@@ -21,6 +21,8 @@ export interface ModelSummary {
   producer: string;
   opsets: { domain: string; version: number }[];
   inputs: TensorSummary[];
+  /** Graph inputs with a default (an initializer of the same name), e.g. a --strength-input. */
+  optionalInputs: (TensorSummary & { default: number[] | null })[];
   outputs: TensorSummary[];
   nodes: number;
   ops: Record<string, number>;
@@ -58,6 +60,13 @@ export function summarizeModel(model: Model): ModelSummary {
     producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' '),
     opsets: proto.opsetImport.map((o) => ({ domain: o.domain || 'ai.onnx', version: Number(o.version) })),
     inputs: graph.input.filter((v) => !initNames.has(v.name)).map(summarizeValue),
+    optionalInputs: graph.input
+      .filter((v) => initNames.has(v.name))
+      .map((v) => {
+        const t = graph.initializer.find((i) => i.name === v.name)!;
+        const small = byteSize(t) <= 64 && !isExternal(t);
+        return { ...summarizeValue(v), default: small ? Array.from(tensorFloats(t, model.baseDir)) : null };
+      }),
     outputs: graph.output.map(summarizeValue),
     nodes: graph.node.length,
     ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1])),
@@ -96,6 +105,7 @@ export function formatSummary(s: ModelSummary): string {
   lines.push(`${s.file ?? 'model'}${s.fileBytes !== undefined ? `  (${formatBytes(s.fileBytes)})` : ''}`);
   lines.push(`  ir ${s.irVersion}, opset ${opsets}${s.producer ? `, made by ${s.producer}` : ''}`);
   for (const t of s.inputs) lines.push(`  input   ${formatTensor(t)}`);
+  for (const t of s.optionalInputs) lines.push(`  input   ${formatTensor(t)}  optional${t.default ? `, default ${t.default.join(', ')}` : ''}`);
   for (const t of s.outputs) lines.push(`  output  ${formatTensor(t)}`);
   const topOps = Object.entries(s.ops).slice(0, 8).map(([op, n]) => `${op} ${n}`).join(', ');
   lines.push(`  nodes   ${s.nodes}${topOps ? `  (${topOps}${Object.keys(s.ops).length > 8 ? ', ...' : ''})` : ''}`);

@@ -1,17 +1,13 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sca } from '../helpers/cli.js';
 import { loadModel, serializeModel } from '../../src/onnx/model.js';
 import { FIXTURE_LATENT, FIXTURE_MODEL } from '../helpers/fixture.js';
 import { gemmAutoencoder } from '../helpers/graphs.js';
+import { useTempDir } from '../helpers/tmp.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-cli-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('cli');
 
 describe('sca inspect', () => {
   it('shows inputs, outputs, opsets, nodes and anchors', async () => {
@@ -31,11 +27,29 @@ describe('sca inspect', () => {
   });
 });
 
+describe('sca inspect after patches', () => {
+  it('lists a strength input as optional, with its default', async () => {
+    const out = path.join(tmp(), 'p.onnx');
+    await sca('patch', FIXTURE_MODEL, '-o', out, '--tensor', FIXTURE_LATENT, '--dims', '0', '--mode', 'suppress', '--strength', '0.5', '--strength-input', 'red_strength');
+    const r = await sca('inspect', out);
+    expect(r.out).toMatch(/input +red_strength +float32 \[\] +optional, default 0\.5/);
+    expect(r.out).toMatch(/applied 1\. suppress \(sca\/suppress_0\) on \/bottleneck\/Div_output_0/);
+  });
+});
+
+describe('sca compare --device cuda without the CUDA provider', () => {
+  it('says how to install it and exits 2', async () => {
+    const r = await sca('compare', FIXTURE_MODEL, FIXTURE_MODEL, '--device', 'cuda');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/CUDA execution provider is not installed; install it with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`/);
+  });
+});
+
 describe('sca anchor, then sca patch --concept', () => {
   it('resolves tensor and direction from the recorded anchor, and inspect shows both', async () => {
-    const anchored = path.join(dir, 'anchored.onnx');
+    const anchored = path.join(tmp(), 'anchored.onnx');
     expect((await sca('anchor', FIXTURE_MODEL, '-o', anchored, '--concept', 'red', '--tensor', FIXTURE_LATENT, '--direction', '1,0,0,0,0', '--dims', '0')).code).toBe(0);
-    const out = path.join(dir, 'safe.onnx');
+    const out = path.join(tmp(), 'safe.onnx');
     const r = await sca('patch', anchored, '-o', out, '--concept', 'red', '--mode', 'suppress');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/suppress on '\/bottleneck\/Div_output_0' \[red\]/);
@@ -45,12 +59,12 @@ describe('sca anchor, then sca patch --concept', () => {
   });
 
   it('--plan stacks several interventions in one call', async () => {
-    const plan = path.join(dir, 'plan.json');
+    const plan = path.join(tmp(), 'plan.json');
     fs.writeFileSync(plan, JSON.stringify([
       { tensor: FIXTURE_LATENT, mode: 'suppress', dims: [0] },
       { tensor: FIXTURE_LATENT, mode: 'steer', directions: [[0, 1, 0, 0, 0]], strength: 0.2 },
     ]));
-    const out = path.join(dir, 'p.onnx');
+    const out = path.join(tmp(), 'p.onnx');
     expect((await sca('patch', FIXTURE_MODEL, '-o', out, '--plan', plan)).code).toBe(0);
     expect(loadModel(out).proto.graph!.node.filter((n) => n.name?.startsWith('sca/')).length).toBeGreaterThan(2);
   });
@@ -81,12 +95,12 @@ describe('bad input: one line, exit code 2, no output file', () => {
     ['unknown option', () => ['patch', FIXTURE_MODEL, ...good, '--dims', '0', '--bogus'], /unknown option/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
-    const out = path.join(dir, 'out.onnx');
-    const r = await sca(...args(dir), '-o', out);
+    const out = path.join(tmp(), 'out.onnx');
+    const r = await sca(...args(tmp()), '-o', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err.trim().split('\n').filter((l) => !l.startsWith('(run with')).length).toBe(1);
     expect(r.err).not.toMatch(/\n\s+at /);
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith('out') || f.startsWith('.out'))).toEqual([]);
+    expect(fs.readdirSync(tmp()).filter((f) => f.startsWith('out') || f.startsWith('.out'))).toEqual([]);
   });
 });

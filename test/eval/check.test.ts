@@ -1,19 +1,15 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sca } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 const CHECKS = new URL('../../models/checks/', import.meta.url).pathname;
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-check-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('check');
 
 describe('sca check', () => {
   it('the shipped passing spec exits 0, and --junit records every check', async () => {
-    const junit = path.join(dir, 'out.xml');
+    const junit = path.join(tmp(), 'out.xml');
     const r = await sca('check', path.join(CHECKS, 'red-removal.json'), '--junit', junit);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -24,7 +20,7 @@ describe('sca check', () => {
   });
 
   it('the shipped failing spec exits 1 and says which checks failed and why', async () => {
-    const junit = path.join(dir, 'out.xml');
+    const junit = path.join(tmp(), 'out.xml');
     const r = await sca('check', path.join(CHECKS, 'red-too-strict.json'), '--junit', junit);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^PASS {2}suppression removes red/m);
@@ -43,12 +39,12 @@ describe('sca check', () => {
     ['missing model', JSON.stringify({ intact: 'nope.onnx', checks: [{ patched: 'p.onnx', metric: 'mse', max: 1 }] }), /nope\.onnx: cannot read/],
     ['unknown field', JSON.stringify({ intact: 'm.onnx', check: [] }), /unknown field 'check'/],
   ])('a malformed spec (%s) exits 2 with one line', async (_name, text, message) => {
-    const spec = path.join(dir, 'spec.json');
+    const spec = path.join(tmp(), 'spec.json');
     fs.writeFileSync(spec, text);
-    const r = await sca('check', spec, '--junit', path.join(dir, 'out.xml'));
+    const r = await sca('check', spec, '--junit', path.join(tmp(), 'out.xml'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(fs.existsSync(path.join(dir, 'out.xml'))).toBe(false);
+    expect(fs.existsSync(path.join(tmp(), 'out.xml'))).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareModels } from '../../src/eval/compare.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { saveModel } from '../../src/onnx/model.js';
@@ -12,13 +11,10 @@ import { model, node, weight } from '../helpers/graphs.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { encodeNpy } from '../../src/eval/npy.js';
 import { kl, softmax } from '../../src/eval/metrics.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 const SHIPPED = new URL('../../models/color-red.onnx', import.meta.url).pathname;
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-compare-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('compare');
 
 describe('sca compare', () => {
   it('a model compared with itself: zero differences, selectivity undefined (null in JSON, not NaN)', async () => {
@@ -34,7 +30,7 @@ describe('sca compare', () => {
     const expected = fixtureExpected();
     const patched = loadModel(FIXTURE_MODEL);
     await patchModel(patched, [{ tensor: FIXTURE_LATENT, mode: 'suppress', directions: [[1, 0, 0, 0, 0]] }]);
-    const file = path.join(dir, 'suppressed.onnx');
+    const file = path.join(tmp(), 'suppressed.onnx');
     saveModel(patched, file);
     const { result } = await compareModels(FIXTURE_MODEL, file, { data: 'color-cube:8', batchSize: 100 });
     const perSample = expected.intact.map((row, i) => row.reduce((s, v, k) => s + (v - expected.suppressed[i][k]) ** 2, 0) / 3);
@@ -62,7 +58,7 @@ describe('sca compare', () => {
   it('taps the anchored tensor: suppression moves every sample out of the anchor\'s half-space', async () => {
     const patched = loadModel(SHIPPED);
     await patchModel(patched, [{ concept: 'red', mode: 'suppress' }]);
-    const file = path.join(dir, 'p.onnx');
+    const file = path.join(tmp(), 'p.onnx');
     saveModel(patched, file);
     const { result } = await compareModels(SHIPPED, file, { data: 'color-cube', taps: ['bottleneck'] });
     const tap = result.taps[0];
@@ -79,16 +75,16 @@ describe('sca compare', () => {
         input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
         output: [makeValueInfo('logits', DataType.FLOAT, ['N', 3])],
       });
-    const a = path.join(dir, 'a.onnx');
-    const b = path.join(dir, 'b.onnx');
+    const a = path.join(tmp(), 'a.onnx');
+    const b = path.join(tmp(), 'b.onnx');
     saveModel(clf(), a);
     const patched = clf();
     await patchModel(patched, [{ tensor: 'logits', mode: 'steer', dims: [0], strength: 2 }]);
     saveModel(patched, b);
     const x = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
-    fs.writeFileSync(path.join(dir, 'x.npy'), encodeNpy('f4', [10, 4], x));
-    fs.writeFileSync(path.join(dir, 'g.json'), JSON.stringify({ first: [0, 1, 2, 3, 4], second: [5, 6, 7, 8, 9] }));
-    const { result, detail } = await compareModels(a, b, { data: path.join(dir, 'x.npy'), classifier: true, groups: path.join(dir, 'g.json') });
+    fs.writeFileSync(path.join(tmp(), 'x.npy'), encodeNpy('f4', [10, 4], x));
+    fs.writeFileSync(path.join(tmp(), 'g.json'), JSON.stringify({ first: [0, 1, 2, 3, 4], second: [5, 6, 7, 8, 9] }));
+    const { result, detail } = await compareModels(a, b, { data: path.join(tmp(), 'x.npy'), classifier: true, groups: path.join(tmp(), 'g.json') });
     // Independent: logits of the intact model from the weight, then the same steer by hand.
     const w = Array.from(new Float32Array(new Uint8Array(clf().proto.graph!.initializer[0].rawData!).buffer));
     const logits = Array.from({ length: 10 }, (_, n) => [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, k) => s + x[n * 4 + k] * w[k * 3 + j], 0)));

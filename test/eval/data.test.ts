@@ -1,16 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDataset, loadGroups, type ModelInput } from '../../src/eval/data.js';
 import { encodeNpy, parseNpy } from '../../src/eval/npy.js';
+import { useTempDir } from '../helpers/tmp.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-data-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('data');
 
 const rgb: ModelInput[] = [{ name: 'rgb', elemType: 1, sampleShape: [3] }];
 const two: ModelInput[] = [{ name: 'a', elemType: 1, sampleShape: [2] }, { name: 'ids', elemType: 7, sampleShape: [undefined] }];
@@ -25,7 +21,7 @@ describe('datasets', () => {
   });
 
   it('.npy round trip (float32), and float64 converted for a float32 input', () => {
-    const f = path.join(dir, 'x.npy');
+    const f = path.join(tmp(), 'x.npy');
     fs.writeFileSync(f, encodeNpy('f8', [2, 3], Float64Array.from([1, 2, 3, 4, 5, 6])));
     const d = loadDataset(f, rgb);
     expect(d.samples).toBe(2);
@@ -35,7 +31,7 @@ describe('datasets', () => {
   });
 
   it('.npz with several inputs by name', () => {
-    const f = path.join(dir, 'x.npz');
+    const f = path.join(tmp(), 'x.npz');
     fs.writeFileSync(f, zipSync({ 'a.npy': encodeNpy('f4', [2, 2], Float32Array.from([1, 2, 3, 4])), 'ids.npy': encodeNpy('i8', [2, 5], new BigInt64Array(10)) }));
     const d = loadDataset(f, two);
     expect(d.inputs.ids.type).toBe('int64');
@@ -43,7 +39,7 @@ describe('datasets', () => {
   });
 
   it('JSON, as a bare list for one input or by name', () => {
-    const f = path.join(dir, 'x.json');
+    const f = path.join(tmp(), 'x.json');
     fs.writeFileSync(f, JSON.stringify([[0, 0, 1], [1, 0, 0]]));
     expect(loadDataset(f, rgb).samples).toBe(2);
     fs.writeFileSync(f, JSON.stringify({ a: [[1, 2]], ids: [[3, 4, 5]] }));
@@ -62,12 +58,12 @@ describe('datasets', () => {
     ['colour cube on the wrong model', () => ['', ''], two, /needs a model with one input of shape \[batch, 3\]/],
   ])('%s: one clear error', (_n, make, inputs, message) => {
     const [name, content] = make();
-    if (name) fs.writeFileSync(path.join(dir, name), content);
-    expect(() => loadDataset(name ? path.join(dir, name) : 'color-cube', inputs)).toThrow(message);
+    if (name) fs.writeFileSync(path.join(tmp(), name), content);
+    expect(() => loadDataset(name ? path.join(tmp(), name) : 'color-cube', inputs)).toThrow(message);
   });
 
   it('groups from a list or from index lists', () => {
-    const f = path.join(dir, 'g.json');
+    const f = path.join(tmp(), 'g.json');
     fs.writeFileSync(f, JSON.stringify({ left: [0, 2], right: [1] }));
     expect(loadGroups(f, 3)).toEqual(['left', 'right', 'left']);
     fs.writeFileSync(f, JSON.stringify(['x', 'y']));

@@ -4,9 +4,8 @@
  * with the laziness threshold lowered so every weight takes it.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileRange } from '../../src/onnx/codec.js';
 import { loadModel, saveModel } from '../../src/onnx/model.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
@@ -15,13 +14,10 @@ import { writeSyntheticModel } from '../../scripts/synthetic.js';
 import { FIXTURE_MODEL } from '../helpers/fixture.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { ort } from '../helpers/run.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 const D = 16;
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-large-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('large');
 
 const ids = new ort.Tensor('int64', BigInt64Array.from({ length: 3 * 5 }, (_, i) => BigInt((i * 7) % 32)), [3, 5]);
 
@@ -33,7 +29,7 @@ async function pooled(file: string): Promise<Float32Array> {
 }
 
 function synthetic(name: string, external: boolean): string {
-  const file = path.join(dir, name);
+  const file = path.join(tmp(), name);
   writeSyntheticModel(file, { dim: D, layers: 2, vocab: 32, external });
   return file;
 }
@@ -44,10 +40,10 @@ describe('lazily loaded weights', () => {
     const m = loadModel(file, { lazyBytes: 64 });
     const weights = m.proto.graph!.initializer.filter((t) => t.rawData instanceof FileRange);
     expect(weights.length).toBeGreaterThan(4);
-    const out = path.join(dir, 'copy.onnx');
+    const out = path.join(tmp(), 'copy.onnx');
     saveModel(m, out);
     expect(fs.readFileSync(out).equals(fs.readFileSync(file))).toBe(true);
-    const fixtureCopy = path.join(dir, 'fixture.onnx');
+    const fixtureCopy = path.join(tmp(), 'fixture.onnx');
     saveModel(loadModel(FIXTURE_MODEL, { lazyBytes: 16 }), fixtureCopy);
     expect(fs.readFileSync(fixtureCopy).equals(fs.readFileSync(FIXTURE_MODEL))).toBe(true);
   });
@@ -65,7 +61,7 @@ describe('lazily loaded weights', () => {
       const pruned = loadModel(file, { lazyBytes });
       ablateDims(pruned, 'blocks.0.act', [1, 5], { prune: true });
       for (const [name, m] of [['p', patched], ['a', ablated], ['r', pruned]] as const) {
-        const out = path.join(dir, `${name}-${lazyBytes}.onnx`);
+        const out = path.join(tmp(), `${name}-${lazyBytes}.onnx`);
         const saved = saveModel(m, out);
         expect(Boolean(saved.dataPath)).toBe(external);
         outs.push(await pooled(out));

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadModel, saveModel, serializeModel } from '../../src/onnx/model.js';
 import { consumersOf, producerOf, tensorInfo, topologicalOrder } from '../../src/onnx/graph.js';
 import { isExternal, tensorFloats } from '../../src/onnx/tensor.js';
@@ -9,12 +8,9 @@ import { patchModel } from '../../src/rewrite/patch.js';
 import { gemmAutoencoder, randomValues } from '../helpers/graphs.js';
 import { f32, run } from '../helpers/run.js';
 import { ort } from '../../src/eval/session.js';
+import { useTempDir } from '../helpers/tmp.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-model-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const tmp = useTempDir('model');
 
 const x = f32(randomValues(16 * 3, 3), [16, 3]);
 
@@ -27,7 +23,7 @@ async function runFile(file: string): Promise<Float32Array> {
 
 /** Saves the test autoencoder with every weight in `weights.bin`, as exporters do for big models. */
 function writeExternalModel(): string {
-  const file = path.join(dir, 'ext.onnx');
+  const file = path.join(tmp(), 'ext.onnx');
   const m = gemmAutoencoder();
   let offset = 0;
   const blobs: Buffer[] = [];
@@ -39,7 +35,7 @@ function writeExternalModel(): string {
     blobs.push(raw);
     offset += raw.length;
   }
-  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(blobs));
+  fs.writeFileSync(path.join(tmp(), 'weights.bin'), Buffer.concat(blobs));
   fs.writeFileSync(file, serializeModel(m.proto));
   return file;
 }
@@ -47,22 +43,22 @@ function writeExternalModel(): string {
 describe('external data', () => {
   it('loads, patches and saves with the side file written next to the output; the input is untouched', async () => {
     const file = writeExternalModel();
-    const sideBefore = fs.readFileSync(path.join(dir, 'weights.bin'));
+    const sideBefore = fs.readFileSync(path.join(tmp(), 'weights.bin'));
     const intact = await runFile(file);
     expect(Array.from(intact)).toEqual(Array.from((await run(gemmAutoencoder(), { x })).out.data as Float32Array));
 
     const m = loadModel(file);
     await patchModel(m, [{ tensor: 'latent', mode: 'suppress', dims: [0] }]);
-    fs.mkdirSync(path.join(dir, 'out'));
-    const out = path.join(dir, 'out', 'patched.onnx');
+    fs.mkdirSync(path.join(tmp(), 'out'));
+    const out = path.join(tmp(), 'out', 'patched.onnx');
     const saved = saveModel(m, out);
-    expect(saved.dataPath).toBe(path.join(dir, 'out', 'patched.onnx.data'));
+    expect(saved.dataPath).toBe(path.join(tmp(), 'out', 'patched.onnx.data'));
     const reloaded = loadModel(out);
     expect(reloaded.proto.graph!.initializer.filter(isExternal).length).toBe(8);
     const reference = gemmAutoencoder();
     await patchModel(reference, [{ tensor: 'latent', mode: 'suppress', dims: [0] }]);
     expect(Array.from(await runFile(out))).toEqual(Array.from((await run(reference, { x })).out.data as Float32Array));
-    expect(fs.readFileSync(path.join(dir, 'weights.bin')).equals(sideBefore)).toBe(true);
+    expect(fs.readFileSync(path.join(tmp(), 'weights.bin')).equals(sideBefore)).toBe(true);
   });
 
   it('reads external weights as numbers', () => {
@@ -73,16 +69,16 @@ describe('external data', () => {
 
   it('names a missing or truncated side file', () => {
     const file = writeExternalModel();
-    fs.truncateSync(path.join(dir, 'weights.bin'), 10);
+    fs.truncateSync(path.join(tmp(), 'weights.bin'), 10);
     expect(() => loadModel(file)).toThrow(/runs past the end of weights.bin/);
-    fs.rmSync(path.join(dir, 'weights.bin'));
+    fs.rmSync(path.join(tmp(), 'weights.bin'));
     expect(() => loadModel(file)).toThrow(/external data file weights.bin .* not found/);
   });
 
   it('moves weights to external data when the model would pass the protobuf limit', async () => {
     const m = gemmAutoencoder(64); // two 2 KiB weights
     const inline = serializeModel(m.proto).length;
-    const out = path.join(dir, 'big.onnx');
+    const out = path.join(tmp(), 'big.onnx');
     const saved = saveModel(m, out, { inlineLimit: inline - 100 });
     expect(saved.dataPath).toBeDefined();
     expect(saved.bytes).toBeLessThanOrEqual(inline - 100);
@@ -95,14 +91,14 @@ describe('external data', () => {
 
 describe('saving', () => {
   it('refuses to overwrite the input model', () => {
-    const file = path.join(dir, 'm.onnx');
+    const file = path.join(tmp(), 'm.onnx');
     fs.writeFileSync(file, serializeModel(gemmAutoencoder().proto));
     expect(() => saveModel(loadModel(file), file)).toThrow(/output is the input model/);
   });
 
   it('leaves nothing behind when the destination folder is missing', () => {
-    expect(() => saveModel(gemmAutoencoder(), path.join(dir, 'nope', 'x.onnx'))).toThrow(/does not exist/);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(() => saveModel(gemmAutoencoder(), path.join(tmp(), 'nope', 'x.onnx'))).toThrow(/does not exist/);
+    expect(fs.readdirSync(tmp())).toEqual([]);
   });
 });
 
@@ -118,7 +114,7 @@ describe('bad files', () => {
       return f;
     }, /unknown opset 99/],
   ])('%s', (_name, make, message) => {
-    const f = make(path.join(dir, 'bad.onnx'));
+    const f = make(path.join(tmp(), 'bad.onnx'));
     expect(() => loadModel(f)).toThrow(message);
   });
 });
