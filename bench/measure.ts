@@ -18,4 +18,19 @@ if (args[0] === '--copy') {
   code = await main(args, { out: () => {}, err: (t) => process.stderr.write(t) });
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ code, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+console.log(JSON.stringify({ code, seconds, maxRssBytes: peakRss() }));
+
+/**
+ * Peak resident memory of this process. getrusage's maxRSS survives
+ * fork+exec, so a child would report its parent's peak; VmHWM belongs to the
+ * address space exec made, so it is this program's own.
+ */
+function peakRss(): number {
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}

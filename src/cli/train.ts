@@ -37,7 +37,7 @@ export function registerTrain(program: Command, { io }: Context): void {
     .option('--hidden <h>', 'hidden width H', String(PAPER_ARCHITECTURE.hidden))
     .option('--no-anchor', 'leave out the anchor regularizer (the ablation run)')
     .option('--anti-anchor', 'add the anti-anchor regularizer at -e0')
-    .option('--backend <name>', 'tfjs backend: cpu or wasm', 'cpu')
+    .option('--backend <name>', 'tfjs backend: wasm (faster here) or cpu', DEFAULT_TRAIN.backend)
     .option('--json', 'print the seed table as JSON')
     .action(async (opts: TrainCliOptions) => {
       if (opts.backend !== 'cpu' && opts.backend !== 'wasm') throw new UsageError(`--backend: expected cpu or wasm, got '${opts.backend}'`);

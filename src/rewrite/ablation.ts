@@ -13,7 +13,7 @@ import { requireTensor } from '../onnx/graph.js';
 import type { Model } from '../onnx/model.js';
 import { setTensorFloats, tensorFloats } from '../onnx/tensor.js';
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/types.js';
-import { findLinearSite, ownWeight, type LinearSite, type WeightUse } from './weights.js';
+import { findLinearSite, ownWeight, reshapeTarget, type LinearSite, type WeightUse } from './weights.js';
 
 export interface AblationResult {
   tensor: string;
@@ -127,6 +127,14 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
   }
   for (const use of site.consumers) edit(model, graph, use, dims, mode, edited);
   if (options.prune) {
+    for (const r of site.reshapes) {
+      const target = reshapeTarget(graph, r)!;
+      target[target.length - 1] -= dims.length;
+      const shape = ownWeight(graph, r, 1);
+      shape.rawData = new Uint8Array(BigInt64Array.from(target, (v) => BigInt(v)).buffer);
+      shape.int64Data = [];
+      edited.push(shape.name!);
+    }
     shrinkShapes(graph, site, dims.length);
     remapAnchors(model.proto, tensor, dims);
   }

@@ -38,6 +38,8 @@ export interface LinearSite {
   consumers: WeightUse[];
   /** Tensors between the producer and the consumers that carry the anchored axis (for shape updates). */
   carriers: string[];
+  /** Reshape nodes on the path: their target's last entry is the anchored width (updated by pruning). */
+  reshapes: NodeProto[];
 }
 
 function attrInt(node: NodeProto, name: string, fallback: number): number {
@@ -85,9 +87,38 @@ function involvesReduction(graph: GraphProto, tensor: string, source: string, de
   return p.input.some((i) => involvesReduction(graph, i, source, depth + 1));
 }
 
+/**
+ * Reshape and Transpose only move the anchored axis around: a Transpose
+ * that keeps the last axis last, and a Reshape whose target keeps a fixed last
+ * entry (checked against the layer width once it is known), as torch.onnx
+ * writes around a Linear applied to [B, T, D].
+ */
+function isLayoutOnly(graph: GraphProto, node: NodeProto, reshapes: NodeProto[]): boolean {
+  if (node.opType === 'Transpose') {
+    const perm = node.attribute.find((a) => a.name === 'perm')?.ints.map(Number);
+    return !!perm && perm[perm.length - 1] === perm.length - 1;
+  }
+  if (node.opType === 'Reshape') {
+    const target = reshapeTarget(graph, node);
+    if (!target || !(target[target.length - 1] > 0)) return false;
+    reshapes.push(node);
+    return true;
+  }
+  return false;
+}
+
+export function reshapeTarget(graph: GraphProto, node: NodeProto): number[] | undefined {
+  const t = initializer(graph, node.input[1]);
+  if (!t) return undefined;
+  if (t.rawData && !(t.rawData instanceof Uint8Array)) return undefined;
+  const raw = t.rawData ? new BigInt64Array(new Uint8Array(t.rawData).buffer) : BigInt64Array.from(t.int64Data.map((v) => BigInt(v)));
+  return Array.from(raw, Number);
+}
+
 /** The next tensor upstream on the anchored path, or undefined at a linear producer. */
-function stepBack(graph: GraphProto, node: NodeProto): string {
+function stepBack(graph: GraphProto, node: NodeProto, reshapes: NodeProto[]): string {
   const op = node.opType ?? '';
+  if (isLayoutOnly(graph, node, reshapes)) return node.input[0];
   if (ZERO_PRESERVING_UNARY.has(op)) return node.input[0];
   if ((op === 'Mul' || op === 'Div') && isScalarConstant(graph, node.input[1])) return node.input[0];
   if (op === 'Mul' && isScalarConstant(graph, node.input[0])) return node.input[1];
@@ -104,7 +135,7 @@ function requireWeight(graph: GraphProto, node: NodeProto, input: number): void 
 }
 
 /** Walks up from `tensor` to the Gemm/MatMul that writes it. */
-function findProducer(graph: GraphProto, tensor: string, carriers: string[]): { producer: WeightUse; bias?: BiasUse } {
+function findProducer(graph: GraphProto, tensor: string, carriers: string[], reshapes: NodeProto[]): { producer: WeightUse; bias?: BiasUse } {
   let current = tensor;
   let bias: BiasUse | undefined;
   for (;;) {
@@ -138,12 +169,12 @@ function findProducer(graph: GraphProto, tensor: string, carriers: string[]): { 
         continue;
       }
     }
-    current = stepBack(graph, node);
+    current = stepBack(graph, node, reshapes);
   }
 }
 
 /** Walks down from `tensor` to every Gemm/MatMul that reads it. */
-function findConsumers(graph: GraphProto, tensor: string, carriers: string[]): WeightUse[] {
+function findConsumers(graph: GraphProto, tensor: string, carriers: string[], reshapes: NodeProto[]): WeightUse[] {
   const found: WeightUse[] = [];
   const visit = (name: string): void => {
     if (!carriers.includes(name)) carriers.push(name);
@@ -156,7 +187,7 @@ function findConsumers(graph: GraphProto, tensor: string, carriers: string[]): W
       } else if (op === 'MatMul' && node.input[0] === name) {
         requireWeight(graph, node, 1);
         found.push({ node, input: 1, axis: 0 });
-      } else if (ZERO_PRESERVING_UNARY.has(op) || ((op === 'Mul' || op === 'Div') && isScalarConstant(graph, node.input[1]))) {
+      } else if (ZERO_PRESERVING_UNARY.has(op) || ((op === 'Mul' || op === 'Div') && isScalarConstant(graph, node.input[1])) || (node.input[0] === name && isLayoutOnly(graph, node, reshapes))) {
         visit(node.output[0]);
       } else {
         throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it and mixes dims of the anchored axis`);
@@ -169,10 +200,17 @@ function findConsumers(graph: GraphProto, tensor: string, carriers: string[]): W
 
 export function findLinearSite(graph: GraphProto, tensor: string): LinearSite {
   const carriers: string[] = [];
-  const { producer, bias } = findProducer(graph, tensor, carriers);
-  const consumers = findConsumers(graph, tensor, carriers);
+  const reshapes: NodeProto[] = [];
+  const { producer, bias } = findProducer(graph, tensor, carriers, reshapes);
+  const consumers = findConsumers(graph, tensor, carriers, reshapes);
   if (consumers.length === 0) throw new UsageError(`no Gemm or MatMul reads '${tensor}'`);
-  return { producer, bias, consumers, carriers: [...new Set(carriers)] };
+  const weight = initializer(graph, producer.node.input[producer.input])!;
+  const width = Number(weight.dims[producer.axis]);
+  for (const r of reshapes) {
+    const last = reshapeTarget(graph, r)!.at(-1);
+    if (last !== width) throw new UsageError(`cannot edit weights through ${describe(r)}: it changes the anchored axis (${width} to ${last})`);
+  }
+  return { producer, bias, consumers, carriers: [...new Set(carriers)], reshapes };
 }
 
 /**

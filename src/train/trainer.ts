@@ -36,7 +36,8 @@ export const DEFAULT_TRAIN: TrainOptions = {
   architecture: PAPER_ARCHITECTURE,
   anchor: true,
   antiAnchor: false,
-  backend: 'cpu',
+  // Measured faster than cpu for this small network (npm run bench: 196 vs 125 steps/s).
+  backend: 'wasm',
 };
 
 /** The concept this trainer anchors: red at e0, dim 0 reserved. */

@@ -121,6 +121,47 @@ describe('weight edits equal the inserted-node interventions', () => {
   });
 });
 
+describe('torch.onnx-style Reshape/Transpose around the layers', () => {
+  const shape = (name: string, values: number[]) => ({ ...weight(name, [values.length], 0), dataType: DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+  // x [2,3,4] -> Reshape [-1,4] -> Gemm(transB) -> Reshape [2,3,6] = z -> Transpose [1,0,2] -> MatMul -> y [3,2,5]
+  const flattened = (lastOut = 6) =>
+    model({
+      node: [
+        node('Reshape', ['x', 'flat'], ['xr']),
+        node('Gemm', ['xr', 'w1', 'b1'], ['g'], [{ name: 'transB', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [] }]),
+        node('Reshape', ['g', 'unflat'], ['z']),
+        node('Transpose', ['z'], ['zt'], [{ name: 'perm', type: 7, ints: [1, 0, 2], floats: [], strings: [], tensors: [], graphs: [] }]),
+        node('MatMul', ['zt', 'w2'], ['y']),
+      ],
+      initializer: [shape('flat', [-1, 4]), weight('w1', [6, 4], 41), weight('b1', [6], 42), shape('unflat', [2, 3, lastOut]), weight('w2', [6, 5], 43)],
+      input: [makeValueInfo('x', DataType.FLOAT, [2, 3, 4])],
+      output: [makeValueInfo('y', DataType.FLOAT, [3, 2, 5])],
+      valueInfo: [makeValueInfo('z', DataType.FLOAT, [2, 3, 6])],
+    });
+  const x = f32(randomValues(24, 44), [2, 3, 4]);
+
+  it('zeroing and pruning walk through them and equal suppressing the dims', async () => {
+    const suppressed = flattened();
+    await patchModel(suppressed, [{ tensor: 'z', mode: 'suppress', dims: [1, 4] }]);
+    const expected = await outputs(suppressed, { x }, 'y');
+    const zeroed = flattened();
+    expect(ablateDims(zeroed, 'z', [1, 4]).edited).toEqual(['w1', 'b1', 'w2']);
+    const pruned = flattened();
+    ablateDims(pruned, 'z', [1, 4], { prune: true });
+    expect(pruned.proto.graph!.valueInfo.find((v) => v.name === 'z')!.type!.tensorType!.shape!.dim.map((d) => d.dimValue)).toEqual([2, 3, 4]);
+    expect(maxAbsDiff(await outputs(zeroed, { x }, 'y'), expected)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(await outputs(pruned, { x }, 'y'), expected)).toBeLessThan(1e-6);
+  });
+
+  it('a Reshape that changes the anchored axis is refused by name', () => {
+    const m = flattened();
+    const g = m.proto.graph!;
+    g.initializer = g.initializer.filter((t) => t.name !== 'unflat');
+    g.initializer.push(shape('unflat', [2, 18]));
+    expect(() => ablateDims(m, 'z', [0])).toThrow(/node 'z' \(Reshape\): it changes the anchored axis \(6 to 18\)/);
+  });
+});
+
 describe('refusals name the node at fault', () => {
   it('a LayerNormalization between producer and tensor', () => {
     expect(() => ablateDims(layerNormBlock(), 'h', [0])).toThrow(/node 'h' \(LayerNormalization\)/);
