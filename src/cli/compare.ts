@@ -36,7 +36,7 @@ export function registerCompare(program: Command, { io }: Context): void {
     .option('--tap <tensor>', 'also compare an intermediate tensor (repeatable)', collect)
     .option('--classifier', 'treat outputs as class logits: add KL divergence and top-1 agreement')
     .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
-      const progress = new Progress('comparing', 1);
+      let progress: Progress | undefined;
       const comparison = await compareModels(intact, patched, {
         data: opts.data,
         device: parseDevice(opts.device),
@@ -44,9 +44,9 @@ export function registerCompare(program: Command, { io }: Context): void {
         groups: opts.groups,
         taps: opts.tap,
         classifier: opts.classifier,
-        onProgress: (done, total) => new Progress('comparing', total).update(done),
+        onProgress: (done, total) => (progress ??= new Progress('comparing', total)).update(done),
       });
-      progress.done();
+      progress?.done();
       const json = `${JSON.stringify(comparison.result, null, 2)}\n`;
       if (opts.json === '-') io.out(json);
       else {

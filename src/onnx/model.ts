@@ -170,8 +170,11 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
     if (isExternal(t)) placements.push({ tensor: t, from: { file: path.resolve(model.baseDir, externalRef(t).location), ref: externalRef(t) } });
     else if (keepExternal && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD) placements.push({ tensor: t, from: { bytes: t.rawData } });
   }
-  // Inline weights move out, largest first, until the protobuf fits.
-  let inlineSize = encodedSize(model.proto, placements);
+  // Inline weights move out, largest first, until the protobuf fits. With
+  // nothing to place (the common case) this first encoding is the one written.
+  const encode = () => withPlacements(model.proto, placements, dataName, () => encodeMessage(model.proto as unknown as Message, 'ModelProto'));
+  const first = encode();
+  let inlineSize = first.length;
   if (inlineSize > limit) {
     const candidates = tensors
       .filter((t) => !isExternal(t) && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD && !placements.some((p) => p.tensor === t))
@@ -181,7 +184,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
       placements.push({ tensor: t, from: { bytes: t.rawData! } });
       inlineSize -= t.rawData!.length;
     }
-    if (encodedSize(model.proto, placements) > limit) {
+    if (encode().length > limit) {
       throw new UsageError(`${outPath}: the graph alone is over the 2 GiB protobuf limit even with all weights external`);
     }
   }
@@ -191,15 +194,12 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
   writeAtomically(dests, ([modelFile, dataFile]) => {
     let dataBytes = 0;
     if (dataFile) dataBytes = writeExternalData(dataFile, placements);
-    const chunks = withPlacements(model.proto, placements, dataName, () => encodeMessage(model.proto as unknown as Message, 'ModelProto'));
+    // Placed tensors learn their offsets while the side file is written, so they need a fresh encoding.
+    const chunks = placements.length ? encode() : first;
     writeChunks(modelFile, chunks);
     result = { path: outPath, bytes: chunks.length, ...(dataFile ? { dataPath: dataFile.dest, dataBytes } : {}) };
   });
   return result;
-}
-
-function encodedSize(proto: ModelProto, placements: Placement[]): number {
-  return withPlacements(proto, placements, 'x', () => encodeMessage(proto as unknown as Message, 'ModelProto')).length;
 }
 
 /**
