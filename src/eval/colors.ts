@@ -4,6 +4,18 @@
  */
 export type Rgb = [number, number, number];
 
+/**
+ * The RGB cube with n points per axis: including both ends (the paper's
+ * training colours and the `color-cube[:N]` data), or at cell centres (its
+ * validation colours). One point per axis is mid-gray.
+ */
+export function colorCube(n = 8, centres = false): Rgb[] {
+  const axis = Array.from({ length: n }, (_, i) => (centres ? (i + 0.5) / n : n === 1 ? 0.5 : i / (n - 1)));
+  const out: Rgb[] = [];
+  for (const r of axis) for (const g of axis) for (const b of axis) out.push([r, g, b]);
+  return out;
+}
+
 /** The paper's table: hues every 30 degrees from red, then the achromatic colours. */
 export const NAMED_COLORS: Record<string, Rgb> = {
   red: [1, 0, 0],

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
-import { NAMED_COLORS, type Rgb } from './colors.js';
+import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
-import type { ort } from './session.js';
+import { ORT_TYPE, type ort } from './session.js';
 
 export interface ModelInput {
   name: string;
@@ -37,11 +37,6 @@ export interface Dataset {
   colors?: Rgb[];
 }
 
-const ORT_TYPE: Record<number, ort.Tensor.Type> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
-  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
-};
-
 const NPY_TYPE: Record<string, ort.Tensor.Type> = { f4: 'float32', f8: 'float64', i4: 'int32', i8: 'int64', u1: 'uint8', b1: 'bool', i1: 'int8', f2: 'float16' };
 
 /** The inputs a caller must feed: graph inputs without a default (initializer). */
@@ -54,13 +49,6 @@ export function requiredInputs(graph: GraphProto): ModelInput[] {
       const dims = t?.shape?.dim ?? [];
       return { name: v.name!, elemType: t?.elemType ?? DataType.FLOAT, sampleShape: dims.slice(1).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : undefined)) };
     });
-}
-
-export function colorCubeColors(n: number): Rgb[] {
-  const axis = Array.from({ length: n }, (_, i) => (n === 1 ? 0.5 : i / (n - 1)));
-  const out: Rgb[] = [];
-  for (const r of axis) for (const g of axis) for (const b of axis) out.push([r, g, b]);
-  return out;
 }
 
 /** The named colour nearest to `c` in RGB. */
@@ -95,7 +83,7 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   if (cube) {
     const n = cube[1] ? Number(cube[1]) : 8;
     if (n < 1 || n > 64) throw new UsageError(`--data ${spec}: the cube size must be 1 to 64 points per axis`);
-    return colorDataset(colorCubeColors(n), inputs, `color-cube:${n}`);
+    return colorDataset(colorCube(n), inputs, `color-cube:${n}`);
   }
   let bytes: Buffer;
   try {

@@ -9,9 +9,33 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../errors.js';
 import { elementCount, setTensorFloats } from '../onnx/tensor.js';
-import type { ModelProto } from '../onnx/types.js';
+import { DataType, type ModelProto } from '../onnx/types.js';
 
 export type Device = 'cpu' | 'cuda';
+
+/** onnxruntime's name for each TensorProto.DataType the toolkit feeds or reads. */
+export const ORT_TYPE: Record<number, ort.Tensor.Type> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
+  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
+};
+
+export function onnxTypeOf(type: ort.Tensor.Type): number | undefined {
+  const found = Object.entries(ORT_TYPE).find(([, t]) => t === type);
+  return found ? Number(found[0]) : undefined;
+}
+
+const ZEROS: Partial<Record<ort.Tensor.Type, (n: number) => ort.Tensor.DataType>> = {
+  float32: (n) => new Float32Array(n), float64: (n) => new Float64Array(n), int32: (n) => new Int32Array(n),
+  int64: (n) => new BigInt64Array(n), uint8: (n) => new Uint8Array(n), int8: (n) => new Int8Array(n),
+  bool: (n) => new Uint8Array(n), float16: (n) => new Uint16Array(n),
+};
+
+/** A tensor of zeros of an ONNX element type, or undefined for types the toolkit cannot feed. */
+export function zerosTensor(elemType: number | undefined, dims: number[]): ort.Tensor | undefined {
+  const type = elemType === undefined ? undefined : ORT_TYPE[elemType];
+  const make = type ? ZEROS[type] : undefined;
+  return type && make ? new ort.Tensor(type, make(dims.reduce((a, b) => a * b, 1)) as never, dims) : undefined;
+}
 
 export const DEVICES: Device[] = ['cpu', 'cuda'];
 

@@ -2,17 +2,10 @@
  * The colour data of SCA.md: the RGB cube, the redness score, and rare
  * stochastic labels (probability redness^8 * 0.08 per draw).
  */
+import { colorCube, type Rgb } from '../eval/colors.js';
 import { Random } from './random.js';
 
-export type Rgb = [number, number, number];
-
-/** n points per axis including both ends (training), or cell centres (validation). */
-export function colorCube(n = 8, centres = false): Rgb[] {
-  const axis = Array.from({ length: n }, (_, i) => (centres ? (i + 0.5) / n : i / (n - 1)));
-  const out: Rgb[] = [];
-  for (const r of axis) for (const g of axis) for (const b of axis) out.push([r, g, b]);
-  return out;
-}
+export { colorCube, type Rgb };
 
 export function redness([r, g, b]: Rgb): number {
   return r * (1 - g / 2 - b / 2);

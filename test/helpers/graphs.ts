@@ -7,21 +7,11 @@ import type { Model } from '../../src/onnx/model.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
 import { attrFloat, attrInt, emptyGraph, newModel, node } from '../../src/onnx/build.js';
 import { DataType, type GraphProto, type TensorProto } from '../../src/onnx/types.js';
-
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Random } from '../../src/train/random.js';
 
 export function randomValues(n: number, seed: number, scale = 1): number[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  const r = new Random(seed);
+  return Array.from({ length: n }, () => (r.next() * 2 - 1) * scale);
 }
 
 export function weight(name: string, dims: number[], seed: number, dataType: number = DataType.FLOAT): TensorProto {
