@@ -28,7 +28,6 @@ export function buildProgram(ctx: Context): Command {
   const program = new Command('sca')
     .description('Post-training interventions on ONNX models trained with Sparse Concept Anchoring')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
   registerInspect(program, ctx);

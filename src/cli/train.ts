@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { PAPER_ARCHITECTURE } from '../train/autoencoder.js';
-import { trainColorModel } from '../train/color.js';
-import { DEFAULT_TRAIN } from '../train/trainer.js';
+import { DEFAULT_BACKEND, PAPER_ARCHITECTURE, PAPER_STEPS } from '../train/defaults.js';
 import { Progress } from '../util/progress.js';
 import { number, positiveInt } from '../util/options.js';
 import type { Context } from './context.js';
@@ -31,13 +29,13 @@ export function registerTrain(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the ONNX model')
     .option('--seed <n>', 'random seed (the same seed gives the same weights)', '0')
     .option('--seeds <n>', 'train this many seeds from --seed and keep the best', '1')
-    .option('--steps <n>', 'training steps', String(DEFAULT_TRAIN.steps))
+    .option('--steps <n>', 'training steps', String(PAPER_STEPS))
     .option('--latent <k>', 'latent dims K', String(PAPER_ARCHITECTURE.latent))
     .option('--layers <n>', 'nonlinear layers N per side', String(PAPER_ARCHITECTURE.layers))
     .option('--hidden <h>', 'hidden width H', String(PAPER_ARCHITECTURE.hidden))
     .option('--no-anchor', 'leave out the anchor regularizer (the ablation run)')
     .option('--anti-anchor', 'add the anti-anchor regularizer at -e0')
-    .option('--backend <name>', 'tfjs backend: wasm (faster here) or cpu', DEFAULT_TRAIN.backend)
+    .option('--backend <name>', 'tfjs backend: wasm (faster here) or cpu', DEFAULT_BACKEND)
     .option('--json', 'print the seed table as JSON')
     .action(async (opts: TrainCliOptions) => {
       if (opts.backend !== 'cpu' && opts.backend !== 'wasm') throw new UsageError(`--backend: expected cpu or wasm, got '${opts.backend}'`);
@@ -48,6 +46,8 @@ export function registerTrain(program: Command, { io }: Context): void {
       if (architecture.latent < 2) throw new UsageError('--latent: needs at least 2 dims (one is reserved for red)');
       const seeds = positiveInt('--seeds', opts.seeds);
       const progress = new Progress('training', steps * seeds);
+      // Loaded here, not at start-up: tfjs costs every other command 0.1 s.
+      const { trainColorModel } = await import('../train/color.js');
       const result = await trainColorModel(
         opts.output,
         { seed, seeds, steps, architecture, anchor: opts.anchor, antiAnchor: Boolean(opts.antiAnchor), backend: opts.backend },

@@ -7,13 +7,9 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { tf } from './engine.js';
 import { Random } from './random.js';
 
-export interface Architecture {
-  latent: number;
-  layers: number;
-  hidden: number;
-}
+import type { Architecture } from './defaults.js';
 
-export const PAPER_ARCHITECTURE: Architecture = { latent: 5, layers: 2, hidden: 10 };
+export { PAPER_ARCHITECTURE, type Architecture } from './defaults.js';
 
 export interface Linear {
   name: string;

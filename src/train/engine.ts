@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerGradients } from './gradients.js';
 
-export type TrainBackend = 'cpu' | 'wasm';
+import type { TrainBackend } from './defaults.js';
+
+export type { TrainBackend };
 
 let ready: TrainBackend | undefined;
 

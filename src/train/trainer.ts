@@ -6,6 +6,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import { createAutoencoder, forward, PAPER_ARCHITECTURE, variables, type Architecture, type Autoencoder } from './autoencoder.js';
 import { colorCube, sampleBatch } from './data.js';
+import { DEFAULT_BACKEND, PAPER_BATCH, PAPER_STEPS } from './defaults.js';
 import { tf, useBackend, type TrainBackend } from './engine.js';
 import { Random } from './random.js';
 import { anchorTerms } from './regularizers/anchor.js';
@@ -31,13 +32,12 @@ export interface TrainOptions {
 
 export const DEFAULT_TRAIN: TrainOptions = {
   seed: 0,
-  steps: 1500,
-  batch: 64,
+  steps: PAPER_STEPS,
+  batch: PAPER_BATCH,
   architecture: PAPER_ARCHITECTURE,
   anchor: true,
   antiAnchor: false,
-  // Measured faster than cpu for this small network (npm run bench: 196 vs 125 steps/s).
-  backend: 'wasm',
+  backend: DEFAULT_BACKEND,
 };
 
 /** The concept this trainer anchors: red at e0, dim 0 reserved. */

@@ -99,7 +99,7 @@ describe('bad input: one line, exit code 2, no output file', () => {
     const r = await sca(...args(tmp()), '-o', out);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
-    expect(r.err.trim().split('\n').filter((l) => !l.startsWith('(run with')).length).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(fs.readdirSync(tmp()).filter((f) => f.startsWith('out') || f.startsWith('.out'))).toEqual([]);
   });
