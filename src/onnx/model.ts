@@ -172,7 +172,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
   }
   // Inline weights move out, largest first, until the protobuf fits. With
   // nothing to place (the common case) this first encoding is the one written.
-  const encode = () => withPlacements(model.proto, placements, dataName, () => encodeMessage(model.proto as unknown as Message, 'ModelProto'));
+  const encode = () => withPlacements(placements, dataName, () => encodeMessage(model.proto as unknown as Message, 'ModelProto'));
   const first = encode();
   let inlineSize = first.length;
   if (inlineSize > limit) {
@@ -206,7 +206,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
  * Runs `fn` with the placed tensors switched to external references, then
  * restores them: saving must not change the caller's model.
  */
-function withPlacements<T>(proto: ModelProto, placements: Placement[], location: string, fn: () => T): T {
+function withPlacements<T>(placements: Placement[], location: string, fn: () => T): T {
   const saved = placements.map(({ tensor }) => ({
     tensor,
     rawData: tensor.rawData,

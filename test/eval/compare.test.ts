@@ -12,6 +12,7 @@ import { loadModel } from '../../src/onnx/model.js';
 import { encodeNpy } from '../../src/eval/npy.js';
 import { kl, softmax } from '../../src/eval/metrics.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { tensorFloats } from '../../src/onnx/tensor.js';
 
 const SHIPPED = new URL('../../models/color-red.onnx', import.meta.url).pathname;
 const tmp = useTempDir('compare');
@@ -86,7 +87,7 @@ describe('sca compare', () => {
     fs.writeFileSync(path.join(tmp(), 'g.json'), JSON.stringify({ first: [0, 1, 2, 3, 4], second: [5, 6, 7, 8, 9] }));
     const { result, detail } = await compareModels(a, b, { data: path.join(tmp(), 'x.npy'), classifier: true, groups: path.join(tmp(), 'g.json') });
     // Independent: logits of the intact model from the weight, then the same steer by hand.
-    const w = Array.from(new Float32Array(new Uint8Array(clf().proto.graph!.initializer[0].rawData!).buffer));
+    const w = Array.from(tensorFloats(clf().proto.graph!.initializer[0], '/'));
     const logits = Array.from({ length: 10 }, (_, n) => [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, k) => s + x[n * 4 + k] * w[k * 3 + j], 0)));
     const klRef = logits.map((l) => kl(softmax(l), softmax([l[0] + 2, l[1], l[2]])));
     expect(result.outputs[0].kl).toBeCloseTo(klRef.reduce((s, v) => s + v, 0) / 10, 5);

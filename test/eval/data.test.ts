@@ -15,7 +15,7 @@ describe('datasets', () => {
   it('the built-in colour cube, with N points per axis and named-colour groups', () => {
     const d = loadDataset('color-cube:4', rgb);
     expect(d.samples).toBe(64);
-    expect(Array.from(d.inputs.rgb.data.slice(-3))).toEqual([1, 1, 1]);
+    expect(Array.from(d.inputs.rgb.data as Float32Array).slice(-3)).toEqual([1, 1, 1]);
     expect(d.groups![0]).toBe('black');
     expect(d.groups![63]).toBe('white');
   });

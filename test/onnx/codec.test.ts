@@ -76,7 +76,7 @@ describe('lossless round trip', () => {
   it('keeps fields newer than the schema, at every level, through a patch', async () => {
     const m = gemmAutoencoder();
     // ONNX 1.16 added metadata_props to NodeProto (9) and GraphProto (16); 26 stands for anything later.
-    (m.proto as Message).$unknown = [unknownField(26, 'model-level')];
+    m.proto.$unknown = [unknownField(26, 'model-level')];
     (m.proto.graph as unknown as Message).$unknown = [unknownField(16, 'graph-level')];
     m.proto.graph!.node[0].$unknown = [unknownField(9, 'node-level')];
     m.proto.graph!.initializer[0].$unknown = [unknownField(16, 'tensor-level')];
@@ -101,6 +101,6 @@ describe('lossless round trip', () => {
   it('hands out weight bytes as views, not copies', () => {
     const bytes = fs.readFileSync(FIXTURE);
     const m = parseModel(bytes, '/');
-    expect(m.proto.graph!.initializer[0].rawData!.buffer).toBe(bytes.buffer);
+    expect((m.proto.graph!.initializer[0].rawData as Uint8Array).buffer).toBe(bytes.buffer);
   });
 });

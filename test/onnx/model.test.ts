@@ -28,7 +28,7 @@ function writeExternalModel(): string {
   let offset = 0;
   const blobs: Buffer[] = [];
   for (const t of m.proto.graph!.initializer) {
-    const raw = Buffer.from(t.rawData!);
+    const raw = Buffer.from(t.rawData as Uint8Array);
     t.externalData = [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
     t.dataLocation = 1;
     delete t.rawData;
