@@ -4,7 +4,8 @@ import { formatComparison } from '../eval/format.js';
 import { renderReport } from '../eval/report.js';
 import { parseDevice } from '../eval/session.js';
 import { writeTextFile } from '../util/files.js';
-import { positiveInt } from '../util/options.js';
+import { UsageError } from '../errors.js';
+import { number, positiveInt } from '../util/options.js';
 import { Progress } from '../util/progress.js';
 import type { Context } from './context.js';
 
@@ -17,6 +18,7 @@ interface CompareCliOptions {
   groups?: string;
   tap?: string[];
   classifier?: boolean;
+  set?: string[];
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -35,6 +37,7 @@ export function registerCompare(program: Command, { io }: Context): void {
     .option('--groups <file.json>', 'a label per sample (list), or {"label": [sample indices]}, for per-group tables')
     .option('--tap <tensor>', 'also compare an intermediate tensor (repeatable)', collect)
     .option('--classifier', 'treat outputs as class logits: add KL divergence and top-1 agreement')
+    .option('--set <name=value>', 'set an overridable input of the patched model, e.g. its --strength-input (repeatable)', collect)
     .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
       let progress: Progress | undefined;
       const comparison = await compareModels(intact, patched, {
@@ -44,6 +47,7 @@ export function registerCompare(program: Command, { io }: Context): void {
         groups: opts.groups,
         taps: opts.tap,
         classifier: opts.classifier,
+        patchedInputs: parseSettings(opts.set ?? []),
         onProgress: (done, total) => (progress ??= new Progress('comparing', total)).update(done),
       });
       progress?.done();
@@ -58,4 +62,14 @@ export function registerCompare(program: Command, { io }: Context): void {
         if (opts.json !== '-') io.out(`report: ${opts.report}\n`);
       }
     });
+}
+
+function parseSettings(items: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw new UsageError(`--set: expected NAME=VALUE, got '${item}'`);
+    out[item.slice(0, eq)] = number(`--set ${item.slice(0, eq)}`, item.slice(eq + 1));
+  }
+  return out;
 }

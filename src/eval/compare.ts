@@ -12,7 +12,7 @@ import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx
 import { hueChroma, hueSimilarity, NAMED_COLORS, selectivity, type Rgb } from './colors.js';
 import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
-import { openSession, ort, type Device } from './session.js';
+import { openSession, ort, withInputValues, type Device } from './session.js';
 
 /** A model to compare: a file, or one built in memory (by `sca check` and `sca demo`). */
 export type ModelSource = string | { label: string; model: Model };
@@ -30,6 +30,8 @@ export interface CompareOptions {
   classifier?: boolean;
   /** Colour the selectivity score is measured against (default red). */
   anchorColor?: Rgb;
+  /** Values for the patched model's overridable inputs (e.g. a --strength-input), set in the model before running. */
+  patchedInputs?: Record<string, number>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -94,15 +96,17 @@ function resolve(source: ModelSource): { label: string; model: Model; path?: str
   return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
 }
 
-async function sessionFor(source: { label: string; model: Model; path?: string }, taps: string[], device: Device): Promise<ort.InferenceSession> {
-  if (taps.length === 0 && source.path) return openSession(source.path, device);
+async function sessionFor(source: { label: string; model: Model; path?: string }, taps: string[], device: Device, values: Record<string, number> = {}): Promise<ort.InferenceSession> {
+  const setsInputs = Object.keys(values).length > 0;
+  if (taps.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
   if (usesExternalData(source.model)) {
-    throw new UsageError(`${source.label}: --tap and in-memory models need the weights inline; this model keeps them in external data`);
+    throw new UsageError(`${source.label}: --tap, --set and in-memory models need the weights inline; this model keeps them in external data`);
   }
   const graph = source.model.proto.graph!;
   for (const t of taps) requireTensor(graph, t, source.label);
   const extra = taps.filter((t) => !graph.output.some((o) => o.name === t)).map((t) => ({ name: t }));
-  const proto = { ...source.model.proto, graph: { ...graph, output: [...graph.output, ...extra] } };
+  const withValues = setsInputs ? withInputValues(source.model.proto, values) : source.model.proto;
+  const proto = { ...withValues, graph: { ...withValues.graph!, output: [...graph.output, ...extra] } };
   return openSession(serializeModel(proto), device);
 }
 
@@ -132,7 +136,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
     if (!(name in dataset.inputs)) throw new UsageError(`${patched.label}: needs input '${name}', which ${intact.label} does not have`);
   }
 
-  const [a, b] = [await sessionFor(intact, taps, device), await sessionFor(patched, taps, device)];
+  const [a, b] = [await sessionFor(intact, taps, device), await sessionFor(patched, taps, device, options.patchedInputs)];
   const outputNames = intact.model.proto.graph!.output.map((o) => o.name!).filter((n) => patched.model.proto.graph!.output.some((o) => o.name === n));
   if (outputNames.length === 0) throw new UsageError(`${intact.label} and ${patched.label} have no output name in common`);
   const compared = [...outputNames, ...taps.filter((t) => !outputNames.includes(t))];

@@ -37,6 +37,23 @@ describe('sca inspect after patches', () => {
   });
 });
 
+describe('sca compare --set', () => {
+  it('runs one patched file at any strength: 0 is the intact model', async () => {
+    const out = path.join(tmp(), 'p.onnx');
+    await sca('patch', FIXTURE_MODEL, '-o', out, '--tensor', FIXTURE_LATENT, '--direction', '1,0,0,0,0', '--mode', 'suppress', '--strength-input', 'k');
+    const at = async (...extra: string[]) => JSON.parse((await sca('compare', FIXTURE_MODEL, out, '--json', '-', ...extra)).out).outputs[0].mse as number;
+    const full = await at();
+    expect(full).toBeGreaterThan(1e-3);
+    expect(await at('--set', 'k=0')).toBe(0);
+    const half = await at('--set', 'k=0.5');
+    expect(half).toBeGreaterThan(0);
+    expect(half).toBeLessThan(full);
+    const bad = await sca('compare', FIXTURE_MODEL, out, '--set', 'rgb=1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/'rgb' is not an overridable input/);
+  });
+});
+
 describe('sca compare --device cuda without the CUDA provider', () => {
   it('says how to install it and exits 2', async () => {
     const r = await sca('compare', FIXTURE_MODEL, FIXTURE_MODEL, '--device', 'cuda');
