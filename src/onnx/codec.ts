@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import protobuf from 'protobufjs/minimal.js';
+import { readAt } from '../util/files.js';
 import { SCHEMA, isMessageKind, type FieldSpec, type MessageName, type ScalarKind } from './schema.js';
 
 const { Reader, Writer, util } = protobuf;
@@ -28,16 +29,12 @@ export type Message = Record<string, unknown> & { $unknown?: Uint8Array[] };
 export class FileRange {
   constructor(readonly file: string, readonly offset: number, readonly length: number) {}
 
+  /** The bytes, in a buffer of their own (never pooled, so aligned for typed-array views). */
   read(): Uint8Array {
-    const buf = Buffer.allocUnsafe(this.length);
+    const buf = Buffer.allocUnsafeSlow(this.length);
     const fd = fs.openSync(this.file, 'r');
     try {
-      let done = 0;
-      while (done < this.length) {
-        const n = fs.readSync(fd, buf, done, this.length - done, this.offset + done);
-        if (n === 0) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
-        done += n;
-      }
+      if (readAt(fd, buf, this.offset) < this.length) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
     } finally {
       fs.closeSync(fd);
     }

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { DecodeError, decodeMessage, FileRange, type Message } from './codec.js';
 import { SCHEMA, isMessageKind, type MessageName } from './schema.js';
+import { readAt } from '../util/files.js';
 
 /** Fields at least this large are walked (messages) or left in the file (bytes). */
 export const LAZY_THRESHOLD = 1 << 20;
@@ -56,12 +57,7 @@ class FileWindow {
 }
 
 function readFully(fd: number, into: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < into.length) {
-    const n = fs.readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new DecodeError('file ended early');
-    done += n;
-  }
+  if (readAt(fd, into, position) < into.length) throw new DecodeError('file ended early');
 }
 
 function merge(into: Message, part: Message): void {

@@ -261,7 +261,7 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
       p.offset = size;
       const bytes = 'bytes' in p.from ? p.from.bytes : undefined;
       if (bytes instanceof FileRange) {
-        copyRangeAt(sourceFd(fds, bytes.file), { location: bytes.file, offset: bytes.offset }, bytes.length, fd, size, buffer);
+        copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, fd, size, buffer);
         size += bytes.length;
       } else if (bytes) {
         writeAll(fd, bytes, size);
@@ -269,7 +269,7 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
       } else if ('file' in p.from) {
         const src = sourceFd(fds, p.from.file);
         const length = p.from.ref.length ?? fs.fstatSync(src).size - p.from.ref.offset;
-        copyRangeAt(src, p.from.ref, length, fd, size, buffer);
+        copyRangeAt(src, p.from.ref.offset, length, fd, size, buffer);
         size += length;
         p.from = { file: p.from.file, ref: { ...p.from.ref, length } };
       }
@@ -290,11 +290,11 @@ function sourceFd(fds: Map<string, number>, file: string): number {
   return fd;
 }
 
-function copyRangeAt(src: number, ref: ExternalRef, length: number, dst: number, at: number, buffer: Buffer): void {
+function copyRangeAt(src: number, offset: number, length: number, dst: number, at: number, buffer: Buffer): void {
   let done = 0;
   while (done < length) {
     const want = Math.min(buffer.length, length - done);
-    const got = fs.readSync(src, buffer, 0, want, ref.offset + done);
+    const got = fs.readSync(src, buffer, 0, want, offset + done);
     if (got === 0) throw new UsageError(`external data ended early while copying`);
     writeAll(dst, buffer.subarray(0, got), at + done);
     done += got;
@@ -309,7 +309,7 @@ function writeChunks(file: PendingFile, chunks: Chunks): void {
   let at = 0;
   try {
     for (const part of chunks.parts) {
-      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), { location: part.file, offset: part.offset }, part.length, fd, at, buffer);
+      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), part.offset, part.length, fd, at, buffer);
       else writeAll(fd, part, at);
       at += part.length;
     }

@@ -104,39 +104,24 @@ function bytesOf(view: ArrayBufferView): Uint8Array {
 function readExternal(t: TensorProto, baseDir: string): Uint8Array {
   const ref = externalRef(t);
   const file = path.resolve(baseDir, ref.location);
-  const fd = openExisting(file, t);
+  let size: number;
   try {
-    const size = fs.fstatSync(fd).size;
-    const length = ref.length ?? size - ref.offset;
-    if (ref.offset + length > size) {
-      throw new UsageError(`external data for tensor '${t.name}' runs past the end of ${file} (truncated?)`);
-    }
-    const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(fd, buf, done, length - done, ref.offset + done);
-      if (n === 0) throw new UsageError(`external data for tensor '${t.name}' is truncated in ${file}`);
-      done += n;
-    }
-    return buf;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function openExisting(file: string, t: TensorProto): number {
-  try {
-    return fs.openSync(file, 'r');
+    size = fs.statSync(file).size;
   } catch {
     throw new UsageError(`external data file ${file} for tensor '${t.name}' not found`);
   }
+  const length = ref.length ?? size - ref.offset;
+  if (ref.offset + length > size) throw new UsageError(`external data for tensor '${t.name}' runs past the end of ${file} (truncated?)`);
+  return new FileRange(file, ref.offset, length).read();
 }
 
 /** The tensor as float32 values (float32, float16 and float64 tensors). */
 export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
   const bytes = tensorBytes(t, baseDir);
-  // Float views need 4-byte alignment; a buffer read for us alone starts aligned, a view into a file buffer may not.
-  const copy = bytes.byteOffset % 8 === 0 && bytes.buffer.byteLength === bytes.length && t.rawData instanceof FileRange ? bytes : new Uint8Array(bytes);
+  // Float views need aligned bytes. Bytes read from a file (FileRange.read) sit in a
+  // buffer of their own; inline bytes are views into the model buffer, so they are copied.
+  const readForUs = isExternal(t) || t.rawData instanceof FileRange;
+  const copy = readForUs ? bytes : new Uint8Array(bytes);
   switch (t.dataType) {
     case DataType.FLOAT:
       return new Float32Array(copy.buffer, 0, copy.length / 4);

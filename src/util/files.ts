@@ -45,6 +45,17 @@ export function writeAll(fd: number, data: Uint8Array, position?: number): void 
   }
 }
 
+/** Reads into `into` from `position` until it is full or the file ends; returns the bytes read. */
+export function readAt(fd: number, into: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < into.length) {
+    const n = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
 export function sameFile(a: string, b: string): boolean {
   if (path.resolve(a) === path.resolve(b)) return true;
   try {
