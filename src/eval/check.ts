@@ -167,14 +167,19 @@ function measure(check: CheckSpec, c: Comparison): { value: number | null; subje
 export async function runChecks(file: string, options: { device?: Device } = {}): Promise<CheckResult[]> {
   const { spec, dir } = parseSpec(file);
   const results: CheckResult[] = [];
+  // Checks of several metrics on one intervention share one comparison.
+  const comparisons = new Map<string, Comparison>();
   for (const [i, check] of spec.checks.entries()) {
     const intact = path.resolve(dir, check.intact ?? spec.intact);
-    const data = check.data ?? spec.data ?? 'color-cube';
-    const comparison = await compareModels(intact, await patchedSource(check, intact, dir), {
-      data: /^color-cube/.test(data) ? data : path.resolve(dir, data),
-      device: options.device ?? spec.device ?? 'cpu',
-      classifier: check.metric === 'kl' || check.metric === 'top1',
-    });
+    const specData = check.data ?? spec.data ?? 'color-cube';
+    const data = /^color-cube/.test(specData) ? specData : path.resolve(dir, specData);
+    const classifier = check.metric === 'kl' || check.metric === 'top1';
+    const key = JSON.stringify([intact, data, classifier, check.patched, check.patch, check.ablate]);
+    let comparison = comparisons.get(key);
+    if (!comparison) {
+      comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device: options.device ?? spec.device ?? 'cpu', classifier });
+      comparisons.set(key, comparison);
+    }
     const { value, subject } = measure(check, comparison);
     const bounds = [check.min !== undefined ? `>= ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
     let reason: string | undefined;
