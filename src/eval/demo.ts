@@ -16,8 +16,19 @@ import { compareModels, type Comparison } from './compare.js';
 import { renderReport } from './report.js';
 import type { Device } from './session.js';
 
-/** models/color-red.onnx, found from the installed package, not the working directory. */
-export const SHIPPED_COLOR_MODEL = fileURLToPath(new URL('../../../models/color-red.onnx', import.meta.url));
+/**
+ * models/color-red.onnx of this package, wherever it is run from: the nearest
+ * folder above this module with a package.json (src/eval from sources,
+ * dist/src/eval when built).
+ */
+export const SHIPPED_COLOR_MODEL = path.join(packageRoot(path.dirname(fileURLToPath(import.meta.url))), 'models', 'color-red.onnx');
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 export interface DemoResult {
   model: string;
@@ -28,7 +39,7 @@ export interface DemoResult {
 }
 
 export async function runDemo(outDir: string, options: { device?: Device; model?: string; onStep?: (text: string) => void } = {}): Promise<DemoResult> {
-  const source = options.model ?? (fs.existsSync(SHIPPED_COLOR_MODEL) ? SHIPPED_COLOR_MODEL : path.resolve('models/color-red.onnx'));
+  const source = options.model ?? SHIPPED_COLOR_MODEL;
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out: ${outDir} is a file, not a folder`);
   fs.mkdirSync(outDir, { recursive: true });
   const step = options.onStep ?? (() => {});
