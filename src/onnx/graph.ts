@@ -148,13 +148,18 @@ export function allNames(graph: GraphProto): Set<string> {
   return names;
 }
 
+/** The opset import of a domain; '' and 'ai.onnx' both name the default domain. */
+function opsetEntry(model: ModelProto, domain: string) {
+  return model.opsetImport.find((o) => (o.domain ?? '') === domain || (domain === '' && o.domain === 'ai.onnx'));
+}
+
 export function opsetOf(model: ModelProto, domain = ''): number | undefined {
-  const entry = model.opsetImport.find((o) => (o.domain ?? '') === domain || (domain === '' && o.domain === 'ai.onnx'));
+  const entry = opsetEntry(model, domain);
   return entry?.version === undefined ? undefined : Number(entry.version);
 }
 
 export function setOpset(model: ModelProto, version: number, domain = ''): void {
-  const entry = model.opsetImport.find((o) => (o.domain ?? '') === domain || (domain === '' && o.domain === 'ai.onnx'));
+  const entry = opsetEntry(model, domain);
   if (entry) entry.version = version;
   else model.opsetImport.push({ domain, version });
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { sameFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
 import { DecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
+import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
 import { allTensors, byteSize, externalRef, isExternal, type ExternalRef } from './tensor.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
@@ -89,16 +90,11 @@ function checkedModel(proto: ModelProto, baseDir: string, label: string): Model 
 function validateModel(proto: ModelProto, label: string): void {
   if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`);
   if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`);
-  const opset = defaultOpset(proto);
+  const opset = opsetOf(proto);
   if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain opset`);
   if (opset < 1 || opset > MAX_KNOWN_OPSET) {
     throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`);
   }
-}
-
-export function defaultOpset(proto: ModelProto): number | undefined {
-  const entry = proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
-  return entry?.version === undefined ? undefined : Number(entry.version);
 }
 
 function checkExternalData(model: Model, label: string): void {
