@@ -107,7 +107,7 @@ describe('bad input: one line, exit code 2, no output file', () => {
       const f = path.join(d, 'int.onnx');
       fs.writeFileSync(f, serializeModel(m.proto));
       return ['patch', f, '--tensor', 'x', '--mode', 'suppress', '--dims', '0'];
-    }, /int64; only float32 and float16/],
+    }, /int64; only float32, float16 and bfloat16/],
     ['unknown mode', () => ['patch', FIXTURE_MODEL, '--tensor', FIXTURE_LATENT, '--mode', 'erase', '--dims', '0'], /--mode/],
     ['unknown option', () => ['patch', FIXTURE_MODEL, ...good, '--dims', '0', '--bogus'], /unknown option/],
   ];
