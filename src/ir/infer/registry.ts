@@ -2,6 +2,7 @@
 import { controlRules } from './ops/control.js';
 import { elementwiseRules } from './ops/elementwise.js';
 import { microsoftRules } from './ops/microsoft.js';
+import { miscRules } from './ops/misc.js';
 import { nnRules } from './ops/nn.js';
 import { reduceRules } from './ops/reduce.js';
 import { shapeRules } from './ops/shape.js';
@@ -13,7 +14,7 @@ function register(domain: string, table: Record<string, Rule>): void {
   for (const [op, rule] of Object.entries(table)) rules.set(`${domain}\u0000${op}`, rule);
 }
 
-register('', { ...elementwiseRules, ...shapeRules, ...nnRules, ...reduceRules, ...controlRules });
+register('', { ...elementwiseRules, ...shapeRules, ...nnRules, ...reduceRules, ...controlRules, ...miscRules });
 register('com.microsoft', microsoftRules);
 
 /** The default domain has two spellings. */

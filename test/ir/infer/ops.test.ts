@@ -248,3 +248,20 @@ describe('reasons', () => {
     expect(run('Constant', [], [attrFloat('value_float', 0.5)]).outputs[0]).toEqual({ type: { elemType: DataType.FLOAT, shape: [] }, value: [0.5] });
   });
 });
+
+describe('less common ops', () => {
+  it('PRelu and opset < 7 arithmetic broadcast B to A', () => {
+    expect(shape(run('PRelu', [f32([2, 3, 4]), f32([3, 1])]))).toEqual([2, 3, 4]);
+    expect(shape(run('Add', [f32([2, 3, 4]), f32([3])], [attrInt('broadcast', 1), attrInt('axis', 1)], { opset: 6 }))).toEqual([2, 3, 4]);
+  });
+
+  it('recurrent layers, losses, quantisation', () => {
+    const lstm = run('LSTM', [f32(['seq', 'b', 10]), f32([2, 80, 10]), f32([2, 80, 20])], [attrInt('hidden_size', 20), attrString('direction', 'bidirectional')], { outputs: 3 });
+    expect(shapes(lstm)).toEqual([['seq', 2, 'b', 20], [2, 'b', 20], [2, 'b', 20]]);
+    expect(shape(run('SoftmaxCrossEntropyLoss', [f32(['n', 5]), typed(DataType.INT64, ['n'])], [attrString('reduction', 'none')]))).toEqual(['n']);
+    expect(shape(run('NegativeLogLikelihoodLoss', [f32(['n', 5]), typed(DataType.INT64, ['n'])]))).toEqual([]);
+    const q = run('QuantizeLinear', [f32(['n', 4]), f32([]), typed(DataType.INT8, [])]);
+    expect(q.outputs[0].type).toEqual({ elemType: DataType.INT8, shape: ['n', 4] });
+    expect(run('DequantizeLinear', [typed(DataType.INT8, ['n', 4]), f32([])]).outputs[0].type).toEqual({ elemType: DataType.FLOAT, shape: ['n', 4] });
+  });
+});

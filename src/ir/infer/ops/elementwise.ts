@@ -99,7 +99,9 @@ function broadcasting(resultElem?: number): Rule {
     const idx = node.input.map((_, i) => i).filter((i) => has(node, i));
     const inElem = outputElem(node, inputs, idx);
     const elemType = resultElem ?? inElem;
-    const shape = broadcastAll(node, inputs, idx, ctx, elemType);
+    // Before opset 7 (and always for PRelu) B broadcasts to A: the output is A's shape.
+    const legacy = (ctx.opset < 7 && idx.length === 2 && !['Max', 'Min', 'Sum', 'Mean'].includes(node.opType ?? '')) || node.opType === 'PRelu';
+    const shape = legacy ? (inputs[0]?.type?.shape ?? stop(`input 0 ('${node.input[0]}') has unknown rank`, [tensor(elemType)])) : broadcastAll(node, inputs, idx, ctx, elemType);
     const f = VALUE_OPS[node.opType ?? ''];
     return [tensor(elemType, shape, f && mapValues(inputs, idx, shape, inElem, f))];
   };
