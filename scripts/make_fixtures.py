@@ -194,7 +194,8 @@ def make_color(seed=4):
 
 FORMULAS = {
     'notation': 'z is the tensor at the site; a the site\'s unit direction; z.a the dot product along the site\'s axis '
-                '(a broadcast over every other axis); S the mode\'s strength from `strengths`.',
+                '(a broadcast over every other axis); S the mode\'s strength from `strengths`. Each direction is a '
+                'seeded random unit vector made orthogonal to the site\'s mean activation, so z.a takes both signs.',
     'suppress_half': 'z - max(z.a, 0) a  (the paper\'s half-space projection)',
     'suppress_full': 'z - (z.a) a  (linear projection)',
     'dims_zero': 'z with indices `dims` of the site\'s axis set to 0',
@@ -285,7 +286,17 @@ class Sites:
 
 def site_record(sites, module, tensor, axis, symbolic_shape, gen, dims=(1, 3)):
     value, _ = sites.capture(module)
-    a = unit(value.shape[axis], gen)
+    # A seeded random direction made orthogonal to the site's mean activation, so that z.a takes both
+    # signs (after ReLU or pooling a plain random one is one-signed, and the half-space and full
+    # projections would give the same numbers).
+    rows = value.movedim(axis, -1).reshape(-1, value.shape[axis]).double()
+    mean = rows.mean(0)
+    r = unit(value.shape[axis], gen).double()
+    a = (r - (r @ mean) / (mean @ mean) * mean)
+    a = (a / a.norm()).float()
+    za = rows.float() @ a
+    if not (bool((za > 0).any()) and bool((za < 0).any())):
+        raise RuntimeError(f'{tensor}: z.a has one sign')
     rec = {'tensor': tensor, 'axis': axis, 'shape': symbolic_shape, 'torch_shape': list(value.shape),
            'direction': rounded(a), 'dims': list(dims), 'value': flat(value), 'outputs': {}}
     a = torch.tensor(rec['direction'])  # the references use the direction exactly as written
@@ -444,7 +455,13 @@ def gpt2_references(name, proto, model, ids, about, extra=None):
         ablated = edited(ids)
     hooked = sites.edited(model.blocks[0].mlp.act, lambda z: intervene('dims_zero', z, -1, None, [1, 3]))
     d = agree('gpt2 ablation', ablated, hooked)
-    full = sites.edited(model.ln_f, lambda z: intervene('suppress_full', z, -1, torch.tensor(recs['ln_f']['direction']), []))
+    a = torch.tensor(recs['ln_f']['direction'])
+    full = sites.edited(model.ln_f, lambda z: intervene('suppress_full', z, -1, a, []))
+    folded = copy.deepcopy(model)
+    with torch.no_grad():
+        w = folded.wte.weight.detach().clone()
+        folded.lm_head.weight = nn.Parameter(w - torch.outer(w @ a, a))  # untie: the embedding keeps its values
+        df = agree('gpt2 fold', folded(ids), full)
     edits = {
         'ablate_mlp0_hidden': {
             'site': 'mlp0_hidden', 'dims': [1, 3],
@@ -456,7 +473,7 @@ def gpt2_references(name, proto, model, ids, about, extra=None):
             'edit': 'unembedding W [d, vocab] replaced by (I - a a^T) W, a the ln_f direction: the linear projection folded '
                     'into the reader. In PyTorch lm_head is tied to wte; torch.onnx constant-folds the transpose into '
                     'its own initializer, so in the ONNX file the MatMul reads a copy and Gather reads wte.weight.',
-            'same_as': 'suppress_full at ln_f', 'output': flat(full)},
+            'same_as': f'suppress_full at ln_f (max |diff| in PyTorch {df:.1e})', 'output': flat(full)},
     }
     references(name, model, run, {'input_ids': int_input(ids)}, 'logits', recs, edits, about, extra)
     return recs
@@ -702,8 +719,13 @@ def make_cnn():
         'output': flat(out2)}
     with torch.no_grad():
         folded = sites.edited(model.flatten, lambda z: intervene('suppress_full', z, -1, torch.tensor(recs['features']['direction']), []))
+    e3 = copy.deepcopy(model)
+    a = torch.tensor(recs['features']['direction'])
+    with torch.no_grad():
+        e3.fc.weight.copy_(e3.fc.weight - torch.outer(e3.fc.weight @ a, a))
+        d3 = agree('cnn fold', e3(pixels), folded)
     edits['fold_features'] = {'site': 'features', 'edit': 'fc weight W [5,16] replaced by W (I - a a^T)',
-                              'same_as': 'suppress_full at features', 'output': flat(folded)}
+                              'same_as': f'suppress_full at features (max |diff| in PyTorch {d3:.1e})', 'output': flat(folded)}
     references('cnn', model, run, {'pixels': float_input(pixels)}, 'logits', recs, edits,
                'CNN: Conv(3->8,3x3)-BatchNorm-ReLU-MaxPool2, Conv(8->16)-BatchNorm-ReLU-MaxPool2, GlobalAveragePool, '
                'Flatten, Linear(16->5) (Gemm transB=1); input [batch,3,16,16]; torch.onnx opset 14 with '
