@@ -36,6 +36,8 @@ export interface AxisChoice {
 export type Fit = { length: number } | { maxDim: number };
 
 export function tensorType(ir: IrModel, tensor: string, label: string, hints?: ReadonlyMap<string, ValueType>): ValueType & { shape: (Dim | undefined)[] } {
+  const conflict = ir.types.conflicts(tensor)[0];
+  if (conflict) throw new UsageError(`${label}: the file's value_info and shape inference disagree on '${tensor}': ${conflict.message}`);
   const type = hints?.get(tensor) ?? ir.types.get(tensor);
   if (!type?.shape || type.elemType === undefined) {
     throw new ShapeUnknownError(tensor, `${label}: cannot find the shape of '${tensor}': ${ir.types.whyUnknown(tensor)}`);

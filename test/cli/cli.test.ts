@@ -69,7 +69,7 @@ describe('sca anchor, then sca patch --concept', () => {
     const out = path.join(tmp(), 'safe.onnx');
     const r = await sca('patch', anchored, '-o', out, '--concept', 'red', '--mode', 'suppress');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/suppress on '\/bottleneck\/Div_output_0' \[red\]/);
+    expect(r.out).toMatch(/suppress on '\/bottleneck\/Div_output_0' axis 1 \[red\], half projection/);
     const s = JSON.parse((await sca('inspect', out, '--json')).out);
     expect(s.anchors).toEqual([{ concept: 'red', tensor: FIXTURE_LATENT, direction: [1, 0, 0, 0, 0], dims: [0] }]);
     expect(s.interventions[0]).toMatchObject({ kind: 'patch', mode: 'suppress', concept: 'red', basis: [[1, 0, 0, 0, 0]] });
