@@ -37,7 +37,9 @@ export function insertAfter(graph: GraphProto, tensor: string, b: SubgraphBuilde
     build(splice);
   }
   graph.node.splice(at, 0, ...b.nodes);
+  // Below IR version 4 every initializer must also be a graph input.
+  const asInputs = b.initializerInputs();
   graph.initializer.push(...b.initializers);
-  graph.input.push(...b.inputs);
+  graph.input.push(...b.inputs, ...asInputs);
   return splice;
 }

@@ -6,7 +6,7 @@
 import { findAnchor, recordIntervention } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { probeTensorInfo } from '../eval/probe.js';
-import { allNames, opsetOf, requireTensor, setOpset, tensorInfo, type TensorInfo } from '../onnx/graph.js';
+import { allNames, opsetOf, requireTensor, tensorInfo, type TensorInfo } from '../onnx/graph.js';
 import type { Model } from '../onnx/model.js';
 import { elementTypeName } from '../onnx/tensor.js';
 import { DataType } from '../onnx/types.js';
@@ -74,11 +74,12 @@ async function applyOne(model: Model, request: PatchRequest, label: string): Pro
   const intervention = resolveIntervention(request, target);
 
   if (request.fold) return foldPatch(model, request, tensor, target, intervention, width);
-  const b = new SubgraphBuilder(graph, uniquePrefix(model, request.mode), info.elemType!);
+  // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
+  const opset = opsetOf(model.proto);
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const b = new SubgraphBuilder(graph, uniquePrefix(model, request.mode), info.elemType!, { opset, irVersion: Number(model.proto.irVersion) });
   if (request.strengthInput) checkStrengthInput(model, request.strengthInput, label);
   insertAfter(graph, tensor, b, ({ input, output }) => BUILDERS[request.mode](b, input, output, intervention, width));
-  const opset = opsetOf(model.proto) ?? 1;
-  if (b.minOpset > opset) setOpset(model.proto, b.minOpset);
 
   recordIntervention(model.proto, {
     kind: 'patch',
@@ -155,9 +156,31 @@ export function checkDims(dims: number[], width: number, tensor: string): number
   return [...dims].sort((a, b) => a - b);
 }
 
+/**
+ * Strengths each mode documents: suppress removes a fraction b in [0, 1] of
+ * the component (more would flip it, less than 0 amplifies), amplify scales
+ * it by 1 + S with S >= 0 (a negative S is a suppression), steer and clamp
+ * take any value.
+ */
+export const STRENGTH_RANGE: Record<Mode, { min: number; max: number }> = {
+  suppress: { min: 0, max: 1 },
+  amplify: { min: 0, max: Number.POSITIVE_INFINITY },
+  steer: { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY },
+  clamp: { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY },
+};
+
+function checkStrength(mode: Mode, strength: number, option: string): void {
+  if (!Number.isFinite(strength)) throw new UsageError(`${option} must be a finite number`);
+  const { min, max } = STRENGTH_RANGE[mode];
+  if (strength < min || strength > max) {
+    const range = max === Number.POSITIVE_INFINITY ? `${min} or more` : `[${min}, ${max}]`;
+    throw new UsageError(`${option} ${strength} is out of range for --mode ${mode} (${range})`);
+  }
+}
+
 function resolveIntervention(request: PatchRequest, target: Target): Intervention {
   const strength = request.strength ?? DEFAULT_STRENGTH[request.mode];
-  if (!Number.isFinite(strength)) throw new UsageError('--strength must be a finite number');
+  checkStrength(request.mode, strength, '--strength');
   if (request.falloff) {
     if (request.mode !== 'suppress') throw new UsageError('--falloff applies to --mode suppress only');
     if (target.kind !== 'subspace' || target.basis.length !== 1) throw new UsageError('--falloff needs a single --direction');
@@ -165,6 +188,7 @@ function resolveIntervention(request: PatchRequest, target: Target): Interventio
     const { threshold, power } = request.falloff;
     if (!(threshold < 1)) throw new UsageError(`--falloff: threshold ${threshold} must be below 1`);
     if (!(power >= 0)) throw new UsageError(`--falloff: power ${power} must be 0 or more`);
+    checkStrength('suppress', request.falloff.strength, '--falloff strength');
   }
   return {
     mode: request.mode,

@@ -193,13 +193,15 @@ describe('other graph shapes', () => {
     expect(maxAbsDiff(after, before.map((z) => suppressDirection(z, dir)).flat())).toBeLessThan(5e-3);
   });
 
-  it('raises the opset only when an op needs it', async () => {
+  it('never raises the opset: below 8 the falloff gate clamps with Clip instead of Min', async () => {
     const old = gemmAutoencoder();
     old.proto.opsetImport[0].version = 7;
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir] }]);
     expect(opsetOf(old.proto)).toBe(7);
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir], falloff: { threshold: 0.1, strength: 1, power: 1 } }]);
-    expect(opsetOf(old.proto)).toBe(8); // Min with broadcasting
+    expect(opsetOf(old.proto)).toBe(7);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Clip')).toBe(true);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Min')).toBe(false);
   });
 });
 
