@@ -1,6 +1,7 @@
 /** Parsers for CLI option values; each names the option at fault in its error. */
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
+import { fsReason } from './files.js';
 
 export function numberList(option: string, text: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
@@ -33,8 +34,8 @@ export function readJsonFile(option: string, file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`${option}: cannot read ${file}`);
+  } catch (err) {
+    throw new UsageError(`${option}: cannot read ${file}: ${fsReason(err)}`);
   }
   try {
     return JSON.parse(text);
