@@ -114,7 +114,7 @@ export function resolveExternal(t: TensorProto, baseDir: string, label = 'model'
   const size = statRegularFile(real, `${at}: external data location '${loc}'`).size;
   if (t.dataType === 8 /* STRING */) throw new UsageError(`${at}: string tensors cannot keep their data externally`);
   const expected = expectedByteSize(t);
-  if (ref.offset > size) throw new UsageError(`${at}: external data offset ${ref.offset} is past the end of '${loc}' (${size} bytes)`);
+  if (ref.offset > size) throw new UsageError(`${at}: external data offset ${ref.offset} is past the end of ${loc} (${size} bytes)`);
   const length = ref.length ?? expected ?? size - ref.offset;
   if (expected !== undefined && length !== expected) {
     throw new UsageError(`${at}: external data length ${length} does not match the tensor's ${expected} bytes (${elementTypeName(t.dataType)} [${t.dims.join(', ')}])`);
