@@ -1,7 +1,7 @@
 /** Parsers for CLI option values; each names the option at fault in its error. */
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import { fsReason } from './files.js';
+import { fsReason, statRegularFile } from './files.js';
 
 export function numberList(option: string, text: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
@@ -32,6 +32,7 @@ export function positiveInt(option: string, text: string): number {
 
 export function readJsonFile(option: string, file: string): unknown {
   let text: string;
+  if (fs.existsSync(file)) statRegularFile(file, `${option}: ${file}`); // a FIFO would block the read forever
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {

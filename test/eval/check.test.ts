@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -84,6 +85,14 @@ describe('sca check refuses a spec that could pass by mistake', () => {
     const r = await sca('check', path.join(tmp(), 'missing.json'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot read .*missing\.json: no such file or directory \(ENOENT\)/);
+  });
+
+  it('a FIFO as the spec is refused at once, not waited on', async () => {
+    const fifo = path.join(tmp(), 'spec.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = await sca('check', fifo);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/spec\.json: is a FIFO \(named pipe\), expected a regular file/);
   });
 
   it('JUnit test cases carry their time', async () => {
