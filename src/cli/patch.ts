@@ -41,7 +41,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--axis <n>', 'axis to act on, negative from the end (default: the anchor\'s; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)')
     .option('--mode <mode>', `one of ${MODES.join(', ')}`)
     .option('--projection <p>', 'suppress along one direction: half (the paper\'s: only where z.a > 0; default) or full (z - (z.a) a, linear; the default with --fold)')
-    .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= -1; steer: S*a; clamp: value S')
+    .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= 0; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
     .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Float16Array } from '@petamoriken/float16';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { statRegularFile } from '../util/files.js';
 import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
 import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
@@ -91,6 +92,7 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
     return colorDataset(colorCube(n), inputs, `color-cube:${n}`);
   }
   let bytes: Buffer;
+  if (fs.existsSync(spec)) statRegularFile(spec, `--data ${spec}`); // a FIFO would block the read forever
   try {
     bytes = fs.readFileSync(spec);
   } catch {
@@ -190,6 +192,7 @@ function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[
 /** `--groups FILE`: a JSON list with a label per sample, or {"label": [sample indices]}. */
 export function loadGroups(file: string, samples: number): string[] {
   let parsed: unknown;
+  if (fs.existsSync(file)) statRegularFile(file, `--groups ${file}`); // a FIFO would block the read forever
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {

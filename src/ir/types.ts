@@ -41,7 +41,7 @@ export class TypeTable {
     // Shape constants may sit in external data (exports saved with every tensor external): read the small ones.
     const readSmall = (t: TensorProto): number[] | undefined => {
       const n = t.dims.reduce<number>((a, d) => a * Number(d), 1);
-      if (n > MAX_VALUE_ELEMENTS || !INTEGER_OR_FLOAT.has(t.dataType ?? 0)) return undefined;
+      if (!(n >= 0 && n <= MAX_VALUE_ELEMENTS) || !Number.isInteger(n) || !INTEGER_OR_FLOAT.has(t.dataType ?? 0)) return undefined;
       return smallValues(t, ir.baseDir, n);
     };
     this.inference = inferGraph(topologicalOrder(graph), graphKnowns(graph.proto, readSmall), (d) => opsets.get(d), {
@@ -74,6 +74,8 @@ function smallValues(t: TensorProto, baseDir: string, n: number): number[] | und
   } catch {
     return undefined;
   }
+  const size = { 1: 4, 6: 4, 7: 8, 11: 8 }[t.dataType as 1 | 6 | 7 | 11];
+  if (size === undefined || bytes.length < n * size) return undefined;
   const b = bytes.buffer;
   switch (t.dataType) {
     case 1: return Array.from(new Float32Array(b, 0, n));

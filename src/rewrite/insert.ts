@@ -36,7 +36,9 @@ export function insertAfter(graph: Graph, tensor: string, type: ValueType, b: Su
     graph.redirectUses(tensor, splice.output);
     graph.insertNodes(0, b.nodes);
   }
+  // Below IR version 4 every initializer must also be a graph input.
+  const asInputs = b.initializerInputs();
   graph.addInitializers(b.initializers);
-  graph.addInputs(b.inputs);
+  graph.addInputs([...b.inputs, ...asInputs]);
   return splice;
 }

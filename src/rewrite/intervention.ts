@@ -57,7 +57,7 @@ export const DEFAULT_FALLOFF: Falloff = { threshold: 0, strength: 1, power: 0 };
 /** The strengths each mode accepts, with what they mean (checked before any edit). */
 export const STRENGTH_RANGE: Record<Mode, { min: number; max: number; meaning: string }> = {
   suppress: { min: 0, max: 1, meaning: 'the share of the component removed' },
-  amplify: { min: -1, max: Infinity, meaning: 'the component is scaled by 1+S' },
+  amplify: { min: 0, max: Infinity, meaning: 'the component is scaled by 1+S; a smaller scale is a suppression' },
   steer: { min: -Infinity, max: Infinity, meaning: 'S times the direction is added' },
   clamp: { min: -Infinity, max: Infinity, meaning: 'the component is set to S' },
 };

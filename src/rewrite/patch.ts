@@ -8,7 +8,6 @@ import { findAnchor, recordIntervention, type Anchor } from '../anchors/manifest
 import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
-import { opsetOf, setOpset } from '../onnx/graph.js';
 import type { Model } from '../onnx/model.js';
 import { foldLinearMap } from './ablation.js';
 import { buildAmplification } from './amplification.js';
@@ -88,7 +87,10 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
 
   if (request.fold) return foldPatch(ir, request, target, intervention);
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
-  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!);
+  // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
+  const opset = ir.opset();
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
   insertAfter(ir.graph, tensor, type, b, ({ input, output }) => {
     if (axis === rank - 1) return build(b, input, output, intervention, width);
@@ -98,8 +100,6 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
     build(b, moved, done, intervention, width);
     b.transpose('from_last', done, axis, rank, true, output);
   });
-  const opset = opsetOf(ir.proto) ?? 1;
-  if (b.minOpset > opset) setOpset(ir.proto, b.minOpset);
 
   recordIntervention(ir.proto, {
     kind: 'patch',

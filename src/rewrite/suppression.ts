@@ -37,7 +37,7 @@ function falloffGate(b: SubgraphBuilder, s: string, falloff: Falloff, strength: 
     g = b.castToTarget('gate', b.op('Greater', 'above', [s, t]));
   } else {
     const shifted = b.op('Div', 'ramp', [b.op('Sub', 'shifted', [s, t]), b.scalar('width', 1 - falloff.threshold)]);
-    const ramp = b.op('Min', 'ramp_clamped', [b.op('Relu', 'ramp_pos', [shifted]), b.scalar('one', 1)]);
+    const ramp = b.clampUnit('ramp', shifted);
     g = b.op('Pow', 'gate', [ramp, b.scalar('power', falloff.power)]);
   }
   return b.op('Mul', 'gate_strength', [g, strength]);

@@ -103,7 +103,7 @@ describe('saving', () => {
 
 describe('bad files', () => {
   it.each([
-    ['missing', (f: string) => f, /cannot read \(ENOENT\)/],
+    ['missing', (f: string) => f, /cannot read: no such file or directory \(ENOENT\)/],
     ['truncated', (f: string) => (fs.writeFileSync(f, serializeModel(gemmAutoencoder().proto).subarray(0, 100)), f), /truncated or corrupt/],
     ['not protobuf', (f: string) => (fs.writeFileSync(f, 'hello, I am a text file\n'), f), /not (a valid )?(an )?ONNX model/],
     ['unknown opset', (f: string) => {

@@ -195,13 +195,15 @@ describe('other graph shapes', () => {
     expect(maxAbsDiff(after, before.map((z) => suppressDirection(z, dir)).flat())).toBeLessThan(5e-3);
   });
 
-  it('raises the opset only when an op needs it', async () => {
+  it('never raises the opset: below 8 the falloff gate clamps with Clip instead of Min', async () => {
     const old = gemmAutoencoder();
     old.proto.opsetImport[0].version = 7;
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir] }]);
     expect(opsetOf(old.proto)).toBe(7);
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir], falloff: { threshold: 0.1, strength: 1, power: 1 } }]);
-    expect(opsetOf(old.proto)).toBe(8); // Min with broadcasting
+    expect(opsetOf(old.proto)).toBe(7);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Clip')).toBe(true);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Min')).toBe(false);
   });
 });
 
@@ -220,7 +222,7 @@ describe('bad requests', () => {
     ['integer tensor', { tensor: 'x', mode: 'suppress', dims: [0] }, /int64; only float32, float16 and bfloat16/],
     ['suppress strength above 1', { tensor: 'latent', mode: 'suppress', dims: [0], strength: 2 }, /strength 2 is out of range for suppress: it takes from 0 to 1/],
     ['suppress strength below 0', { tensor: 'latent', mode: 'suppress', directions: [dir], strength: -1 }, /strength -1 is out of range for suppress/],
-    ['amplify strength below -1', { tensor: 'latent', mode: 'amplify', directions: [dir], strength: -2 }, /it takes -1 or more/],
+    ['amplify strength below 0', { tensor: 'latent', mode: 'amplify', directions: [dir], strength: -0.5 }, /strength -0.5 is out of range for amplify: it takes 0 or more/],
     ['axis out of range', { tensor: 'latent', mode: 'suppress', dims: [0], axis: 2 }, /axis 2 is out of range for 'latent', which has rank 2/],
     ['full projection with a falloff', { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'full', falloff: { threshold: 0.1, strength: 1, power: 1 } }, /falloff gate is part of the half projection/],
     ['projection on a subspace', { tensor: 'latent', mode: 'suppress', directions: [dir, dir2], projection: 'half' }, /single direction/],

@@ -9,7 +9,14 @@ import type { Dim } from './dims.js';
 import { Elem, MAX_VALUE_ELEMENTS, type Known } from './types.js';
 import { countOf } from './util.js';
 
+const ELEMENT_BYTES: Record<number, number> = {
+  [Elem.FLOAT]: 4, [Elem.DOUBLE]: 8, [Elem.FLOAT16]: 2, [Elem.INT64]: 8, [Elem.UINT64]: 8, [Elem.INT32]: 4,
+  [Elem.UINT32]: 4, [Elem.INT16]: 2, [Elem.UINT16]: 2, [Elem.INT8]: 1, [Elem.UINT8]: 1, [Elem.BOOL]: 1,
+};
+
 function view(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
+  // A tensor whose raw data is shorter than its dims say (a corrupt file) has no values to give.
+  if (bytes.length < n * (ELEMENT_BYTES[elemType] ?? Infinity)) return undefined;
   const copy = new Uint8Array(bytes); // aligned
   const b = copy.buffer;
   switch (elemType) {
@@ -33,7 +40,7 @@ function view(bytes: Uint8Array, elemType: number, n: number): number[] | undefi
 export function smallTensorValues(t: TensorProto): number[] | undefined {
   const dims = t.dims.map(Number);
   const n = countOf(dims);
-  if (n > MAX_VALUE_ELEMENTS) return undefined;
+  if (!(n >= 0 && n <= MAX_VALUE_ELEMENTS) || !Number.isInteger(n)) return undefined;
   const elemType = t.dataType ?? 0;
   if (t.dataLocation === 1) return undefined;
   if (t.rawData !== undefined) {
