@@ -3,7 +3,7 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip train,runtime,compare,io] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip train,runtime,compare,io,fold] [--device cpu|cuda]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models,
  *   against fs.copyFile of the same bytes (the I/O floor) and the model size;
@@ -12,7 +12,10 @@
  * - compare: `compareModels` throughput against a plain session.run loop over
  *   both models on the same batches;
  * - train: SCA training steps/s (cpu and wasm backends) against a plain
- *   forward+backward loop of the same network.
+ *   forward+backward loop of the same network;
+ * - fold: a rank-1 fold streamed into one 4096x11008 float32 weight (inline
+ *   and in external data) against fs.copyFile of the same bytes and the
+ *   weight's size, and the old dense fold on a smaller matrix.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -196,6 +199,40 @@ async function benchTraining(): Promise<void> {
   }
 }
 
+function foldChild(args: string[]): { seconds: number; maxRssBytes: number } {
+  const out = execFileSync(process.execPath, [path.join(here, 'fold.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/** Low-rank fold into one LLM-sized weight (4096 x 11008 float32, 180 MB), and the dense fold it replaces. */
+function benchFold(dir: string): void {
+  const [rows, cols] = [4096, 11008];
+  const weightBytes = rows * cols * 4;
+  console.log(`\nfold into one ${rows}x${cols} float32 weight (${mb(weightBytes)})`);
+  const out = path.join(dir, 'fold-out.onnx');
+  const outputs = [out, `${out}.data`, path.join(dir, 'copy.onnx'), path.join(dir, 'copy.onnx.data')];
+  for (const external of [false, true]) {
+    const file = path.join(dir, `fold-${external ? 'external' : 'inline'}.onnx`);
+    foldChild(['make', file, String(rows), String(cols), ...(external ? ['--external'] : [])]);
+    const copyArgs = ['--copy', file, outputs[2], ...(external ? [`${file}.data`, outputs[3]] : [])];
+    const copy = best(3, outputs, () => measure(copyArgs));
+    const fold = best(3, outputs, () => foldChild(['lowrank', file, out]));
+    const label = external ? 'external data' : 'inline';
+    report(`fold rank 1, ${label}: time`, fold.seconds, copy.seconds, secs, 'within 2x of fs.copyFile');
+    report(`fold rank 1, ${label}: peak RSS`, fold.maxRssBytes, weightBytes, mb, 'under 2x the weight');
+    for (const f of [file, `${file}.data`, ...outputs]) fs.rmSync(f, { force: true });
+  }
+  // The dense fold is O(D^2 N): 1024 x 2752 keeps it to seconds (the 4096 x 11008 weight took minutes).
+  const [smallRows, smallCols] = [1024, 2752];
+  const small = path.join(dir, 'fold-small.onnx');
+  foldChild(['make', small, String(smallRows), String(smallCols)]);
+  const dense = best(1, outputs, () => foldChild(['dense', small, out]));
+  const lowrank = best(3, outputs, () => foldChild(['lowrank', small, out]));
+  report(`fold ${smallRows}x${smallCols}: dense (old) vs rank 1`, dense.seconds, lowrank.seconds, secs, 'dense / low-rank time');
+  report(`fold ${smallRows}x${smallCols}: dense peak RSS vs rank 1`, dense.maxRssBytes, lowrank.maxRssBytes, mb, 'dense / low-rank memory');
+  for (const f of [small, ...outputs]) fs.rmSync(f, { force: true });
+}
+
 async function mainBench(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string, fallback: string) => {
@@ -227,6 +264,7 @@ async function mainBench(): Promise<void> {
       console.log('');
       await benchTraining();
     }
+    if (!skip.has('fold')) benchFold(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

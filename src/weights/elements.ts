@@ -80,63 +80,78 @@ export function toBfloatBits(v: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** A chunk's values while they are worked on: float64 for float64 weights, float32 for the rest. */
+export type Work = Float32Array | Float64Array;
+
+export function workArray(dataType: number, length: number): Work {
+  return dataType === DataType.DOUBLE ? new Float64Array(length) : new Float32Array(length);
+}
+
 /**
- * Decodes `bytes` (little-endian, whole elements) into `out` as numbers.
- * `bytes` must start on an element boundary of its own buffer.
+ * The chunk's values: a view of `bytes` itself when the element type is the
+ * working type and the bytes are aligned, else decoded into `scratch`.
  */
-export function decodeChunk(bytes: Uint8Array, dataType: number, out: Float64Array): number {
+export function chunkValues(bytes: Uint8Array, dataType: number, scratch: Work): Work {
   switch (dataType) {
-    case DataType.FLOAT: {
-      const v = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
-      for (let i = 0; i < v.length; i++) out[i] = v[i];
-      return v.length;
-    }
+    case DataType.FLOAT:
+      if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+      break;
+    case DataType.DOUBLE:
+      if (bytes.byteOffset % 8 === 0) return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3);
+      break;
+  }
+  const count = decodeChunk(bytes, dataType, scratch);
+  return scratch.subarray(0, count);
+}
+
+/** Decodes `bytes` (little-endian, whole elements) into `out`; returns the element count. */
+export function decodeChunk(bytes: Uint8Array, dataType: number, out: Work): number {
+  const copy = (Ctor: Float32ArrayConstructor | Float64ArrayConstructor, size: number) => {
+    const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
+    const v = new Ctor(aligned.buffer as ArrayBuffer, aligned.byteOffset, bytes.length / size);
+    out.set(v);
+    return v.length;
+  };
+  switch (dataType) {
+    case DataType.FLOAT:
+      return copy(Float32Array, 4);
+    case DataType.DOUBLE:
+      return copy(Float64Array, 8);
     case DataType.FLOAT16: {
-      const v = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+      const n = bytes.length >> 1;
       const table = halves();
-      for (let i = 0; i < v.length; i++) out[i] = table[v[i]];
-      return v.length;
+      for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+      return n;
     }
     case BFLOAT16: {
-      const v = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
-      for (let i = 0; i < v.length; i++) {
-        u32[0] = v[i] << 16;
+      const n = bytes.length >> 1;
+      for (let i = 0; i < n; i++) {
+        u32[0] = (bytes[2 * i] << 16) | (bytes[2 * i + 1] << 24);
         out[i] = f32[0];
       }
-      return v.length;
-    }
-    case DataType.DOUBLE: {
-      const v = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3);
-      out.set(v);
-      return v.length;
+      return n;
     }
     default:
       throw new Error(`decodeChunk: element type ${dataType}`);
   }
 }
 
-/** Encodes `values[0:count]` into `bytes` in the element type (the inverse of decodeChunk, with rounding). */
-export function encodeChunk(values: Float64Array, count: number, dataType: number, bytes: Uint8Array): void {
+/** Encodes `values[0:count]` into `bytes` in the element type, rounding to nearest even. */
+export function encodeChunk(values: ArrayLike<number>, count: number, dataType: number, bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dataType) {
-    case DataType.FLOAT: {
-      const v = new Float32Array(bytes.buffer, bytes.byteOffset, count);
-      for (let i = 0; i < count; i++) v[i] = values[i];
+    case DataType.FLOAT:
+      for (let i = 0; i < count; i++) view.setFloat32(4 * i, values[i], true);
       return;
-    }
-    case DataType.FLOAT16: {
-      const v = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
-      for (let i = 0; i < count; i++) v[i] = toHalfBits(values[i]);
+    case DataType.DOUBLE:
+      for (let i = 0; i < count; i++) view.setFloat64(8 * i, values[i], true);
       return;
-    }
-    case BFLOAT16: {
-      const v = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
-      for (let i = 0; i < count; i++) v[i] = toBfloatBits(values[i]);
+    case DataType.FLOAT16:
+      for (let i = 0; i < count; i++) view.setUint16(2 * i, toHalfBits(values[i]), true);
       return;
-    }
-    case DataType.DOUBLE: {
-      new Float64Array(bytes.buffer, bytes.byteOffset, count).set(values.subarray(0, count));
+    case BFLOAT16:
+      for (let i = 0; i < count; i++) view.setUint16(2 * i, toBfloatBits(values[i]), true);
       return;
-    }
     default:
       throw new Error(`encodeChunk: element type ${dataType}`);
   }

@@ -16,9 +16,9 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { FileRange, type Bytes } from '../onnx/codec.js';
 import { externalRef, isExternal, tensorBytes } from '../onnx/tensor.js';
-import type { TensorProto } from '../onnx/types.js';
+import { DataType, type TensorProto } from '../onnx/types.js';
 import { readAt, writeAll } from '../util/files.js';
-import { decodeChunk, encodeChunk, floatElementBytes } from './elements.js';
+import { chunkValues, encodeChunk, floatElementBytes, workArray, type Work } from './elements.js';
 
 /** What to fold: W' = W + scale · (W's D axis projected onto span(basis)). */
 export interface LowRankMap {
@@ -105,25 +105,29 @@ export function foldLowRankStream(w: WeightMatrix, map: LowRankMap, write: (chun
   const k = map.basis.length;
   const chunkElements = Math.max(1, Math.floor((options.chunkBytes ?? DEFAULT_CHUNK) / elementBytes));
   const reader = new ChunkReader(w.bytes, chunkElements * elementBytes);
-  const values = new Float64Array(Math.min(chunkElements, total));
+  const scratch = workArray(dataType, Math.min(chunkElements, total));
   // axis 0: p = Q W (k x cols); axis 1: p = W Qᵀ (rows x k).
   const p = new Float64Array(axis === 0 ? k * cols : rows * k);
+  const read = (start: number, count: number) => chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
   try {
     for (let start = 0; start < total; start += chunkElements) {
       const count = Math.min(chunkElements, total - start);
-      decodeChunk(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, values);
+      const values = read(start, count);
       if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
       else accumulateColAxis(values, start, count, cols, q, k, p);
     }
-    const out = new Uint8Array(values.length * elementBytes);
+    const out = new Uint8Array(scratch.length * elementBytes);
+    // float32 and float64 results go straight into the output bytes; 16-bit ones via the scratch values.
+    const direct = dataType === DataType.FLOAT || dataType === DataType.DOUBLE;
+    const outValues = dataType === DataType.DOUBLE ? new Float64Array(out.buffer) : direct ? new Float32Array(out.buffer) : scratch;
     const coef = new Float64Array(k);
     for (let start = 0; start < total; start += chunkElements) {
       const count = Math.min(chunkElements, total - start);
-      decodeChunk(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, values);
-      if (axis === 0) updateRowAxis(values, start, count, cols, q, k, rows, p, map.scale);
-      else updateColAxis(values, start, count, cols, q, k, p, map.scale, coef);
+      const values = read(start, count);
+      if (axis === 0) updateRowAxis(values, outValues, start, count, cols, q, k, rows, p, map.scale, coef);
+      else updateColAxis(values, outValues, start, count, cols, q, k, p, map.scale, coef);
       const bytes = out.subarray(0, count * elementBytes);
-      encodeChunk(values, count, dataType, bytes);
+      if (!direct) encodeChunk(outValues, count, dataType, bytes);
       write(bytes, start * elementBytes);
     }
   } finally {
@@ -134,62 +138,76 @@ export function foldLowRankStream(w: WeightMatrix, map: LowRankMap, write: (chun
 // Element i of a chunk starting at flat index `start` is W[r][c] with
 // r*cols + c = start + i; each loop walks one row's segment of the chunk.
 
-function accumulateRowAxis(w: Float64Array, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array): void {
+function accumulateRowAxis(w: Work, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array): void {
   for (let i = 0; i < count; ) {
     const r = Math.floor((start + i) / cols);
-    const c0 = (start + i) - r * cols;
+    const c0 = start + i - r * cols;
     const n = Math.min(cols - c0, count - i);
     for (let j = 0; j < k; j++) {
       const qjr = q[j * width + r];
       if (qjr === 0) continue;
-      const base = j * cols + c0;
-      for (let t = 0; t < n; t++) p[base + t] += qjr * w[i + t];
+      const base = j * cols + c0 - i;
+      for (let t = i; t < i + n; t++) p[base + t] += qjr * w[t];
     }
     i += n;
   }
 }
 
-function accumulateColAxis(w: Float64Array, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array): void {
+function accumulateColAxis(w: Work, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array): void {
   for (let i = 0; i < count; ) {
     const r = Math.floor((start + i) / cols);
-    const c0 = (start + i) - r * cols;
+    const c0 = start + i - r * cols;
     const n = Math.min(cols - c0, count - i);
     for (let j = 0; j < k; j++) {
-      const qBase = j * cols + c0;
+      const qBase = j * cols + c0 - i;
       let s = 0;
-      for (let t = 0; t < n; t++) s += w[i + t] * q[qBase + t];
+      for (let t = i; t < i + n; t++) s += w[t] * q[qBase + t];
       p[r * k + j] += s;
     }
     i += n;
   }
 }
 
-function updateRowAxis(w: Float64Array, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array, scale: number): void {
+/** dst = src + update; the first basis row writes every element, so dst needs no copy of src first. */
+function updateRowAxis(src: Work, dst: Work, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array, scale: number, coef: Float64Array): void {
   for (let i = 0; i < count; ) {
     const r = Math.floor((start + i) / cols);
-    const c0 = (start + i) - r * cols;
+    const c0 = start + i - r * cols;
     const n = Math.min(cols - c0, count - i);
-    for (let j = 0; j < k; j++) {
-      const a = scale * q[j * width + r];
-      if (a === 0) continue;
-      const base = j * cols + c0;
-      for (let t = 0; t < n; t++) w[i + t] += a * p[base + t];
+    for (let j = 0; j < k; j++) coef[j] = scale * q[j * width + r];
+    if (k === 1) {
+      const a = coef[0];
+      const base = c0 - i;
+      for (let t = i; t < i + n; t++) dst[t] = src[t] + a * p[base + t];
+    } else {
+      for (let t = i; t < i + n; t++) {
+        const c = c0 + t - i;
+        let s = src[t];
+        for (let j = 0; j < k; j++) s += coef[j] * p[j * cols + c];
+        dst[t] = s;
+      }
     }
     i += n;
   }
 }
 
-function updateColAxis(w: Float64Array, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array, scale: number, coef: Float64Array): void {
+function updateColAxis(src: Work, dst: Work, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array, scale: number, coef: Float64Array): void {
   for (let i = 0; i < count; ) {
     const r = Math.floor((start + i) / cols);
-    const c0 = (start + i) - r * cols;
+    const c0 = start + i - r * cols;
     const n = Math.min(cols - c0, count - i);
     for (let j = 0; j < k; j++) coef[j] = scale * p[r * k + j];
-    for (let j = 0; j < k; j++) {
-      const a = coef[j];
-      if (a === 0) continue;
-      const qBase = j * cols + c0;
-      for (let t = 0; t < n; t++) w[i + t] += a * q[qBase + t];
+    if (k === 1) {
+      const a = coef[0];
+      const base = c0 - i;
+      for (let t = i; t < i + n; t++) dst[t] = src[t] + a * q[base + t];
+    } else {
+      for (let t = i; t < i + n; t++) {
+        const c = c0 + t - i;
+        let s = src[t];
+        for (let j = 0; j < k; j++) s += coef[j] * q[j * cols + c];
+        dst[t] = s;
+      }
     }
     i += n;
   }
