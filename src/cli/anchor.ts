@@ -3,7 +3,8 @@ import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { requireTensor } from '../onnx/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList, numberList } from '../util/options.js';
+import { parseSingleDirection } from '../util/directions.js';
+import { intList } from '../util/options.js';
 import type { Context } from './context.js';
 
 export function registerAnchor(program: Command, { io }: Context): void {
@@ -14,7 +15,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
-    .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
+    .option('--direction <v,...|@file>', 'anchor direction in the tensor\'s last axis, or @FILE (.npy [D], or JSON)')
     .option('--dims <i,...>', 'reserved dims of the last axis')
     .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string }) => {
       if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
@@ -23,7 +24,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
       const anchor: Anchor = {
         concept: opts.concept,
         tensor: opts.tensor,
-        ...(opts.direction ? { direction: numberList('--direction', opts.direction) } : {}),
+        ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
         ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
       };
       writeAnchors(model.proto, [anchor]);

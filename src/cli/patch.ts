@@ -3,6 +3,8 @@ import { UsageError } from '../errors.js';
 import { loadModel, saveModel } from '../onnx/model.js';
 import { MODES, type Mode } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
+import path from 'node:path';
+import { parseDirectionOptions, resolvePlanDirections } from '../util/directions.js';
 import { intList, number, numberList, readJsonFile } from '../util/options.js';
 import type { Context } from './context.js';
 
@@ -32,7 +34,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the patched model')
     .option('--tensor <name>', 'tensor to act on (default: the concept\'s anchored tensor)')
     .option('--concept <name>', 'concept from the model\'s anchors (sca.anchors)')
-    .option('--direction <v,...>', 'direction in the tensor\'s last axis; repeat (or separate with ;) for a subspace', collect)
+    .option('--direction <v,...|@file>', 'direction in the tensor\'s last axis, or @FILE (.npy [D] or [k,D], or JSON); repeat (or separate with ;) for a subspace', collect)
     .option('--dims <i,...>', 'axis-aligned dims of the last axis')
     .option('--mode <mode>', `one of ${MODES.join(', ')}`)
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S; steer: S*a; clamp: value S')
@@ -60,7 +62,7 @@ export function registerPatch(program: Command, { io }: Context): void {
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {
   if (!opts.mode) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
-  const directions = opts.direction?.flatMap((d) => d.split(';')).map((d) => numberList('--direction', d));
+  const directions = opts.direction ? parseDirectionOptions('--direction', opts.direction) : undefined;
   const falloff = opts.falloff ? numberList('--falloff', opts.falloff) : undefined;
   if (falloff && falloff.length !== 3) throw new UsageError(`--falloff: expected three numbers T,B,P, got '${opts.falloff}'`);
   return {
@@ -86,6 +88,7 @@ function planFromFile(file: string): PatchRequest[] {
     for (const key of Object.keys(item)) {
       if (!PLAN_FIELDS.has(key)) throw new UsageError(`${file}: entry ${i} has unknown field '${key}' (fields: ${[...PLAN_FIELDS].join(', ')})`);
     }
-    return item as PatchRequest;
+    const directions = resolvePlanDirections(`${file}: entry ${i}`, (item as { directions?: unknown }).directions, path.dirname(file));
+    return { ...item, ...(directions ? { directions } : {}) } as PatchRequest;
   });
 }

@@ -21,6 +21,7 @@ import { loadModel, type Model } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { MODES } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
+import { resolvePlanDirections } from '../util/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison, type ModelSource } from './compare.js';
@@ -110,6 +111,8 @@ export function parseSpec(file: string): { spec: Spec; dir: string } {
     const patches = c.patch === undefined ? [] : Array.isArray(c.patch) ? c.patch : [c.patch];
     for (const p of patches as PatchRequest[]) {
       if (!MODES.includes(p.mode)) throw new UsageError(`${where(i)}: patch needs "mode", one of ${MODES.join(', ')}`);
+      const directions = resolvePlanDirections(where(i), p.directions, path.dirname(path.resolve(file)));
+      if (directions) p.directions = directions;
     }
   });
   return { spec: raw as unknown as Spec, dir: path.dirname(path.resolve(file)) };
