@@ -36,6 +36,8 @@ export interface PatternMatch {
 }
 
 const SQRT2 = Math.SQRT2;
+/** Pattern constants are compared to within float16 rounding (fp16 exports store 1.4140625 for sqrt 2). */
+const CONSTANT_TOLERANCE = 2e-3;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_KAPPA = 0.044715;
 
@@ -47,7 +49,7 @@ function made(lookup: GraphLookup, tensor: string | undefined, ...opTypes: strin
 }
 
 /** For a binary node, the input that is a scalar constant equal to `value` and the other input. */
-function withScalar(lookup: GraphLookup, node: NodeLike, value: number, tolerance = 1e-5): string | undefined {
+function withScalar(lookup: GraphLookup, node: NodeLike, value: number, tolerance = CONSTANT_TOLERANCE): string | undefined {
   const [a, b] = node.input;
   if (near(scalarOf(lookup, b), value, tolerance) && scalarOf(lookup, a) === undefined) return a;
   if (near(scalarOf(lookup, a), value, tolerance) && scalarOf(lookup, b) === undefined) return b;
@@ -103,7 +105,7 @@ function onePlus(lookup: GraphLookup, t: string, opType: string): { add: NodeLik
 /** The tensor the GELU's inner x/sqrt(2) reads, or undefined. */
 function overSqrt2(lookup: GraphLookup, t: string): { x: string; node: NodeLike } | undefined {
   const div = made(lookup, t, 'Div');
-  if (div && near(scalarOf(lookup, div.input[1]), SQRT2) && scalarOf(lookup, div.input[0]) === undefined) return { x: div.input[0], node: div };
+  if (div && near(scalarOf(lookup, div.input[1]), SQRT2, CONSTANT_TOLERANCE) && scalarOf(lookup, div.input[0]) === undefined) return { x: div.input[0], node: div };
   const mul = made(lookup, t, 'Mul');
   const x = mul && withScalar(lookup, mul, 1 / SQRT2);
   return x && mul ? { x, node: mul } : undefined;
@@ -113,7 +115,7 @@ function matchErfGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undefi
   if (end.opType !== 'Mul') return undefined;
   const inner: NodeLike[] = [];
   const { scalar, rest } = scalarProduct(lookup, factors(lookup, end.output[0], inner));
-  if (!near(scalar, 0.5) || rest.length !== 2) return undefined;
+  if (!near(scalar, 0.5, CONSTANT_TOLERANCE) || rest.length !== 2) return undefined;
   for (const [x, term] of [rest, [rest[1], rest[0]]]) {
     const one = onePlus(lookup, term, 'Erf');
     const scaled = one && overSqrt2(lookup, one.fn.input[0]);
@@ -128,7 +130,7 @@ function matchTanhGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undef
   if (end.opType !== 'Mul') return undefined;
   const inner: NodeLike[] = [];
   const { scalar, rest } = scalarProduct(lookup, factors(lookup, end.output[0], inner));
-  if (!near(scalar, 0.5) || rest.length !== 2) return undefined;
+  if (!near(scalar, 0.5, CONSTANT_TOLERANCE) || rest.length !== 2) return undefined;
   for (const [x, term] of [rest, [rest[1], rest[0]]]) {
     const one = onePlus(lookup, term, 'Tanh');
     if (!one) continue;
@@ -136,7 +138,7 @@ function matchTanhGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undef
     const argNodes: NodeLike[] = [];
     const arg = scalarProduct(lookup, factors(lookup, one.fn.input[0], argNodes));
     const sum = arg.rest.length === 1 ? made(lookup, arg.rest[0], 'Add') : undefined;
-    if (!near(arg.scalar, SQRT_2_OVER_PI, 1e-4) || !sum || lookup.uses(sum.output[0]).length !== 1) continue;
+    if (!near(arg.scalar, SQRT_2_OVER_PI, CONSTANT_TOLERANCE) || !sum || lookup.uses(sum.output[0]).length !== 1) continue;
     const cubeTerm = sum.input[0] === x ? sum.input[1] : sum.input[1] === x ? sum.input[0] : undefined;
     if (!cubeTerm) continue;
     const cubeNodes: NodeLike[] = [];
@@ -144,7 +146,7 @@ function matchTanhGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undef
     if (!mulCube) continue;
     cubeNodes.push(mulCube);
     const cube = scalarProduct(lookup, mulCube.input.flatMap((i) => factors(lookup, i, cubeNodes, 1)));
-    if (!near(cube.scalar, GELU_KAPPA, 1e-4) || cube.rest.length !== 3 || cube.rest.some((f) => f !== x)) continue;
+    if (!near(cube.scalar, GELU_KAPPA, CONSTANT_TOLERANCE) || cube.rest.length !== 3 || cube.rest.some((f) => f !== x)) continue;
     return finish(lookup, 'gelu', 'GELU', 'tanh decomposition', x, end, [...cubeNodes, sum, ...argNodes, made(lookup, one.fn.input[0], 'Mul')!, one.fn, one.add, ...inner], { kind: 'elementwise', zeroPreserving: true });
   }
   return undefined;
@@ -323,7 +325,7 @@ function matchL2(end: NodeLike, lookup: GraphLookup): PatternMatch | undefined {
     // sqrt(sum(x^2)) or sum(|x|^2)^0.5
     const pow = made(lookup, t, 'Pow');
     const sqrt = made(lookup, t, 'Sqrt');
-    const rootNode = sqrt ?? (pow && near(scalarOf(lookup, pow.input[1]), 0.5) ? pow : undefined);
+    const rootNode = sqrt ?? (pow && near(scalarOf(lookup, pow.input[1]), 0.5, CONSTANT_TOLERANCE) ? pow : undefined);
     if (!rootNode) return undefined;
     nodes.push(rootNode);
     const sum = made(lookup, rootNode.input[0], 'ReduceSum', 'ReduceSumSquare');
@@ -455,6 +457,16 @@ export function patternEndingAt(node: NodeLike, lookup: GraphLookup): PatternMat
     if (found && (!best || found.nodes.length > best.nodes.length)) best = found;
   }
   return best;
+}
+
+/**
+ * Every pattern among `nodes`, each once: where patterns nest (a LayerNorm
+ * without its affine tail inside the one with it), the largest is kept.
+ */
+export function findPatterns(nodes: Iterable<NodeLike>, lookup: GraphLookup): PatternMatch[] {
+  const all = [...nodes].map((n) => patternEndingAt(n, lookup)).filter((m): m is PatternMatch => !!m);
+  const end = (m: PatternMatch) => m.nodes[m.nodes.length - 1];
+  return all.filter((m) => !all.some((o) => o !== m && o.nodes.length > m.nodes.length && o.nodes.includes(end(m))));
 }
 
 /** How many nodes downstream of a node to look for the end of a pattern containing it. */
