@@ -43,6 +43,8 @@ export interface WeightMatrix {
 export interface FoldOptions {
   /** Bytes per read chunk (rounded down to whole elements); default 4 MiB. Tests set it small to split rows. */
   chunkBytes?: number;
+  /** foldTensorLowRank keeps results smaller than this in memory (default IN_MEMORY_FOLD), larger ones in a scratch file. */
+  inMemoryBytes?: number;
 }
 
 const DEFAULT_CHUNK = 4 << 20;
@@ -301,7 +303,7 @@ export function weightBytes(t: TensorProto, baseDir: string): Bytes {
  */
 export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles, options: FoldOptions = {}): void {
   const w = weightMatrix(t, baseDir, axis);
-  const bytes = w.bytes.length < IN_MEMORY_FOLD ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
+  const bytes = w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
   setRawBytes(t, bytes);
 }
 
