@@ -256,8 +256,10 @@ export function resolveReshape(inShape: Dim[], target: number[], allowZero = fal
   const out: Dim[] = target.map((t, i) => (t === 0 && !allowZero ? inShape[i] : t));
   const infer = out.indexOf(-1);
   if (infer >= 0) {
-    const total = product(inShape);
-    const rest = product(out.filter((_, i) => i !== infer));
+    // A symbolic length copied to the same place (batch, sequence) cancels out of both products.
+    const cancels = (i: number) => typeof inShape[i] === 'string' && out[i] === inShape[i];
+    const total = product(inShape.filter((_, i) => !cancels(i)));
+    const rest = product(out.filter((_, i) => i !== infer && !cancels(i)));
     if (total === undefined || !rest) return undefined;
     out[infer] = total / rest;
   }
