@@ -307,6 +307,18 @@ export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, 
   setRawBytes(t, bytes);
 }
 
+/**
+ * A folded copy of `t` named `name`, for one reader of a shared weight (tied
+ * embeddings): `t` keeps its bytes for its other readers. The caller adds
+ * the copy to the graph and points the reader at it.
+ */
+export function foldedCopy(t: TensorProto, name: string, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles, options: FoldOptions = {}): TensorProto {
+  const copy: TensorProto = { ...t, name, dims: [...t.dims], externalData: [...t.externalData], floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [] };
+  const w = weightMatrix(t, baseDir, axis);
+  setRawBytes(copy, w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options));
+  return copy;
+}
+
 /** Points the tensor at `bytes` as raw_data, dropping every other place data can live. */
 export function setRawBytes(t: TensorProto, bytes: Bytes): void {
   t.floatData = [];

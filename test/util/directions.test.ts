@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
 import { readAnchors } from '../../src/anchors/manifest.js';
+import { parseSpec } from '../../src/eval/check.js';
 import { encodeNpy } from '../../src/eval/npy.js';
 import { node } from '../../src/onnx/build.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
@@ -55,6 +56,17 @@ describe('--direction @FILE', () => {
     const planOut = path.join(tmp(), 'plan.onnx');
     expect((await sca('patch', file, '-o', planOut, '--plan', plan)).code).toBe(0);
     expect(fs.readFileSync(planOut).equals(fs.readFileSync(inlineOut))).toBe(true);
+  });
+
+  it('check specs read "@FILE" directions relative to the spec', () => {
+    fs.mkdirSync(path.join(tmp(), 'dirs'));
+    write('dirs/a.npy', encodeNpy('f8', [2, 3], Float64Array.from([1, 0, 0, 0, 1, 0])));
+    const spec = write('spec.json', JSON.stringify({
+      intact: 'm.onnx',
+      checks: [{ patch: { tensor: 'h', mode: 'suppress', directions: ['@dirs/a.npy', [0, 0, 1]] }, metric: 'mse', min: 0 }],
+    }));
+    const { spec: parsed } = parseSpec(spec);
+    expect((parsed.checks[0].patch as { directions: number[][] }).directions).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
   });
 
   it('sca anchor records a direction read from JSON', async () => {

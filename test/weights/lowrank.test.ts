@@ -7,7 +7,7 @@ import { loadModel, saveModel } from '../../src/onnx/model.js';
 import { makeTensor, tensorBytes } from '../../src/onnx/tensor.js';
 import { DataType } from '../../src/onnx/types.js';
 import { BFLOAT16, decodeChunk, encodeChunk, toBfloatBits, toHalfBits } from '../../src/weights/elements.js';
-import { foldLowRankToBytes, foldLowRankToFile, foldTensorLowRank, ScratchFiles, type WeightMatrix } from '../../src/weights/lowrank.js';
+import { foldedCopy, foldLowRankToBytes, foldLowRankToFile, foldTensorLowRank, ScratchFiles, type WeightMatrix } from '../../src/weights/lowrank.js';
 import { model, randomValues } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
@@ -171,6 +171,20 @@ describe('low-rank fold', () => {
     fs.writeFileSync(raw, Buffer.concat([Buffer.alloc(6), inline.rawData as Uint8Array]));
     const range = foldLowRankToFile({ name: 'w', bytes: new FileRange(raw, 6, rows * cols * 4), dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 }, path.join(dir(), 'folded.bin'), { chunkBytes: 1000 });
     expect(Buffer.from(range.read())).toEqual(Buffer.from(expected));
+  });
+
+  it('a folded copy of a shared weight leaves the original for its other readers', () => {
+    const values = randomValues(12, 2);
+    const t = makeTensor('tied', DataType.FLOAT, [3, 4], values);
+    const before = Buffer.from(t.rawData as Uint8Array);
+    const basis = orthonormal(1, 4, 1);
+    const scratch = new ScratchFiles(dir());
+    const copy = foldedCopy(t, 'tied/folded', '/nonexistent', 1, { basis, scale: -1 }, scratch);
+    scratch.dispose();
+    expect(copy.name).toBe('tied/folded');
+    expect(copy.dims).toEqual([3, 4]);
+    expect(Buffer.from(t.rawData as Uint8Array)).toEqual(before);
+    expect(Buffer.from(copy.rawData as Uint8Array)).toEqual(Buffer.from(foldLowRankToBytes({ name: 't', bytes: before, dataType: DataType.FLOAT, rows: 3, cols: 4, axis: 1 }, { basis, scale: -1 })));
   });
 
   it('refuses a direction of the wrong length and a weight of the wrong size', () => {
