@@ -4,3 +4,4 @@ export * from './registry.js';
 export * from './weights.js';
 export * from './patterns.js';
 export * from './refusals.js';
+export * from './step.js';
