@@ -144,7 +144,7 @@ describe('low-rank fold', () => {
     // The same weight in external data: folded through a scratch file beside the output.
     const src = model({
       node: [node('Gemm', ['x', 'w'], ['y'], [{ name: 'transB', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [] }])],
-      initializer: [makeTensor('w', DataType.FLOAT, [rows, cols], values)],
+      initializer: [makeTensor('w', DataType.FLOAT, [rows, cols], values), makeTensor('other', DataType.FLOAT, [rows, cols], randomValues(rows * cols, 5))],
       input: [makeValueInfo('x', DataType.FLOAT, ['N', cols])],
       output: [makeValueInfo('y', DataType.FLOAT, ['N', rows])],
     });
@@ -159,9 +159,12 @@ describe('low-rank fold', () => {
     } finally {
       scratch.dispose();
     }
-    expect(fs.readdirSync(dir()).sort()).toEqual(['out.onnx', 'src.onnx', 'src.onnx.data']);
+    expect(fs.readdirSync(dir()).sort()).toEqual(['out.onnx', 'out.onnx.data', 'src.onnx', 'src.onnx.data']);
     const out = loadModel(path.join(dir(), 'out.onnx'));
     expect(Buffer.from(tensorBytes(out.proto.graph!.initializer[0], out.baseDir))).toEqual(Buffer.from(expected));
+    expect(Buffer.from(tensorBytes(out.proto.graph!.initializer[1], out.baseDir))).toEqual(Buffer.from(tensorBytes(src.proto.graph!.initializer[1], '/')));
+    // The other weight stays external; the folded one joins it, and the replaced bytes are not carried along.
+    expect(fs.statSync(path.join(dir(), 'out.onnx.data')).size).toBeLessThanOrEqual(fs.statSync(`${srcFile}.data`).size + 4096);
     // The input's external data is untouched.
     const again = loadModel(srcFile);
     expect(decode(tensorBytes(again.proto.graph!.initializer[0], again.baseDir), DataType.FLOAT, 4)).toEqual(Float64Array.from(Float32Array.from(values)));
