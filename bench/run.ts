@@ -211,13 +211,14 @@ function benchFold(dir: string): void {
   console.log(`\nfold into one ${rows}x${cols} float32 weight (${mb(weightBytes)})`);
   const out = path.join(dir, 'fold-out.onnx');
   const outputs = [out, `${out}.data`, path.join(dir, 'copy.onnx'), path.join(dir, 'copy.onnx.data')];
-  for (const external of [false, true]) {
-    const file = path.join(dir, `fold-${external ? 'external' : 'inline'}.onnx`);
-    foldChild(['make', file, String(rows), String(cols), ...(external ? ['--external'] : [])]);
+  for (const form of ['inline', 'external', 'gemm'] as const) {
+    const external = form === 'external';
+    const file = path.join(dir, `fold-${form}.onnx`);
+    foldChild(['make', file, String(rows), String(cols), ...(form === 'inline' ? [] : [`--${form}`])]);
     const copyArgs = ['--copy', file, outputs[2], ...(external ? [`${file}.data`, outputs[3]] : [])];
     const copy = best(3, outputs, () => measure(copyArgs));
     const fold = best(3, outputs, () => foldChild(['lowrank', file, out]));
-    const label = external ? 'external data' : 'inline';
+    const label = { inline: 'MatMul, inline', external: 'MatMul, external data', gemm: 'Gemm transB=1, 1 pass' }[form];
     report(`fold rank 1, ${label}: time`, fold.seconds, copy.seconds, secs, 'within 2x of fs.copyFile');
     report(`fold rank 1, ${label}: peak RSS`, fold.maxRssBytes, weightBytes, mb, 'under 2x the weight');
     for (const f of [file, `${file}.data`, ...outputs]) fs.rmSync(f, { force: true });

@@ -7,9 +7,10 @@
  * share b of it, s = S amplifies it by 1+S.
  *
  * Two passes over the weight, one chunk at a time: the first accumulates the
- * small k×N (or N×k) product, the second writes W' chunk by chunk. Memory is
- * that product plus two chunks, whatever the weight's size; its bytes come
- * from memory, a range of the model file, or external data alike.
+ * small k×N (or N×k) product, the second writes W' chunk by chunk (with D on
+ * the column axis, one pass: each row's product needs only that row). Memory
+ * is that product plus two chunks, whatever the weight's size; its bytes
+ * come from memory, a range of the model file, or external data alike.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -105,18 +106,23 @@ export function foldLowRankStream(w: WeightMatrix, map: LowRankMap, write: (chun
   const width = axis === 0 ? rows : cols;
   const q = basisMatrix(map, width, w.name);
   const k = map.basis.length;
-  const chunkElements = Math.max(1, Math.floor((options.chunkBytes ?? DEFAULT_CHUNK) / elementBytes));
+  let chunkElements = Math.max(1, Math.floor((options.chunkBytes ?? DEFAULT_CHUNK) / elementBytes));
+  // With D on the column axis, row r of W Qᵀ needs row r of W alone: chunks of whole rows take one pass, not two.
+  const onePass = axis === 1 && chunkElements >= cols;
+  if (onePass) chunkElements -= chunkElements % cols;
   const reader = new ChunkReader(w.bytes, chunkElements * elementBytes);
   const scratch = workArray(dataType, Math.min(chunkElements, total));
   // axis 0: p = Q W (k x cols); axis 1: p = W Qᵀ (rows x k).
   const p = new Float64Array(axis === 0 ? k * cols : rows * k);
   const read = (start: number, count: number) => chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
   try {
-    for (let start = 0; start < total; start += chunkElements) {
-      const count = Math.min(chunkElements, total - start);
-      const values = read(start, count);
-      if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
-      else accumulateColAxis(values, start, count, cols, q, k, p);
+    if (!onePass) {
+      for (let start = 0; start < total; start += chunkElements) {
+        const count = Math.min(chunkElements, total - start);
+        const values = read(start, count);
+        if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
+        else accumulateColAxis(values, start, count, cols, q, k, p);
+      }
     }
     const out = new Uint8Array(scratch.length * elementBytes);
     // float32 and float64 results go straight into the output bytes; 16-bit ones via the scratch values.
@@ -126,6 +132,7 @@ export function foldLowRankStream(w: WeightMatrix, map: LowRankMap, write: (chun
     for (let start = 0; start < total; start += chunkElements) {
       const count = Math.min(chunkElements, total - start);
       const values = read(start, count);
+      if (onePass) accumulateColAxis(values, start, count, cols, q, k, p);
       if (axis === 0) updateRowAxis(values, outValues, start, count, cols, q, k, rows, p, map.scale, coef);
       else updateColAxis(values, outValues, start, count, cols, q, k, p, map.scale, coef);
       const bytes = out.subarray(0, count * elementBytes);

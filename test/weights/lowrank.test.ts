@@ -106,7 +106,7 @@ describe('low-rank fold', () => {
               const expected = denseReference(stored, rows, cols, axis, basis, scale);
               const w: WeightMatrix = { name: 'w', bytes, dataType: type.dataType, rows, cols, axis };
               // 3 elements per chunk: chunks start and end in the middle of rows.
-              for (const chunkBytes of [3 * type.bytes, 1 << 20]) {
+              for (const chunkBytes of [3 * type.bytes, 7 * type.bytes, 1 << 20]) {
                 const got = decode(foldLowRankToBytes(w, { basis, scale }, { chunkBytes }), type.dataType, type.bytes);
                 const worst = Math.max(...Array.from(got, (g, i) => Math.abs(g - expected[i]) / Math.max(1, Math.abs(expected[i]))));
                 // Rounding to the element type once, plus float64 accumulation noise.
