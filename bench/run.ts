@@ -3,7 +3,7 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,runtime,compare,train] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train] [--device cpu|cuda]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models
  *   written without value_info (as torch exports are: shapes come from
@@ -16,7 +16,11 @@
  * - compare: `compareModels` throughput against a plain session.run loop over
  *   both models on the same batches;
  * - train: SCA training steps/s (cpu and wasm backends) against a plain
- *   forward+backward loop of the same network.
+ *   forward+backward loop of the same network;
+ * - fold: a rank-1 fold streamed into one 4096x11008 float32 weight (inline
+ *   and in external data) against fs.copyFile of the same bytes and the
+ *   weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
+ *   on that weight).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -221,6 +225,32 @@ async function benchTraining(): Promise<void> {
   }
 }
 
+function foldChild(args: string[]): { seconds: number; maxRssBytes: number } {
+  const out = execFileSync(process.execPath, [path.join(here, 'fold.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/** Low-rank fold into one LLM-sized weight (4096 x 11008 float32, 180 MB). */
+function benchFold(dir: string): void {
+  const [rows, cols] = [4096, 11008];
+  const weightBytes = rows * cols * 4;
+  console.log(`\nfold into one ${rows}x${cols} float32 weight (${mb(weightBytes)})`);
+  const out = path.join(dir, 'fold-out.onnx');
+  const outputs = [out, `${out}.data`, path.join(dir, 'copy.onnx'), path.join(dir, 'copy.onnx.data')];
+  for (const form of ['inline', 'external', 'gemm'] as const) {
+    const external = form === 'external';
+    const file = path.join(dir, `fold-${form}.onnx`);
+    foldChild(['make', file, String(rows), String(cols), ...(form === 'inline' ? [] : [`--${form}`])]);
+    const copyArgs = ['--copy', file, outputs[2], ...(external ? [`${file}.data`, outputs[3]] : [])];
+    const copy = best(3, outputs, () => measure(copyArgs));
+    const fold = best(3, outputs, () => foldChild(['lowrank', file, out]));
+    const label = { inline: 'MatMul, inline', external: 'MatMul, external data', gemm: 'Gemm transB=1, 1 pass' }[form];
+    report(`fold rank 1, ${label}: time`, fold.seconds, copy.seconds, secs, 'within 2x of fs.copyFile');
+    report(`fold rank 1, ${label}: peak RSS`, fold.maxRssBytes, weightBytes, mb, 'under 2x the weight');
+    for (const f of [file, `${file}.data`, ...outputs]) fs.rmSync(f, { force: true });
+  }
+}
+
 async function mainBench(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string, fallback: string) => {
@@ -253,6 +283,7 @@ async function mainBench(): Promise<void> {
       console.log('');
       await benchTraining();
     }
+    if (!skip.has('fold')) benchFold(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

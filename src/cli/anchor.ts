@@ -3,7 +3,8 @@ import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList, integer, numberList } from '../util/options.js';
+import { parseSingleDirection } from '../util/directions.js';
+import { intList, integer } from '../util/options.js';
 import type { Context } from './context.js';
 
 export function registerAnchor(program: Command, { io }: Context): void {
@@ -14,7 +15,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
-    .option('--direction <v,...>', 'anchor direction along the axis')
+    .option('--direction <v,...|@file>', 'anchor direction along the axis, or @FILE (.npy [D], or JSON)')
     .option('--dims <i,...>', 'reserved dims of the axis')
     .option('--axis <n>', 'axis the concept lives on, negative from the end (default: the feature axis, as patch chooses it)')
     .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; axis?: string }) => {
@@ -25,7 +26,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
         concept: opts.concept,
         tensor: opts.tensor,
         ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-        ...(opts.direction ? { direction: numberList('--direction', opts.direction) } : {}),
+        ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
         ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
       };
       writeAnchors(model.proto, [anchor]);

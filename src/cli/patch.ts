@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { probeShapes } from '../eval/probe.js';
@@ -5,6 +6,7 @@ import { loadModel, saveModel, type Model } from '../onnx/model.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
 import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
 import { ShapeUnknownError } from '../rewrite/target.js';
+import { parseDirectionOptions, resolvePlanDirections } from '../util/directions.js';
 import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
 import type { Context } from './context.js';
 
@@ -36,7 +38,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the patched model')
     .option('--tensor <name>', 'tensor to act on (default: the concept\'s anchored tensor)')
     .option('--concept <name>', 'concept from the model\'s anchors (sca.anchors)')
-    .option('--direction <v,...>', 'direction along the axis; repeat (or separate with ;) for a subspace', collect)
+    .option('--direction <v,...|@file>', 'direction along the axis, or @FILE (.npy [D] or [k,D], or JSON); repeat (or separate with ;) for a subspace', collect)
     .option('--dims <i,...>', 'axis-aligned dims of the axis')
     .option('--axis <n>', 'axis to act on, negative from the end (default: the anchor\'s; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)')
     .option('--mode <mode>', `one of ${MODES.join(', ')}`)
@@ -85,7 +87,7 @@ async function patchWithShapes(file: string, requests: PatchRequest[]): Promise<
 function requestFromOptions(opts: PatchOptions): PatchRequest {
   if (!opts.mode) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
   if (!MODES.includes(opts.mode as Mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${opts.mode}'`);
-  const directions = opts.direction?.flatMap((d) => d.split(';')).map((d) => numberList('--direction', d));
+  const directions = opts.direction ? parseDirectionOptions('--direction', opts.direction) : undefined;
   const falloff = opts.falloff ? numberList('--falloff', opts.falloff) : undefined;
   if (falloff && falloff.length !== 3) throw new UsageError(`--falloff: expected three numbers T,B,P, got '${opts.falloff}'`);
   return {
@@ -118,6 +120,7 @@ function planFromFile(file: string): PatchRequest[] {
     for (const key of Object.keys(item)) {
       if (!PLAN_FIELDS.has(key)) throw new UsageError(`${file}: entry ${i} has unknown field '${key}' (fields: ${[...PLAN_FIELDS].join(', ')})`);
     }
-    return item as PatchRequest;
+    const directions = resolvePlanDirections(`${file}: entry ${i}`, (item as { directions?: unknown }).directions, path.dirname(file));
+    return { ...item, ...(directions ? { directions } : {}) } as PatchRequest;
   });
 }

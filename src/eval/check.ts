@@ -19,8 +19,9 @@ import { findAnchor } from '../anchors/manifest.js';
 import { didYouMean, UsageError } from '../errors.js';
 import { loadModel, type Model } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
-import { MODES } from '../rewrite/intervention.js';
+import { MODES, PROJECTIONS } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
+import { resolvePlanDirections } from '../util/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison, type ModelSource } from './compare.js';
@@ -37,6 +38,7 @@ interface AblateSpec {
   concept?: string;
   tensor?: string;
   dims?: number[];
+  axis?: number;
   prune?: boolean;
 }
 
@@ -99,10 +101,15 @@ const oneOf = (options: readonly string[]): FieldCheck => (v) => (typeof v === '
 const FALLOFF_SHAPE: Shape = { threshold: isNumber, strength: isNumber, power: isNumber };
 const PATCH_SHAPE: Shape = {
   tensor: isString, concept: isString, mode: oneOf(MODES), strength: isNumber, strengthInput: isString, fold: isBoolean, dims: isIndexList,
-  directions: (v) => (Array.isArray(v) && v.length > 0 && v.every((d) => isNumberList(d) === undefined) ? undefined : 'must be a non-empty list of directions (lists of numbers)'),
+  axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer (negative counts from the end)'),
+  projection: oneOf(PROJECTIONS),
+  directions: (v) =>
+    (typeof v === 'string' && v.startsWith('@')) || (Array.isArray(v) && v.length > 0 && v.every((d) => isNumberList(d) === undefined || (typeof d === 'string' && d.startsWith('@'))))
+      ? undefined
+      : 'must be a non-empty list of directions (lists of numbers, or "@FILE")',
   falloff: () => undefined, // an object, checked with FALLOFF_SHAPE below
 };
-const ABLATE_SHAPE: Shape = { concept: isString, tensor: isString, dims: isIndexList, prune: isBoolean };
+const ABLATE_SHAPE: Shape = { concept: isString, tensor: isString, dims: isIndexList, axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer'), prune: isBoolean };
 const CHECK_SHAPE: Shape = {
   name: isString, intact: isString, data: isString, patched: isString, output: isString, group: isString, color: isString,
   colors: isStringList, min: isNumber, max: isNumber,
@@ -169,6 +176,8 @@ export function parseSpec(file: string): { spec: Spec; dir: string } {
         const pat = Array.isArray(c.patch) ? join(join(at, 'patch'), k) : join(at, 'patch');
         const patch = checkObject(p, PATCH_SHAPE, pat, fail);
         if (patch.mode === undefined) fail(pat, `needs "mode", one of ${MODES.join(', ')}`);
+        const directions = resolvePlanDirections(`${file}: ${pat}`, patch.directions, path.dirname(path.resolve(file)));
+        if (directions) patch.directions = directions;
         if (patch.falloff !== undefined) {
           const falloff = checkObject(patch.falloff, FALLOFF_SHAPE, join(pat, 'falloff'), fail);
           for (const key of Object.keys(FALLOFF_SHAPE)) if (falloff[key] === undefined) fail(join(pat, 'falloff'), `needs "${key}"`);
@@ -197,7 +206,8 @@ async function patchedSource(check: CheckSpec, intactPath: string, dir: string):
   const tensor = a.tensor ?? anchor?.tensor;
   const dims = a.dims ?? anchor?.dims;
   if (!tensor || !dims) throw new UsageError('"ablate" needs "concept" (with dims in the manifest) or "tensor" and "dims"');
-  ablateDims(model, tensor, dims, { prune: a.prune, concept: a.concept });
+  const axis = a.axis ?? anchor?.axis;
+  ablateDims(model, tensor, dims, { prune: a.prune, concept: a.concept, ...(axis !== undefined ? { axis } : {}) });
   return { label: `${intactPath} + ${a.prune ? 'prune' : 'ablate'}`, model };
 }
 

@@ -223,13 +223,14 @@ function withPlacements<T>(placements: Placement[], location: string, fn: () => 
 function writeExternalData(file: PendingFile, placements: Placement[]): number {
   const sources = new Set(placements.flatMap((p) => ('file' in p.from ? [p.from.file] : [])));
   let size = 0;
-  if (sources.size === 1) {
+  const whole = sources.size === 1 && mostlyStillUsed([...sources][0], placements);
+  if (whole) {
     const [only] = sources;
     fs.copyFileSync(only, file.tmp);
     size = fs.statSync(file.tmp).size;
     for (const p of placements) if ('file' in p.from) p.offset = p.from.ref.offset;
   }
-  const fd = fs.openSync(file.tmp, sources.size === 1 ? 'r+' : 'w');
+  const fd = fs.openSync(file.tmp, whole ? 'r+' : 'w');
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const fds = new Map<string, number>();
   try {
@@ -259,6 +260,18 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
     for (const src of fds.values()) fs.closeSync(src);
   }
   return size;
+}
+
+/**
+ * Whether the tensors still read from `source` cover most of it: then copying
+ * it whole is the fastest write. When edits replaced much of it (weights
+ * folded into new bytes), copying it whole would carry their stale bytes.
+ */
+function mostlyStillUsed(source: string, placements: Placement[]): boolean {
+  const size = fs.statSync(source).size;
+  let used = 0;
+  for (const p of placements) if ('file' in p.from && p.from.file === source) used += p.from.ref.length ?? size - p.from.ref.offset;
+  return used >= 0.9 * size;
 }
 
 function sourceFd(fds: Map<string, number>, file: string): number {
