@@ -228,6 +228,9 @@ export function ownWeight(graph: GraphProto, node: NodeProto, input: number): Te
   for (let k = 1; taken.has(copyName); k++) copyName = `${name}/sca_edited_${k}`;
   const copy: TensorProto = { ...tensor, name: copyName, dims: [...tensor.dims], externalData: [...tensor.externalData] };
   graph.initializer.push(copy);
+  // Below IR version 4 every initializer is also a graph input: so is the copy of one that was.
+  const listed = graph.input.find((v) => v.name === name);
+  if (listed) graph.input.push({ ...listed, name: copyName });
   node.input[input] = copyName;
   return copy;
 }

@@ -16,6 +16,7 @@ import { summarizeModel } from '../../src/onnx/inspect.js';
 import { loadModel, parseModel, saveModel, serializeModel, type Model } from '../../src/onnx/model.js';
 import { makeTensor, tensorFloats } from '../../src/onnx/tensor.js';
 import { DataType, type ModelProto } from '../../src/onnx/types.js';
+import { ablateDims } from '../../src/rewrite/ablation.js';
 import { SubgraphBuilder } from '../../src/rewrite/builder.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { sca } from '../helpers/cli.js';
@@ -284,6 +285,20 @@ describe('old opsets and IR versions', () => {
     for (const t of g.initializer) expect(inputs.has(t.name), t.name).toBe(true);
     // Strength 0 amplification is the identity: same outputs.
     expect((await run(m, { x })).out.data).toEqual(intact.out.data);
+  });
+
+  it('an IR-3 model: a shared weight copied by ablation is listed as a graph input too', async () => {
+    const m = gemmAutoencoder();
+    m.proto.irVersion = 3;
+    const g = m.proto.graph!;
+    g.input.push(...g.initializer.map((t) => makeValueInfo(t.name!, t.dataType!, t.dims.map(Number))));
+    g.node.push(node('Gemm', ['a0', 'w1', 'b1'], ['side'], [attrInt('transB', 1)]));
+    g.output.push(makeValueInfo('side', DataType.FLOAT, ['N', 5]));
+    const before = (await run(m, { x })).side.data;
+    expect(ablateDims(m, 'latent', [0]).edited).toContain('w1/sca_edited');
+    const inputs = new Set(g.input.map((v) => v.name));
+    for (const t of g.initializer) expect(inputs.has(t.name), t.name).toBe(true);
+    expect((await run(m, { x })).side.data).toEqual(before);
   });
 
   it('an IR-4 model gets no extra inputs', async () => {
