@@ -128,6 +128,17 @@ describe('external data stays inside the model folder', () => {
     expect(() => loadModel(file)).toThrow(message);
   });
 
+  it('checks every tensor, sparse initializers included (onnxruntime would read them)', () => {
+    canary();
+    const file = externalModel();
+    const m = loadModel(file);
+    const values = { name: 'sv', dims: [1], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: '../secret.bin' }] };
+    const indices = makeTensor('si', DataType.FLOAT, [1], [0]);
+    (m.proto.graph!.sparseInitializer as unknown[]).push({ values, indices: { ...indices, dataType: DataType.INT64, rawData: new Uint8Array(8) }, dims: [4] });
+    fs.writeFileSync(file, serializeModel(m.proto));
+    expect(() => loadModel(file)).toThrow(/tensor 'sv': external data location '\.\.\/secret\.bin' leaves the model's folder/);
+  });
+
   it('reads a tensor with no length entry as its own byte size', () => {
     const file = externalModel((e) => e.delete('length'));
     const m = loadModel(file);
@@ -167,6 +178,33 @@ describe('protobuf semantics', () => {
     const intact = await run(m, { x });
     const again = await run(parseModel(bytes, tmp()), { x });
     expect(again.out.data).toEqual(intact.out.data);
+  });
+
+  it('names the file and the field path of a decode error', async () => {
+    const m = gemmAutoencoder();
+    m.proto.graph!.node[3].attribute[0].name = 'ATTRNAME';
+    const bytes = Buffer.from(serializeModel(m.proto));
+    // Make the attribute's name claim 100 bytes, more than its message holds.
+    const at = bytes.indexOf('ATTRNAME');
+    bytes[at - 1] = 100;
+    const file = path.join(tmp(), 'bad.onnx');
+    fs.writeFileSync(file, bytes);
+    const r = await sca('inspect', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`sca: ${file}: not a valid ONNX model (truncated or corrupt at graph.node[3].attribute[0].name: runs past the end of its message)\n`);
+  });
+
+  it('refuses messages nested deeper than 100 levels instead of overflowing the stack', () => {
+    // TypeProto.sequence_type.elem_type.sequence_type... 2,000 deep, inside a graph input.
+    let type: Uint8Array = protobuf.Writer.create().finish();
+    for (let i = 0; i < 2000; i++) {
+      const seq = protobuf.Writer.create().uint32((1 << 3) | 2).bytes(type).finish();
+      type = protobuf.Writer.create().uint32((4 << 3) | 2).bytes(seq).finish();
+    }
+    const input = protobuf.Writer.create().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).bytes(type).finish();
+    const graph = protobuf.Writer.create().uint32((11 << 3) | 2).bytes(input).finish();
+    const model = protobuf.Writer.create().uint32((1 << 3) | 0).int64(8).uint32((7 << 3) | 2).bytes(graph).finish();
+    expect(() => parseModel(model, '/', 'deep.onnx')).toThrow(/deep\.onnx: not a valid ONNX model \(truncated or corrupt at graph\.input\[0\]\.type(\.sequenceType\.elemType)+.*: messages nested more than 100 deep\)/);
   });
 
   it('keeps the last value of a scalar written twice', () => {
