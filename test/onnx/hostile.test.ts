@@ -339,6 +339,13 @@ describe('old opsets and IR versions', () => {
     expect((await run(m, { x })).side.data).toEqual(before);
   });
 
+  it('a weight whose data does not fill its dims is refused when an edit reads it', () => {
+    const m = gemmAutoencoder();
+    const w1 = m.proto.graph!.initializer.find((t) => t.name === 'w1')!;
+    w1.rawData = (w1.rawData as Uint8Array).subarray(0, 100);
+    expect(() => ablateDims(m, 'latent', [0])).toThrow(/tensor 'w1' holds 100 bytes of data but float32 \[5, 8\] needs 160/);
+  });
+
   it('an IR-4 model gets no extra inputs', async () => {
     const m = gemmAutoencoder();
     const before = m.proto.graph!.input.length;
