@@ -346,6 +346,15 @@ describe('old opsets and IR versions', () => {
     expect(() => ablateDims(m, 'latent', [0])).toThrow(/tensor 'w1' holds 100 bytes of data but float32 \[5, 8\] needs 160/);
   });
 
+  it.each([2 ** 40, -5])('a model run to find a shape, whose input claims %d rows, is refused with a reason', async (rows) => {
+    const m = gemmAutoencoder();
+    m.proto.graph!.valueInfo = []; // so patch runs the model to learn the shape of 'latent'
+    m.proto.graph!.input[0].type!.tensorType!.shape!.dim[0] = { dimValue: rows };
+    await expect(patchModel(m, [{ tensor: 'latent', mode: 'suppress', dims: [0] }], 'm.onnx')).rejects.toThrow(
+      new RegExp(`m\\.onnx: cannot run the model to find the shape of 'latent': input 'x' has shape \\[${rows}, 3\\]; add value_info for 'latent'`),
+    );
+  });
+
   it('an IR-4 model gets no extra inputs', async () => {
     const m = gemmAutoencoder();
     const before = m.proto.graph!.input.length;
