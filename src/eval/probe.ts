@@ -30,6 +30,10 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
       if (!input.name || initializers.has(input.name)) continue;
       const elemType = input.type?.tensorType?.elemType;
       const dims = input.type?.tensorType?.shape?.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : symbolic)) ?? [symbolic];
+      // A hostile or broken shape must not become a huge (or negative) allocation.
+      if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw new UsageError(`${label}: cannot run the model to find the shapes needed: input '${input.name}' has shape [${dims.join(', ')}]`);
+      }
       bytes += dims.reduce((a, b) => a * b, 1) * (ELEMENT_BYTES[elemType ?? 0] ?? 8);
       if (bytes > PROBE_INPUT_LIMIT) {
         throw new UsageError(`${label}: cannot infer the shapes needed, and running the model to find them would need inputs of ${(bytes / 2 ** 20).toFixed(0)} MiB or more (limit ${PROBE_INPUT_LIMIT / 2 ** 20} MiB)`);
@@ -56,7 +60,9 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
   try {
     const session = await openSession(source);
     try {
-      const first = await session.run(ones, tensors);
+      const first = await session.run(ones, tensors).catch((err: Error) => {
+        throw new UsageError(`${label}: cannot infer the shapes needed, and onnxruntime cannot run the model to find them (${String(err.message).split('\n')[0]})`);
+      });
       // A model that fixes its batch size inside the graph may refuse 2: then only the first run speaks.
       const second = await session.run(twos, tensors).catch(() => first);
       return new Map(

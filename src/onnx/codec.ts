@@ -173,24 +173,23 @@ function decodeFrom(reader: protobuf.Reader, buf: Uint8Array, type: MessageName,
   for (const f of spec.fields) if (f.repeated) msg[f.name] = [];
   while (reader.pos < end) {
     const fieldStart = reader.pos;
-    let id = 0;
+    let id = -1;
     let field: FieldSpec | undefined;
-    let where = '';
     try {
       const tag = reader.uint32();
       id = tag >>> 3;
       const wire = tag & 7;
       if (id === 0) throw new DecodeError(`invalid field number 0 at byte ${fieldStart}`);
       field = spec.byId.get(id);
-      where = segment(msg, field, id);
       if (field && readKnownField(reader, buf, field, wire, msg, end, depth)) continue;
       // Unknown field (or a known id with an unexpected wire type): keep it verbatim.
       reader.skipType(wire);
       if (reader.pos > end) throw new DecodeError(`runs past the end of its message`);
       (msg.$unknown ??= []).push(buf.subarray(fieldStart, reader.pos));
     } catch (err) {
+      // The path is built only on failure: decoding a good file pays nothing for it.
       const e = asDecodeError(err);
-      throw where ? e.within(where) : e;
+      throw id > 0 ? e.within(segment(msg, field, id)) : e;
     }
   }
   if (reader.pos !== end) throw new DecodeError(`message ${type} overruns its length`);

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { asDecodeError, DecodeError, decodeMessage, FileRange, MAX_DEPTH, mergeMessage, type Message } from './codec.js';
-import { SCHEMA, isMessageKind, type MessageName } from './schema.js';
+import { SCHEMA, isMessageKind, type FieldSpec, type MessageName } from './schema.js';
 import { openRegularFile, readAt } from '../util/files.js';
 
 /** Fields at least this large are walked (messages) or left in the file (bytes). */
@@ -67,12 +67,12 @@ function decodeRange(win: FileWindow, type: MessageName, start: number, end: num
   for (const f of spec.fields) if (f.repeated) msg[f.name] = [];
   let pos = start;
   while (pos < end) {
-    let where = '';
+    let id = -1;
+    let field: FieldSpec | undefined;
     try {
       const [tag, afterTag] = win.varint(pos);
-      const id = Math.floor(tag / 8);
-      const field = spec.byId.get(id);
-      where = field ? (field.repeated ? `${field.name}[${(msg[field.name] as unknown[]).length}]` : field.name) : `field ${id}`;
+      id = Math.floor(tag / 8);
+      field = spec.byId.get(id);
       const wire = tag & 7;
       let fieldEnd: number;
       if (wire === 2) {
@@ -111,8 +111,10 @@ function decodeRange(win: FileWindow, type: MessageName, start: number, end: num
       mergeMessage(msg, part, type);
       pos = fieldEnd;
     } catch (err) {
+      // The path is built only on failure.
       const e = asDecodeError(err);
-      throw where ? e.within(where) : e;
+      if (id < 0) throw e;
+      throw e.within(field ? (field.repeated ? `${field.name}[${(msg[field.name] as unknown[]).length}]` : field.name) : `field ${id}`);
     }
   }
   if (pos !== end) throw new DecodeError(`message ${type} overruns its length`);

@@ -11,6 +11,7 @@ import { openRegularFile, sameFile, statRegularFile, writeAll, writeAtomically, 
 import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
 import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
+import { isMessageKind, SCHEMA, type MessageName } from './schema.js';
 import { allTensors, byteSize, externalRef, isExternal, resolveExternal, type ExternalRef } from './tensor.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
 
@@ -91,7 +92,17 @@ function validateModel(proto: ModelProto, label: string): void {
 
 /** Every external location must be a regular file inside the model's folder holding exactly the tensor's bytes (tensor.ts). */
 function checkExternalData(model: Model, label: string): void {
-  for (const t of allTensors(model.proto)) if (isExternal(t)) resolveExternal(t, model.baseDir, label);
+  // Every TensorProto anywhere (sparse tensors, functions and training graphs too): onnxruntime would read them all.
+  const visit = (msg: Message, type: MessageName): void => {
+    if (type === 'TensorProto' && isExternal(msg as unknown as TensorProto)) resolveExternal(msg as unknown as TensorProto, model.baseDir, label);
+    for (const f of SCHEMA[type].fields) {
+      if (!isMessageKind(f.kind)) continue;
+      const value = msg[f.name];
+      if (Array.isArray(value)) for (const child of value) visit(child as Message, f.kind);
+      else if (value) visit(value as Message, f.kind);
+    }
+  };
+  visit(model.proto as unknown as Message, 'ModelProto');
 }
 
 /** True when any weight of the model lives in an external data file. */

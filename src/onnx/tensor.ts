@@ -188,6 +188,10 @@ function readExternal(t: TensorProto, baseDir: string): Uint8Array {
 /** The tensor as float32 values (float32, float16 and float64 tensors). */
 export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
   const bytes = tensorBytes(t, baseDir);
+  const expected = expectedByteSize(t);
+  if (expected !== undefined && bytes.length !== expected) {
+    throw new UsageError(`tensor '${t.name}' holds ${bytes.length} bytes of data but ${elementTypeName(t.dataType)} [${t.dims.join(', ')}] needs ${expected}`);
+  }
   // Float views need aligned bytes. Bytes read from a file (FileRange.read) sit in a
   // buffer of their own; inline bytes are views into the model buffer, so they are copied.
   const readForUs = isExternal(t) || t.rawData instanceof FileRange;

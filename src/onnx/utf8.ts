@@ -19,9 +19,16 @@ const ESCAPED = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/;
 
 export function decodeUtf8(buf: Uint8Array, start: number, end: number): string {
   if (start === end) return '';
-  const view = buf.subarray(start, end);
-  if (isUtf8(view)) return util.utf8.read(buf, start, end);
-  return decodeEscaped(view);
+  // Names are nearly always ASCII: a JS scan is cheaper than a native call for short strings.
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (buf[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii || isUtf8(buf.subarray(start, end))) return util.utf8.read(buf, start, end);
+  return decodeEscaped(buf.subarray(start, end));
 }
 
 /** True when the string holds escaped bytes and so must be written with encodeEscaped. */

@@ -257,6 +257,9 @@ export function ownWeight(graph: Graph, node: NodeProto, input: number): TensorP
   for (let k = 1; taken.has(copyName); k++) copyName = `${name}/sca_edited_${k}`;
   const copy: TensorProto = { ...tensor, name: copyName, dims: [...tensor.dims], externalData: [...tensor.externalData] };
   graph.addInitializers([copy]);
+  // Below IR version 4 every initializer is also a graph input: so is the copy of one that was.
+  const listed = graph.proto.input.find((v) => v.name === name);
+  if (listed) graph.addInputs([{ ...listed, name: copyName }]);
   graph.setInput(node, input, copyName);
   return copy;
 }

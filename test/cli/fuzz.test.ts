@@ -125,6 +125,7 @@ function structural(base: Base, r: Random): { kind: string; bytes: Uint8Array } 
     ['tensor type', () => { const t = pick(g.initializer); if (t) t.dataType = r.int(30); }],
     ['raw data cut', () => { const t = pick(g.initializer.filter((x) => x.rawData)); if (t?.rawData instanceof Uint8Array) t.rawData = t.rawData.subarray(0, r.int(t.rawData.length)); }],
     ['input shape', () => { const v = pick(g.input); const d = v?.type?.tensorType?.shape?.dim[0]; if (d) { delete d.dimParam; d.dimValue = huge(); } }],
+    ['probe shape', () => { g.valueInfo = []; const d = g.input[0]?.type?.tensorType?.shape?.dim[0]; if (d) { delete d.dimParam; d.dimValue = huge(); } }],
     ['input type gone', () => { const v = pick([...g.input, ...g.valueInfo, ...g.output]); if (v) delete v.type; }],
     ['element type', () => { const v = pick([...g.input, ...g.valueInfo, ...g.output]); if (v?.type?.tensorType) v.type.tensorType.elemType = r.int(30); }],
     ['node input renamed', () => { const n = pick(g.node); if (n && n.input.length) n.input[r.int(n.input.length)] = ['', 'nope', n.output[0] ?? 'x'][r.int(3)]; }],

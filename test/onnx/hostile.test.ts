@@ -17,6 +17,7 @@ import { summarizeModel } from '../../src/onnx/inspect.js';
 import { loadModel, parseModel, saveModel, serializeModel, type Model } from '../../src/onnx/model.js';
 import { makeTensor, tensorFloats } from '../../src/onnx/tensor.js';
 import { DataType, type ModelProto } from '../../src/onnx/types.js';
+import { ablateDims } from '../../src/rewrite/ablation.js';
 import { SubgraphBuilder } from '../../src/rewrite/builder.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { sca } from '../helpers/cli.js';
@@ -128,6 +129,17 @@ describe('external data stays inside the model folder', () => {
     expect(() => loadModel(file)).toThrow(message);
   });
 
+  it('checks every tensor, sparse initializers included (onnxruntime would read them)', () => {
+    canary();
+    const file = externalModel();
+    const m = loadModel(file);
+    const values = { name: 'sv', dims: [1], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: '../secret.bin' }] };
+    const indices = makeTensor('si', DataType.FLOAT, [1], [0]);
+    (m.proto.graph!.sparseInitializer as unknown[]).push({ values, indices: { ...indices, dataType: DataType.INT64, rawData: new Uint8Array(8) }, dims: [4] });
+    fs.writeFileSync(file, serializeModel(m.proto));
+    expect(() => loadModel(file)).toThrow(/tensor 'sv': external data location '\.\.\/secret\.bin' leaves the model's folder/);
+  });
+
   it('reads a tensor with no length entry as its own byte size', () => {
     const file = externalModel((e) => e.delete('length'));
     const m = loadModel(file);
@@ -167,6 +179,33 @@ describe('protobuf semantics', () => {
     const intact = await run(m, { x });
     const again = await run(parseModel(bytes, tmp()), { x });
     expect(again.out.data).toEqual(intact.out.data);
+  });
+
+  it('names the file and the field path of a decode error', async () => {
+    const m = gemmAutoencoder();
+    m.proto.graph!.node[3].attribute[0].name = 'ATTRNAME';
+    const bytes = Buffer.from(serializeModel(m.proto));
+    // Make the attribute's name claim 100 bytes, more than its message holds.
+    const at = bytes.indexOf('ATTRNAME');
+    bytes[at - 1] = 100;
+    const file = path.join(tmp(), 'bad.onnx');
+    fs.writeFileSync(file, bytes);
+    const r = await sca('inspect', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`sca: ${file}: not a valid ONNX model (truncated or corrupt at graph.node[3].attribute[0].name: runs past the end of its message)\n`);
+  });
+
+  it('refuses messages nested deeper than 100 levels instead of overflowing the stack', () => {
+    // TypeProto.sequence_type.elem_type.sequence_type... 2,000 deep, inside a graph input.
+    let type: Uint8Array = protobuf.Writer.create().finish();
+    for (let i = 0; i < 2000; i++) {
+      const seq = protobuf.Writer.create().uint32((1 << 3) | 2).bytes(type).finish();
+      type = protobuf.Writer.create().uint32((4 << 3) | 2).bytes(seq).finish();
+    }
+    const input = protobuf.Writer.create().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).bytes(type).finish();
+    const graph = protobuf.Writer.create().uint32((11 << 3) | 2).bytes(input).finish();
+    const model = protobuf.Writer.create().uint32((1 << 3) | 0).int64(8).uint32((7 << 3) | 2).bytes(graph).finish();
+    expect(() => parseModel(model, '/', 'deep.onnx')).toThrow(/deep\.onnx: not a valid ONNX model \(truncated or corrupt at graph\.input\[0\]\.type(\.sequenceType\.elemType)+.*: messages nested more than 100 deep\)/);
   });
 
   it('keeps the last value of a scalar written twice', () => {
@@ -285,6 +324,36 @@ describe('old opsets and IR versions', () => {
     for (const t of g.initializer) expect(inputs.has(t.name), t.name).toBe(true);
     // Strength 0 amplification is the identity: same outputs.
     expect((await run(m, { x })).out.data).toEqual(intact.out.data);
+  });
+
+  it('an IR-3 model: a shared weight copied by ablation is listed as a graph input too', async () => {
+    const m = gemmAutoencoder();
+    m.proto.irVersion = 3;
+    const g = m.proto.graph!;
+    g.input.push(...g.initializer.map((t) => makeValueInfo(t.name!, t.dataType!, t.dims.map(Number))));
+    g.node.push(node('Gemm', ['a0', 'w1', 'b1'], ['side'], [attrInt('transB', 1)]));
+    g.output.push(makeValueInfo('side', DataType.FLOAT, ['N', 5]));
+    const before = (await run(m, { x })).side.data;
+    expect(ablateDims(m, 'latent', [0]).edited).toContain('w1/sca_edited');
+    const inputs = new Set(g.input.map((v) => v.name));
+    for (const t of g.initializer) expect(inputs.has(t.name), t.name).toBe(true);
+    expect((await run(m, { x })).side.data).toEqual(before);
+  });
+
+  it('a weight whose data does not fill its dims is refused when an edit reads it', () => {
+    const m = gemmAutoencoder();
+    const w1 = m.proto.graph!.initializer.find((t) => t.name === 'w1')!;
+    w1.rawData = (w1.rawData as Uint8Array).subarray(0, 100);
+    expect(() => ablateDims(m, 'latent', [0])).toThrow(/tensor 'w1' holds 100 bytes of data but float32 \[5, 8\] needs 160/);
+  });
+
+  it.each([2 ** 40, -5])('a model run to find a shape, whose input claims %d rows, is refused with a reason', async (rows) => {
+    const m = gemmAutoencoder();
+    m.proto.graph!.valueInfo = []; // so patch runs the model to learn the shape of 'latent'
+    m.proto.graph!.input[0].type!.tensorType!.shape!.dim[0] = { dimValue: rows };
+    await expect(patchModel(m, [{ tensor: 'latent', mode: 'suppress', dims: [0] }], 'm.onnx')).rejects.toThrow(
+      new RegExp(`m\\.onnx: cannot run the model to find the shape of 'latent': input 'x' has shape \\[${rows}, 3\\]; add value_info for 'latent'`),
+    );
   });
 
   it('an IR-4 model gets no extra inputs', async () => {
