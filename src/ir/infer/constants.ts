@@ -9,7 +9,11 @@ import type { Dim } from './dims.js';
 import { Elem, MAX_VALUE_ELEMENTS, type Known } from './types.js';
 import { countOf } from './util.js';
 
+const BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
+
 function view(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
+  const size = BYTES[elemType];
+  if (size === undefined || bytes.length !== n * size) return undefined;
   const copy = new Uint8Array(bytes); // aligned
   const b = copy.buffer;
   switch (elemType) {

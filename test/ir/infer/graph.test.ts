@@ -6,7 +6,7 @@ import { describeStop, inferGraph, inferModel } from '../../../src/ir/infer/grap
 import { compareTypes, mergeTypes } from '../../../src/ir/infer/valueInfo.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
 import { constInts, f32, i64 } from './helpers.js';
-import { cnnLike, gpt2Like } from './exports.js';
+import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
 
 function everyOutputHasShape(model: ReturnType<typeof gpt2Like>['model']): string[] {
   const r = inferModel(model);

@@ -14,7 +14,7 @@ import { evaluateDim } from '../../../src/ir/infer/dims.js';
 import { inferModel } from '../../../src/ir/infer/graph.js';
 import { Random } from '../../../src/train/random.js';
 import { attrInt, attrInts, attrString, int64Tensor, node } from './helpers.js';
-import { cnnLike, gpt2Like } from './exports.js';
+import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
 
 interface Feed {
   name: string;
