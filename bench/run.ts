@@ -3,8 +3,9 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip train,runtime,compare,io] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,train,runtime,compare,io] [--device cpu|cuda]
  *
+ * - infer: shape inference over 30-block graphs against a plain pass over their nodes;
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models,
  *   against fs.copyFile of the same bytes (the I/O floor) and the model size;
  * - runtime: onnxruntime latency of a patched model (suppression inserted)
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import * as ort from 'onnxruntime-node';
 import { compareModels } from '../src/eval/compare.js';
+import { benchInference } from './inference.js';
 import { encodeNpy } from '../src/eval/npy.js';
 import { openSession, parseDevice, type Device } from '../src/eval/session.js';
 import { loadModel, saveModel } from '../src/onnx/model.js';
@@ -208,6 +210,10 @@ async function mainBench(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(option('--tmp', os.tmpdir()), 'sca-bench-'));
   console.log(`sca benchmarks on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${(os.totalmem() / 1e9).toFixed(0)} GB; working in ${dir}`);
   try {
+    if (!skip.has('infer')) {
+      for (const r of benchInference()) report(`${r.figure} (${r.nodes} nodes)`, r.seconds, r.baselineSeconds, ms, 'under 0.2 s; baseline: a plain pass over the nodes');
+      console.log('');
+    }
     let small: string | undefined;
     if (!skip.has('io')) {
       for (const size of sizes) {

@@ -59,11 +59,21 @@ export function smallTensorValues(t: TensorProto): number[] | undefined {
   return v.length === n ? [...v] : undefined;
 }
 
-/** What inference knows about a tensor held in the model: its type, and its values when small. */
+const decoded = new WeakMap<TensorProto, Known>();
+
+/**
+ * What inference knows about a tensor held in the model: its type, and its
+ * values when small. Remembered per tensor object, so inferring the same
+ * model again decodes nothing; callers must not mutate the result.
+ */
 export function knownOfTensor(t: TensorProto): Known {
-  const shape: Dim[] = t.dims.map(Number);
-  const known: Known = { type: { elemType: t.dataType ?? 0, shape } };
-  const values = smallTensorValues(t);
-  if (values) known.value = values;
+  let known = decoded.get(t);
+  if (!known) {
+    const shape: Dim[] = t.dims.map(Number);
+    known = { type: { elemType: t.dataType ?? 0, shape } };
+    const values = smallTensorValues(t);
+    if (values) known.value = values;
+    decoded.set(t, known);
+  }
   return known;
 }

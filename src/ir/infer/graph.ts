@@ -145,11 +145,8 @@ export function graphKnowns(graph: GraphProto, readSmall?: (t: TensorProto) => n
   for (const t of graph.initializer) {
     if (!t.name) continue;
     const k = knownOfTensor(t);
-    if (!k.value && readSmall) {
-      const v = readSmall(t);
-      if (v) k.value = v;
-    }
-    out.set(t.name, k);
+    const v = !k.value && readSmall ? readSmall(t) : undefined;
+    out.set(t.name, v ? { ...k, value: v } : k);
   }
   return out;
 }
