@@ -3,7 +3,7 @@ import { makeValueInfo } from '../../../src/onnx/graph.js';
 import { attrInt, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto } from '../../../src/onnx/types.js';
 import { describeStop, inferGraph, inferModel } from '../../../src/ir/infer/graph.js';
-import { compareTypes, mergeTypes } from '../../../src/ir/infer/valueInfo.js';
+import { compareTypes, mergeTypes, sameType } from '../../../src/ir/infer/valueInfo.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
 import { constInts, f32, i64 } from './helpers.js';
 import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
@@ -110,6 +110,8 @@ describe('where inference stops', () => {
     expect(mergeTypes({ elemType: 1, shape: ['batch', 768] }, { elemType: 1, shape: ['unk__3', 'h'] })).toEqual({ elemType: 1, shape: ['batch', 768] });
     expect(mergeTypes({ elemType: 1, shape: ['batch', 768] }, { elemType: 1 })).toEqual({ elemType: 1, shape: ['batch', 768] });
     expect(mergeTypes({ elemType: 1, shape: ['x'] }, { elemType: 1, shape: [4] })).toEqual({ elemType: 1, shape: [4] });
+    expect(sameType({ elemType: 1, shape: ['seq*batch', 2] }, { elemType: 1, shape: ['batch*seq', 2] })).toBe(true);
+    expect(sameType({ elemType: 1, shape: ['batch', 2] }, { elemType: 1, shape: ['batch', 3] })).toBe(false);
   });
 });
 
@@ -151,6 +153,21 @@ describe('control flow', () => {
     const r = inferGraph([node('Loop', ['trip', '', 'x'], ['final', 'sums'], [graphAttr('body', body)])], known, () => 17);
     expect(r.values.get('final')?.type?.shape).toEqual(['n', 4]);
     expect(r.values.get('sums')?.type?.shape).toEqual([5]);
+  });
+});
+
+describe('Scan', () => {
+  it('gives final states their type and stacks scan outputs along the scanned length', () => {
+    const body: GraphProto = {
+      ...emptyGraph('body'),
+      input: [makeValueInfo('state', DataType.FLOAT, [4]), makeValueInfo('row', DataType.FLOAT, [4])],
+      node: [node('Add', ['state', 'row'], ['state_out']), node('Identity', ['state_out'], ['scan_out'])],
+      output: [{ name: 'state_out' }, { name: 'scan_out' }],
+    };
+    const known = new Map([['init', f32([4])], ['rows', f32(['steps', 4])]]);
+    const r = inferGraph([node('Scan', ['init', 'rows'], ['final', 'all'], [graphAttr('body', body), attrInt('num_scan_inputs', 1)])], known, () => 11);
+    expect(r.values.get('final')?.type?.shape).toEqual([4]);
+    expect(r.values.get('all')?.type?.shape).toEqual(['steps', 4]);
   });
 });
 

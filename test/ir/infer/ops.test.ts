@@ -174,6 +174,7 @@ describe('nn ops', () => {
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1]), attrInts('output_padding', [1, 1])]))).toEqual([1, 4, 10, 10]);
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInt('group', 2)]))).toEqual([1, 8, 7, 7]);
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('output_shape', [11, 11]), attrInts('strides', [2, 2])]))).toEqual([1, 4, 11, 11]);
+    expect(shape(run('ConvTranspose', [f32(['N', 8, 'H', 5]), f32([8, 4, 3, 3])], [attrString('auto_pad', 'SAME_UPPER'), attrInts('strides', [2, 2])]))).toEqual(['N', 4, '2*H', 10]);
   });
 
   it('pools: ceil_mode, global pools; BatchNormalization, InstanceNormalization', () => {
@@ -230,6 +231,9 @@ describe('com.microsoft', () => {
     expect(shapes(sln)).toEqual([['b', 's', 768], ['b', 's', 1], ['b', 's', 1], ['b', 's', 768]]);
     const att = run('Attention', [f32(['b', 's', 768]), f32([768, 2304]), f32([2304])], [attrInt('num_heads', 12)], { ...ms, outputs: 2 });
     expect(shapes(att)).toEqual([['b', 's', 768], [2, 'b', 12, 's', 64]]);
+    expect(shape(run('FusedMatMul', [f32(['b', 12, 's', 64]), f32(['b', 12, 't', 64])], [attrInt('transB', 1)], ms))).toEqual(['b', 12, 's', 't']);
+    expect(shape(run('MultiHeadAttention', [f32(['b', 's', 768]), f32(['b', 't', 768]), f32(['b', 't', 512])], [attrInt('num_heads', 8)], ms))).toEqual(['b', 's', 512]);
+    expect(shape(run('LayerNormalization', [f32(['b', 's', 768]), f32([768])], [], ms))).toEqual(['b', 's', 768]);
   });
 });
 
