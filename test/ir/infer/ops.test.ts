@@ -35,6 +35,8 @@ describe('elementwise', () => {
     expect(run('Where', [{ ...typed(DataType.BOOL, [3]), value: [0, 1, 0] }, i64([1, 1, 1]), i64(['batch', -1, 5])]).outputs[0].value).toEqual(['batch', 1, 5]);
     expect(run('Cast', [{ ...f32([2]), value: [2.7, -1.5] }], [attrInt('to', DataType.INT64)]).outputs[0].value).toEqual([2, -1]);
     expect(run('Max', [i64(['seq']), i64([0])]).outputs[0].value).toEqual(['seq']);
+    expect(run('Mod', [i64([-7, 7]), i64([3])]).outputs[0].value).toEqual([2, 1]);
+    expect(run('Mod', [i64([-7, 7]), i64([3])], [attrInt('fmod', 1)]).outputs[0].value).toEqual([-1, 1]);
   });
 
   it('keeps shape through unary ops; Dropout adds a bool mask', () => {
