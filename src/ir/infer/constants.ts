@@ -11,7 +11,8 @@ import { countOf } from './util.js';
 
 const BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
 
-function view(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
+/** `n` values of `elemType` from little-endian bytes (raw_data layout), or undefined for types not decoded here or a length mismatch. */
+export function decodeValues(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
   const size = BYTES[elemType];
   if (size === undefined || bytes.length !== n * size) return undefined;
   const copy = new Uint8Array(bytes); // aligned
@@ -42,7 +43,7 @@ export function smallTensorValues(t: TensorProto): number[] | undefined {
   if (t.dataLocation === 1) return undefined;
   if (t.rawData !== undefined) {
     if (!(t.rawData instanceof Uint8Array)) return undefined;
-    return view(t.rawData, elemType, n);
+    return decodeValues(t.rawData, elemType, n);
   }
   let v: number[];
   switch (elemType) {

@@ -1,11 +1,15 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { smallTensorReader } from '../../../src/ir/infer/read.js';
+import { useTempDir } from '../../helpers/tmp.js';
 import { makeValueInfo } from '../../../src/onnx/graph.js';
 import { attrInt, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto } from '../../../src/onnx/types.js';
 import { describeStop, inferGraph, inferModel } from '../../../src/ir/infer/graph.js';
 import { compareTypes, mergeTypes, sameType } from '../../../src/ir/infer/valueInfo.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
-import { constInts, f32, i64 } from './helpers.js';
+import { constInts, f32, i64, int64Tensor } from './helpers.js';
 import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
 
 function everyOutputHasShape(model: ReturnType<typeof gpt2Like>['model']): string[] {
@@ -19,7 +23,7 @@ describe('torch.onnx export patterns', () => {
       const { model, residual, logits } = gpt2Like({ opset, d: 16, heads: 4, layers: 2 });
       const r = inferModel(model);
       expect(everyOutputHasShape(model)).toEqual([]);
-      expect(r.stops.size).toBe(0);
+      expect(r.stops.size + r.unresolved.size).toBe(0);
       for (const x of residual) expect(r.values.get(x)?.type).toEqual({ elemType: DataType.FLOAT, shape: ['batch', 'sequence', 16] });
       expect(r.values.get(logits)?.type?.shape).toEqual(['batch', 'sequence', 11]);
       const scores = model.graph!.node.find((n) => n.opType === 'Softmax')!.output[0];
@@ -178,5 +182,30 @@ describe('whole models', () => {
     g.node.push(constInts('shape', [0, 2, 3]), node('Reshape', ['x', 'shape'], ['y']));
     const r = inferModel(newModel(g, 13));
     expect(r.values.get('y')?.type?.shape).toEqual(['batch', 2, 3]);
+  });
+});
+
+describe('small initializers in external data', () => {
+  const tmp = useTempDir('infer-external');
+  it('are read (and only they) when the caller passes smallTensorReader, so Reshape targets resolve', () => {
+    const g = emptyGraph('m');
+    g.input.push(makeValueInfo('x', DataType.FLOAT, ['batch', 6]));
+    const target = new Uint8Array(BigInt64Array.from([0n, 2n, 3n]).buffer);
+    fs.writeFileSync(path.join(tmp(), 'm.onnx.data'), target);
+    g.initializer.push({
+      ...int64Tensor('shape', [], [3]), rawData: undefined, dataLocation: 1,
+      externalData: [{ key: 'location', value: 'm.onnx.data' }, { key: 'offset', value: '0' }, { key: 'length', value: '24' }],
+    });
+    // A big external weight whose data file does not exist: reading it would fail the test.
+    g.initializer.push({ ...int64Tensor('w', [], [1000]), rawData: undefined, dataLocation: 1, externalData: [{ key: 'location', value: 'missing.data' }] });
+    g.node.push(node('Reshape', ['x', 'shape'], ['y']), node('Gather', ['w', 'y'], ['z']));
+    const model = newModel(g, 13);
+    const without = inferModel(model);
+    expect(without.values.get('y')?.type?.shape).toHaveLength(3);
+    for (const v of ['y', 'z']) expect(describeStop(without.stopFor(v)!)).toBe("inference stopped at node 'y' (op Reshape): the target shape (input 1, 'shape') is not known (not a constant or a shape computation)");
+    const r = inferModel(model, { readSmall: smallTensorReader(tmp()) });
+    expect(r.values.get('y')?.type?.shape).toEqual(['batch', 2, 3]);
+    expect(r.values.get('z')?.type?.shape).toEqual(['batch', 2, 3]);
+    expect(r.stopFor('z')).toBeUndefined();
   });
 });
