@@ -47,7 +47,7 @@ function syntheticModel(withValueInfo: boolean): ModelProto {
   return newModel(g, 17);
 }
 
-export function benchInference(): InferenceRow[] {
+export function benchInferenceGraphs(): InferenceRow[] {
   const models: [string, ModelProto, boolean][] = [
     ['synthetic, 30 blocks, no value_info', syntheticModel(false), false],
     ['synthetic, 30 blocks, value_info checked', syntheticModel(true), true],

@@ -5,6 +5,7 @@
  * instead of an onnxruntime error halfway through a run.
  */
 import fs from 'node:fs';
+import { Float16Array } from '@petamoriken/float16';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { GraphProto } from '../onnx/types.js';
@@ -67,11 +68,15 @@ export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string):
     throw new UsageError(`--data ${name}: the colour cube needs a model with one input of shape [batch, 3]`);
   }
   const input = inputs[0];
-  if (input.elemType !== DataType.FLOAT) throw new UsageError(`--data ${name}: input '${input.name}' must be float32 for the colour cube`);
+  if (input.elemType !== DataType.FLOAT && input.elemType !== DataType.FLOAT16) {
+    throw new UsageError(`--data ${name}: input '${input.name}' must be float32 or float16 for the colour cube`);
+  }
+  const half = input.elemType === DataType.FLOAT16;
+  const values = colors.flat();
   return {
     name,
     samples: colors.length,
-    inputs: { [input.name]: { type: 'float32', sampleShape: [3], data: Float32Array.from(colors.flat()) } },
+    inputs: { [input.name]: half ? { type: 'float16', sampleShape: [3], data: float16Bits(values) } : { type: 'float32', sampleShape: [3], data: Float32Array.from(values) } },
     groups: colors.map(nearestColorName),
     colors,
   };
@@ -128,11 +133,20 @@ function parseJsonData(text: string, label: string, inputs: ModelInput[]): Recor
   return out;
 }
 
+/** float16 values as the raw bit patterns onnxruntime expects in a Uint16Array. */
+function float16Bits(values: ArrayLike<number>): Uint16Array {
+  const half = new Float16Array(values.length);
+  for (let i = 0; i < values.length; i++) half[i] = values[i];
+  return new Uint16Array(half.buffer);
+}
+
 function convert(array: NpyArray, want: ort.Tensor.Type, label: string): NumericArray {
   const have = NPY_TYPE[array.dtype];
   if (have === want) return array.data;
   // Plain numbers (JSON, float64 files) are converted to the float or integer type the model expects.
   if (have === 'float64' && want === 'float32') return Float32Array.from(array.data as Float64Array);
+  // A float16 model fed float32 or float64 data: round to float16, as a cast in the model would.
+  if ((have === 'float64' || have === 'float32') && want === 'float16') return float16Bits(array.data as Float64Array | Float32Array);
   if (have === 'float64' && (want === 'int64' || want === 'int32')) {
     const values = array.data as Float64Array;
     if (!values.every(Number.isInteger)) throw new UsageError(`${label}: expects whole numbers (${want})`);

@@ -129,8 +129,10 @@ export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
       return Float32Array.from(new Float16Array(copy.buffer, 0, copy.length / 2));
     case DataType.DOUBLE:
       return Float32Array.from(new Float64Array(copy.buffer, 0, copy.length / 8));
+    case DataType.BFLOAT16:
+      return bfloat16ToFloats(new Uint16Array(copy.buffer, 0, copy.length / 2));
     default:
-      throw new UsageError(`tensor '${t.name}' holds ${elementTypeName(t.dataType)}, expected float32, float16 or float64`);
+      throw new UsageError(`tensor '${t.name}' holds ${elementTypeName(t.dataType)}, expected float32, float16, bfloat16 or float64`);
   }
 }
 
@@ -143,9 +145,31 @@ export function encodeFloats(values: ArrayLike<number>, dataType: number): Uint8
       return bytesOf(new Float16Array(Array.from(values)));
     case DataType.DOUBLE:
       return bytesOf(Float64Array.from(values));
+    case DataType.BFLOAT16:
+      return bytesOf(floatsToBfloat16(values));
     default:
       throw new UsageError(`cannot write float values as ${elementTypeName(dataType)}`);
   }
+}
+
+/** bfloat16 is the top half of a float32: widening is a shift. */
+export function bfloat16ToFloats(bits: Uint16Array): Float32Array {
+  const wide = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) wide[i] = bits[i] << 16;
+  return new Float32Array(wide.buffer);
+}
+
+/** Rounds to nearest even, as PyTorch and onnxruntime do; NaN stays a (quiet) NaN. */
+export function floatsToBfloat16(values: ArrayLike<number>): Uint16Array {
+  const f = Float32Array.from(values);
+  const u = new Uint32Array(f.buffer);
+  const out = new Uint16Array(f.length);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) out[i] = (x >>> 16) | 0x40;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
 }
 
 /** Replaces the tensor's contents with `values` held inline as raw_data, keeping its element type. */

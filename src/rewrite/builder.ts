@@ -3,13 +3,13 @@
  * tensor's element type, nodes with unique names under a recognisable prefix,
  * and the lowest default-domain opset the chosen ops need.
  */
-import { allNames, uniqueName } from '../onnx/graph.js';
+import type { Graph } from '../ir/graph.js';
 import { makeTensor } from '../onnx/tensor.js';
-import { AttributeType, DataType, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/types.js';
+import { AttributeType, DataType, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/types.js';
 
 /** Opset in which each op we emit reached the form we rely on (numpy broadcasting from 7, Min's from 8). */
 const MIN_OPSET: Record<string, number> = {
-  MatMul: 1, Add: 7, Sub: 7, Mul: 7, Div: 7, Pow: 7, Greater: 7, Relu: 6, Cast: 6, Min: 8,
+  MatMul: 1, Add: 7, Sub: 7, Mul: 7, Div: 7, Pow: 7, Greater: 7, Relu: 6, Cast: 6, Min: 8, Transpose: 1,
 };
 
 export const NODE_PREFIX = 'sca/';
@@ -22,12 +22,17 @@ export class SubgraphBuilder {
   private readonly taken: Set<string>;
 
   /** `prefix` names everything this intervention adds, e.g. `sca/suppress_0`. */
-  constructor(readonly graph: GraphProto, readonly prefix: string, readonly dataType: number) {
-    this.taken = allNames(graph);
+  constructor(readonly graph: Graph, readonly prefix: string, readonly dataType: number) {
+    this.taken = graph.allNames();
   }
 
+  /** A name not yet used in the graph (or by this builder), from `prefix/local`. */
   name(local: string): string {
-    return uniqueName(this.graph, `${this.prefix}/${local}`, this.taken);
+    const base = `${this.prefix}/${local}`;
+    let name = base;
+    for (let k = 1; this.taken.has(name); k++) name = `${base}_${k}`;
+    this.taken.add(name);
+    return name;
   }
 
   /** A constant initializer in the target element type. */
@@ -49,6 +54,14 @@ export class SubgraphBuilder {
     return out;
   }
 
+  /** Moves `axis` of a rank-`rank` tensor last (or, with `inverse`, back from last). */
+  transpose(local: string, input: string, axis: number, rank: number, inverse = false, output?: string): string {
+    const toLast = [...Array(rank).keys()].filter((i) => i !== axis).concat(axis);
+    const perm = inverse ? toLast.map((_, i) => toLast.indexOf(i)) : toLast;
+    const attr: AttributeProto = { name: 'perm', type: AttributeType.INTS, ints: perm, floats: [], strings: [], tensors: [], graphs: [] };
+    return this.op('Transpose', local, [input], [attr], output);
+  }
+
   castToTarget(local: string, input: string): string {
     return this.op('Cast', local, [input], [intAttr('to', this.dataType)]);
   }
@@ -59,7 +72,7 @@ export class SubgraphBuilder {
    */
   strength(value: number, inputName?: string): string {
     if (!inputName) return this.scalar('strength', value);
-    const existing = this.graph.input.find((v) => v.name === inputName);
+    const existing = this.graph.isInput(inputName);
     if (!existing) {
       this.inputs.push({ name: inputName, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [] } } } });
       this.initializers.push(makeTensor(inputName, DataType.FLOAT, [], [value]));

@@ -23,6 +23,12 @@ export function number(option: string, text: string): number {
   return v;
 }
 
+export function integer(option: string, text: string): number {
+  const v = number(option, text);
+  if (!Number.isInteger(v)) throw new UsageError(`${option}: '${text}' must be a whole number`);
+  return v;
+}
+
 export function positiveInt(option: string, text: string): number {
   const v = number(option, text);
   if (!Number.isInteger(v) || v < 1) throw new UsageError(`${option}: '${text}' must be a whole number of at least 1`);
