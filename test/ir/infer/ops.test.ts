@@ -237,6 +237,16 @@ describe('com.microsoft', () => {
     expect(shape(run('MultiHeadAttention', [f32(['b', 's', 768]), f32(['b', 't', 768]), f32(['b', 't', 512])], [attrInt('num_heads', 8)], ms))).toEqual(['b', 's', 512]);
     expect(shape(run('LayerNormalization', [f32(['b', 's', 768]), f32([768])], [], ms))).toEqual(['b', 's', 768]);
   });
+
+  it('GroupQueryAttention (packed and separate), EmbedLayerNormalization, MatMulNBits, RotaryEmbedding', () => {
+    const gqa = [attrInt('num_heads', 32), attrInt('kv_num_heads', 8)];
+    expect(shape(run('GroupQueryAttention', [f32(['b', 's', 6144])], gqa, ms))).toEqual(['b', 's', 4096]);
+    expect(shape(run('GroupQueryAttention', [f32(['b', 's', 4096]), f32(['b', 's', 1024]), f32(['b', 's', 1024])], gqa, ms))).toEqual(['b', 's', 4096]);
+    const eln = run('EmbedLayerNormalization', [typed(DataType.INT32, ['b', 's']), undefined, f32([30522, 768]), f32([512, 768])], [], { ...ms, outputs: 2 });
+    expect(eln.outputs.map((k) => k.type)).toEqual([{ elemType: DataType.FLOAT, shape: ['b', 's', 768] }, { elemType: DataType.INT32, shape: ['b'] }]);
+    expect(shape(run('MatMulNBits', [f32(['b', 's', 4096]), typed(DataType.UINT8, [11008, 128, 16])], [attrInt('K', 4096), attrInt('N', 11008)], ms))).toEqual(['b', 's', 11008]);
+    expect(shape(run('RotaryEmbedding', [f32(['b', 's', 4096]), typed(DataType.INT64, ['b', 's'])], [], ms))).toEqual(['b', 's', 4096]);
+  });
 });
 
 describe('reasons', () => {
