@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { smallTensorReader } from '../../../src/ir/infer/read.js';
 import { useTempDir } from '../../helpers/tmp.js';
 import { makeValueInfo } from '../../../src/onnx/graph.js';
-import { attrInt, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
+import { attrInt, attrInts, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto } from '../../../src/onnx/types.js';
 import { describeStop, inferGraph, inferModel } from '../../../src/ir/infer/graph.js';
 import { compareTypes, mergeTypes, sameType } from '../../../src/ir/infer/valueInfo.js';
@@ -75,6 +75,33 @@ describe('torch.onnx export patterns', () => {
     const r = inferGraph(nodes, new Map([['mask', { type: { elemType: DataType.INT64, shape: ['batch', 'seq'] } }]]), () => 14);
     expect(r.values.get('fixed')?.value).toEqual(['batch', 1, 'seq', 'seq']);
     expect(r.values.get('expanded')?.type?.shape).toEqual(['batch', 1, 'seq', 'seq']);
+  });
+});
+
+describe('a KV cache', () => {
+  it('sums past and new lengths, and slices the causal mask to [seq, past+seq]', () => {
+    const i64s = (n: string, v: number[]) => constInts(n, v);
+    const nodes = [
+      node('Concat', ['past_key', 'key'], ['all_keys'], [attrInt('axis', 2)]),
+      node('Transpose', ['all_keys'], ['keys_t'], [attrInts('perm', [0, 1, 3, 2])]),
+      node('MatMul', ['query', 'keys_t'], ['scores']),
+      node('Shape', ['query'], ['qs']), node('Shape', ['all_keys'], ['ks']),
+      i64s('at2', [2]),
+      node('Gather', ['qs', 'at2'], ['q_len']), node('Gather', ['ks', 'at2'], ['k_len']),
+      node('Sub', ['k_len', 'q_len'], ['start']),
+      i64s('zero', [0]), i64s('ax2', [2]), i64s('ax3', [3]),
+      node('Slice', ['bias', 'start', 'k_len', 'ax2'], ['rows']),
+      node('Slice', ['rows', 'zero', 'k_len', 'ax3'], ['mask']),
+      node('Where', ['mask', 'scores', 'neg'], ['masked']),
+    ];
+    const known = new Map([
+      ['past_key', f32(['batch', 12, 'past', 64])], ['key', f32(['batch', 12, 'seq', 64])], ['query', f32(['batch', 12, 'seq', 64])],
+      ['bias', { type: { elemType: DataType.BOOL, shape: [1, 1, 1024, 1024] } }], ['neg', f32([])],
+    ]);
+    const r = inferGraph(nodes, known, () => 14);
+    expect(r.values.get('start')?.value).toEqual(['past']);
+    expect(r.values.get('mask')?.type?.shape).toEqual([1, 1, 'seq', 'past+seq']);
+    expect(r.values.get('masked')?.type?.shape).toEqual(['batch', 12, 'seq', 'past+seq']);
   });
 });
 
