@@ -10,7 +10,9 @@
  *   inference), against fs.copyFile of the same bytes (the I/O floor) and the
  *   model size;
  * - inference: the IR's shape inference over a 30-block model, against
- *   decoding the same model;
+ *   decoding the same model; and inferGraph alone over 30-block graphs
+ *   (synthetic, and torch-style GPT-2 with Shape chains) against a plain pass
+ *   over their nodes;
  * - runtime: onnxruntime latency of a patched model (suppression inserted)
  *   against the intact one, batch 1 and 64;
  * - compare: `compareModels` throughput against a plain session.run loop over
@@ -30,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import * as ort from 'onnxruntime-node';
 import { compareModels } from '../src/eval/compare.js';
+import { benchInferenceGraphs } from './inference.js';
 import { encodeNpy } from '../src/eval/npy.js';
 import { openSession, parseDevice, type Device } from '../src/eval/session.js';
 import { IrModel } from '../src/ir/model.js';
@@ -263,7 +266,11 @@ async function mainBench(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(option('--tmp', os.tmpdir()), 'sca-bench-'));
   console.log(`sca benchmarks on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${(os.totalmem() / 1e9).toFixed(0)} GB; working in ${dir}`);
   try {
-    if (!skip.has('infer')) benchInference(dir);
+    if (!skip.has('infer')) {
+      benchInference(dir);
+      for (const r of benchInferenceGraphs()) report(`${r.figure} (${r.nodes} nodes)`, r.seconds, r.baselineSeconds, ms, 'under 0.2 s; baseline: a plain pass over the nodes');
+      console.log('');
+    }
     let small: string | undefined;
     if (!skip.has('io')) {
       for (const size of sizes) {

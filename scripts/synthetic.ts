@@ -52,7 +52,7 @@ function tensorHeader(name: string, dims: number[]): TensorProto {
   return { name, dataType: DataType.FLOAT, dims, floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [] };
 }
 
-function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: string; dims: number[]; scale: number }[] } {
+export function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: string; dims: number[]; scale: number }[] } {
   const { dim: D, layers, vocab } = o;
   const g = emptyGraph('synthetic_transformer');
   const weights: { name: string; dims: number[]; scale: number }[] = [{ name: 'embedding', dims: [vocab, D], scale: 1 }];

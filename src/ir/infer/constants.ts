@@ -9,14 +9,12 @@ import type { Dim } from './dims.js';
 import { Elem, MAX_VALUE_ELEMENTS, type Known } from './types.js';
 import { countOf } from './util.js';
 
-const ELEMENT_BYTES: Record<number, number> = {
-  [Elem.FLOAT]: 4, [Elem.DOUBLE]: 8, [Elem.FLOAT16]: 2, [Elem.INT64]: 8, [Elem.UINT64]: 8, [Elem.INT32]: 4,
-  [Elem.UINT32]: 4, [Elem.INT16]: 2, [Elem.UINT16]: 2, [Elem.INT8]: 1, [Elem.UINT8]: 1, [Elem.BOOL]: 1,
-};
+const BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
 
-function view(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
-  // A tensor whose raw data is shorter than its dims say (a corrupt file) has no values to give.
-  if (bytes.length < n * (ELEMENT_BYTES[elemType] ?? Infinity)) return undefined;
+/** `n` values of `elemType` from little-endian bytes (raw_data layout), or undefined for types not decoded here or a length mismatch. */
+export function decodeValues(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
+  const size = BYTES[elemType];
+  if (size === undefined || bytes.length !== n * size) return undefined;
   const copy = new Uint8Array(bytes); // aligned
   const b = copy.buffer;
   switch (elemType) {
@@ -45,7 +43,7 @@ export function smallTensorValues(t: TensorProto): number[] | undefined {
   if (t.dataLocation === 1) return undefined;
   if (t.rawData !== undefined) {
     if (!(t.rawData instanceof Uint8Array)) return undefined;
-    return view(t.rawData, elemType, n);
+    return decodeValues(t.rawData, elemType, n);
   }
   let v: number[];
   switch (elemType) {
@@ -62,11 +60,21 @@ export function smallTensorValues(t: TensorProto): number[] | undefined {
   return v.length === n ? [...v] : undefined;
 }
 
-/** What inference knows about a tensor held in the model: its type, and its values when small. */
+const decoded = new WeakMap<TensorProto, Known>();
+
+/**
+ * What inference knows about a tensor held in the model: its type, and its
+ * values when small. Remembered per tensor object, so inferring the same
+ * model again decodes nothing; callers must not mutate the result.
+ */
 export function knownOfTensor(t: TensorProto): Known {
-  const shape: Dim[] = t.dims.map(Number);
-  const known: Known = { type: { elemType: t.dataType ?? 0, shape } };
-  const values = smallTensorValues(t);
-  if (values) known.value = values;
+  let known = decoded.get(t);
+  if (!known) {
+    const shape: Dim[] = t.dims.map(Number);
+    known = { type: { elemType: t.dataType ?? 0, shape } };
+    const values = smallTensorValues(t);
+    if (values) known.value = values;
+    decoded.set(t, known);
+  }
   return known;
 }

@@ -239,8 +239,17 @@ function out(p: Poly): Dim {
 }
 
 /** The canonical form of a dim: equal expressions give the same string. */
+const canonical = new Map<string, Dim>();
+
 export function canonicalDim(d: Dim): Dim {
-  return typeof d === 'number' ? d : out(poly(d));
+  if (typeof d === 'number') return d;
+  let c = canonical.get(d);
+  if (c === undefined) {
+    if (canonical.size > 100_000) canonical.clear();
+    c = out(poly(d));
+    canonical.set(d, c);
+  }
+  return c;
 }
 
 export function isConcrete(d: Dim | undefined): d is number {
@@ -251,19 +260,39 @@ export function dimsEqual(a: Dim, b: Dim): boolean {
   return a === b || canonicalDim(a) === canonicalDim(b);
 }
 
+/**
+ * Results of symbolic operations, memoised: a transformer computes the same
+ * few products and sums thousands of times. Cleared when it grows large.
+ */
+const memo = new Map<string, Dim | undefined>();
+
+function memoised(op: string, a: Dim, b: Dim, f: () => Dim | undefined): Dim | undefined {
+  const key = `${op}\u0000${a}\u0000${b}`;
+  if (memo.has(key)) return memo.get(key);
+  if (memo.size > 100_000) memo.clear();
+  const r = f();
+  memo.set(key, r);
+  return r;
+}
+
 export function addDims(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a + b;
-  return out(addPoly(poly(a), poly(b)));
+  if (b === 0) return canonicalDim(a);
+  if (a === 0) return canonicalDim(b);
+  return memoised('+', a, b, () => out(addPoly(poly(a), poly(b))))!;
 }
 
 export function subDims(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return out(addPoly(poly(a), scalePoly(poly(b), -1)));
+  if (b === 0) return canonicalDim(a);
+  return memoised('-', a, b, () => out(addPoly(poly(a), scalePoly(poly(b), -1))))!;
 }
 
 export function mulDims(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a * b;
-  return out(mulPoly(poly(a), poly(b)));
+  if (b === 1) return canonicalDim(a);
+  if (a === 1) return canonicalDim(b);
+  return memoised('*', a, b, () => out(mulPoly(poly(a), poly(b))))!;
 }
 
 export function productOf(dims: readonly Dim[]): Dim {
@@ -275,8 +304,11 @@ export function productOf(dims: readonly Dim[]): Dim {
 /** a / b when it divides exactly; undefined otherwise. */
 export function exactDiv(a: Dim, b: Dim): Dim | undefined {
   if (typeof a === 'number' && typeof b === 'number') return b !== 0 && a % b === 0 ? a / b : undefined;
-  const q = dividePoly(poly(a), poly(b));
-  return q && out(q);
+  if (b === 1) return canonicalDim(a);
+  return memoised('/', a, b, () => {
+    const q = dividePoly(poly(a), poly(b));
+    return q && out(q);
+  });
 }
 
 function wrap(d: Dim): string {

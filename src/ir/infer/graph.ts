@@ -22,9 +22,14 @@ export interface GraphInference {
   values: Map<string, Known>;
   /** For each value without a shape: the first node where inference stopped on the way to it. */
   stops: Map<string, InferStopInfo>;
+  /** Fresh symbols a node made up because it could not infer a length (not data-dependent ones such as NonZero's), and where. */
+  unresolved: Map<string, InferStopInfo>;
   /** Declared types (options.declared) that contradict inference. */
   conflicts: TypeConflict[];
-  /** The stop to report for `name` ("inference stopped at node X (op Y): reason"), if any. */
+  /**
+   * The stop to report for `name` ("inference stopped at node X (op Y): reason"):
+   * where its shape was lost, or where a dim of its shape was made up. Undefined when fully inferred.
+   */
   stopFor(name: string): InferStopInfo | undefined;
 }
 
@@ -40,6 +45,12 @@ function canonical(k: Known | undefined): Known | undefined {
   const shape = k.type.shape.map(canonicalDim);
   const value = k.value?.map(canonicalDim);
   return value ? { type: { ...k.type, shape }, value } : { type: { ...k.type, shape } };
+}
+
+const FRESH = new RegExp(`${FRESH_PREFIX}[A-Za-z_]*\\d+`, 'g');
+
+function freshSymbols(d: Dim): string[] {
+  return typeof d === 'string' && d.includes(FRESH_PREFIX) ? (d.match(FRESH) ?? []) : [];
 }
 
 function labelOf(node: NodeLike): string {
@@ -59,6 +70,7 @@ export function inferGraph(nodes: readonly NodeLike[], known: KnownSource, opset
   const source = typeof known === 'function' ? known : (name: string) => known.get(name);
   const values = new Map<string, Known>();
   const stops = new Map<string, InferStopInfo>();
+  const unresolved = new Map<string, InferStopInfo>();
   const conflicts: TypeConflict[] = [];
   let counter = 0;
   const lookup = (name: string): Known | undefined => {
@@ -96,16 +108,31 @@ export function inferGraph(nodes: readonly NodeLike[], known: KnownSource, opset
       }
       let cause: InferStopInfo | undefined;
       if (result.reason) {
-        // Blame the earliest stop upstream when an input was already unknown.
-        const upstream = node.input.find((n, i) => n !== '' && !inputs[i]?.type?.shape && stops.has(n));
-        cause = upstream !== undefined ? stops.get(upstream) : { node: labelOf(node), opType: node.opType ?? '?', reason: result.reason };
+        // Blame the earliest stop upstream when an input was already unknown or partly made up.
+        const upstream = node.input.map((n) => (n === '' ? undefined : stopOf(n))).find((s) => s !== undefined);
+        cause = upstream ?? { node: labelOf(node), opType: node.opType ?? '?', reason: result.reason };
       }
       node.output.forEach((name, i) => {
         if (name === '') return;
         record(name, result.outputs[i] ?? {});
-        if (cause && !values.get(name)?.type?.shape) stops.set(name, cause);
+        if (!cause) return;
+        const shape = values.get(name)?.type?.shape;
+        if (!shape) stops.set(name, cause);
+        else for (const d of shape) for (const sym of freshSymbols(d)) if (!unresolved.has(sym)) unresolved.set(sym, cause);
       });
     }
+  };
+
+  const stopOf = (name: string): InferStopInfo | undefined => {
+    const stopped = stops.get(name);
+    if (stopped) return stopped;
+    for (const d of values.get(name)?.type?.shape ?? []) {
+      for (const sym of freshSymbols(d)) {
+        const s = unresolved.get(sym);
+        if (s) return s;
+      }
+    }
+    return undefined;
   };
 
   const walkBody = (graph: GraphProto, inputs: (Known | undefined)[]): Known[] => {
@@ -130,8 +157,9 @@ export function inferGraph(nodes: readonly NodeLike[], known: KnownSource, opset
   return {
     values,
     stops,
+    unresolved,
     conflicts,
-    stopFor: (name) => stops.get(name),
+    stopFor: stopOf,
   };
 }
 
@@ -145,11 +173,8 @@ export function graphKnowns(graph: GraphProto, readSmall?: (t: TensorProto) => n
   for (const t of graph.initializer) {
     if (!t.name) continue;
     const k = knownOfTensor(t);
-    if (!k.value && readSmall) {
-      const v = readSmall(t);
-      if (v) k.value = v;
-    }
-    out.set(t.name, k);
+    const v = !k.value && readSmall ? readSmall(t) : undefined;
+    out.set(t.name, v ? { ...k, value: v } : k);
   }
   return out;
 }
@@ -173,4 +198,3 @@ export function inferModel(model: ModelProto, options: { useValueInfo?: boolean;
   return inferGraph(graph.node, graphKnowns(graph, options.readSmall), (d) => opsets.get(d), { declared: declared && ((n) => declared.get(n)) });
 }
 
-export type { Dim };

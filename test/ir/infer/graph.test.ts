@@ -1,12 +1,16 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { smallTensorReader } from '../../../src/ir/infer/read.js';
+import { useTempDir } from '../../helpers/tmp.js';
 import { makeValueInfo } from '../../../src/onnx/graph.js';
-import { attrInt, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
+import { attrInt, attrInts, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto } from '../../../src/onnx/types.js';
 import { describeStop, inferGraph, inferModel } from '../../../src/ir/infer/graph.js';
-import { compareTypes, mergeTypes } from '../../../src/ir/infer/valueInfo.js';
+import { compareTypes, mergeTypes, sameType } from '../../../src/ir/infer/valueInfo.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
-import { constInts, f32, i64 } from './helpers.js';
-import { cnnLike, gpt2Like } from './exports.js';
+import { constInts, f32, i64, int64Tensor } from './helpers.js';
+import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
 
 function everyOutputHasShape(model: ReturnType<typeof gpt2Like>['model']): string[] {
   const r = inferModel(model);
@@ -19,7 +23,7 @@ describe('torch.onnx export patterns', () => {
       const { model, residual, logits } = gpt2Like({ opset, d: 16, heads: 4, layers: 2 });
       const r = inferModel(model);
       expect(everyOutputHasShape(model)).toEqual([]);
-      expect(r.stops.size).toBe(0);
+      expect(r.stops.size + r.unresolved.size).toBe(0);
       for (const x of residual) expect(r.values.get(x)?.type).toEqual({ elemType: DataType.FLOAT, shape: ['batch', 'sequence', 16] });
       expect(r.values.get(logits)?.type?.shape).toEqual(['batch', 'sequence', 11]);
       const scores = model.graph!.node.find((n) => n.opType === 'Softmax')!.output[0];
@@ -74,6 +78,33 @@ describe('torch.onnx export patterns', () => {
   });
 });
 
+describe('a KV cache', () => {
+  it('sums past and new lengths, and slices the causal mask to [seq, past+seq]', () => {
+    const i64s = (n: string, v: number[]) => constInts(n, v);
+    const nodes = [
+      node('Concat', ['past_key', 'key'], ['all_keys'], [attrInt('axis', 2)]),
+      node('Transpose', ['all_keys'], ['keys_t'], [attrInts('perm', [0, 1, 3, 2])]),
+      node('MatMul', ['query', 'keys_t'], ['scores']),
+      node('Shape', ['query'], ['qs']), node('Shape', ['all_keys'], ['ks']),
+      i64s('at2', [2]),
+      node('Gather', ['qs', 'at2'], ['q_len']), node('Gather', ['ks', 'at2'], ['k_len']),
+      node('Sub', ['k_len', 'q_len'], ['start']),
+      i64s('zero', [0]), i64s('ax2', [2]), i64s('ax3', [3]),
+      node('Slice', ['bias', 'start', 'k_len', 'ax2'], ['rows']),
+      node('Slice', ['rows', 'zero', 'k_len', 'ax3'], ['mask']),
+      node('Where', ['mask', 'scores', 'neg'], ['masked']),
+    ];
+    const known = new Map([
+      ['past_key', f32(['batch', 12, 'past', 64])], ['key', f32(['batch', 12, 'seq', 64])], ['query', f32(['batch', 12, 'seq', 64])],
+      ['bias', { type: { elemType: DataType.BOOL, shape: [1, 1, 1024, 1024] } }], ['neg', f32([])],
+    ]);
+    const r = inferGraph(nodes, known, () => 14);
+    expect(r.values.get('start')?.value).toEqual(['past']);
+    expect(r.values.get('mask')?.type?.shape).toEqual([1, 1, 'seq', 'past+seq']);
+    expect(r.values.get('masked')?.type?.shape).toEqual(['batch', 12, 'seq', 'past+seq']);
+  });
+});
+
 describe('where inference stops', () => {
   it('names the first node that could not infer, for everything downstream of it', () => {
     const nodes = [
@@ -110,6 +141,8 @@ describe('where inference stops', () => {
     expect(mergeTypes({ elemType: 1, shape: ['batch', 768] }, { elemType: 1, shape: ['unk__3', 'h'] })).toEqual({ elemType: 1, shape: ['batch', 768] });
     expect(mergeTypes({ elemType: 1, shape: ['batch', 768] }, { elemType: 1 })).toEqual({ elemType: 1, shape: ['batch', 768] });
     expect(mergeTypes({ elemType: 1, shape: ['x'] }, { elemType: 1, shape: [4] })).toEqual({ elemType: 1, shape: [4] });
+    expect(sameType({ elemType: 1, shape: ['seq*batch', 2] }, { elemType: 1, shape: ['batch*seq', 2] })).toBe(true);
+    expect(sameType({ elemType: 1, shape: ['batch', 2] }, { elemType: 1, shape: ['batch', 3] })).toBe(false);
   });
 });
 
@@ -154,6 +187,21 @@ describe('control flow', () => {
   });
 });
 
+describe('Scan', () => {
+  it('gives final states their type and stacks scan outputs along the scanned length', () => {
+    const body: GraphProto = {
+      ...emptyGraph('body'),
+      input: [makeValueInfo('state', DataType.FLOAT, [4]), makeValueInfo('row', DataType.FLOAT, [4])],
+      node: [node('Add', ['state', 'row'], ['state_out']), node('Identity', ['state_out'], ['scan_out'])],
+      output: [{ name: 'state_out' }, { name: 'scan_out' }],
+    };
+    const known = new Map([['init', f32([4])], ['rows', f32(['steps', 4])]]);
+    const r = inferGraph([node('Scan', ['init', 'rows'], ['final', 'all'], [graphAttr('body', body), attrInt('num_scan_inputs', 1)])], known, () => 11);
+    expect(r.values.get('final')?.type?.shape).toEqual([4]);
+    expect(r.values.get('all')?.type?.shape).toEqual(['steps', 4]);
+  });
+});
+
 describe('whole models', () => {
   it('inferModel reads opsets, inputs, initializers and value_info from the file', () => {
     const g = emptyGraph('m');
@@ -161,5 +209,30 @@ describe('whole models', () => {
     g.node.push(constInts('shape', [0, 2, 3]), node('Reshape', ['x', 'shape'], ['y']));
     const r = inferModel(newModel(g, 13));
     expect(r.values.get('y')?.type?.shape).toEqual(['batch', 2, 3]);
+  });
+});
+
+describe('small initializers in external data', () => {
+  const tmp = useTempDir('infer-external');
+  it('are read (and only they) when the caller passes smallTensorReader, so Reshape targets resolve', () => {
+    const g = emptyGraph('m');
+    g.input.push(makeValueInfo('x', DataType.FLOAT, ['batch', 6]));
+    const target = new Uint8Array(BigInt64Array.from([0n, 2n, 3n]).buffer);
+    fs.writeFileSync(path.join(tmp(), 'm.onnx.data'), target);
+    g.initializer.push({
+      ...int64Tensor('shape', [], [3]), rawData: undefined, dataLocation: 1,
+      externalData: [{ key: 'location', value: 'm.onnx.data' }, { key: 'offset', value: '0' }, { key: 'length', value: '24' }],
+    });
+    // A big external weight whose data file does not exist: reading it would fail the test.
+    g.initializer.push({ ...int64Tensor('w', [], [1000]), rawData: undefined, dataLocation: 1, externalData: [{ key: 'location', value: 'missing.data' }] });
+    g.node.push(node('Reshape', ['x', 'shape'], ['y']), node('Gather', ['w', 'y'], ['z']));
+    const model = newModel(g, 13);
+    const without = inferModel(model);
+    expect(without.values.get('y')?.type?.shape).toHaveLength(3);
+    for (const v of ['y', 'z']) expect(describeStop(without.stopFor(v)!)).toBe("inference stopped at node 'y' (op Reshape): the target shape (input 1, 'shape') is not known (not a constant or a shape computation)");
+    const r = inferModel(model, { readSmall: smallTensorReader(tmp()) });
+    expect(r.values.get('y')?.type?.shape).toEqual(['batch', 2, 3]);
+    expect(r.values.get('z')?.type?.shape).toEqual(['batch', 2, 3]);
+    expect(r.stopFor('z')).toBeUndefined();
   });
 });

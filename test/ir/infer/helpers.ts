@@ -2,20 +2,16 @@
 import { attrInt, attrInts, node } from '../../../src/onnx/build.js';
 import { AttributeType, DataType, type AttributeProto, type NodeProto, type TensorProto } from '../../../src/onnx/types.js';
 import { inferNode } from '../../../src/ir/infer/node.js';
+import { attrTensor, int64Tensor } from '../../../scripts/torchlike.js';
 import type { Dim, Known, NodeResult } from '../../../src/ir/infer/types.js';
 
 export { attrInt, attrInts, node };
+export { attrTensor, int64Tensor };
 
 export const f32 = (shape?: Dim[]): Known => ({ type: shape ? { elemType: DataType.FLOAT, shape } : { elemType: DataType.FLOAT } });
 export const i64 = (value: Dim[], shape: number[] = [value.length]): Known => ({ type: { elemType: DataType.INT64, shape }, value });
 export const typed = (elemType: number, shape: Dim[]): Known => ({ type: { elemType, shape } });
 
-export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
-  return {
-    name, dataType: DataType.INT64, dims, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
-    floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [],
-  };
-}
 
 export function floatTensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
   return { ...int64Tensor(name, [], dims), dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.from(values).buffer) };
@@ -25,9 +21,6 @@ export function attrString(name: string, s: string): AttributeProto {
   return { name, type: AttributeType.STRING, s: new TextEncoder().encode(s), floats: [], ints: [], strings: [], tensors: [], graphs: [] };
 }
 
-export function attrTensor(name: string, t: TensorProto): AttributeProto {
-  return { name, type: AttributeType.TENSOR, t, floats: [], ints: [], strings: [], tensors: [], graphs: [] };
-}
 
 /** A Constant node holding int64 values. */
 export function constInts(out: string, values: number[], dims: number[] = [values.length]): NodeProto {

@@ -35,6 +35,8 @@ describe('elementwise', () => {
     expect(run('Where', [{ ...typed(DataType.BOOL, [3]), value: [0, 1, 0] }, i64([1, 1, 1]), i64(['batch', -1, 5])]).outputs[0].value).toEqual(['batch', 1, 5]);
     expect(run('Cast', [{ ...f32([2]), value: [2.7, -1.5] }], [attrInt('to', DataType.INT64)]).outputs[0].value).toEqual([2, -1]);
     expect(run('Max', [i64(['seq']), i64([0])]).outputs[0].value).toEqual(['seq']);
+    expect(run('Mod', [i64([-7, 7]), i64([3])]).outputs[0].value).toEqual([2, 1]);
+    expect(run('Mod', [i64([-7, 7]), i64([3])], [attrInt('fmod', 1)]).outputs[0].value).toEqual([-1, 1]);
   });
 
   it('keeps shape through unary ops; Dropout adds a bool mask', () => {
@@ -174,6 +176,7 @@ describe('nn ops', () => {
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1]), attrInts('output_padding', [1, 1])]))).toEqual([1, 4, 10, 10]);
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInt('group', 2)]))).toEqual([1, 8, 7, 7]);
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('output_shape', [11, 11]), attrInts('strides', [2, 2])]))).toEqual([1, 4, 11, 11]);
+    expect(shape(run('ConvTranspose', [f32(['N', 8, 'H', 5]), f32([8, 4, 3, 3])], [attrString('auto_pad', 'SAME_UPPER'), attrInts('strides', [2, 2])]))).toEqual(['N', 4, '2*H', 10]);
   });
 
   it('pools: ceil_mode, global pools; BatchNormalization, InstanceNormalization', () => {
@@ -230,6 +233,19 @@ describe('com.microsoft', () => {
     expect(shapes(sln)).toEqual([['b', 's', 768], ['b', 's', 1], ['b', 's', 1], ['b', 's', 768]]);
     const att = run('Attention', [f32(['b', 's', 768]), f32([768, 2304]), f32([2304])], [attrInt('num_heads', 12)], { ...ms, outputs: 2 });
     expect(shapes(att)).toEqual([['b', 's', 768], [2, 'b', 12, 's', 64]]);
+    expect(shape(run('FusedMatMul', [f32(['b', 12, 's', 64]), f32(['b', 12, 't', 64])], [attrInt('transB', 1)], ms))).toEqual(['b', 12, 's', 't']);
+    expect(shape(run('MultiHeadAttention', [f32(['b', 's', 768]), f32(['b', 't', 768]), f32(['b', 't', 512])], [attrInt('num_heads', 8)], ms))).toEqual(['b', 's', 512]);
+    expect(shape(run('LayerNormalization', [f32(['b', 's', 768]), f32([768])], [], ms))).toEqual(['b', 's', 768]);
+  });
+
+  it('GroupQueryAttention (packed and separate), EmbedLayerNormalization, MatMulNBits, RotaryEmbedding', () => {
+    const gqa = [attrInt('num_heads', 32), attrInt('kv_num_heads', 8)];
+    expect(shape(run('GroupQueryAttention', [f32(['b', 's', 6144])], gqa, ms))).toEqual(['b', 's', 4096]);
+    expect(shape(run('GroupQueryAttention', [f32(['b', 's', 4096]), f32(['b', 's', 1024]), f32(['b', 's', 1024])], gqa, ms))).toEqual(['b', 's', 4096]);
+    const eln = run('EmbedLayerNormalization', [typed(DataType.INT32, ['b', 's']), undefined, f32([30522, 768]), f32([512, 768])], [], { ...ms, outputs: 2 });
+    expect(eln.outputs.map((k) => k.type)).toEqual([{ elemType: DataType.FLOAT, shape: ['b', 's', 768] }, { elemType: DataType.INT32, shape: ['b'] }]);
+    expect(shape(run('MatMulNBits', [f32(['b', 's', 4096]), typed(DataType.UINT8, [11008, 128, 16])], [attrInt('K', 4096), attrInt('N', 11008)], ms))).toEqual(['b', 's', 11008]);
+    expect(shape(run('RotaryEmbedding', [f32(['b', 's', 4096]), typed(DataType.INT64, ['b', 's'])], [], ms))).toEqual(['b', 's', 4096]);
   });
 });
 

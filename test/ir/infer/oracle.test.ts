@@ -7,57 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { makeValueInfo } from '../../../src/onnx/graph.js';
 import { attrFloat, newModel, emptyGraph } from '../../../src/onnx/build.js';
-import { serializeModel } from '../../../src/onnx/model.js';
-import { DataType, type AttributeProto, type ModelProto, type TensorProto } from '../../../src/onnx/types.js';
-import { openSession, ort, ORT_TYPE } from '../../../src/eval/session.js';
-import { evaluateDim } from '../../../src/ir/infer/dims.js';
-import { inferModel } from '../../../src/ir/infer/graph.js';
-import { Random } from '../../../src/train/random.js';
+import { DataType, type AttributeProto, type TensorProto } from '../../../src/onnx/types.js';
+import { checkAgainstRuntime } from './runtime.js';
 import { attrInt, attrInts, attrString, int64Tensor, node } from './helpers.js';
-import { cnnLike, gpt2Like } from './exports.js';
-
-interface Feed {
-  name: string;
-  elemType: number;
-  dims: number[];
-  maxInt?: number;
-}
-
-function feedTensor(f: Feed, seed: number): ort.Tensor {
-  const r = new Random(seed);
-  const n = f.dims.reduce((a, b) => a * b, 1);
-  if (f.elemType === DataType.INT64) return new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(r.int(f.maxInt ?? 2))), f.dims);
-  return new ort.Tensor('float32', Float32Array.from({ length: n }, () => r.next() * 2 - 1), f.dims);
-}
-
-/** Runs `model` with every node output exposed; checks each against inference. Returns how many tensors were compared. */
-async function checkAgainstRuntime(model: ModelProto, feeds: Feed[], env: Record<string, number>): Promise<number> {
-  const r = inferModel(model);
-  const g = model.graph!;
-  const names = g.node.flatMap((n) => n.output).filter((o) => o !== '');
-  const exposed: ModelProto = {
-    ...model,
-    graph: { ...g, output: names.map((n) => makeValueInfo(n, r.values.get(n)?.type?.elemType ?? DataType.FLOAT)) },
-  };
-  const session = await openSession(serializeModel(exposed));
-  const out = await session.run(Object.fromEntries(feeds.map((f, i) => [f.name, feedTensor(f, i + 1)])));
-  await session.release();
-  let compared = 0;
-  for (const name of names) {
-    const known = r.values.get(name);
-    const actual = out[name];
-    expect(known?.type?.shape, `inferred shape of '${name}' (${r.stopFor(name)?.reason ?? ''})`).toBeDefined();
-    const predicted = known!.type!.shape!.map((d) => evaluateDim(d, (s) => env[s]));
-    expect(predicted, `shape of '${name}'`).toEqual([...actual.dims]);
-    expect(ORT_TYPE[known!.type!.elemType], `element type of '${name}'`).toBe(actual.type);
-    if (known!.value && actual.type === 'int64') {
-      const values = known!.value.map((d) => evaluateDim(d, (s) => env[s]));
-      expect(values, `value of '${name}'`).toEqual(Array.from(actual.data as BigInt64Array, Number));
-    }
-    compared++;
-  }
-  return compared;
-}
+import { cnnLike, gpt2Like } from '../../../scripts/torchlike.js';
 
 describe('inference agrees with onnxruntime', () => {
   for (const opset of [11, 14, 17, 18]) {

@@ -102,7 +102,8 @@ function broadcasting(resultElem?: number): Rule {
     // Before opset 7 (and always for PRelu) B broadcasts to A: the output is A's shape.
     const legacy = (ctx.opset < 7 && idx.length === 2 && !['Max', 'Min', 'Sum', 'Mean'].includes(node.opType ?? '')) || node.opType === 'PRelu';
     const shape = legacy ? (inputs[0]?.type?.shape ?? stop(`input 0 ('${node.input[0]}') has unknown rank`, [tensor(elemType)])) : broadcastAll(node, inputs, idx, ctx, elemType);
-    const f = VALUE_OPS[node.opType ?? ''];
+    // Mod with fmod=1 is C's fmod (sign of the dividend), not the floor modulo.
+    const f = node.opType === 'Mod' && attrInt(node, 'fmod', 0) === 1 ? (xs: Dim[]) => (num(xs) && xs[1] !== 0 ? xs[0] % xs[1] : undefined) : VALUE_OPS[node.opType ?? ''];
     return [tensor(elemType, shape, f && mapValues(inputs, idx, shape, inElem, f))];
   };
 }

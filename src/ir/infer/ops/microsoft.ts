@@ -1,5 +1,5 @@
 /** com.microsoft ops that optimum and onnxruntime's transformer optimizer write (best effort). */
-import { addDims, exactDiv, type Dim } from '../dims.js';
+import { addDims, exactDiv, mulDims, type Dim } from '../dims.js';
 import { Elem, stop, type Rule } from '../types.js';
 import { attrInt, attrInts, has, shapeOf, tensor, typeOf } from '../util.js';
 import { elementwiseRules } from './elementwise.js';
@@ -47,6 +47,40 @@ const multiHeadAttention: Rule = (node, inputs) => {
   return [tensor(t.elemType, [q[0], q[1], vHidden])];
 };
 
+/** GroupQueryAttention: output [B, S, num_heads * head_size]; with packed QKV (no key input) the head size comes from the packed width. */
+const groupQueryAttention: Rule = (node, inputs) => {
+  const t = typeOf(node, inputs, 0);
+  const q = shapeOf(node, inputs, 0);
+  if (q.length !== 3) stop(`GroupQueryAttention query of rank ${q.length}`);
+  const heads = attrInt(node, 'num_heads') ?? stop('GroupQueryAttention has no num_heads');
+  const kvHeads = attrInt(node, 'kv_num_heads') ?? stop('GroupQueryAttention has no kv_num_heads');
+  let hidden: Dim = q[2];
+  if (!has(node, 1)) {
+    const head = exactDiv(q[2], heads + 2 * kvHeads) ?? stop(`GroupQueryAttention packed width ${q[2]} does not split into ${heads}+2x${kvHeads} heads`);
+    hidden = mulDims(head, heads);
+  }
+  return [tensor(t.elemType, [q[0], q[1], hidden])];
+};
+
+/** EmbedLayerNormalization: input_ids [B, S] and word_embedding [V, H] give output [B, S, H] and mask_index [B]. */
+const embedLayerNorm: Rule = (node, inputs) => {
+  const ids = shapeOf(node, inputs, 0);
+  const emb = typeOf(node, inputs, 2);
+  const h = emb.shape?.[1] ?? stop(`word_embedding ('${node.input[2]}') has unknown shape`);
+  const outs = [tensor(emb.elemType, [ids[0], ids[1], h])];
+  if (node.output.length > 1) outs.push(tensor(Elem.INT32, [ids[0]]));
+  if (node.output.length > 2) outs.push(tensor(emb.elemType, [ids[0], ids[1], h]));
+  return outs;
+};
+
+/** MatMulNBits: A [..., K] times a packed [N, K] weight (attribute N) gives [..., N]. */
+const matMulNBits: Rule = (node, inputs) => {
+  const t = typeOf(node, inputs, 0);
+  const a = shapeOf(node, inputs, 0);
+  const n = attrInt(node, 'N') ?? stop('MatMulNBits has no N');
+  return [tensor(t.elemType, [...a.slice(0, -1), n])];
+};
+
 const fusedMatMul: Rule = (node, inputs, ctx) => {
   const swap = (s: Dim[] | undefined, on: boolean) => (s && on && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
   const a = inputs[0]?.type && { type: { ...inputs[0].type, shape: swap(inputs[0].type.shape, attrInt(node, 'transA', 0) === 1) } };
@@ -67,5 +101,11 @@ export const microsoftRules: Record<string, Rule> = {
   Attention: attention,
   MultiHeadAttention: multiHeadAttention,
   FusedMatMul: fusedMatMul,
+  GroupQueryAttention: groupQueryAttention,
+  EmbedLayerNormalization: embedLayerNorm,
+  MatMulNBits: matMulNBits,
+  RotaryEmbedding: sameAsInput,
+  BiasSoftmax: sameAsInput,
+  BiasDropout: sameAsInput,
   Identity: elementwiseRules.Identity,
 };

@@ -1,20 +1,38 @@
 /**
  * Graphs written the way torch.onnx writes them (opset-dependent forms:
- * Unsqueeze/Squeeze/Split/ReduceMean axes as attributes or inputs), for
- * inference tests and for running in onnxruntime as an oracle.
+ * Unsqueeze/Squeeze/Split/ReduceMean axes as attributes or inputs; Reshape
+ * targets built by Shape/Gather/Unsqueeze/Concat), for shape-inference tests,
+ * for running in onnxruntime as an oracle, and (without weight data) for the
+ * inference benchmark.
  */
-import { makeValueInfo } from '../../../src/onnx/graph.js';
-import { attrFloat, attrInt, attrInts, emptyGraph, newModel, node } from '../../../src/onnx/build.js';
-import { makeTensor } from '../../../src/onnx/tensor.js';
-import { DataType, type AttributeProto, type GraphProto, type ModelProto, type TensorProto } from '../../../src/onnx/types.js';
-import { randomValues } from '../../helpers/graphs.js';
-import { attrTensor, int64Tensor } from './helpers.js';
+import { makeValueInfo } from '../src/onnx/graph.js';
+import { attrFloat, attrInt, attrInts, emptyGraph, newModel, node } from '../src/onnx/build.js';
+import { makeTensor } from '../src/onnx/tensor.js';
+import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type TensorProto } from '../src/onnx/types.js';
+import { Random } from '../src/train/random.js';
+
+export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
+  return {
+    name, dataType: DataType.INT64, dims, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
+    floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [],
+  };
+}
+
+export function attrTensor(name: string, t: TensorProto): AttributeProto {
+  return { name, type: AttributeType.TENSOR, t, floats: [], ints: [], strings: [], tensors: [], graphs: [] };
+}
+
+function randomValues(n: number, seed: number, scale: number): number[] {
+  const r = new Random(seed);
+  return Array.from({ length: n }, () => (r.next() * 2 - 1) * scale);
+}
 
 export class GraphWriter {
   readonly graph: GraphProto = emptyGraph('export');
   private n = 0;
   private seed = 100;
-  constructor(readonly opset: number) {}
+  /** `withWeights: false` writes weight headers only (dims, no data): enough for inference, not for running. */
+  constructor(readonly opset: number, private readonly withWeights = true) {}
 
   op(opType: string, inputs: string[], attrs: AttributeProto[] = [], outputs = 1, domain = ''): string[] {
     const id = this.n++;
@@ -38,7 +56,8 @@ export class GraphWriter {
   }
 
   weight(name: string, dims: number[], scale = 0.3): string {
-    this.graph.initializer.push(makeTensor(name, DataType.FLOAT, dims, randomValues(dims.reduce((a, b) => a * b, 1), this.seed++, scale)));
+    const n = dims.reduce((a, b) => a * b, 1);
+    this.graph.initializer.push(makeTensor(name, DataType.FLOAT, dims, this.withWeights ? randomValues(n, this.seed++, scale) : []));
     return name;
   }
 
@@ -91,10 +110,10 @@ export class GraphWriter {
  * from Shape/Gather/Unsqueeze/Concat) and a GELU MLP, final LayerNorm, logits.
  * Returns the model and the names of the residual stream after each block.
  */
-export function gpt2Like(opts: { opset: number; d?: number; heads?: number; layers?: number; vocab?: number; maxPos?: number }): { model: ModelProto; residual: string[]; logits: string } {
+export function gpt2Like(opts: { opset: number; d?: number; heads?: number; layers?: number; vocab?: number; maxPos?: number; withWeights?: boolean }): { model: ModelProto; residual: string[]; logits: string } {
   const { opset, d = 16, heads = 4, layers = 2, vocab = 11, maxPos = 32 } = opts;
   const hd = d / heads;
-  const w = new GraphWriter(opset);
+  const w = new GraphWriter(opset, opts.withWeights ?? true);
   const wte = w.weight('wte', [vocab, d], 1);
   const wpe = w.weight('wpe', [maxPos, d], 1);
   const seq = w.one('Gather', [w.one('Shape', ['input_ids']), w.ints([1], [])], [attrInt('axis', 0)]);
