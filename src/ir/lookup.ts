@@ -1,0 +1,28 @@
+/**
+ * The IR as the op registry's GraphLookup (src/ops/lookup.ts): def-use across
+ * nested graphs (a node whose subgraph reads a value counts as a reader),
+ * constants from initializers and Constant nodes alike, inferred types.
+ */
+import { constantNodeValue, tensorValues, type GraphLookup } from '../ops/lookup.js';
+import type { IrModel } from './model.js';
+
+export function lookupOf(ir: IrModel): GraphLookup {
+  const graph = ir.graph;
+  return {
+    producer: (name) => graph.producer(name),
+    uses: (name) => graph.consumers(name),
+    constant(name) {
+      const init = graph.initializer(name);
+      if (init) return graph.isInput(name) ? undefined : tensorValues(init);
+      const p = graph.producer(name);
+      return p?.opType === 'Constant' && (!p.domain || p.domain === 'ai.onnx') ? constantNodeValue(p) : undefined;
+    },
+    weight(name) {
+      const t = graph.constantTensor(name);
+      return t ? { dims: t.dims.map(Number), dataType: t.dataType } : undefined;
+    },
+    type: (name) => ir.types.get(name),
+    opset: (domain) => ir.opset(domain),
+    isOutput: (name) => graph.isOutput(name),
+  };
+}
