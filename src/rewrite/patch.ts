@@ -9,7 +9,6 @@ import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
 import type { Model } from '../onnx/model.js';
-import { foldLinearMap } from './ablation.js';
 import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from './basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
@@ -18,7 +17,9 @@ import { insertAfter } from './insert.js';
 import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
+import { foldIntoReaders } from './fold.js';
 import { chooseAxis, tensorType, type Fit } from './target.js';
+import type { ScratchFiles } from '../weights/lowrank.js';
 
 export interface PatchRequest {
   /** Tensor to act on; defaults to the concept's anchored tensor. */
@@ -53,6 +54,8 @@ export interface AppliedPatch {
 export interface PatchOptions {
   /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
   shapes?: ReadonlyMap<string, ValueType>;
+  /** Scratch files for folds too large to keep in memory (beside the output; the caller disposes of them after saving). */
+  scratch?: ScratchFiles;
 }
 
 type Build = (b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number) => void;
@@ -85,7 +88,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const target: Target = { ...basis, tensor, axis, rank, width };
   const intervention = resolveIntervention(request, target);
 
-  if (request.fold) return foldPatch(ir, request, target, intervention);
+  if (request.fold) return foldPatch(ir, request, target, intervention, options);
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
   const opset = ir.opset();
@@ -123,7 +126,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
  * gate are not linear, and steer and clamp add constants, so none of those
  * can be folded.
  */
-function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Intervention): AppliedPatch {
+function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Intervention, options: PatchOptions): AppliedPatch {
   if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`fold works with suppress and amplify, not ${request.mode}`);
   if (request.falloff) throw new UsageError('fold makes a linear (ungated) suppression; it cannot take a falloff');
   if (request.projection === 'half') throw new UsageError('fold applies the full (linear) projection; the half projection is not linear');
@@ -131,13 +134,14 @@ function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Inter
   const c = request.mode === 'suppress' ? -iv.strength : iv.strength;
   const basis = target.kind === 'subspace' ? target.basis : target.dims.map((d) => Array.from({ length: target.width }, (_, i) => (i === d ? 1 : 0)));
   const folded = { ...iv, ...(request.mode === 'suppress' && target.kind === 'subspace' ? { projection: 'full' as const } : {}) };
-  foldLinearMap(ir.model, target, basis, c, {
+  const record = {
     ...(request.concept ? { concept: request.concept } : {}),
     mode: request.mode,
     ...(target.kind === 'dims' ? { dims: target.dims } : { basis: target.basis }),
     ...(folded.projection ? { projection: folded.projection } : {}),
     strength: iv.strength,
-  });
+  };
+  foldIntoReaders(ir.model, target, basis, c, record, { ...(options.scratch ? { scratch: options.scratch } : {}) });
   return { tensor: target.tensor, concept: request.concept, axis: target.axis, intervention: folded, prefix: '(folded into weights)', nodes: 0 };
 }
 

@@ -304,13 +304,15 @@ export function weightBytes(t: TensorProto, baseDir: string): Bytes {
 
 /**
  * Folds `map` into weight `t` with D on `axis`, replacing its contents with
- * raw_data (in memory for small weights, else a scratch file) and keeping
+ * raw_data (in memory for small weights or without `scratch`, else a scratch file) and keeping
  * its name, dims and element type. To edit one reader of a shared weight,
  * pass a copy (the original's bytes are read, never changed).
  */
-export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles, options: FoldOptions = {}): void {
+export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles | undefined, options: FoldOptions = {}): void {
   const w = weightMatrix(t, baseDir, axis);
-  const bytes = w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
+  // Without a scratch folder (a library caller that saves elsewhere) the result stays in memory.
+  const inMemory = !scratch || w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD);
+  const bytes = inMemory ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
   setRawBytes(t, bytes);
 }
 

@@ -1,0 +1,94 @@
+/**
+ * Folding a linear map of a tensor's channels into the weights that read it:
+ * z -> z (I + c Q^T Q) for orthonormal rows Q (k x D), c = -b removing a share
+ * b of the subspace, c = S amplifying it by 1+S. Only the reading side is
+ * edited, so the tensor keeps its intact value and nothing upstream matters.
+ *
+ * The walk down goes through ops that commute with a map of the channels
+ * (layout ops, scalar scaling, average pooling: src/ops/step.ts) to every
+ * MatMul, Gemm (transB 0 or 1) or 1x1 Conv that reads them, and refuses at
+ * anything else, naming the pattern (a GELU, a LayerNorm, a residual Add).
+ * Each weight gets a rank-k update, W' = W + c Q^T (Q W), streamed in chunks
+ * (src/weights/lowrank.ts): O(k D N), never the D x D map. A weight shared
+ * with another reader (tied embeddings) is copied first.
+ */
+import { recordIntervention } from '../anchors/manifest.js';
+import { UsageError } from '../errors.js';
+import { lookupOf } from '../ir/lookup.js';
+import { IrModel } from '../ir/model.js';
+import type { Model } from '../onnx/model.js';
+import { nodeLabel } from '../ops/lookup.js';
+import { stepDown } from '../ops/step.js';
+import type { LinearOp } from '../ops/weights.js';
+import type { NodeProto } from '../onnx/types.js';
+import { foldTensorLowRank, type ScratchFiles } from '../weights/lowrank.js';
+import type { Target } from './intervention.js';
+import { ownWeight } from './weights.js';
+
+export interface FoldOptions {
+  /** Where weights too large to fold in memory are written until the model is saved (the output's folder); without it, folds stay in memory. */
+  scratch?: ScratchFiles;
+}
+
+interface Reader {
+  node: NodeProto;
+  op: LinearOp;
+}
+
+/** Every weight op that reads `target`'s channels through channel-commuting ops. */
+function findReaders(ir: IrModel, target: Target): Reader[] {
+  const graph = ir.graph;
+  const lookup = lookupOf(ir);
+  const readers: Reader[] = [];
+  const visit = (tensor: string, axis: number): void => {
+    for (const { node, index } of graph.uses(tensor)) {
+      if (index < 0) throw new UsageError(`cannot fold into the readers of '${target.tensor}': node '${nodeLabel(node)}' (${node.opType}) reads '${tensor}' inside its subgraph`);
+      const step = stepDown(node, tensor, axis, lookup, 'fold');
+      switch (step.kind) {
+        case 'weight':
+          if (!readers.some((r) => r.node === node)) readers.push({ node, op: step.op });
+          break;
+        case 'through':
+          if (step.block && step.block > 1) {
+            throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} spreads each channel over ${step.block} coordinates; fold at its output instead`);
+          }
+          if (graph.isOutput(step.tensor)) throw new UsageError(`cannot fold: '${step.tensor}' carries the edited channels to a graph output, which a fold into weights would leave unchanged`);
+          visit(step.tensor, step.axis);
+          break;
+        case 'shape':
+          break;
+        case 'refuse':
+          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${step.message}`);
+        default:
+          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} does not read it through a weight`);
+      }
+    }
+  };
+  visit(target.tensor, target.axis);
+  if (readers.length === 0) throw new UsageError(`no MatMul, Gemm or 1x1 Conv reads '${target.tensor}', so there is no weight to fold into`);
+  return readers;
+}
+
+export function foldIntoReaders(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>, options: FoldOptions = {}): string[] {
+  const ir = new IrModel(model);
+  const graph = ir.graph;
+  if (graph.isOutput(target.tensor)) {
+    throw new UsageError(`cannot fold into readers: '${target.tensor}' is a graph output, which folding would leave unchanged`);
+  }
+  const edited: string[] = [];
+  for (const { node, op } of findReaders(ir, target)) {
+    const fold = op.fold!;
+    const input = op.reads.input;
+    const name = node.input[input];
+    if (!graph.initializer(name) || graph.isInput(name)) {
+      throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight '${name}' is not a stored initializer`);
+    }
+    const width = fold.axis === 0 ? fold.rows : fold.cols;
+    if (width !== target.width) throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);
+    const t = ownWeight(graph, node, input);
+    foldTensorLowRank(t, model.baseDir, fold.axis, { basis, scale: c }, options.scratch);
+    edited.push(t.name!);
+  }
+  recordIntervention(model.proto, { kind: 'fold', tensor: target.tensor, axis: target.axis, ...record, edited });
+  return edited;
+}
