@@ -2,12 +2,14 @@
 /**
  * The `sca` command. Every command is a thin wrapper over a library function
  * that the tests call directly; this file only parses options and prints.
- * A UsageError becomes one line on stderr and exit code 2.
+ * A ScaError (UsageError included) becomes one line on stderr, in the
+ * CLI's words, and exit code 2.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './errors.js';
+import { ScaError } from './errors.js';
+import { cliWording } from './cli/wording.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
 import { registerCheck } from './cli/check.js';
@@ -58,8 +60,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // Commander has already printed its message (or the help text).
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
-      io.err(`sca: ${err.message}\n`);
+    if (err instanceof ScaError) {
+      io.err(`sca: ${cliWording(err.message)}\n`);
       return 2;
     }
     throw err;

@@ -85,31 +85,31 @@ const CHECK_KEYS = new Set(['name', 'intact', 'data', 'patched', 'patch', 'ablat
 export function parseSpec(file: string): { spec: Spec; dir: string } {
   const raw = readJsonFile('spec', file) as Record<string, unknown>;
   const where = (i?: number) => (i === undefined ? file : `${file}: check ${i + 1}`);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: a spec is a JSON object with "intact" and "checks"`);
-  for (const k of Object.keys(raw)) if (!SPEC_KEYS.has(k)) throw new UsageError(`${file}: unknown field '${k}' (fields: ${[...SPEC_KEYS].join(', ')})`);
-  if (typeof raw.intact !== 'string') throw new UsageError(`${file}: "intact" must name the intact model`);
-  if (!Array.isArray(raw.checks) || raw.checks.length === 0) throw new UsageError(`${file}: "checks" must be a non-empty list`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: a spec is a JSON object with "intact" and "checks"`, 'BAD_SPEC');
+  for (const k of Object.keys(raw)) if (!SPEC_KEYS.has(k)) throw new UsageError(`${file}: unknown field '${k}' (fields: ${[...SPEC_KEYS].join(', ')})`, 'BAD_SPEC');
+  if (typeof raw.intact !== 'string') throw new UsageError(`${file}: "intact" must name the intact model`, 'BAD_SPEC');
+  if (!Array.isArray(raw.checks) || raw.checks.length === 0) throw new UsageError(`${file}: "checks" must be a non-empty list`, 'BAD_SPEC');
   raw.checks.forEach((c: Record<string, unknown>, i: number) => {
-    if (!c || typeof c !== 'object') throw new UsageError(`${where(i)} is not an object`);
-    for (const k of Object.keys(c)) if (!CHECK_KEYS.has(k)) throw new UsageError(`${where(i)}: unknown field '${k}'`);
+    if (!c || typeof c !== 'object') throw new UsageError(`${where(i)} is not an object`, 'BAD_SPEC');
+    for (const k of Object.keys(c)) if (!CHECK_KEYS.has(k)) throw new UsageError(`${where(i)}: unknown field '${k}'`, 'BAD_SPEC');
     const metric = c.metric as Metric;
     if (![...OUTPUT_METRICS, ...COLOR_METRICS].includes(metric)) {
-      throw new UsageError(`${where(i)}: unknown metric '${String(c.metric)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')})`);
+      throw new UsageError(`${where(i)}: unknown metric '${String(c.metric)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')})`, 'BAD_SPEC');
     }
     const sources = ['patched', 'patch', 'ablate'].filter((k) => k in c);
-    if (sources.length !== 1) throw new UsageError(`${where(i)}: give exactly one of "patched", "patch" or "ablate"`);
-    if (c.min === undefined && c.max === undefined) throw new UsageError(`${where(i)}: give a bound, "min" and/or "max"`);
-    for (const k of ['min', 'max']) if (c[k] !== undefined && typeof c[k] !== 'number') throw new UsageError(`${where(i)}: "${k}" must be a number`);
+    if (sources.length !== 1) throw new UsageError(`${where(i)}: give exactly one of "patched", "patch" or "ablate"`, 'BAD_SPEC');
+    if (c.min === undefined && c.max === undefined) throw new UsageError(`${where(i)}: give a bound, "min" and/or "max"`, 'BAD_SPEC');
+    for (const k of ['min', 'max']) if (c[k] !== undefined && typeof c[k] !== 'number') throw new UsageError(`${where(i)}: "${k}" must be a number`, 'BAD_SPEC');
     const color = (c.color ?? c.group) as string | undefined;
     if (['intact_mse', 'patched_mse', 'ratio', 'change_mse'].includes(metric)) {
-      if (!color || !(color in NAMED_COLORS)) throw new UsageError(`${where(i)}: ${metric} needs "color", one of ${Object.keys(NAMED_COLORS).join(', ')}`);
+      if (!color || !(color in NAMED_COLORS)) throw new UsageError(`${where(i)}: ${metric} needs "color", one of ${Object.keys(NAMED_COLORS).join(', ')}`, 'BAD_SPEC');
     }
     for (const name of (c.colors as string[] | undefined) ?? []) {
-      if (!(name in NAMED_COLORS)) throw new UsageError(`${where(i)}: unknown colour '${name}' in "colors"`);
+      if (!(name in NAMED_COLORS)) throw new UsageError(`${where(i)}: unknown colour '${name}' in "colors"`, 'BAD_SPEC');
     }
     const patches = c.patch === undefined ? [] : Array.isArray(c.patch) ? c.patch : [c.patch];
     for (const p of patches as PatchRequest[]) {
-      if (!MODES.includes(p.mode)) throw new UsageError(`${where(i)}: patch needs "mode", one of ${MODES.join(', ')}`);
+      if (!MODES.includes(p.mode)) throw new UsageError(`${where(i)}: patch needs "mode", one of ${MODES.join(', ')}`, 'BAD_SPEC');
     }
   });
   return { spec: raw as unknown as Spec, dir: path.dirname(path.resolve(file)) };
@@ -135,7 +135,7 @@ function measure(check: CheckSpec, c: Comparison): { value: number | null; subje
   const r = c.result;
   const color = check.color ?? check.group;
   if ((COLOR_METRICS as readonly string[]).includes(check.metric)) {
-    if (!r.color) throw new UsageError(`metric ${check.metric} needs colour data (--data color-cube) and a colour model`);
+    if (!r.color) throw new UsageError(`metric ${check.metric} needs colour data (\`data\` color-cube) and a colour model`);
     const row = (name: string) => r.color!.named.find((x) => x.name === name)!;
     switch (check.metric) {
       case 'selectivity':

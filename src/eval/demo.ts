@@ -40,7 +40,7 @@ export interface DemoResult {
 
 export async function runDemo(outDir: string, options: { device?: Device; model?: string; onStep?: (text: string) => void } = {}): Promise<DemoResult> {
   const source = options.model ?? SHIPPED_COLOR_MODEL;
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out: ${outDir} is a file, not a folder`);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`\`outDir\`: ${outDir} is a file, not a folder`);
   fs.mkdirSync(outDir, { recursive: true });
   const step = options.onStep ?? (() => {});
 

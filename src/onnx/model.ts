@@ -46,7 +46,7 @@ export function loadModel(file: string, options: { lazyBytes?: number } = {}): M
     size = stat.size;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'NOT_FOUND');
   }
   if (size >= PROTOBUF_LIMIT) {
     throw new UsageError(`${file}: ${size} bytes is over the 2 GiB protobuf limit; such models must keep their weights in external data`);
@@ -63,9 +63,9 @@ export function loadModel(file: string, options: { lazyBytes?: number } = {}): M
 }
 
 function corrupt(label: string, err: unknown): Error {
-  if (err instanceof DecodeError || err instanceof RangeError) return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
+  if (err instanceof DecodeError || err instanceof RangeError) return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`, 'BAD_MODEL');
   if (err instanceof Error && !(err instanceof UsageError) && /index out of range|invalid wire type/i.test(err.message)) {
-    return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
+    return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`, 'BAD_MODEL');
   }
   return err as Error;
 }
@@ -88,12 +88,12 @@ function checkedModel(proto: ModelProto, baseDir: string, label: string): Model 
 }
 
 function validateModel(proto: ModelProto, label: string): void {
-  if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`);
-  if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`);
+  if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`, 'BAD_MODEL');
+  if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`, 'BAD_MODEL');
   const opset = opsetOf(proto);
-  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain opset`);
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain opset`, 'BAD_MODEL');
   if (opset < 1 || opset > MAX_KNOWN_OPSET) {
-    throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`);
+    throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`, 'BAD_MODEL');
   }
 }
 

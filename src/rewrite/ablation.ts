@@ -108,9 +108,9 @@ function remapAnchors(proto: ModelProto, tensor: string, dims: number[]): void {
 export function ablateDims(model: Model, tensor: string, dims: number[], options: { prune?: boolean; concept?: string } = {}): AblationResult {
   const graph = model.proto.graph!;
   requireTensor(graph, tensor);
-  if (dims.length === 0) throw new UsageError('--dims is empty');
+  if (dims.length === 0) throw new UsageError('`dims` is empty');
   if (new Set(dims).size !== dims.length || dims.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new UsageError(`--dims: [${dims.join(', ')}] must be distinct whole numbers of 0 or more`);
+    throw new UsageError(`\`dims\`: [${dims.join(', ')}] must be distinct whole numbers of 0 or more`);
   }
   const site = findLinearSite(graph, tensor);
   const mode = options.prune ? 'prune' : 'zero';

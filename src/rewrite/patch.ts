@@ -61,11 +61,11 @@ export async function patchModel(model: Model, requests: PatchRequest[], label =
 }
 
 async function applyOne(model: Model, request: PatchRequest, label: string): Promise<AppliedPatch> {
-  if (!MODES.includes(request.mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
+  if (!MODES.includes(request.mode)) throw new UsageError(`\`mode\`: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
   const graph = model.proto.graph!;
   const anchor = request.concept ? findAnchor(model.proto, request.concept, label) : undefined;
   const tensor = request.tensor ?? anchor?.tensor;
-  if (!tensor) throw new UsageError('give --tensor NAME or --concept NAME');
+  if (!tensor) throw new UsageError('give `tensor` or `concept`');
   requireTensor(graph, tensor, label);
 
   const info = await resolveInfo(model, tensor, label);
@@ -100,9 +100,9 @@ async function applyOne(model: Model, request: PatchRequest, label: string): Pro
  * and clamp add constants, so none of those can be folded.
  */
 function foldPatch(model: Model, request: PatchRequest, tensor: string, target: Target, iv: Intervention, width: number): AppliedPatch {
-  if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`--fold works with suppress and amplify, not ${request.mode}`);
-  if (request.falloff) throw new UsageError('--fold makes a linear (ungated) suppression; it cannot take --falloff');
-  if (request.strengthInput) throw new UsageError('--fold bakes the strength into the weights; it cannot take --strength-input');
+  if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`\`fold\` works with suppress and amplify, not ${request.mode}`);
+  if (request.falloff) throw new UsageError('`fold` makes a linear (ungated) suppression; it cannot take `falloff`');
+  if (request.strengthInput) throw new UsageError('`fold` bakes the strength into the weights; it cannot take `strengthInput`');
   const c = request.mode === 'suppress' ? -iv.strength : iv.strength;
   const basis = target.kind === 'subspace' ? target.basis : target.dims.map((d) => Array.from({ length: width }, (_, i) => (i === d ? 1 : 0)));
   foldLinearMap(model, tensor, subspaceMap(basis, c), {
@@ -128,43 +128,43 @@ async function resolveInfo(model: Model, tensor: string, label: string): Promise
 
 function resolveTarget(request: PatchRequest, anchor: { direction?: number[]; dims?: number[] } | undefined, width: number, tensor: string): Target {
   let { directions, dims } = request;
-  if (directions && dims) throw new UsageError('give --direction or --dims, not both');
+  if (directions && dims) throw new UsageError('give `directions` or `dims`, not both');
   if (!directions && !dims) {
     if (anchor?.direction) directions = [anchor.direction];
     else if (anchor?.dims) dims = anchor.dims;
-    else throw new UsageError('give --direction or --dims (or --concept for a model with anchors)');
+    else throw new UsageError('give `directions` or `dims` (or `concept` for a model with anchors)');
   }
   if (dims) return { kind: 'dims', dims: checkDims(dims, width, tensor) };
   for (const d of directions!) {
     if (d.length !== width) {
-      throw new UsageError(`--direction has ${d.length} values but tensor '${tensor}' has ${width} in its last axis`);
+      throw new UsageError(`\`directions\`: a direction has ${d.length} values but tensor '${tensor}' has ${width} in its last axis`);
     }
-    if (!d.every(Number.isFinite)) throw new UsageError('--direction holds a value that is not a finite number');
+    if (!d.every(Number.isFinite)) throw new UsageError('`directions` holds a value that is not a finite number');
   }
-  return { kind: 'subspace', basis: directions!.length === 1 ? [normalize(directions![0], '--direction')] : orthonormalize(directions!) };
+  return { kind: 'subspace', basis: directions!.length === 1 ? [normalize(directions![0], '`directions`')] : orthonormalize(directions!) };
 }
 
 export function checkDims(dims: number[], width: number, tensor: string): number[] {
-  if (dims.length === 0) throw new UsageError('--dims is empty');
+  if (dims.length === 0) throw new UsageError('`dims` is empty');
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0 || d >= width) {
-      throw new UsageError(`--dims: ${d} is out of range for tensor '${tensor}' (last axis has ${width}: 0 to ${width - 1})`);
+      throw new UsageError(`\`dims\`: ${d} is out of range for tensor '${tensor}' (last axis has ${width}: 0 to ${width - 1})`);
     }
   }
-  if (new Set(dims).size !== dims.length) throw new UsageError('--dims lists a dim twice');
+  if (new Set(dims).size !== dims.length) throw new UsageError('`dims` lists a dim twice');
   return [...dims].sort((a, b) => a - b);
 }
 
 function resolveIntervention(request: PatchRequest, target: Target): Intervention {
   const strength = request.strength ?? DEFAULT_STRENGTH[request.mode];
-  if (!Number.isFinite(strength)) throw new UsageError('--strength must be a finite number');
+  if (!Number.isFinite(strength)) throw new UsageError('`strength` must be a finite number');
   if (request.falloff) {
-    if (request.mode !== 'suppress') throw new UsageError('--falloff applies to --mode suppress only');
-    if (target.kind !== 'subspace' || target.basis.length !== 1) throw new UsageError('--falloff needs a single --direction');
-    if (request.strength !== undefined) throw new UsageError('give the strength in --falloff T,B,P or in --strength, not both');
+    if (request.mode !== 'suppress') throw new UsageError('`falloff` applies to `mode` suppress only');
+    if (target.kind !== 'subspace' || target.basis.length !== 1) throw new UsageError('`falloff` needs a single direction');
+    if (request.strength !== undefined) throw new UsageError('give the strength in `falloff` or in `strength`, not both');
     const { threshold, power } = request.falloff;
-    if (!(threshold < 1)) throw new UsageError(`--falloff: threshold ${threshold} must be below 1`);
-    if (!(power >= 0)) throw new UsageError(`--falloff: power ${power} must be 0 or more`);
+    if (!(threshold < 1)) throw new UsageError(`\`falloff\`: threshold ${threshold} must be below 1`);
+    if (!(power >= 0)) throw new UsageError(`\`falloff\`: power ${power} must be 0 or more`);
   }
   return {
     mode: request.mode,
@@ -179,7 +179,7 @@ function resolveIntervention(request: PatchRequest, target: Target): Interventio
 function checkStrengthInput(model: Model, name: string, label: string): void {
   const graph = model.proto.graph!;
   const isOurs = graph.input.some((v) => v.name === name) && graph.initializer.some((t) => t.name === name);
-  if (!isOurs && allNames(graph).has(name)) throw new UsageError(`${label}: --strength-input '${name}' is already a tensor of the model`);
+  if (!isOurs && allNames(graph).has(name)) throw new UsageError(`${label}: \`strengthInput\` '${name}' is already a tensor of the model`);
 }
 
 function uniquePrefix(model: Model, mode: Mode): string {
