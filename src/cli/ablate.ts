@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import { findAnchor } from '../anchors/manifest.js';
-import { UsageError } from '../errors.js';
+import { ablate } from '../api/ablate.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { ablateDims, foldLinearMap, subspaceMap } from '../rewrite/ablation.js';
-import { normalize } from '../rewrite/basis.js';
 import { intList } from '../util/options.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface AblateOptions {
   output: string;
@@ -14,6 +12,7 @@ interface AblateOptions {
   dims?: string;
   prune?: boolean;
   externalData?: boolean;
+  json?: JsonOption;
 }
 
 export function registerAblate(program: Command, { io }: Context): void {
@@ -27,25 +26,15 @@ export function registerAblate(program: Command, { io }: Context): void {
     .option('--dims <i,...>', 'reserved dims of the tensor\'s last axis')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
+    .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
     .action((file: string, opts: AblateOptions) => {
       const model = loadModel(file);
-      const anchor = opts.concept ? findAnchor(model.proto, opts.concept, file) : undefined;
-      const tensor = opts.tensor ?? anchor?.tensor;
-      if (!tensor) throw new UsageError('give --concept NAME, or --tensor NAME with --dims');
-      const dims = opts.dims ? intList('--dims', opts.dims) : anchor?.dims;
-      let summary: string;
-      if (dims) {
-        const result = ablateDims(model, tensor, dims, { prune: opts.prune, concept: opts.concept });
-        summary = `${result.pruned ? 'pruned' : 'zeroed'} dims [${dims.join(', ')}] of '${tensor}' in ${result.edited.length} weights`;
-      } else if (anchor?.direction) {
-        if (opts.prune) throw new UsageError(`concept '${opts.concept}' is anchored to a direction, not dims; --prune needs dims`);
-        const a = normalize(anchor.direction, `anchor '${opts.concept}'`);
-        const edited = foldLinearMap(model, tensor, subspaceMap([a], -1), { concept: opts.concept, mode: 'suppress', basis: [a], strength: 1 });
-        summary = `folded the projection I - a a^T into ${edited.length} weights reading '${tensor}'`;
-      } else {
-        throw new UsageError('give --dims (or --concept for a model with anchors)');
-      }
+      const done = ablate(model, { ...(opts.concept ? { concept: opts.concept } : {}), ...(opts.tensor ? { tensor: opts.tensor } : {}), ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}), prune: Boolean(opts.prune) }, file);
+      const summary = done.method === 'folded'
+        ? `folded the projection I - a a^T into ${done.edited.length} weights reading '${done.tensor}'`
+        : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
       const saved = saveModel(model, opts.output, { externalData: opts.externalData });
+      if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
       io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
 }

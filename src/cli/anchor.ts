@@ -5,6 +5,7 @@ import { requireTensor } from '../onnx/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
 import { intList, numberList } from '../util/options.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 export function registerAnchor(program: Command, { io }: Context): void {
   program
@@ -16,7 +17,8 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
     .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
     .option('--dims <i,...>', 'reserved dims of the last axis')
-    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string }) => {
+    .option(JSON_FLAG, 'print the recorded anchor as JSON, or write it to a file')
+    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; json?: JsonOption }) => {
       if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
       const model = loadModel(file);
       requireTensor(model.proto.graph!, opts.tensor, file);
@@ -28,6 +30,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
       };
       writeAnchors(model.proto, [anchor]);
       saveModel(model, opts.output);
+      if (emitJson(io, opts.json, { output: opts.output, anchor })) return;
       io.out(`anchored '${opts.concept}' at '${opts.tensor}'; wrote ${opts.output}\n`);
     });
 }

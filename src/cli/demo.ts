@@ -4,6 +4,7 @@ import { runDemo } from '../eval/demo.js';
 import { sci } from '../eval/format.js';
 import { parseDevice } from '../eval/session.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 export function registerDemo(program: Command, { io }: Context): void {
   program
@@ -11,15 +12,12 @@ export function registerDemo(program: Command, { io }: Context): void {
     .description('suppress and ablate red in the shipped SCA colour model, compare with the intact model, write a report')
     .option('--out <dir>', 'folder for the patched models and report.html', 'sca-demo')
     .option('--device <device>', 'cpu or cuda', 'cpu')
-    .option('--json', 'print both comparisons as JSON')
-    .action(async (opts: { out: string; device: string; json?: boolean }) => {
-      const demo = await runDemo(opts.out, { device: parseDevice(opts.device), onStep: opts.json ? undefined : (t) => io.err(`sca demo: ${t}\n`) });
+    .option(JSON_FLAG, 'print both comparisons as JSON, or write them to a file')
+    .action(async (opts: { out: string; device: string; json?: JsonOption }) => {
+      const demo = await runDemo(opts.out, { device: parseDevice(opts.device), onStep: opts.json === true || opts.json === '-' ? undefined : (t) => io.err(`sca demo: ${t}\n`) });
       const s = demo.suppressed.comparison.result;
       const a = demo.ablated.comparison.result;
-      if (opts.json) {
-        io.out(`${JSON.stringify({ model: demo.model, report: demo.report, suppressed: { model: demo.suppressed.path, ...s }, ablated: { model: demo.ablated.path, ...a } }, null, 2)}\n`);
-        return;
-      }
+      if (emitJson(io, opts.json, { model: demo.model, report: demo.report, suppressed: { model: demo.suppressed.path, ...s }, ablated: { model: demo.ablated.path, ...a } })) return;
       const ratio = (r: number | null) => (r === null ? 'n/a' : r >= 100 ? `${r.toFixed(0)}x` : `${r.toFixed(1)}x`);
       const lines = [`Reconstruction MSE per colour of ${path.relative(process.cwd(), demo.model) || demo.model} (red anchored at dim 0 of 'bottleneck'):`, ''];
       lines.push(`${'colour'.padEnd(11)}${'intact'.padStart(10)}${'suppressed'.padStart(12)}${''.padStart(9)}${'ablated'.padStart(10)}${''.padStart(9)}`);

@@ -5,6 +5,7 @@ import { MODES, type Mode } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
 import { intList, number, numberList, readJsonFile } from '../util/options.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface PatchOptions {
   output: string;
@@ -19,7 +20,7 @@ interface PatchOptions {
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
-  json?: boolean;
+  json?: JsonOption;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -41,16 +42,13 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
-    .option('--json', 'print what was applied as JSON')
+    .option(JSON_FLAG, 'print what was applied as JSON, or write it to a file')
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
       const model = loadModel(file);
       const applied = await patchModel(model, requests, file);
       const saved = saveModel(model, opts.output, { externalData: opts.externalData });
-      if (opts.json) {
-        io.out(`${JSON.stringify({ output: saved.path, dataFile: saved.dataPath ?? null, applied }, null, 2)}\n`);
-        return;
-      }
+      if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
         io.out(`${a.intervention.mode} on '${a.tensor}'${a.concept ? ` [${a.concept}]` : ''}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
       }

@@ -69,6 +69,7 @@ export async function runDemo(outDir: string, options: { device?: Device; model?
         { heading: 'Ablation', comparison: ablatedComparison },
       ],
       'sca demo: removing red from the SCA colour autoencoder',
+      { reportPath: report },
     ),
   );
   return { model: source, outDir, suppressed: { path: suppressedPath, comparison: suppressedComparison }, ablated: { path: ablatedPath, comparison: ablatedComparison }, report };

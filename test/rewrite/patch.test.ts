@@ -210,10 +210,10 @@ describe('bad requests', () => {
     ['zero direction', { tensor: 'latent', mode: 'suppress', directions: [[0, 0, 0, 0, 0]] }, /zero .*norm/],
     ['dependent directions', { tensor: 'latent', mode: 'suppress', directions: [dir, dir.map((v) => 2 * v)] }, /combination/],
     ['dims out of range', { tensor: 'latent', mode: 'suppress', dims: [5] }, /5 is out of range/],
-    ['no direction or dims', { tensor: 'latent', mode: 'suppress' }, /--direction or --dims/],
-    ['unknown mode', { tensor: 'latent', mode: 'erase' as never, dims: [0] }, /--mode/],
+    ['no direction or dims', { tensor: 'latent', mode: 'suppress' }, /give `directions` or `dims`/],
+    ['unknown mode', { tensor: 'latent', mode: 'erase' as never, dims: [0] }, /^`mode`: expected one of/],
     ['unknown concept', { concept: 'blue', mode: 'suppress' }, /records no anchors/],
-    ['falloff on dims', { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } }, /single --direction/],
+    ['falloff on dims', { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } }, /`falloff` needs a single direction/],
     ['steer a subspace', { tensor: 'latent', mode: 'steer', directions: [dir, dir2] }, /single direction/],
     ['integer tensor', { tensor: 'x', mode: 'suppress', dims: [0] }, /int64; only float32 and float16/],
   ];
