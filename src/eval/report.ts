@@ -23,11 +23,11 @@ const rgbCss = (c: ArrayLike<number>): string => `rgb(${Array.from(c, (v) => Mat
 export const SELECTIVITY_DEFINITION = "Pearson r between each cube colour's change and its hue similarity to the anchor colour, cubed";
 export const SELECTIVITY_MEANING = '1 = damage falls only where colours resemble the concept, 0 = damage unrelated to it';
 
-export function selectivityReading(score: number): string {
-  if (score >= 0.9) return 'damage follows similarity to the concept almost exactly';
-  if (score >= 0.7) return 'damage mostly follows similarity to the concept';
-  if (score >= 0.4) return 'damage only partly follows similarity to the concept';
-  return 'damage does not follow similarity to the concept';
+export function selectivityReading(score: number, concept = 'the concept'): string {
+  if (score >= 0.9) return `damage follows similarity to ${concept} almost exactly`;
+  if (score >= 0.7) return `damage mostly follows similarity to ${concept}`;
+  if (score >= 0.4) return `damage only partly follows similarity to ${concept}`;
+  return `damage does not follow similarity to ${concept}`;
 }
 
 interface Point {
@@ -170,7 +170,7 @@ function verdict(r: ComparisonResult): string {
     items.push(
       s === null
         ? `<li data-verdict="selectivity"><b>Selectivity undefined:</b> the outputs did not change.</li>`
-        : `<li data-verdict="selectivity"><b>Selectivity ${s.toFixed(3)}:</b> ${esc(selectivityReading(s))}. It is the ${esc(SELECTIVITY_DEFINITION)}; ${esc(SELECTIVITY_MEANING)}.</li>`,
+        : `<li data-verdict="selectivity"><b>Selectivity ${s.toFixed(3)}:</b> ${esc(selectivityReading(s, concept))}. It is the ${esc(SELECTIVITY_DEFINITION)}; ${esc(SELECTIVITY_MEANING)}.</li>`,
     );
   } else {
     for (const o of r.outputs) {
