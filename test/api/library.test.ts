@@ -132,4 +132,16 @@ describe('sca check --summary', () => {
       expect(rows[i]).toContain(c.name);
     });
   });
+
+  it('runs as the example GitHub Actions workflow calls it', async () => {
+    const workflow = fs.readFileSync(path.join(ROOT, 'examples', 'sca-check.yml'), 'utf8');
+    const spec = /SPEC: (\S+)/.exec(workflow)![1];
+    const line = /run: npx sca (check .*)/.exec(workflow)![1];
+    const summary = path.join(tmp(), 'step-summary.md');
+    const argv = line.split(' ').map((a) => a.replace('"$SPEC"', path.join(ROOT, spec)).replace('"$GITHUB_STEP_SUMMARY"', summary).replace('sca-check.xml', path.join(tmp(), 'sca-check.xml')));
+    const r = await sca(...argv);
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readFileSync(summary, 'utf8')).toMatch(/✅ all \d+ checks passed/);
+    expect(fs.readFileSync(path.join(tmp(), 'sca-check.xml'), 'utf8')).toMatch(/<testsuite [^>]*failures="0"/);
+  });
 });
