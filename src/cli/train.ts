@@ -36,7 +36,7 @@ export function registerTrain(program: Command, { io }: Context): void {
     .option('--hidden <h>', 'hidden width H', String(PAPER_ARCHITECTURE.hidden))
     .option('--no-anchor', 'leave out the anchor regularizer (the ablation run)')
     .option('--anti-anchor', 'add the anti-anchor regularizer at -e0')
-    .option('--backend <name>', 'tfjs backend: wasm (faster here) or cpu', DEFAULT_BACKEND)
+    .option('--backend <name>', 'tfjs backend: wasm (the faster in npm run bench) or cpu', DEFAULT_BACKEND)
     .option(JSON_FLAG, 'print the seed table as JSON, or write it to a file')
     .action(async (opts: TrainCliOptions) => {
       if (opts.backend !== 'cpu' && opts.backend !== 'wasm') throw new UsageError(`--backend: expected cpu or wasm, got '${opts.backend}'`);

@@ -144,26 +144,46 @@ function conceptName(r: ComparisonResult): string {
   return Object.entries(NAMED_COLORS).find(([, c]) => c.every((v, i) => v === a[i]))?.[0] ?? `rgb(${a.join(', ')})`;
 }
 
-const times = (r: number | null): string => (r === null ? 'n/a' : r >= 100 ? `${r.toFixed(0)}×` : `${r.toFixed(1)}×`);
+export const times = (r: number | null): string => (r === null ? 'n/a' : r >= 100 ? `${r.toFixed(0)}×` : `${r.toFixed(1)}×`);
+
+export interface ColorVerdict {
+  concept: string;
+  /** The concept's own row: its reconstruction error intact and patched. */
+  target?: { intactMse: number; patchedMse: number; ratio: number | null; state: string };
+  /** The colour far from the concept (or gray) whose error is highest after the change. */
+  worstOffTarget?: { name: string; patchedMse: number; ratio: number | null; among: string[] };
+  selectivity: number | null;
+}
+
+/** The facts a verdict is made of, for the report and the terminal alike. */
+export function colorVerdict(r: ComparisonResult): ColorVerdict {
+  const concept = conceptName(r);
+  const row = r.color!.named.find((x) => x.name === concept);
+  const offTarget = r.color!.named.filter((x) => DEFAULT_OFF_TARGET.includes(x.name));
+  const worst = offTarget.length ? offTarget.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a)) : undefined;
+  return {
+    concept,
+    ...(row ? { target: { intactMse: row.intactMse, patchedMse: row.patchedMse, ratio: row.ratio, state: row.ratio === null ? 'changed' : row.ratio >= 100 ? 'removed' : row.ratio >= 10 ? 'weakened, not removed' : 'barely touched' } } : {}),
+    ...(worst ? { worstOffTarget: { name: worst.name, patchedMse: worst.patchedMse, ratio: worst.ratio, among: offTarget.map((x) => x.name) } } : {}),
+    selectivity: r.color!.selectivity,
+  };
+}
 
 /** The headline: was the concept removed, what else was hurt and where, and how selective it was. */
 function verdict(r: ComparisonResult): string {
   const items: string[] = [];
   if (r.color) {
-    const concept = conceptName(r);
-    const target = r.color.named.find((x) => x.name === concept);
-    if (target) {
-      const ratio = target.ratio;
-      const state = ratio === null ? 'changed' : ratio >= 100 ? 'removed' : ratio >= 10 ? 'weakened, not removed' : 'barely touched';
+    const v = colorVerdict(r);
+    const concept = v.concept;
+    if (v.target) {
       items.push(
-        `<li data-verdict="concept"><b>${esc(concept)} ${state}:</b> its reconstruction error rose <b>${times(ratio)}</b> (MSE ${sci(target.intactMse)} intact, ${sci(target.patchedMse)} patched).</li>`,
+        `<li data-verdict="concept"><b>${esc(concept)} ${v.target.state}:</b> its reconstruction error rose <b>${times(v.target.ratio)}</b> (MSE ${sci(v.target.intactMse)} intact, ${sci(v.target.patchedMse)} patched).</li>`,
       );
     }
-    const offTarget = r.color.named.filter((x) => DEFAULT_OFF_TARGET.includes(x.name));
-    if (offTarget.length) {
-      const worst = offTarget.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a));
+    if (v.worstOffTarget) {
+      const w = v.worstOffTarget;
       items.push(
-        `<li data-verdict="off-target"><b>Worst off-target change:</b> ${esc(worst.name)}, MSE ${sci(worst.patchedMse)} (${times(worst.ratio)} intact), among the colours far from ${esc(concept)} in hue and the grays (${esc(offTarget.map((x) => x.name).join(', '))}).</li>`,
+        `<li data-verdict="off-target"><b>Worst off-target change:</b> ${esc(w.name)}, MSE ${sci(w.patchedMse)} (${times(w.ratio)} intact), among the colours far from ${esc(concept)} in hue and the grays (${esc(w.among.join(', '))}).</li>`,
       );
     }
     const s = r.color.selectivity;
