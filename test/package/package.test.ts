@@ -110,6 +110,12 @@ console.log(JSON.stringify({ nodes: applied[0].nodes, redRatio: red.ratio, selec
     expect(got.redRatio).toBeGreaterThan(100);
     expect(got.code).toBe('NOT_FOUND');
 
+    // The README's library example type-checks against the installed package.
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    fs.writeFileSync(path.join(project, 'readme.ts'), /```ts\n([\s\S]*?)```/.exec(readme)![1]);
+    const example = run(process.execPath, [TSC, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'readme.ts'], { cwd: project });
+    expect(example.status, example.stdout).toBe(0);
+
     // The types are precise: a wrong mode does not type-check.
     fs.writeFileSync(path.join(project, 'bad.ts'), `import { patchModel, loadModel } from 'sca-onnx';\nawait patchModel(loadModel('m.onnx'), [{ tensor: 'z', mode: 'erase' }]);\n`);
     const badCheck = run(process.execPath, [TSC, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'bad.ts'], { cwd: project });
