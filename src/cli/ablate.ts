@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ablate } from '../api/ablate.js';
 import { loadModel, saveModel } from '../onnx/model.js';
 import { intList } from '../util/options.js';
+import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
@@ -33,7 +34,7 @@ export function registerAblate(program: Command, { io }: Context): void {
       const summary = done.method === 'folded'
         ? `folded the projection I - a a^T into ${done.edited.length} weights reading '${done.tensor}'`
         : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
-      const saved = saveModel(model, opts.output, { externalData: opts.externalData });
+      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
       io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });

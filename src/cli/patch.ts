@@ -4,6 +4,7 @@ import { loadModel, saveModel } from '../onnx/model.js';
 import { MODES, type Mode } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
 import { intList, number, numberList, readJsonFile } from '../util/options.js';
+import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
@@ -47,7 +48,7 @@ export function registerPatch(program: Command, { io }: Context): void {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
       const model = loadModel(file);
       const applied = await patchModel(model, requests, file);
-      const saved = saveModel(model, opts.output, { externalData: opts.externalData });
+      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
         io.out(`${a.intervention.mode} on '${a.tensor}'${a.concept ? ` [${a.concept}]` : ''}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);

@@ -15,7 +15,12 @@ export interface ProgressOptions {
   quietSeconds?: number;
   /** Clock in milliseconds (tests). */
   now?: () => number;
+  /** How to show an amount of work (default: the count). */
+  unit?: (n: number) => string;
 }
+
+/** Bytes as people read them, for progress over large files. */
+export const megabytes = (n: number): string => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MB`;
 
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -31,6 +36,7 @@ export class Progress {
   private readonly started: number;
   private readonly now: () => number;
   private readonly quietMs: number;
+  private readonly unit: (n: number) => string;
   /** The first update's time and count: the rate is measured from there, so set-up time does not skew the estimate. */
   private first?: { t: number; done: number };
 
@@ -44,6 +50,7 @@ export class Progress {
     this.now = options.now ?? Date.now;
     this.started = this.now();
     this.quietMs = 1000 * (options.quietSeconds ?? 1);
+    this.unit = options.unit ?? String;
   }
 
   /** Elapsed seconds and, once some work is done, the estimated seconds left. */
@@ -63,7 +70,7 @@ export class Progress {
       const decile = Math.floor(fraction * 10);
       if (decile <= this.lastDecile || decile >= 10 || elapsed * 1000 < this.quietMs) return;
       this.lastDecile = decile;
-      this.stream.write(`${this.label}: ${Math.round(fraction * 100)}% (${done}/${this.total}), ${formatSeconds(elapsed)} elapsed, about ${formatSeconds(left)} left\n`);
+      this.stream.write(`${this.label}: ${Math.round(fraction * 100)}% (${this.unit(done)}/${this.unit(this.total)}), ${formatSeconds(elapsed)} elapsed, about ${formatSeconds(left)} left\n`);
       return;
     }
     const t = this.now();
@@ -80,4 +87,14 @@ export class Progress {
   done(): void {
     if (this.tty) this.stream.write('\r\x1b[2K');
   }
+}
+
+/** Progress for writing a model (saveModel's onProgress): silent unless the write takes over a second. */
+export function writingProgress(label = 'writing', stream: ProgressStream = process.stderr, options: ProgressOptions = {}): (written: number, total: number) => void {
+  let progress: Progress | undefined;
+  return (written, total) => {
+    progress ??= new Progress(label, total, stream, { unit: megabytes, ...options });
+    progress.update(written);
+    if (written >= total) progress.done();
+  };
 }

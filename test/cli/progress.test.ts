@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatSeconds, Progress } from '../../src/util/progress.js';
+import { saveModel } from '../../src/onnx/model.js';
+import { formatSeconds, Progress, writingProgress } from '../../src/util/progress.js';
+import { gemmAutoencoder } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -82,5 +84,32 @@ describe('a long command without a terminal', () => {
     expect(percents.every(Number.isFinite), r.stderr).toBe(true);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(r.stdout).toMatch(/wrote .*m\.onnx/);
+  });
+});
+
+describe('writing a large model', () => {
+  it('saveModel reports bytes written up to the size of the model and its side file', () => {
+    for (const externalData of [false, true]) {
+      const calls: [number, number][] = [];
+      const saved = saveModel(gemmAutoencoder(512), path.join(tmp(), `m${externalData}.onnx`), { externalData, onProgress: (w, t) => calls.push([w, t]) });
+      const total = saved.bytes + (saved.dataBytes ?? 0);
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.every(([, t]) => t === calls[0][1])).toBe(true);
+      expect(calls.map(([w]) => w)).toEqual([...calls.map(([w]) => w)].sort((a, b) => a - b));
+      expect(calls.at(-1)![0]).toBe(calls[0][1]);
+      // The total is known before writing; the side file's 4 KiB alignment padding is not counted.
+      expect(Math.abs(calls[0][1] - total)).toBeLessThan(externalData ? 4096 * 8 : 1);
+    }
+  });
+
+  it('shows megabytes without a terminal', () => {
+    let now = 0;
+    const { writes, stream } = sink(false);
+    const report = writingProgress('writing', stream, { now: () => now, quietSeconds: 0 });
+    for (let w = 0; w <= 2e9; w += 2e8) {
+      now += 1000;
+      report(w, 2e9);
+    }
+    expect(writes[0]).toBe('writing: 10% (200 MB/2000 MB), 1.0 s elapsed, about 9.0 s left\n');
   });
 });
