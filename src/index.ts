@@ -17,11 +17,11 @@ export { summarizeModel, type ModelSummary, type TensorSummary } from './onnx/in
 
 // Interventions inserted as nodes (sca patch)
 export { patchModel, type PatchRequest, type AppliedPatch } from './rewrite/patch.js';
-export { MODES, type Mode, type Falloff, type Intervention } from './rewrite/intervention.js';
+export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Falloff, type Intervention, type Target } from './rewrite/intervention.js';
 
 // Removal by editing weights (sca ablate: zero, prune, fold)
 export { ablate, type AblateRequest, type AblateOutcome } from './api/ablate.js';
-export { ablateDims, foldLinearMap, subspaceMap, type AblationResult } from './rewrite/ablation.js';
+export { ablateDims, foldLinearMap, type AblationResult } from './rewrite/ablation.js';
 
 // Anchors: the concept manifest in metadata_props (sca anchor)
 export { readAnchors, writeAnchors, findAnchor, readInterventions, type Anchor, type InterventionRecord } from './anchors/manifest.js';

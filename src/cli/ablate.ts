@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ablate } from '../api/ablate.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList } from '../util/options.js';
+import { intList, integer } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
@@ -11,6 +11,7 @@ interface AblateOptions {
   concept?: string;
   tensor?: string;
   dims?: string;
+  axis?: string;
   prune?: boolean;
   externalData?: boolean;
   json?: JsonOption;
@@ -24,15 +25,26 @@ export function registerAblate(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the ablated model')
     .option('--concept <name>', 'concept from the model\'s anchors: its dims are zeroed, or its direction folded out')
     .option('--tensor <name>', 'anchored tensor (with --dims)')
-    .option('--dims <i,...>', 'reserved dims of the tensor\'s last axis')
+    .option('--dims <i,...>', 'reserved dims of the tensor\'s feature axis')
+    .option('--axis <n>', 'axis holding the dims (negative counts from the end; ablation supports the last axis of Gemm/MatMul layers)')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
     .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
     .action((file: string, opts: AblateOptions) => {
       const model = loadModel(file);
-      const done = ablate(model, { ...(opts.concept ? { concept: opts.concept } : {}), ...(opts.tensor ? { tensor: opts.tensor } : {}), ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}), prune: Boolean(opts.prune) }, file);
+      const done = ablate(
+        model,
+        {
+          ...(opts.concept ? { concept: opts.concept } : {}),
+          ...(opts.tensor ? { tensor: opts.tensor } : {}),
+          ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+          prune: Boolean(opts.prune),
+        },
+        file,
+      );
       const summary = done.method === 'folded'
-        ? `folded the projection I - a a^T into ${done.edited.length} weights reading '${done.tensor}'`
+        ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
         : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
       const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { requireTensor } from '../onnx/graph.js';
+import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList, numberList } from '../util/options.js';
+import { intList, integer, numberList } from '../util/options.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
@@ -15,16 +15,18 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
-    .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
-    .option('--dims <i,...>', 'reserved dims of the last axis')
+    .option('--direction <v,...>', 'anchor direction along the axis')
+    .option('--dims <i,...>', 'reserved dims of the axis')
+    .option('--axis <n>', 'axis the concept lives on, negative from the end (default: the feature axis, as patch chooses it)')
     .option(JSON_FLAG, 'print the recorded anchor as JSON, or write it to a file')
-    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; json?: JsonOption }) => {
+    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; axis?: string; json?: JsonOption }) => {
       if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
       const model = loadModel(file);
-      requireTensor(model.proto.graph!, opts.tensor, file);
+      new Graph(model.proto.graph!).require(opts.tensor, file);
       const anchor: Anchor = {
         concept: opts.concept,
         tensor: opts.tensor,
+        ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
         ...(opts.direction ? { direction: numberList('--direction', opts.direction) } : {}),
         ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
       };

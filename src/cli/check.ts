@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { junitXml, runChecks } from '../eval/check.js';
+import { UsageError } from '../errors.js';
+import { junitErrorXml, junitXml, runChecks } from '../eval/check.js';
 import { parseDevice } from '../eval/session.js';
 import fs from 'node:fs';
 import { writeTextFile } from '../util/files.js';
@@ -17,7 +18,15 @@ export function registerCheck(program: Command, ctx: Context): void {
     .option(JSON_FLAG, 'print the results as JSON, or write them to a file')
     .option('--summary <file.md>', 'also write a markdown verdict table (for $GITHUB_STEP_SUMMARY; appended to an existing file)')
     .action(async (spec: string, opts: { junit?: string; device?: string; json?: JsonOption; summary?: string }) => {
-      const results = await runChecks(spec, opts.device ? { device: parseDevice(opts.device) } : {});
+      const started = performance.now();
+      let results;
+      try {
+        results = await runChecks(spec, opts.device ? { device: parseDevice(opts.device) } : {});
+      } catch (err) {
+        // A bad spec still leaves a JUnit file (with an error case) for the CI dashboard.
+        if (opts.junit && err instanceof UsageError) writeTextFile(opts.junit, junitErrorXml(spec, err.message, (performance.now() - started) / 1000));
+        throw err;
+      }
       if (opts.junit) writeTextFile(opts.junit, junitXml(results, spec));
       const failed = results.filter((r) => !r.passed).length;
       if (opts.summary) appendSummary(opts.summary, checkSummaryMarkdown(results, spec));

@@ -32,9 +32,9 @@ async function thrown(f: () => unknown): Promise<ScaError> {
 describe('library errors', () => {
   it('are ScaError with a code, worded with field names, not CLI flags', async () => {
     const cases: [PatchRequest, RegExp][] = [
-      [{ concept: 'red', mode: 'erase' as never }, /^`mode`: expected one of suppress, amplify, steer, clamp, got 'erase'$/],
-      [{ tensor: 'bottleneck', mode: 'suppress', dims: [9] }, /^`dims`: 9 is out of range for tensor 'bottleneck'/],
-      [{ tensor: 'bottleneck', mode: 'suppress', dims: [0], fold: true, strengthInput: 's' }, /`fold` .* cannot take `strengthInput`/],
+      [{ concept: 'red', mode: 'erase' as never }, /^mode: expected one of suppress, amplify, steer, clamp, got 'erase'$/],
+      [{ tensor: 'bottleneck', mode: 'suppress', dims: [9] }, /dim 9 is out of range for axis 1 of 'bottleneck'/],
+      [{ tensor: 'bottleneck', mode: 'suppress', dims: [0], fold: true, strengthInput: 's' }, /^fold bakes the strength into the weights; it cannot take a strength input$/],
     ];
     for (const [request, message] of cases) {
       const err = await thrown(() => patchModel(loadModel(MODEL), [request]));
@@ -57,11 +57,13 @@ describe('library errors', () => {
     expect(cliWording('`mode`: expected one of a, b')).toBe('--mode: expected one of a, b');
     expect(cliWording('`fold` cannot take `strengthInput`; give `directions`')).toBe('--fold cannot take --strength-input; give --direction');
     expect(cliWording("no `patchedInputs` in 'x`y'")).toBe("no --set in 'x`y'");
+    expect(cliWording('dims: the list is empty')).toBe('--dims: the list is empty');
+    expect(cliWording('model.onnx: dims: 3')).toBe('model.onnx: dims: 3');
     const r = await sca('patch', MODEL, '-o', path.join(tmp(), 'p.onnx'), '--concept', 'red', '--mode', 'erase');
     expect(r.code).toBe(2);
     expect(r.err).toBe("sca: --mode: expected one of suppress, amplify, steer, clamp, got 'erase'\n");
-    const d = await sca('patch', MODEL, '-o', path.join(tmp(), 'p.onnx'), '--tensor', 'bottleneck', '--dims', '9', '--mode', 'suppress');
-    expect(d.err).toMatch(/^sca: --dims: 9 is out of range/);
+    const d = await sca('check', path.join(tmp(), 'missing.json'), '--device', 'tpu');
+    expect(d.err).toMatch(/^sca: --device: expected cpu or cuda, got 'tpu'/);
   });
 });
 
