@@ -2,14 +2,16 @@
 /**
  * The `sca` command. Every command is a thin wrapper over a library function
  * that the tests call directly; this file only parses options and prints.
- * A UsageError becomes one line on stderr and exit code 2; anything else is a
- * bug: one line saying "internal error" and exit code 3, with the stack trace
- * only when SCA_DEBUG=1 is set.
+ * A ScaError (UsageError included) becomes one line on stderr, in the
+ * CLI's words, and exit code 2; anything else is a bug: one line saying
+ * "internal error" and exit code 3, with the stack trace only when
+ * SCA_DEBUG=1 is set.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './errors.js';
+import { ScaError } from './errors.js';
+import { cliWording } from './cli/wording.js';
 import { DecodeError } from './onnx/codec.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
@@ -75,8 +77,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // Commander has already printed its message (or the help text).
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
-      io.err(`sca: ${err.message.replace(/\n/g, ' ')}\n`);
+    if (err instanceof ScaError) {
+      io.err(`sca: ${cliWording(err.message).replace(/\n/g, ' ')}\n`);
       return 2;
     }
     // Loaders name the file; this only catches a decode path that forgot to.

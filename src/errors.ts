@@ -1,10 +1,38 @@
 /**
- * A mistake in what the user gave us (a file, a tensor name, an option).
- * The CLI prints its message as one line and exits with code 2; anything
- * else that escapes is a bug and keeps its stack trace.
+ * What a library caller can tell apart. `BAD_INPUT` covers a mistake in what
+ * was given (a value, a file's contents); the others narrow it down.
  */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+export type ScaErrorCode =
+  | 'BAD_INPUT' // a value or option out of range, or a combination that makes no sense
+  | 'NOT_FOUND' // a file, tensor, concept or anchor that is not there
+  | 'BAD_MODEL' // a file that is not a valid or supported ONNX model
+  | 'BAD_DATA' // input data or groups that do not fit the model
+  | 'BAD_SPEC' // a check spec or plan that is malformed
+  | 'REFUSED' // an edit that would not be provably sound (the message names the node)
+  | 'NO_CUDA'; // --device cuda without onnxruntime's CUDA provider installed
+
+/**
+ * The one error type the library throws for anything the caller can fix.
+ * Messages name the file, tensor or option at fault; options are written as
+ * the library's field names in backquotes (`mode`, `strengthInput`), which the
+ * CLI turns into its flags (--mode, --strength-input). Anything else that
+ * escapes is a bug and keeps its stack trace.
+ */
+export class ScaError extends Error {
+  override readonly name: string = 'ScaError';
+
+  constructor(message: string, readonly code: ScaErrorCode = 'BAD_INPUT') {
+    super(message);
+  }
+}
+
+/**
+ * A mistake in what the user gave us (a file, a tensor name, an option):
+ * a ScaError, code BAD_INPUT unless given. The CLI prints its message as
+ * one line and exits with code 2.
+ */
+export class UsageError extends ScaError {
+  override readonly name: string = 'UsageError';
 }
 
 /** Up to `max` names from `candidates` closest to `name`, for "did you mean" hints. */

@@ -88,7 +88,8 @@ export function findAnchor(model: ModelProto, concept: string, label = 'model'):
   throw new UsageError(
     anchors.length
       ? `${label}: no anchor for concept '${concept}' (the model anchors ${known})`
-      : `${label}: the model records no anchors (metadata ${ANCHORS_KEY}); give --tensor and --direction or --dims, or add one with \`sca anchor\``,
+      : `${label}: the model records no anchors (metadata ${ANCHORS_KEY}); give \`tensor\` and \`directions\` or \`dims\`, or record one with sca anchor (writeAnchors)`,
+    'NOT_FOUND',
   );
 }
 

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { findAnchor } from '../anchors/manifest.js';
-import { UsageError } from '../errors.js';
+import { ablate } from '../api/ablate.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { ablateDims } from '../rewrite/ablation.js';
-import { patchModel } from '../rewrite/patch.js';
 import { intList, integer } from '../util/options.js';
+import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface AblateOptions {
   output: string;
@@ -15,6 +14,7 @@ interface AblateOptions {
   axis?: string;
   prune?: boolean;
   externalData?: boolean;
+  json?: JsonOption;
 }
 
 export function registerAblate(program: Command, { io }: Context): void {
@@ -29,25 +29,25 @@ export function registerAblate(program: Command, { io }: Context): void {
     .option('--axis <n>', 'axis holding the dims (negative counts from the end; ablation supports the last axis of Gemm/MatMul layers)')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
+    .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
     .action((file: string, opts: AblateOptions) => {
       const model = loadModel(file);
-      const anchor = opts.concept ? findAnchor(model.proto, opts.concept, file) : undefined;
-      const tensor = opts.tensor ?? anchor?.tensor;
-      if (!tensor) throw new UsageError('give --concept NAME, or --tensor NAME with --dims');
-      const dims = opts.dims ? intList('--dims', opts.dims) : anchor?.dims;
-      let summary: string;
-      const axis = opts.axis !== undefined ? integer('--axis', opts.axis) : anchor?.axis;
-      if (dims) {
-        const result = ablateDims(model, tensor, dims, { prune: opts.prune, concept: opts.concept, ...(axis !== undefined ? { axis } : {}) });
-        summary = `${result.pruned ? 'pruned' : 'zeroed'} dims [${dims.join(', ')}] of '${tensor}' in ${result.edited.length} weights`;
-      } else if (anchor?.direction) {
-        if (opts.prune) throw new UsageError(`concept '${opts.concept}' is anchored to a direction, not dims; --prune needs dims`);
-        const [applied] = patchModel(model, [{ concept: opts.concept, mode: 'suppress', projection: 'full', fold: true, ...(axis !== undefined ? { axis } : {}) }], file);
-        summary = `folded the projection I - a a^T into the weights reading '${tensor}' (axis ${applied.axis})`;
-      } else {
-        throw new UsageError('give --dims (or --concept for a model with anchors)');
-      }
-      const saved = saveModel(model, opts.output, { externalData: opts.externalData });
+      const done = ablate(
+        model,
+        {
+          ...(opts.concept ? { concept: opts.concept } : {}),
+          ...(opts.tensor ? { tensor: opts.tensor } : {}),
+          ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+          prune: Boolean(opts.prune),
+        },
+        file,
+      );
+      const summary = done.method === 'folded'
+        ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
+        : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
+      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
+      if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
       io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
 }

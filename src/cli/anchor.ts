@@ -6,6 +6,7 @@ import { loadModel, saveModel } from '../onnx/model.js';
 import { parseSingleDirection } from '../util/directions.js';
 import { intList, integer } from '../util/options.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 export function registerAnchor(program: Command, { io }: Context): void {
   program
@@ -18,7 +19,8 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .option('--direction <v,...|@file>', 'anchor direction along the axis, or @FILE (.npy [D], or JSON)')
     .option('--dims <i,...>', 'reserved dims of the axis')
     .option('--axis <n>', 'axis the concept lives on, negative from the end (default: the feature axis, as patch chooses it)')
-    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; axis?: string }) => {
+    .option(JSON_FLAG, 'print the recorded anchor as JSON, or write it to a file')
+    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string; axis?: string; json?: JsonOption }) => {
       if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
       const model = loadModel(file);
       new Graph(model.proto.graph!).require(opts.tensor, file);
@@ -31,6 +33,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
       };
       writeAnchors(model.proto, [anchor]);
       saveModel(model, opts.output);
+      if (emitJson(io, opts.json, { output: opts.output, anchor })) return;
       io.out(`anchored '${opts.concept}' at '${opts.tensor}'; wrote ${opts.output}\n`);
     });
 }

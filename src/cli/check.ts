@@ -2,8 +2,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { junitErrorXml, junitXml, runChecks } from '../eval/check.js';
 import { parseDevice } from '../eval/session.js';
+import fs from 'node:fs';
 import { writeTextFile } from '../util/files.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
+import { checkSummaryMarkdown } from '../eval/checkSummary.js';
 
 export function registerCheck(program: Command, ctx: Context): void {
   program
@@ -12,8 +15,9 @@ export function registerCheck(program: Command, ctx: Context): void {
     .argument('<spec>', 'JSON spec: intact model, data, and checks with bounds (see README)')
     .option('--junit <file.xml>', 'also write the results as JUnit XML')
     .option('--device <device>', 'cpu or cuda (overrides the spec)')
-    .option('--json', 'print the results as JSON')
-    .action(async (spec: string, opts: { junit?: string; device?: string; json?: boolean }) => {
+    .option(JSON_FLAG, 'print the results as JSON, or write them to a file')
+    .option('--summary <file.md>', 'also write a markdown verdict table (for $GITHUB_STEP_SUMMARY; appended to an existing file)')
+    .action(async (spec: string, opts: { junit?: string; device?: string; json?: JsonOption; summary?: string }) => {
       const started = performance.now();
       let results;
       try {
@@ -25,8 +29,8 @@ export function registerCheck(program: Command, ctx: Context): void {
       }
       if (opts.junit) writeTextFile(opts.junit, junitXml(results, spec));
       const failed = results.filter((r) => !r.passed).length;
-      if (opts.json) ctx.io.out(`${JSON.stringify({ spec, passed: results.length - failed, failed, results }, null, 2)}\n`);
-      else {
+      if (opts.summary) appendSummary(opts.summary, checkSummaryMarkdown(results, spec));
+      if (!emitJson(ctx.io, opts.json, { spec, passed: results.length - failed, failed, results })) {
         for (const r of results) {
           const value = r.value === null ? 'undefined' : r.value.toPrecision(4);
           ctx.io.out(`${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}${r.reason ? `: ${r.reason}` : ''})\n`);
@@ -35,4 +39,10 @@ export function registerCheck(program: Command, ctx: Context): void {
       }
       ctx.exitCode = failed ? 1 : 0;
     });
+}
+
+/** Appends to an existing summary file ($GITHUB_STEP_SUMMARY collects several steps); creates it otherwise. */
+function appendSummary(file: string, markdown: string): void {
+  if (fs.existsSync(file)) fs.appendFileSync(file, `\n${markdown}`);
+  else writeTextFile(file, markdown);
 }

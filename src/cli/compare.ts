@@ -8,10 +8,11 @@ import { UsageError } from '../errors.js';
 import { number, positiveInt } from '../util/options.js';
 import { Progress } from '../util/progress.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface CompareCliOptions {
   data: string;
-  json?: string;
+  json?: JsonOption;
   report?: string;
   device: string;
   batchSize: string;
@@ -30,7 +31,7 @@ export function registerCompare(program: Command, { io }: Context): void {
     .argument('<intact>', 'the original model')
     .argument('<patched>', 'the patched or ablated model')
     .option('--data <spec>', 'color-cube[:N] (N points per axis), or a .npy, .npz or .json file of inputs', 'color-cube')
-    .option('--json <file>', 'write the results as JSON (schemaVersion 1; - for stdout)')
+    .option(JSON_FLAG, 'print the results as JSON (schemaVersion 1), or write them to a file')
     .option('--report <file.html>', 'write a self-contained HTML report with tables and plots')
     .option('--device <device>', 'cpu or cuda', 'cpu')
     .option('--batch-size <n>', 'samples per onnxruntime run', '1024')
@@ -51,16 +52,11 @@ export function registerCompare(program: Command, { io }: Context): void {
         onProgress: (done, total) => (progress ??= new Progress('comparing', total)).update(done),
       });
       progress?.done();
-      const json = `${JSON.stringify(comparison.result, null, 2)}\n`;
-      if (opts.json === '-') io.out(json);
-      else {
-        if (opts.json) writeTextFile(opts.json, json);
-        io.out(`${formatComparison(comparison.result)}\n`);
-      }
-      if (opts.report) {
-        writeTextFile(opts.report, renderReport(comparison, `${patched} vs ${intact}`));
-        if (opts.json !== '-') io.out(`report: ${opts.report}\n`);
-      }
+      // The report is written first, so JSON on stdout stays the only thing printed.
+      if (opts.report) writeTextFile(opts.report, renderReport(comparison, `${patched} vs ${intact}`, { reportPath: opts.report }));
+      if (emitJson(io, opts.json, comparison.result)) return;
+      io.out(`${formatComparison(comparison.result)}\n`);
+      if (opts.report) io.out(`report: ${opts.report}\n`);
     });
 }
 

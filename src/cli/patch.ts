@@ -9,7 +9,9 @@ import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/pat
 import { ShapeUnknownError } from '../rewrite/target.js';
 import { parseDirectionOptions, resolvePlanDirections } from '../util/directions.js';
 import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
+import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface PatchOptions {
   output: string;
@@ -26,7 +28,7 @@ interface PatchOptions {
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
-  json?: boolean;
+  json?: JsonOption;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -50,7 +52,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
-    .option('--json', 'print what was applied as JSON')
+    .option(JSON_FLAG, 'print what was applied as JSON, or write it to a file')
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
       // Folds of large weights stream into scratch files beside the output until it is saved.
@@ -60,14 +62,11 @@ export function registerPatch(program: Command, { io }: Context): void {
       try {
         const patched = await patchWithShapes(file, requests, scratch);
         applied = patched.applied;
-        saved = saveModel(patched.model, opts.output, { externalData: opts.externalData });
+        saved = saveModel(patched.model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       } finally {
         scratch.dispose();
       }
-      if (opts.json) {
-        io.out(`${JSON.stringify({ output: saved.path, dataFile: saved.dataPath ?? null, applied }, null, 2)}\n`);
-        return;
-      }
+      if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
         const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
         const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;

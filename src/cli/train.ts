@@ -4,6 +4,7 @@ import { DEFAULT_BACKEND, PAPER_ARCHITECTURE, PAPER_STEPS } from '../train/defau
 import { Progress } from '../util/progress.js';
 import { number, positiveInt } from '../util/options.js';
 import type { Context } from './context.js';
+import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 interface TrainCliOptions {
   output: string;
@@ -16,7 +17,7 @@ interface TrainCliOptions {
   anchor: boolean;
   antiAnchor?: boolean;
   backend: string;
-  json?: boolean;
+  json?: JsonOption;
 }
 
 const fmt = (v: number | undefined, digits = 3): string => (v === undefined ? 'n/a' : v.toExponential(digits - 1));
@@ -35,8 +36,8 @@ export function registerTrain(program: Command, { io }: Context): void {
     .option('--hidden <h>', 'hidden width H', String(PAPER_ARCHITECTURE.hidden))
     .option('--no-anchor', 'leave out the anchor regularizer (the ablation run)')
     .option('--anti-anchor', 'add the anti-anchor regularizer at -e0')
-    .option('--backend <name>', 'tfjs backend: wasm (faster here) or cpu', DEFAULT_BACKEND)
-    .option('--json', 'print the seed table as JSON')
+    .option('--backend <name>', 'tfjs backend: wasm (the faster in npm run bench) or cpu', DEFAULT_BACKEND)
+    .option(JSON_FLAG, 'print the seed table as JSON, or write it to a file')
     .action(async (opts: TrainCliOptions) => {
       if (opts.backend !== 'cpu' && opts.backend !== 'wasm') throw new UsageError(`--backend: expected cpu or wasm, got '${opts.backend}'`);
       const steps = positiveInt('--steps', opts.steps);
@@ -45,9 +46,10 @@ export function registerTrain(program: Command, { io }: Context): void {
       const architecture = { latent: positiveInt('--latent', opts.latent), layers: positiveInt('--layers', opts.layers), hidden: positiveInt('--hidden', opts.hidden) };
       if (architecture.latent < 2) throw new UsageError('--latent: needs at least 2 dims (one is reserved for red)');
       const seeds = positiveInt('--seeds', opts.seeds);
-      const progress = new Progress('training', steps * seeds);
       // Loaded here, not at start-up: tfjs costs every other command 0.1 s.
       const { trainColorModel } = await import('../train/color.js');
+      // Training is always long work: progress lines from the first 10%, terminal or not.
+      const progress = new Progress(seeds > 1 ? `training ${seeds} seeds` : 'training', steps * seeds, process.stderr, { quietSeconds: 0 });
       const result = await trainColorModel(
         opts.output,
         { seed, seeds, steps, architecture, anchor: opts.anchor, antiAnchor: Boolean(opts.antiAnchor), backend: opts.backend },
@@ -63,10 +65,7 @@ export function registerTrain(program: Command, { io }: Context): void {
         seconds: r.result.seconds,
         best: r === result.best,
       }));
-      if (opts.json) {
-        io.out(`${JSON.stringify({ output: result.saved.path, exportDiff: result.exportDiff, runs: rows }, null, 2)}\n`);
-        return;
-      }
+      if (emitJson(io, opts.json, { output: result.saved.path, exportDiff: result.exportDiff, runs: rows })) return;
       io.out(' seed  val MSE    selectivity  red MSE (dim 0 zeroed)  labelled  time\n');
       for (const r of rows) {
         io.out(`${r.best ? '*' : ' '}${String(r.seed).padStart(4)}  ${fmt(r.validationMse)}  ${(r.selectivity ?? NaN).toFixed(3).padStart(11)}  ${fmt(r.redMseAblated).padStart(22)}  ${(100 * r.labelledFraction).toFixed(3)}%  ${r.seconds.toFixed(1)}s\n`);

@@ -146,7 +146,7 @@ function join(where: JsonPath, key: string | number): JsonPath {
 export function parseSpec(file: string): { spec: Spec; dir: string } {
   const raw = readJsonFile('spec', file);
   const fail = (where: JsonPath, message: string): never => {
-    throw new UsageError(`${file}: ${where ? `${where}: ` : ''}${message}`);
+    throw new UsageError(`${file}: ${where ? `${where}: ` : ''}${message}`, 'BAD_SPEC');
   };
   const top = checkObject(raw, SPEC_SHAPE, '', fail);
   if (top.intact === undefined) fail('', '"intact" must name the intact model');
@@ -215,7 +215,7 @@ function measure(check: CheckSpec, c: Comparison): { value: number | null; subje
   const r = c.result;
   const color = check.color ?? check.group;
   if ((COLOR_METRICS as readonly string[]).includes(check.metric)) {
-    if (!r.color) throw new UsageError(`metric ${check.metric} needs colour data (--data color-cube) and a colour model`);
+    if (!r.color) throw new UsageError(`metric ${check.metric} needs colour data (\`data\` color-cube) and a colour model`);
     const row = (name: string) => r.color!.named.find((x) => x.name === name)!;
     switch (check.metric) {
       case 'selectivity':
@@ -266,7 +266,7 @@ export async function runChecks(file: string, options: { device?: Device } = {})
       measured = measure(check, comparison);
     } catch (err) {
       // Name the spec and the check: a spec may hold dozens.
-      if (err instanceof UsageError) throw new UsageError(`${file}: ${checkLabel(check, i)}: ${err.message}`);
+      if (err instanceof UsageError) throw new UsageError(`${file}: ${checkLabel(check, i)}: ${err.message}`, err.code);
       throw err;
     }
     const seconds = (performance.now() - started) / 1000;

@@ -100,7 +100,7 @@ async function sessionFor(source: { label: string; model: Model; path?: string }
   const setsInputs = Object.keys(values).length > 0;
   if (taps.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
   if (usesExternalData(source.model)) {
-    throw new UsageError(`${source.label}: --tap, --set and in-memory models need the weights inline; this model keeps them in external data`);
+    throw new UsageError(`${source.label}: \`taps\`, \`patchedInputs\` and in-memory models need the weights inline; this model keeps them in external data`);
   }
   const graph = source.model.proto.graph!;
   const ir = new Graph(graph);

@@ -66,11 +66,11 @@ export function nearestColorName(c: Rgb): string {
 
 export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string): Dataset {
   if (inputs.length !== 1 || inputs[0].sampleShape.length !== 1 || (inputs[0].sampleShape[0] ?? 3) !== 3) {
-    throw new UsageError(`--data ${name}: the colour cube needs a model with one input of shape [batch, 3]`);
+    throw new UsageError(`\`data\` ${name}: the colour cube needs a model with one input of shape [batch, 3]`, 'BAD_DATA');
   }
   const input = inputs[0];
   if (input.elemType !== DataType.FLOAT && input.elemType !== DataType.FLOAT16) {
-    throw new UsageError(`--data ${name}: input '${input.name}' must be float32 or float16 for the colour cube`);
+    throw new UsageError(`\`data\` ${name}: input '${input.name}' must be float32 or float16 for the colour cube`, 'BAD_DATA');
   }
   const half = input.elemType === DataType.FLOAT16;
   const values = colors.flat();
@@ -88,7 +88,7 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   const cube = /^color-cube(?::(\d+))?$/.exec(spec);
   if (cube) {
     const n = cube[1] ? Number(cube[1]) : 8;
-    if (n < 1 || n > 64) throw new UsageError(`--data ${spec}: the cube size must be 1 to 64 points per axis`);
+    if (n < 1 || n > 64) throw new UsageError(`\`data\` ${spec}: the cube size must be 1 to 64 points per axis`, 'BAD_DATA');
     return colorDataset(colorCube(n), inputs, `color-cube:${n}`);
   }
   let bytes: Buffer;
@@ -96,19 +96,19 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   try {
     bytes = fs.readFileSync(spec);
   } catch {
-    throw new UsageError(`--data: cannot read ${spec} (expected color-cube[:N] or a .npy, .npz or .json file)`);
+    throw new UsageError(`\`data\`: cannot read ${spec} (expected color-cube[:N] or a .npy, .npz or .json file)`, 'BAD_DATA');
   }
   const ext = path.extname(spec).toLowerCase();
   let arrays: Record<string, NpyArray>;
   if (ext === '.npy') {
-    if (inputs.length !== 1) throw new UsageError(`${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`);
+    if (inputs.length !== 1) throw new UsageError(`${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`, 'BAD_DATA');
     arrays = { [inputs[0].name]: parseNpy(bytes, spec) };
   } else if (ext === '.npz') {
     arrays = parseNpz(bytes, spec);
   } else if (ext === '.json') {
     arrays = parseJsonData(bytes.toString('utf8'), spec, inputs);
   } else {
-    throw new UsageError(`--data: ${spec} is not .npy, .npz or .json`);
+    throw new UsageError(`\`data\`: ${spec} is not .npy, .npz or .json`, 'BAD_DATA');
   }
   return datasetFromArrays(arrays, inputs, spec);
 }
@@ -118,17 +118,17 @@ function parseJsonData(text: string, label: string, inputs: ModelInput[]): Recor
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${label}: not valid JSON (${(err as Error).message})`);
+    throw new UsageError(`${label}: not valid JSON (${(err as Error).message})`, 'BAD_DATA');
   }
   const named: Record<string, unknown> = Array.isArray(parsed) ? (inputs.length === 1 ? { [inputs[0].name]: parsed } : {}) : (parsed as Record<string, unknown>);
-  if (Array.isArray(parsed) && inputs.length !== 1) throw new UsageError(`${label}: a bare JSON list feeds one input, but the model takes ${inputs.length}; use {"name": [...]}`);
+  if (Array.isArray(parsed) && inputs.length !== 1) throw new UsageError(`${label}: a bare JSON list feeds one input, but the model takes ${inputs.length}; use {"name": [...]}`, 'BAD_DATA');
   const out: Record<string, NpyArray> = {};
   for (const [name, value] of Object.entries(named)) {
     const shape: number[] = [];
     for (let v: unknown = value; Array.isArray(v); v = v[0]) shape.push(v.length);
     const flat = (value as unknown[]).flat(Infinity) as unknown[];
     if (flat.length !== shape.reduce((a, b) => a * b, 1) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-      throw new UsageError(`${label}: '${name}' must be a rectangular nested list of numbers`);
+      throw new UsageError(`${label}: '${name}' must be a rectangular nested list of numbers`, 'BAD_DATA');
     }
     out[name] = { dtype: 'f8', shape, data: Float64Array.from(flat as number[]) };
   }
@@ -151,11 +151,11 @@ function convert(array: NpyArray, want: ort.Tensor.Type, label: string): Numeric
   if ((have === 'float64' || have === 'float32') && want === 'float16') return float16Bits(array.data as Float64Array | Float32Array);
   if (have === 'float64' && (want === 'int64' || want === 'int32')) {
     const values = array.data as Float64Array;
-    if (!values.every(Number.isInteger)) throw new UsageError(`${label}: expects whole numbers (${want})`);
+    if (!values.every(Number.isInteger)) throw new UsageError(`${label}: expects whole numbers (${want})`, 'BAD_DATA');
     return want === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : Int32Array.from(values);
   }
   if (have === 'int32' && want === 'int64') return BigInt64Array.from(array.data as Int32Array, (v) => BigInt(v));
-  throw new UsageError(`${label}: the model expects ${want}, the data is ${have}`);
+  throw new UsageError(`${label}: the model expects ${want}, the data is ${have}`, 'BAD_DATA');
 }
 
 function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[], label: string): Dataset {
@@ -163,29 +163,29 @@ function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[
   for (const input of inputs) {
     const array = arrays[input.name];
     if (!array) {
-      throw new UsageError(`${label}: no data for input '${input.name}' (has ${Object.keys(arrays).map((k) => `'${k}'`).join(', ') || 'nothing'})`);
+      throw new UsageError(`${label}: no data for input '${input.name}' (has ${Object.keys(arrays).map((k) => `'${k}'`).join(', ') || 'nothing'})`, 'BAD_DATA');
     }
     const where = `${label}: input '${input.name}'`;
     if (array.shape.length !== input.sampleShape.length + 1) {
-      throw new UsageError(`${where} has rank ${input.sampleShape.length + 1} in the model but the data has shape [${array.shape.join(', ')}]`);
+      throw new UsageError(`${where} has rank ${input.sampleShape.length + 1} in the model but the data has shape [${array.shape.join(', ')}]`, 'BAD_DATA');
     }
     input.sampleShape.forEach((d, i) => {
       if (d !== undefined && d !== array.shape[i + 1]) {
-        throw new UsageError(`${where}: axis ${i + 1} must be ${d}, the data has ${array.shape[i + 1]} (shape [${array.shape.join(', ')}])`);
+        throw new UsageError(`${where}: axis ${i + 1} must be ${d}, the data has ${array.shape[i + 1]} (shape [${array.shape.join(', ')}])`, 'BAD_DATA');
       }
     });
     if (dataset.samples >= 0 && array.shape[0] !== dataset.samples) {
-      throw new UsageError(`${label}: inputs disagree on the number of samples (${dataset.samples} vs ${array.shape[0]} for '${input.name}')`);
+      throw new UsageError(`${label}: inputs disagree on the number of samples (${dataset.samples} vs ${array.shape[0]} for '${input.name}')`, 'BAD_DATA');
     }
     dataset.samples = array.shape[0];
     const type = ORT_TYPE[input.elemType];
-    if (!type) throw new UsageError(`${where}: element type ${input.elemType} is not supported`);
+    if (!type) throw new UsageError(`${where}: element type ${input.elemType} is not supported`, 'BAD_DATA');
     dataset.inputs[input.name] = { type, sampleShape: array.shape.slice(1), data: convert(array, type, where) };
   }
   for (const extra of Object.keys(arrays)) {
-    if (!inputs.some((i) => i.name === extra)) throw new UsageError(`${label}: '${extra}' is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    if (!inputs.some((i) => i.name === extra)) throw new UsageError(`${label}: '${extra}' is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`, 'BAD_DATA');
   }
-  if (dataset.samples === 0) throw new UsageError(`${label}: no samples`);
+  if (dataset.samples === 0) throw new UsageError(`${label}: no samples`, 'BAD_DATA');
   return dataset;
 }
 
@@ -196,17 +196,17 @@ export function loadGroups(file: string, samples: number): string[] {
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
-    throw new UsageError(`--groups: cannot read ${file} as JSON`);
+    throw new UsageError(`\`groups\`: cannot read ${file} as JSON`, 'BAD_DATA');
   }
   if (Array.isArray(parsed)) {
-    if (parsed.length !== samples) throw new UsageError(`--groups: ${file} has ${parsed.length} labels for ${samples} samples`);
+    if (parsed.length !== samples) throw new UsageError(`\`groups\`: ${file} has ${parsed.length} labels for ${samples} samples`, 'BAD_DATA');
     return parsed.map(String);
   }
   const labels = new Array<string>(samples).fill('(none)');
   for (const [label, indices] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!Array.isArray(indices)) throw new UsageError(`--groups: '${label}' must list sample indices`);
+    if (!Array.isArray(indices)) throw new UsageError(`\`groups\`: '${label}' must list sample indices`, 'BAD_DATA');
     for (const i of indices) {
-      if (!Number.isInteger(i) || i < 0 || i >= samples) throw new UsageError(`--groups: index ${i} of '${label}' is out of range (0 to ${samples - 1})`);
+      if (!Number.isInteger(i) || i < 0 || i >= samples) throw new UsageError(`\`groups\`: index ${i} of '${label}' is out of range (0 to ${samples - 1})`, 'BAD_DATA');
       labels[i] = label;
     }
   }

@@ -40,7 +40,7 @@ export interface DemoResult {
 
 export async function runDemo(outDir: string, options: { device?: Device; model?: string; onStep?: (text: string) => void } = {}): Promise<DemoResult> {
   const source = options.model ?? SHIPPED_COLOR_MODEL;
-  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out: ${outDir} is a file, not a folder`);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`\`outDir\`: ${outDir} is a file, not a folder`);
   fs.mkdirSync(outDir, { recursive: true });
   const step = options.onStep ?? (() => {});
 
@@ -69,6 +69,7 @@ export async function runDemo(outDir: string, options: { device?: Device; model?
         { heading: 'Ablation', comparison: ablatedComparison },
       ],
       'sca demo: removing red from the SCA colour autoencoder',
+      { reportPath: report },
     ),
   );
   return { model: source, outDir, suppressed: { path: suppressedPath, comparison: suppressedComparison }, ablated: { path: ablatedPath, comparison: ablatedComparison }, report };

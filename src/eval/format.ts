@@ -30,6 +30,7 @@ export function formatComparison(r: ComparisonResult): string {
         r.color.named.map((c) => [c.name, sci(c.intactMse), sci(c.patchedMse), c.ratio === null ? 'n/a' : c.ratio >= 100 ? c.ratio.toFixed(0) : c.ratio.toFixed(2), sci(c.changeMse)]),
       ),
     );
+    parts.push('(MSE: mean over R, G, B of (output - input colour)^2; x intact: patched MSE / intact MSE; change MSE: of patched vs intact output)');
     parts.push(`selectivity (Pearson r of change vs hue similarity to [${r.color.anchor.join(', ')}] cubed): ${r.color.selectivity === null ? 'undefined (no change)' : r.color.selectivity.toFixed(3)}`);
   } else if (r.groups.length > 1 && r.groups.length <= 50) {
     parts.push('');

@@ -22,7 +22,7 @@ const CONSTRUCTORS: Record<string, { new (buffer: ArrayBuffer, offset: number, l
 
 export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const text = (a: number, b: number) => Buffer.from(bytes.subarray(a, b)).toString('latin1');
-  if (bytes.length < 10 || text(0, 6) !== MAGIC) throw new UsageError(`${label}: not a .npy file`);
+  if (bytes.length < 10 || text(0, 6) !== MAGIC) throw new UsageError(`${label}: not a .npy file`, 'BAD_DATA');
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -31,16 +31,16 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const descr = /'descr':\s*'([<>|=]?)(\w+)'/.exec(header);
   const order = /'fortran_order':\s*(True|False)/.exec(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !order || !shapeText) throw new UsageError(`${label}: unreadable .npy header`);
-  if (descr[1] === '>') throw new UsageError(`${label}: big-endian arrays are not supported`);
-  if (order[1] === 'True') throw new UsageError(`${label}: Fortran-order arrays are not supported (save with np.ascontiguousarray)`);
+  if (!descr || !order || !shapeText) throw new UsageError(`${label}: unreadable .npy header`, 'BAD_DATA');
+  if (descr[1] === '>') throw new UsageError(`${label}: big-endian arrays are not supported`, 'BAD_DATA');
+  if (order[1] === 'True') throw new UsageError(`${label}: Fortran-order arrays are not supported (save with np.ascontiguousarray)`, 'BAD_DATA');
   const dtype = descr[2];
   const Ctor = CONSTRUCTORS[dtype];
-  if (!Ctor) throw new UsageError(`${label}: dtype ${dtype} is not supported (use float32, float64, int32, int64, uint8 or bool)`);
+  if (!Ctor) throw new UsageError(`${label}: dtype ${dtype} is not supported (use float32, float64, int32, int64, uint8 or bool)`, 'BAD_DATA');
   const shape = shapeText[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLength;
-  if (bytes.length - offset < count * Ctor.BYTES_PER_ELEMENT) throw new UsageError(`${label}: truncated .npy data`);
+  if (bytes.length - offset < count * Ctor.BYTES_PER_ELEMENT) throw new UsageError(`${label}: truncated .npy data`, 'BAD_DATA');
   // Copy so the typed array is aligned whatever the header length.
   const body = Uint8Array.prototype.slice.call(bytes, offset, offset + count * Ctor.BYTES_PER_ELEMENT);
   return { dtype, shape, data: new Ctor(body.buffer, 0, count) };
@@ -51,7 +51,7 @@ export function parseNpz(bytes: Uint8Array, label: string): Record<string, NpyAr
   try {
     files = unzipSync(bytes);
   } catch (err) {
-    throw new UsageError(`${label}: not a readable .npz archive (${(err as Error).message})`);
+    throw new UsageError(`${label}: not a readable .npz archive (${(err as Error).message})`, 'BAD_DATA');
   }
   const out: Record<string, NpyArray> = {};
   for (const [name, content] of Object.entries(files)) {

@@ -73,15 +73,19 @@ export function cudaAvailable(): boolean {
 }
 
 export function parseDevice(value: string): Device {
-  if (!DEVICES.includes(value as Device)) throw new UsageError(`--device: expected cpu or cuda, got '${value}'`);
+  if (!DEVICES.includes(value as Device)) throw new UsageError(`\`device\`: expected cpu or cuda, got '${value}'`);
   return value as Device;
 }
 
 export async function openSession(model: string | Uint8Array, device: Device = 'cpu'): Promise<ort.InferenceSession> {
-  if (device === 'cuda' && !cudaAvailable()) throw new UsageError(CUDA_HELP);
+  if (device === 'cuda' && !cudaAvailable()) throw new UsageError(CUDA_HELP, 'NO_CUDA');
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
     graphOptimizationLevel: 'all',
+    // Warnings such as 'initializer appears in graph inputs' are expected for
+    // strength inputs. Set per session, so importing the library changes no
+    // process-wide onnxruntime setting.
+    logSeverityLevel: 3,
   };
   try {
     return typeof model === 'string'
@@ -89,16 +93,13 @@ export async function openSession(model: string | Uint8Array, device: Device = '
       : await ort.InferenceSession.create(model, options);
   } catch (err) {
     const label = typeof model === 'string' ? model : 'model';
-    throw new UsageError(`${label}: onnxruntime cannot load it (${firstLine((err as Error).message)})`);
+    throw new UsageError(`${label}: onnxruntime cannot load it (${firstLine((err as Error).message)})`, 'BAD_MODEL');
   }
 }
 
 function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
-
-// Warnings such as 'initializer appears in graph inputs' are expected for strength inputs.
-ort.env.logLevel = 'error';
 
 export { ort };
 
@@ -121,7 +122,7 @@ export function withInputValues(proto: ModelProto, values: Record<string, number
   });
   for (const name of Object.keys(values)) {
     const overridable = graph.input.some((i) => i.name === name) && graph.initializer.some((t) => t.name === name);
-    if (!overridable) throw new UsageError(`'${name}' is not an overridable input of the model (a graph input with a default)`);
+    if (!overridable) throw new UsageError(`'${name}' is not an overridable input of the model (a graph input with a default)`, 'NOT_FOUND');
   }
   return { ...proto, graph: { ...graph, initializer } };
 }

@@ -60,7 +60,7 @@ export function loadModel(file: string, options: { lazyBytes?: number } = {}): M
 function corrupt(label: string, err: unknown): Error {
   if (err instanceof UsageError) return err;
   const e = asDecodeError(err);
-  return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt at ${e.path.length ? e.path.join('.') : 'the top level'}: ${e.reason})`);
+  return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt at ${e.path.length ? e.path.join('.') : 'the top level'}: ${e.reason})`, 'BAD_MODEL');
 }
 
 export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'): Model {
@@ -81,12 +81,12 @@ function checkedModel(proto: ModelProto, baseDir: string, label: string): Model 
 }
 
 function validateModel(proto: ModelProto, label: string): void {
-  if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`);
-  if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`);
+  if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`, 'BAD_MODEL');
+  if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`, 'BAD_MODEL');
   // A model may import only other domains (ai.onnx.preview.training): it loads, and edits that add default-domain ops refuse it.
   const opset = opsetOf(proto);
   if (opset !== undefined && (opset < 1 || opset > MAX_KNOWN_OPSET)) {
-    throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`);
+    throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`, 'BAD_MODEL');
   }
 }
 
@@ -120,6 +120,8 @@ export interface SaveOptions {
   externalData?: boolean;
   /** Largest inline protobuf; tests lower it to exercise the over-2-GiB path on small models. */
   inlineLimit?: number;
+  /** Called as bytes are written (model and side file together), for progress on large models. */
+  onProgress?: (written: number, total: number) => void;
 }
 
 export interface SaveResult {
@@ -182,12 +184,16 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
 
   const dests = placements.length ? [outPath, path.join(outDir, dataName)] : [outPath];
   let result: SaveResult = { path: outPath, bytes: 0 };
+  const dataTotal = placements.reduce((sum, p) => sum + ('bytes' in p.from ? p.from.bytes.length : (p.from.ref.length ?? 0)), 0);
+  const total = dataTotal + inlineSize;
+  let written = 0;
+  const progress = options.onProgress ? (n: number) => options.onProgress!((written = Math.min(written + n, total)), total) : undefined;
   writeAtomically(dests, ([modelFile, dataFile]) => {
     let dataBytes = 0;
-    if (dataFile) dataBytes = writeExternalData(dataFile, placements);
+    if (dataFile) dataBytes = writeExternalData(dataFile, placements, progress);
     // Placed tensors learn their offsets while the side file is written, so they need a fresh encoding.
     const chunks = placements.length ? encode() : first;
-    writeChunks(modelFile, chunks);
+    writeChunks(modelFile, chunks, progress);
     result = { path: outPath, bytes: chunks.length, ...(dataFile ? { dataPath: dataFile.dest, dataBytes } : {}) };
   });
   return result;
@@ -231,7 +237,7 @@ function withPlacements<T>(placements: Placement[], location: string, fn: () => 
  * weights come from one source file, that file is copied whole (the fastest
  * copy the OS offers) and keeps its offsets; the rest is appended.
  */
-function writeExternalData(file: PendingFile, placements: Placement[]): number {
+function writeExternalData(file: PendingFile, placements: Placement[], progress?: (bytes: number) => void): number {
   const sources = new Set(placements.flatMap((p) => ('file' in p.from ? [p.from.file] : [])));
   let size = 0;
   const whole = sources.size === 1 && mostlyStillUsed([...sources][0], placements);
@@ -239,6 +245,7 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
     const [only] = sources;
     fs.copyFileSync(only, file.tmp);
     size = fs.statSync(file.tmp).size;
+    progress?.(size);
     for (const p of placements) if ('file' in p.from) p.offset = p.from.ref.offset;
   }
   const fd = fs.openSync(file.tmp, whole ? 'r+' : 'w');
@@ -253,15 +260,16 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
       p.offset = size;
       const bytes = 'bytes' in p.from ? p.from.bytes : undefined;
       if (bytes instanceof FileRange) {
-        copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, fd, size, buffer);
+        copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, fd, size, buffer, progress);
         size += bytes.length;
       } else if (bytes) {
         writeAll(fd, bytes, size);
         size += bytes.length;
+        progress?.(bytes.length);
       } else if ('file' in p.from) {
         const src = sourceFd(fds, p.from.file);
         const length = p.from.ref.length ?? fs.fstatSync(src).size - p.from.ref.offset;
-        copyRangeAt(src, p.from.ref.offset, length, fd, size, buffer);
+        copyRangeAt(src, p.from.ref.offset, length, fd, size, buffer, progress);
         size += length;
         p.from = { file: p.from.file, ref: { ...p.from.ref, length } };
       }
@@ -294,7 +302,7 @@ function sourceFd(fds: Map<string, number>, file: string): number {
   return fd;
 }
 
-function copyRangeAt(src: number, offset: number, length: number, dst: number, at: number, buffer: Buffer): void {
+function copyRangeAt(src: number, offset: number, length: number, dst: number, at: number, buffer: Buffer, progress?: (bytes: number) => void): void {
   let done = 0;
   while (done < length) {
     const want = Math.min(buffer.length, length - done);
@@ -302,19 +310,23 @@ function copyRangeAt(src: number, offset: number, length: number, dst: number, a
     if (got === 0) throw new UsageError(`external data ended early while copying`);
     writeAll(dst, buffer.subarray(0, got), at + done);
     done += got;
+    progress?.(got);
   }
 }
 
 /** Writes the chunks in order; ranges of the input file are copied through one small buffer. */
-function writeChunks(file: PendingFile, chunks: Chunks): void {
+function writeChunks(file: PendingFile, chunks: Chunks, progress?: (bytes: number) => void): void {
   const fd = fs.openSync(file.tmp, 'w');
   const fds = new Map<string, number>();
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   let at = 0;
   try {
     for (const part of chunks.parts) {
-      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), part.offset, part.length, fd, at, buffer);
-      else writeAll(fd, part, at);
+      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), part.offset, part.length, fd, at, buffer, progress);
+      else {
+        writeAll(fd, part, at);
+        progress?.(part.length);
+      }
       at += part.length;
     }
   } finally {

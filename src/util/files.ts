@@ -100,7 +100,7 @@ export function statRegularFile(file: string, label: string): fs.Stats {
   try {
     stat = fs.statSync(file);
   } catch (err) {
-    throw new UsageError(`${label}: cannot read: ${fsReason(err)}`);
+    throw new UsageError(`${label}: cannot read: ${fsReason(err)}`, 'NOT_FOUND');
   }
   if (!stat.isFile()) throw new UsageError(`${label}: is ${kindOf(stat)}, expected a regular file`);
   return stat;

@@ -36,26 +36,90 @@ describe('sca demo', () => {
 });
 
 describe('the HTML report', () => {
-  it('holds the tables and plots (structure)', async () => {
+  it('holds the tables and plots (structure), with model paths relative to the report', async () => {
     const html = fs.readFileSync(demo.report, 'utf8');
     for (const plot of ['error-vs-hue', 'error-vs-similarity', 'swatches', 'tap-cosine-bottleneck']) expect(html).toContain(`data-plot="${plot}"`);
+    expect(html).toContain('<code>color-red-suppressed.onnx</code>');
+    expect(html).not.toContain(dir);
     const generic = renderReport(await compareModels(demo.model, demo.ablated.path, { data: 'color-cube:2' }));
     expect(generic).toContain('Per colour');
   });
 
-  it.runIf(CHROMIUM || process.env.CI)('renders in headless Chromium with every plot drawn', () => {
+  it.runIf(CHROMIUM || process.env.CI)('renders in headless Chromium: verdict, defined columns, labelled axes, zero markers, side by side', () => {
     expect(CHROMIUM, 'CI needs Debian\'s chromium (apt-get install chromium)').toBeDefined();
     const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'chromium')}`];
-    const dom = execFileSync(CHROMIUM!, [...args, '--dump-dom', `file://${demo.report}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    const plot = (id: string) => new RegExp(`<svg data-plot="${id}"[\\s\\S]*?</svg>`).exec(dom)?.[0] ?? '';
-    // One dot per cube colour, in both suppression and ablation sections.
-    expect(plot('error-vs-hue').match(/<circle /g)).toHaveLength(512);
-    expect(plot('error-vs-similarity').match(/<circle /g)).toHaveLength(512);
-    expect(plot('tap-cosine-bottleneck').match(/<rect /g)!.length).toBeGreaterThanOrEqual(40);
-    expect(dom.match(/class="swatch"/g)).toHaveLength(2 * 17);
+    // The report has no scripts; a copy with one measures the laid-out page and writes the numbers into the DOM.
+    const measure = `<script>addEventListener('load', () => {
+      const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, width: r.width }; };
+      const out = { sections: [...document.querySelectorAll('section.comparison')].map(box), page: document.documentElement.clientWidth };
+      const pre = document.createElement('pre'); pre.id = 'layout'; pre.textContent = JSON.stringify(out); document.body.append(pre);
+    });</script>`;
+    const probe = path.join(dir, 'probe.html');
+    fs.writeFileSync(probe, fs.readFileSync(demo.report, 'utf8').replace('</body>', `${measure}</body>`));
+    const dom = execFileSync(CHROMIUM!, [...args, '--window-size=1500,2400', '--dump-dom', `file://${probe}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const section = (name: string) => new RegExp(`<section class="comparison" data-comparison="${name}">[\\s\\S]*?</section>`).exec(dom)?.[0] ?? '';
+    const runs = { Suppression: demo.suppressed, Ablation: demo.ablated };
+
+    for (const [name, run] of Object.entries(runs)) {
+      const html = section(name);
+      const r = run.comparison.result;
+      const cube = run.comparison.detail.cube!;
+      const plot = (id: string) => new RegExp(`<svg data-plot="${id}"[\\s\\S]*?</svg>`).exec(html)?.[0] ?? '';
+
+      // Verdict: red's factor, the worst far colour by name, selectivity with its meaning.
+      const red = r.color!.named.find((x) => x.name === 'red')!;
+      const verdict = /<div class="verdict"[\s\S]*?<\/div>/.exec(html)?.[0] ?? '';
+      expect(verdict).toContain(`red removed:</b> its reconstruction error rose <b>${red.ratio!.toFixed(0)}×</b>`);
+      const far = r.color!.named.filter((x) => ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'].includes(x.name));
+      const worst = far.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a));
+      expect(verdict).toContain(`Worst off-target change:</b> ${worst.name}, MSE`);
+      expect(verdict).toContain(`Selectivity ${r.color!.selectivity!.toFixed(3)}:</b>`);
+      expect(verdict).toMatch(/1 = damage falls only where colours resemble the concept, 0 = damage unrelated to it/);
+
+      // Every column header of every table is defined beside it.
+      for (const block of html.match(/<div class="table-with-defs">[\s\S]*?<\/dl><\/div>/g)!) {
+        const headers = [...block.matchAll(/<th>(.*?)<\/th>/g)].map((m) => m[1]);
+        const defined = [...block.matchAll(/<dt>(.*?)<\/dt>/g)].map((m) => m[1]);
+        for (const h of headers.slice(1)) expect(defined, `column ${h}`).toContain(h);
+      }
+      expect(html).toContain('<dt>× intact</dt>');
+      expect(html).toContain('<dt>change MSE</dt>');
+
+      // Axes say what they measure, with units.
+      for (const svg of html.match(/<svg data-plot[\s\S]*?<\/svg>/g)!) {
+        expect(svg).toMatch(/data-axis="x">[^<]+<\/text>/);
+        expect(svg).toMatch(/data-axis="y">[^<]+<\/text>/);
+      }
+      expect(plot('error-vs-hue')).toContain('data-axis="x">hue of the input colour (degrees)<');
+      expect(plot('error-vs-hue')).toContain('change MSE, patched vs intact (RGB²');
+      expect(plot('tap-cosine-bottleneck')).toContain('data-axis="y">samples (count)<');
+
+      // One mark per cube colour, with a hover title; exact zeros get their own marker, not a floor.
+      const zeros = cube.filter((p) => p.change === 0).length;
+      for (const id of ['error-vs-hue', 'error-vs-similarity']) {
+        const svg = plot(id);
+        expect(svg.match(/<circle /g)?.length ?? 0).toBe(512 - zeros);
+        expect(svg.match(/data-zero="1"/g)?.length ?? 0).toBe(zeros);
+        expect(svg.match(/<title>/g)!.length).toBe(512);
+        if (zeros) expect(svg).toContain('>exactly 0</text>');
+      }
+      expect(plot('tap-cosine-bottleneck').match(/<rect /g)!.length).toBeGreaterThanOrEqual(40);
+      expect(html.match(/class="swatch"/g)).toHaveLength(17);
+    }
+    // Suppression leaves the colours on the far side of the anchor exactly as they were.
+    expect(demo.suppressed.comparison.detail.cube!.some((p) => p.change === 0)).toBe(true);
+
+    // Suppression and ablation side by side: same top, two columns across the page.
+    const layout = JSON.parse(/<pre id="layout">(.*?)<\/pre>/.exec(dom)![1]) as { sections: { left: number; right: number; top: number; width: number }[]; page: number };
+    expect(layout.sections).toHaveLength(2);
+    const [a, b] = layout.sections;
+    expect(Math.abs(a.top - b.top)).toBeLessThan(2);
+    expect(b.left).toBeGreaterThanOrEqual(a.right);
+    expect(a.width).toBeGreaterThan(0.3 * layout.page);
+
     const png = path.join(dir, 'shot.png');
-    execFileSync(CHROMIUM!, [...args, '--window-size=1200,2400', `--screenshot=${png}`, `file://${demo.report}`], { timeout: 60_000, stdio: 'ignore' });
+    execFileSync(CHROMIUM!, [...args, '--window-size=1500,2400', `--screenshot=${png}`, `file://${demo.report}`], { timeout: 60_000, stdio: 'ignore' });
     expect(fs.statSync(png).size).toBeGreaterThan(50_000); // a blank page is a few kB
   });
 });

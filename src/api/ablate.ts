@@ -1,0 +1,51 @@
+/**
+ * `sca ablate` as a library function: remove a concept for good by editing
+ * weights. Dims (given, or the concept's anchored dims) are zeroed or pruned;
+ * a concept anchored to a direction is folded out of the weights that read
+ * its tensor (W' = (I - a a^T) W, the full projection).
+ */
+import { findAnchor } from '../anchors/manifest.js';
+import { UsageError } from '../errors.js';
+import type { Model } from '../onnx/model.js';
+import { ablateDims } from '../rewrite/ablation.js';
+import { patchModel } from '../rewrite/patch.js';
+
+export interface AblateRequest {
+  /** Concept from the model's anchors: supplies the tensor, axis and its dims or direction. */
+  concept?: string;
+  /** Anchored tensor, with `dims` (overrides the concept's). */
+  tensor?: string;
+  dims?: number[];
+  /** Axis holding the dims (negative counts from the end); only the feature axis of Gemm/MatMul layers is supported. */
+  axis?: number;
+  /** Delete the dims instead of zeroing them (the anchored axis shrinks). */
+  prune?: boolean;
+}
+
+export interface AblateOutcome {
+  tensor: string;
+  /** How the concept was removed. */
+  method: 'zeroed' | 'pruned' | 'folded';
+  dims?: number[];
+  /** Initializers that were changed (for dims). */
+  edited: string[];
+  axis?: number;
+}
+
+export function ablate(model: Model, request: AblateRequest, label = 'model'): AblateOutcome {
+  const anchor = request.concept ? findAnchor(model.proto, request.concept, label) : undefined;
+  const tensor = request.tensor ?? anchor?.tensor;
+  if (!tensor) throw new UsageError('give `concept`, or `tensor` with `dims`');
+  const dims = request.dims ?? anchor?.dims;
+  const axis = request.axis ?? anchor?.axis;
+  if (dims) {
+    const result = ablateDims(model, tensor, dims, { prune: request.prune, concept: request.concept, ...(axis !== undefined ? { axis } : {}) });
+    return { tensor, method: result.pruned ? 'pruned' : 'zeroed', dims, edited: result.edited, ...(axis !== undefined ? { axis } : {}) };
+  }
+  if (anchor?.direction) {
+    if (request.prune) throw new UsageError(`concept '${request.concept}' is anchored to a direction, not dims; \`prune\` needs dims`);
+    const [applied] = patchModel(model, [{ concept: request.concept, mode: 'suppress', projection: 'full', fold: true, ...(axis !== undefined ? { axis } : {}) }], label);
+    return { tensor, method: 'folded', edited: [], axis: applied.axis };
+  }
+  throw new UsageError('give `dims` (or `concept` for a model with anchors)');
+}

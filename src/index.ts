@@ -1,0 +1,54 @@
+/**
+ * The library surface of sca-onnx: what the `sca` commands do, as typed
+ * functions. Importing this module changes nothing process-wide: sessions set
+ * their own onnxruntime log level, and tfjs (with its module-resolution hook)
+ * loads only when training starts.
+ *
+ * Errors the caller can fix are ScaError (UsageError is its subclass), with a
+ * `code` and a message that names the file, tensor or field at fault.
+ */
+
+// Errors
+export { ScaError, UsageError, type ScaErrorCode } from './errors.js';
+
+// Models: load, save, inspect
+export { loadModel, saveModel, parseModel, serializeModel, type Model, type SaveOptions, type SaveResult } from './onnx/model.js';
+export { summarizeModel, type ModelSummary, type TensorSummary } from './onnx/inspect.js';
+
+// Interventions inserted as nodes (sca patch)
+export { patchModel, type PatchRequest, type AppliedPatch } from './rewrite/patch.js';
+export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Falloff, type Intervention, type Target } from './rewrite/intervention.js';
+
+// Removal by editing weights (sca ablate: zero, prune, fold)
+export { ablate, type AblateRequest, type AblateOutcome } from './api/ablate.js';
+export { ablateDims, foldLinearMap, type AblationResult } from './rewrite/ablation.js';
+
+// Anchors: the concept manifest in metadata_props (sca anchor)
+export { readAnchors, writeAnchors, findAnchor, readInterventions, type Anchor, type InterventionRecord } from './anchors/manifest.js';
+
+// Comparing intact and patched models (sca compare) and reports
+export {
+  compareModels,
+  type CompareOptions,
+  type Comparison,
+  type ComparisonResult,
+  type ModelSource,
+  type OutputSummary,
+  type NamedColorRow,
+  type ColorAnalysis,
+  type TapResult,
+} from './eval/compare.js';
+export { renderReport, type ReportOptions } from './eval/report.js';
+export { withInputValues, cudaAvailable, type Device } from './eval/session.js';
+
+// CI gate (sca check)
+export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './eval/check.js';
+export { checkSummaryMarkdown } from './eval/checkSummary.js';
+
+// Probes (sca probe): exported here when the probe module lands.
+
+// Training (sca train color); tfjs loads on the first call
+export { trainColorModel, type ColorTrainingOptions, type ColorTraining } from './api/train.js';
+
+// The main job end to end (sca demo)
+export { runDemo, SHIPPED_COLOR_MODEL, type DemoResult } from './eval/demo.js';
