@@ -131,3 +131,24 @@ export function applyEraser(x: Features, e: Eraser): Features {
   }
   return { rows: x.rows, width: d, data: out };
 }
+
+/** How an anchor was found from data, recorded in the manifest beside it. */
+export interface Provenance {
+  method: 'mean-diff' | 'leace';
+  samples: number;
+  /** sha256 of the data file and of the labels file, as `sha256:<hex>`. */
+  dataHash: string;
+  labelsHash: string;
+  classes: string[];
+  /** Rows per example, when the probe pooled positions ('example') or used each position ('position'). */
+  rows: 'example' | 'position';
+}
+
+/** A manifest's eraser must be well formed before anything inserts it. */
+export function checkEraser(e: Eraser, where: string): void {
+  const d = Array.isArray(e?.mean) ? e.mean.length : -1;
+  const vectors = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every((r) => Array.isArray(r) && r.length === d && r.every(Number.isFinite));
+  if (d <= 0 || !e.mean.every(Number.isFinite) || !vectors(e.left) || !vectors(e.right) || e.left.length !== e.right.length) {
+    throw new UsageError(`${where}: "eraser" needs "mean" (D numbers) and "left", "right" (equal lists of D-number rows)`);
+  }
+}

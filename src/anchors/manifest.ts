@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { ModelProto } from '../onnx/types.js';
+import { checkEraser, type Eraser, type Provenance } from './fromData.js';
 
 export const ANCHORS_KEY = 'sca.anchors';
 export const INTERVENTIONS_KEY = 'sca.interventions';
@@ -17,6 +18,10 @@ export interface Anchor {
   direction?: number[];
   /** Reserved (axis-aligned) indices of the last axis. */
   dims?: number[];
+  /** A LEACE eraser fitted from labelled data (see fromData.ts); `sca patch --concept` inserts it. */
+  eraser?: Eraser;
+  /** How an anchor found from data was made: method, sample count, hashes of the data and labels. */
+  provenance?: Provenance;
 }
 
 export interface InterventionRecord {
@@ -61,8 +66,12 @@ function validateAnchor(value: unknown, where: string): Anchor {
   if (a.dims !== undefined && !(Array.isArray(a.dims) && a.dims.every(Number.isInteger))) {
     throw new UsageError(`${where}: "dims" must be a list of integers`);
   }
-  if (a.direction === undefined && a.dims === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
-  return { concept: a.concept, tensor: a.tensor, ...(a.direction ? { direction: a.direction } : {}), ...(a.dims ? { dims: a.dims } : {}) };
+  if (a.eraser !== undefined) checkEraser(a.eraser, where);
+  if (a.direction === undefined && a.dims === undefined && a.eraser === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
+  return {
+    concept: a.concept, tensor: a.tensor, ...(a.direction ? { direction: a.direction } : {}), ...(a.dims ? { dims: a.dims } : {}),
+    ...(a.eraser ? { eraser: a.eraser } : {}), ...(a.provenance ? { provenance: a.provenance } : {}),
+  };
 }
 
 /** Adds or replaces (by concept name) anchors in the manifest. */

@@ -1,25 +1,63 @@
 import type { Command } from 'commander';
+import { anchorFromData, METHODS, type Method } from '../anchors/anchorFromData.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
+import { parseDevice } from '../eval/session.js';
 import { UsageError } from '../errors.js';
 import { requireTensor } from '../onnx/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList, numberList } from '../util/options.js';
+import { intList, number, numberList } from '../util/options.js';
 import type { Context } from './context.js';
+
+interface AnchorOptions {
+  output: string;
+  concept: string;
+  tensor: string;
+  direction?: string;
+  dims?: string;
+  fromData?: string;
+  labels?: string;
+  method?: string;
+  axis?: string;
+  device: string;
+}
 
 export function registerAnchor(program: Command, { io }: Context): void {
   program
     .command('anchor')
-    .description('record where a concept is anchored (for models exported without a manifest, e.g. by torch.onnx)')
+    .description('record where a concept is anchored (for models exported without a manifest, e.g. by torch.onnx), or find it from labelled data')
     .argument('<model>', 'ONNX model (never modified)')
     .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
     .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
     .option('--dims <i,...>', 'reserved dims of the last axis')
-    .action((file: string, opts: { output: string; concept: string; tensor: string; direction?: string; dims?: string }) => {
-      if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both');
+    .option('--from-data <spec>', 'find the concept from examples: color-cube[:N] or a .npy, .npz or .json file of inputs')
+    .option('--labels <file>', 'with --from-data: a label per example (.npy or .json), or `redness` for the colour cube')
+    .option('--method <m>', `with --from-data: ${METHODS.join(' or ')} (default mean-diff)`)
+    .option('--axis <n>', 'with --from-data: feature axis (must be the last)')
+    .option('--device <device>', 'cpu or cuda, for running the model over --from-data', 'cpu')
+    .action(async (file: string, opts: AnchorOptions) => {
       const model = loadModel(file);
       requireTensor(model.proto.graph!, opts.tensor, file);
+      if (opts.fromData) {
+        if (opts.direction || opts.dims) throw new UsageError('give --from-data or --direction/--dims, not both');
+        if (!opts.labels) throw new UsageError('--from-data needs --labels');
+        const anchor = await anchorFromData(model, {
+          concept: opts.concept,
+          tensor: opts.tensor,
+          data: opts.fromData,
+          labels: opts.labels,
+          method: (opts.method ?? 'mean-diff') as Method,
+          ...(opts.axis !== undefined ? { axis: number('--axis', opts.axis) } : {}),
+          device: parseDevice(opts.device),
+        }, file);
+        saveModel(model, opts.output);
+        const what = anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction';
+        io.out(`anchored '${opts.concept}' at '${opts.tensor}' as ${what} from ${anchor.provenance!.samples} examples; wrote ${opts.output}\n`);
+        return;
+      }
+      if (opts.labels || opts.method) throw new UsageError('--labels and --method go with --from-data');
+      if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both (or --from-data with --labels)');
       const anchor: Anchor = {
         concept: opts.concept,
         tensor: opts.tensor,

@@ -34,7 +34,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--concept <name>', 'concept from the model\'s anchors (sca.anchors)')
     .option('--direction <v,...>', 'direction in the tensor\'s last axis; repeat (or separate with ;) for a subspace', collect)
     .option('--dims <i,...>', 'axis-aligned dims of the last axis')
-    .option('--mode <mode>', `one of ${MODES.join(', ')}`)
+    .option('--mode <mode>', `one of ${MODES.join(', ')} (default with --concept: suppress, which applies a LEACE anchor's eraser)`)
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
     .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
@@ -59,12 +59,12 @@ export function registerPatch(program: Command, { io }: Context): void {
 }
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {
-  if (!opts.mode) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
+  if (!opts.mode && !opts.concept) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
   const directions = opts.direction?.flatMap((d) => d.split(';')).map((d) => numberList('--direction', d));
   const falloff = opts.falloff ? numberList('--falloff', opts.falloff) : undefined;
   if (falloff && falloff.length !== 3) throw new UsageError(`--falloff: expected three numbers T,B,P, got '${opts.falloff}'`);
   return {
-    mode: opts.mode as Mode,
+    mode: (opts.mode ?? 'suppress') as Mode,
     ...(opts.tensor ? { tensor: opts.tensor } : {}),
     ...(opts.concept ? { concept: opts.concept } : {}),
     ...(directions ? { directions } : {}),

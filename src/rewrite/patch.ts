@@ -15,6 +15,7 @@ import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from './basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
 import { buildClamping } from './clamping.js';
+import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
 import { MODES, type Falloff, type Intervention, type Mode, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
@@ -64,6 +65,11 @@ async function applyOne(model: Model, request: PatchRequest, label: string): Pro
   if (!MODES.includes(request.mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
   const graph = model.proto.graph!;
   const anchor = request.concept ? findAnchor(model.proto, request.concept, label) : undefined;
+  // A concept anchored from data with LEACE is suppressed by its eraser (src/rewrite/erasure.ts).
+  if (anchor?.eraser && request.mode === 'suppress' && !request.tensor && !request.directions && !request.dims) {
+    if (request.strength !== undefined || request.falloff || request.strengthInput) throw new UsageError(`concept '${anchor.concept}' has a LEACE eraser, which takes no --strength, --falloff or --strength-input`);
+    return applyErasure(model, anchor, { fold: request.fold }, label);
+  }
   const tensor = request.tensor ?? anchor?.tensor;
   if (!tensor) throw new UsageError('give --tensor NAME or --concept NAME');
   requireTensor(graph, tensor, label);
