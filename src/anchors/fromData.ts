@@ -64,6 +64,8 @@ export function covariance(x: Features, mean: Float64Array): Float64Array {
   return sigma;
 }
 
+const FLOAT32_EPSILON = 2 ** -23;
+
 export function fitLeace(x: Features, labels: ArrayLike<number>, classes: number): Eraser {
   const d = x.width;
   const n = x.rows;
@@ -81,8 +83,10 @@ export function fitLeace(x: Features, labels: ArrayLike<number>, classes: number
   const lambda = evd.realEigenvalues;
   const vectors = evd.eigenvectorMatrix;
   const largest = Math.max(...lambda);
-  // torch.linalg.pinv's cut-off: eigenvalues below it are treated as 0.
-  const cutoff = largest * d * Number.EPSILON;
+  // torch.linalg.pinv's cut-off for float32, the precision activations come in:
+  // directions with less variance than float32 resolves are treated as
+  // absent, not whitened up by 1/sqrt(noise).
+  const cutoff = largest * d * FLOAT32_EPSILON;
   const kept: { v: number[]; root: number }[] = [];
   lambda.forEach((l, j) => {
     if (l > cutoff) kept.push({ v: vectors.getColumn(j), root: Math.sqrt(l) });

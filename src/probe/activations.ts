@@ -156,7 +156,7 @@ function gatherRows(values: ArrayLike<number>, shape: number[], axis: number): F
  * applied at every position) or one per position.
  */
 export function rowsFor(t: TensorRows, labelCount: number, examples: number): { x: Features; rows: 'example' | 'position' } {
-  if (labelCount === examples * t.perExample) return { x: t.positions, rows: 'position' };
+  if (t.perExample > 1 && labelCount === examples * t.perExample) return { x: t.positions, rows: 'position' };
   if (labelCount !== examples) {
     throw new UsageError(
       `--labels: ${labelCount} labels, but tensor '${t.tensor}' has ${examples} examples` + (t.perExample > 1 ? ` (or ${examples * t.perExample} positions)` : ''),
