@@ -1,20 +1,14 @@
 /**
  * Runs a model with intermediate tensors exposed and gathers their values
- * as probe rows. A model whose weights are inline is run from memory with
- * the extra outputs added; one with external data is run by path, since
- * onnxruntime-node reads external data only relative to a model file: the
- * graph (weights still pointing at their data) goes into a fresh temporary
- * folder beside links to the original data files, and the folder is removed
- * as soon as the session is open. Nothing is written next to the user's files.
+ * as probe rows. The model runs from memory with the extra outputs added;
+ * when its weights live in external data, onnxruntime is told the folder
+ * they sit in (openSession's externalDataDir), so it reads the original data
+ * files in place: nothing is copied, linked or written anywhere.
  */
-import fs from 'node:fs';
 import { Float16Array } from '@petamoriken/float16';
-import os from 'node:os';
-import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { requireTensor } from '../onnx/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
-import { allTensors, externalRef, isExternal } from '../onnx/tensor.js';
 import type { ModelProto } from '../onnx/types.js';
 import type { Dataset } from '../eval/data.js';
 import { openSession, ort, type Device } from '../eval/session.js';
@@ -45,22 +39,7 @@ export async function openWithOutputs(source: { label: string; model: Model; pat
   const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
   if (extra.length === 0 && source.path) return openSession(source.path, device);
   const proto: ModelProto = { ...source.model.proto, graph: { ...graph, output: [...graph.output, ...extra.map((name) => ({ name }))] } };
-  if (!usesExternalData(source.model)) return openSession(serializeModel(proto), device);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sca-probe-'));
-  try {
-    const locations = new Set(allTensors(proto).filter(isExternal).map((t) => externalRef(t).location));
-    for (const location of locations) {
-      const link = path.join(dir, location);
-      if (!path.resolve(link).startsWith(dir + path.sep)) throw new UsageError(`${source.label}: external data location '${location}' points outside the model's folder`);
-      fs.mkdirSync(path.dirname(link), { recursive: true });
-      fs.symlinkSync(path.resolve(source.model.baseDir, location), link);
-    }
-    const file = path.join(dir, 'model.onnx');
-    fs.writeFileSync(file, serializeModel(proto));
-    return await openSession(file, device);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return openSession(serializeModel(proto), device, usesExternalData(source.model) ? source.model.baseDir : undefined);
 }
 
 function sliceFeeds(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
