@@ -1,8 +1,8 @@
-/** The PyTorch-exported SCA colour model in ../shared/fixtures and its reference outputs. */
+/** The PyTorch-exported SCA colour model in test/fixtures (made by scripts/make_fixtures.py) and its reference outputs. */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURE_MODEL = fileURLToPath(new URL('../../../shared/fixtures/torch_color_red.onnx', import.meta.url));
+export const FIXTURE_MODEL = fileURLToPath(new URL('../fixtures/color_red.onnx', import.meta.url));
 export const FIXTURE_LATENT = '/bottleneck/Div_output_0';
 
 export interface FixtureExpected {

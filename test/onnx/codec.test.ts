@@ -6,10 +6,10 @@ import { concatChunks, decodeMessage, encodeMessage, type Message } from '../../
 import { SCHEMA } from '../../src/onnx/schema.js';
 import { parseModel, serializeModel } from '../../src/onnx/model.js';
 import { patchModel } from '../../src/rewrite/patch.js';
+import { FIXTURE_MODEL } from '../helpers/fixture.js';
 import { gemmAutoencoder } from '../helpers/graphs.js';
 
 const { onnx } = onnxProto;
-const FIXTURE = new URL('../../../shared/fixtures/torch_color_red.onnx', import.meta.url);
 
 /** Field ids and wire types of onnx-proto's generated encoders, read from their source. */
 function onnxProtoFields(): Map<string, Map<number, number>> {
@@ -69,7 +69,7 @@ function unknownField(id: number, payload: string): Uint8Array {
 
 describe('lossless round trip', () => {
   it('re-encodes the PyTorch export byte for byte', () => {
-    const bytes = fs.readFileSync(FIXTURE);
+    const bytes = fs.readFileSync(FIXTURE_MODEL);
     expect(Buffer.compare(Buffer.from(serializeModel(parseModel(bytes, '/').proto)), bytes)).toBe(0);
   });
 
@@ -99,7 +99,7 @@ describe('lossless round trip', () => {
   });
 
   it('hands out weight bytes as views, not copies', () => {
-    const bytes = fs.readFileSync(FIXTURE);
+    const bytes = fs.readFileSync(FIXTURE_MODEL);
     const m = parseModel(bytes, '/');
     expect((m.proto.graph!.initializer[0].rawData as Uint8Array).buffer).toBe(bytes.buffer);
   });
