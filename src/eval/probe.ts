@@ -10,13 +10,11 @@ import type { ModelProto } from '../onnx/types.js';
 import { onnxTypeOf, openSession, zerosTensor, type ort } from './session.js';
 
 export async function probeTensorInfo(model: Model, tensor: string, label = 'model'): Promise<TensorInfo> {
-  if (usesExternalData(model)) {
-    throw new UsageError(`${label}: tensor '${tensor}' has no type or shape in the file; add value_info for it (onnx shape inference) and try again`);
-  }
   const proto = model.proto;
   const graph = proto.graph!;
   const probe: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, { name: tensor }] } };
-  const session = await openSession(serializeModel(probe));
+  // External data is read in place, from the folder the model was loaded from.
+  const session = await openSession(serializeModel(probe), 'cpu', usesExternalData(model) ? model.baseDir : undefined);
   try {
     const initializers = new Set(graph.initializer.map((t) => t.name));
     const feeds: Record<string, ort.Tensor> = {};

@@ -28,7 +28,8 @@ async function probe(patched?: 'suppress' | 'ablate' | 'leace'): Promise<ProbeRe
     if (patched === 'suppress') await patchModel(model, [{ concept: 'red', mode: 'suppress' }]);
     else if (patched === 'ablate') ablateDims(model, LATENT, [0]);
     else {
-      await anchorFromData(model, { concept: 'red-leace', tensor: LATENT, data: DATA, labels: 'redness', method: 'leace' });
+      // Fitted on another grid than the one probed: held-out data, as a user would check it.
+      await anchorFromData(model, { concept: 'red-leace', tensor: LATENT, data: 'color-cube:15', labels: 'redness', method: 'leace' });
       await patchModel(model, [{ concept: 'red-leace', mode: 'suppress' }]);
     }
     source = { label: patched, model };
