@@ -22,13 +22,14 @@ import { ablateDims } from '../rewrite/ablation.js';
 import { MODES } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
 import { readJsonFile } from '../util/options.js';
+import { isProbeMetric, measureProbe, PROBE_CHECK_KEYS, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
 import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison, type ModelSource } from './compare.js';
 import type { Device } from './session.js';
 
 export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as const;
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;
-type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number];
+type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric;
 
 /** Colours far from red in hue: what suppressing red must leave alone. */
 export const DEFAULT_OFF_TARGET = ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'];
@@ -58,6 +59,10 @@ export interface CheckSpec {
   colors?: string[];
   min?: number;
   max?: number;
+  /** Probe metrics (probe_accuracy, probe_auc, purity): see src/probe/check.ts. */
+  tensor?: string;
+  labels?: string;
+  model?: 'intact' | 'patched';
 }
 
 export interface Spec {
@@ -81,6 +86,7 @@ export interface CheckResult {
 
 const SPEC_KEYS = new Set(['intact', 'data', 'device', 'checks']);
 const CHECK_KEYS = new Set(['name', 'intact', 'data', 'patched', 'patch', 'ablate', 'metric', 'output', 'group', 'color', 'colors', 'min', 'max']);
+for (const k of PROBE_CHECK_KEYS) CHECK_KEYS.add(k);
 
 export function parseSpec(file: string): { spec: Spec; dir: string } {
   const raw = readJsonFile('spec', file) as Record<string, unknown>;
@@ -93,9 +99,10 @@ export function parseSpec(file: string): { spec: Spec; dir: string } {
     if (!c || typeof c !== 'object') throw new UsageError(`${where(i)} is not an object`);
     for (const k of Object.keys(c)) if (!CHECK_KEYS.has(k)) throw new UsageError(`${where(i)}: unknown field '${k}'`);
     const metric = c.metric as Metric;
-    if (![...OUTPUT_METRICS, ...COLOR_METRICS].includes(metric)) {
-      throw new UsageError(`${where(i)}: unknown metric '${String(c.metric)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')})`);
+    if (![...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].includes(metric)) {
+      throw new UsageError(`${where(i)}: unknown metric '${String(c.metric)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`);
     }
+    if (isProbeMetric(metric)) validateProbeCheck(c, where(i), String(c.data ?? raw.data ?? 'color-cube'));
     const sources = ['patched', 'patch', 'ablate'].filter((k) => k in c);
     if (sources.length !== 1) throw new UsageError(`${where(i)}: give exactly one of "patched", "patch" or "ablate"`);
     if (c.min === undefined && c.max === undefined) throw new UsageError(`${where(i)}: give a bound, "min" and/or "max"`);
@@ -175,12 +182,15 @@ export async function runChecks(file: string, options: { device?: Device } = {})
     const data = /^color-cube/.test(specData) ? specData : path.resolve(dir, specData);
     const classifier = check.metric === 'kl' || check.metric === 'top1';
     const key = JSON.stringify([intact, data, classifier, check.patched, check.patch, check.ablate]);
+    const device = options.device ?? spec.device ?? 'cpu';
     let comparison = comparisons.get(key);
-    if (!comparison) {
-      comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device: options.device ?? spec.device ?? 'cpu', classifier });
+    if (!comparison && !isProbeMetric(check.metric)) {
+      comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device, classifier });
       comparisons.set(key, comparison);
     }
-    const { value, subject } = measure(check, comparison);
+    const { value, subject } = isProbeMetric(check.metric)
+      ? await measureProbe(check as ProbeCheck, intact, data, dir, () => patchedSource(check, intact, dir), device)
+      : measure(check, comparison!);
     const bounds = [check.min !== undefined ? `>= ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
     let reason: string | undefined;
     if (value === null) reason = `${check.metric} is undefined (the outputs did not change)`;

@@ -48,3 +48,36 @@ describe('sca check', () => {
     expect(fs.existsSync(path.join(tmp(), 'out.xml'))).toBe(false);
   });
 });
+
+describe('sca check probe metrics', () => {
+  const model = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+
+  it('probe_accuracy, probe_auc and purity of the intact or patched model, with bounds', async () => {
+    const spec = path.join(tmp(), 'probe.json');
+    fs.writeFileSync(spec, JSON.stringify({
+      intact: model,
+      data: 'color-cube',
+      checks: [
+        { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: 'bottleneck', model: 'intact', min: 0.95 },
+        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: 'bottleneck', max: 0.88 },
+        { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: '/decoder.0/gelu/Mul_1_output_0', labels: 'redness', min: 0.9 },
+        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: 'bottleneck', model: 'intact', min: 0.3, max: 0.5 },
+      ],
+    }));
+    const r = await sca('check', spec);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^PASS {2}red readable before/m);
+    expect(r.out).toMatch(/^FAIL {2}red unreadable after suppression.*0\.9\d+ is above 0\.88/m);
+    expect(r.out).toMatch(/^PASS {2}auc after ablation/m);
+    expect(r.out).toMatch(/^PASS {2}purity/m);
+  });
+
+  it('a probe metric without a tensor is a bad spec (exit 2)', async () => {
+    const spec = path.join(tmp(), 'bad.json');
+    fs.writeFileSync(spec, JSON.stringify({ intact: model, checks: [{ patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_auc', min: 0.5 }] }));
+    const r = await sca('check', spec);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/check 1: probe_auc needs "tensor"/);
+  });
+});
