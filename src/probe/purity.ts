@@ -8,7 +8,7 @@
  */
 import type { Anchor } from '../anchors/manifest.js';
 import { orthonormalize } from '../rewrite/basis.js';
-import { classMeans, dot, type Features } from './features.js';
+import { classMeans, dot, features, type Features } from './features.js';
 import { probeDirection } from './probe.js';
 
 export interface Purity {
@@ -38,4 +38,19 @@ export function purity(x: Features, labels: ArrayLike<number>, anchor: Anchor): 
   const [m0, m1] = classMeans(x, labels, 2);
   const diff = m1.map((v, j) => v - m0[j]);
   return { concept: anchor.concept, meanDiff: anchoredShare(diff, basis), probeWeight: anchoredShare(probeDirection(x, labels), basis) };
+}
+
+/** Purity on a tap's rows (as compare gathers them), intact and patched, for `sca compare`'s JSON and report. */
+export interface TapPurity {
+  concept: string;
+  intact: { meanDiff: number; probeWeight: number };
+  patched: { meanDiff: number; probeWeight: number };
+}
+
+export function tapPurity(intact: number[][], patched: number[][], labels: ArrayLike<number>, anchor: Anchor): TapPurity {
+  const of = (rows: number[][]) => {
+    const p = purity(features(rows), labels, anchor);
+    return { meanDiff: p.meanDiff, probeWeight: p.probeWeight };
+  };
+  return { concept: anchor.concept, intact: of(intact), patched: of(patched) };
 }
