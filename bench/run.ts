@@ -3,7 +3,7 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip train,runtime,compare,io] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip train,runtime,compare,io,leace] [--device cpu|cuda] [--leace-dims 256,512,1024]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models,
  *   against fs.copyFile of the same bytes (the I/O floor) and the model size;
@@ -12,7 +12,10 @@
  * - compare: `compareModels` throughput against a plain session.run loop over
  *   both models on the same batches;
  * - train: SCA training steps/s (cpu and wasm backends) against a plain
- *   forward+backward loop of the same network.
+ *   forward+backward loop of the same network;
+ * - leace: fitting a LEACE eraser at width D (covariance, ml-matrix's
+ *   symmetric eigendecomposition, the rest) and its peak RSS, against
+ *   ml-matrix's D x D matrix product (`--leace-dims 256,512,1024`).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -196,6 +199,21 @@ async function benchTraining(): Promise<void> {
   }
 }
 
+function leaceChild(d: number, baseline: boolean): Record<string, number> {
+  const out = execFileSync(process.execPath, [path.join(here, 'leace.js'), String(d), ...(baseline ? ['--baseline'] : [])], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+function benchLeace(dims: number[]): void {
+  for (const d of dims) {
+    const fit = leaceChild(d, false);
+    const product = leaceChild(d, true);
+    report(`LEACE fit, D=${d} (${fit.rows} rows)`, fit.fitSeconds, product.mmulSeconds, secs, 'vs one DxD product');
+    report(`  eigendecomposition of the covariance, D=${d}`, fit.eigenSeconds, product.mmulSeconds, secs, 'vs one DxD product');
+    report(`  peak RSS, D=${d}`, fit.maxRssBytes, product.maxRssBytes, mb, 'vs the product\'s process');
+  }
+}
+
 async function mainBench(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string, fallback: string) => {
@@ -226,6 +244,10 @@ async function mainBench(): Promise<void> {
     if (!skip.has('train')) {
       console.log('');
       await benchTraining();
+    }
+    if (!skip.has('leace')) {
+      console.log('');
+      benchLeace(option('--leace-dims', '256,512,1024').split(',').map(Number));
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
