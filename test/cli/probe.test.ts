@@ -59,6 +59,7 @@ describe('sca probe', () => {
     expect(a.code).toBe(0);
     expect(a.out).toMatch(/as a rank-1 LEACE eraser from 400 examples/);
     expect(findAnchor(loadModel(anchored).proto, 'c').provenance).toMatchObject({ method: 'leace', samples: 400, classes: ['no', 'yes'] });
+    expect((await sca('inspect', anchored)).out).toMatch(/anchor  c -> latent  direction \[.*\], LEACE eraser of rank 1, from 400 examples \(leace\)/);
     const patched = path.join(dir, 'p.onnx');
     expect((await sca('patch', anchored, '-o', patched, '--concept', 'c')).code).toBe(0);
     const r = JSON.parse((await sca('probe', model, '--tensor', 'latent', '--data', data, '--labels', labels, '--patched', patched, '--json')).out);
