@@ -7,8 +7,8 @@ import { loadModel, saveModel, usesExternalData } from '../../src/onnx/model.js'
 import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder, randomValues } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { COLOR_LATENT, COLOR_MODEL } from '../helpers/colorModel.js';
 
-const COLOR_MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
 const tmp = useTempDir('probe-cli');
 
 function writeData(dir: string, n: number): { data: string; labels: string } {
@@ -22,11 +22,11 @@ function writeData(dir: string, n: number): { data: string; labels: string } {
 
 describe('sca probe', () => {
   it('prints accuracy and AUC with intervals and the anchoring purity; --json is machine readable', async () => {
-    const r = await sca('probe', COLOR_MODEL, '--tensor', 'bottleneck', '--data', 'color-cube', '--labels', 'redness');
+    const r = await sca('probe', COLOR_MODEL, '--tensor', COLOR_LATENT, '--data', 'color-cube', '--labels', 'redness');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/bottleneck +5 +0\.\d{3} +0\.9\d\d \[0\.\d{3}, 0\.\d{3}\]/);
-    expect(r.out).toMatch(/purity of 'red' at bottleneck/);
-    const j = await sca('probe', COLOR_MODEL, '--tensor', 'bottleneck', '--data', 'color-cube', '--labels', 'redness', '--json');
+    expect(r.out).toMatch(/\n\S+ +5 +0\.\d{3} +0\.9\d\d \[0\.\d{3}, 0\.\d{3}\]/);
+    expect(r.out).toContain(`purity of 'red' at ${COLOR_LATENT}`);
+    const j = await sca('probe', COLOR_MODEL, '--tensor', COLOR_LATENT, '--data', 'color-cube', '--labels', 'redness', '--json');
     const report = JSON.parse(j.out);
     expect(report).toMatchObject({ schemaVersion: 1, patched: null, data: { name: 'color-cube:8', samples: 512 }, labels: { classes: ['false', 'true'] } });
     expect(report.tensors[0].intact).toMatchObject({ samples: 512, classes: 2, folds: 5, seed: 0 });

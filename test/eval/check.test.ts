@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sca } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { COLOR_DECODER_HIDDEN, COLOR_LATENT, COLOR_MODEL } from '../helpers/colorModel.js';
 
 const CHECKS = new URL('../../models/checks/', import.meta.url).pathname;
 const tmp = useTempDir('check');
@@ -50,7 +51,7 @@ describe('sca check', () => {
 });
 
 describe('sca check probe metrics', () => {
-  const model = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+  const model = COLOR_MODEL;
 
   it('probe_accuracy, probe_auc and purity of the intact or patched model, with bounds', async () => {
     const spec = path.join(tmp(), 'probe.json');
@@ -58,10 +59,10 @@ describe('sca check probe metrics', () => {
       intact: model,
       data: 'color-cube',
       checks: [
-        { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: 'bottleneck', model: 'intact', min: 0.95 },
-        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: 'bottleneck', max: 0.88 },
-        { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: '/decoder.0/gelu/Mul_1_output_0', labels: 'redness', min: 0.9 },
-        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: 'bottleneck', model: 'intact', min: 0.3, max: 0.5 },
+        { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, model: 'intact', min: 0.95 },
+        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.88 },
+        { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: COLOR_DECODER_HIDDEN, labels: 'redness', min: 0.9 },
+        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.3, max: 0.5 },
       ],
     }));
     const r = await sca('check', spec);

@@ -13,12 +13,10 @@ import { rednessLabels } from '../../src/probe/labels.js';
 import { probeModels, type ProbeReport } from '../../src/probe/run.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { patchModel } from '../../src/rewrite/patch.js';
+import { COLOR_DECODER_HIDDEN, COLOR_LATENT, COLOR_MODEL } from '../helpers/colorModel.js';
 
-/** The shipped red-anchored model; one constant so a retrained or renamed model needs one edit. */
-const COLOR_MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
-const LATENT = 'bottleneck';
-/** Output of the decoder's first hidden layer (after its GELU). */
-const DECODER_HIDDEN = '/decoder.0/gelu/Mul_1_output_0';
+const LATENT = COLOR_LATENT;
+const DECODER_HIDDEN = COLOR_DECODER_HIDDEN;
 const DATA = 'color-cube:16';
 
 async function probe(patched?: 'suppress' | 'ablate' | 'leace'): Promise<ProbeReport> {

@@ -7,8 +7,8 @@ import { probeModels } from '../../src/probe/run.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { useTempDir } from '../helpers/tmp.js';
 import path from 'node:path';
+import { COLOR_DECODER_HIDDEN, COLOR_LATENT, COLOR_MODEL } from '../helpers/colorModel.js';
 
-const COLOR_MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
 const tmp = useTempDir('purity');
 
 describe('anchoring purity', () => {
@@ -32,15 +32,15 @@ describe('anchoring purity', () => {
     await patchModel(model, [{ concept: 'red', mode: 'suppress' }]);
     const patched = path.join(tmp(), 'p.onnx');
     saveModel(model, patched);
-    const { result } = await compareModels(COLOR_MODEL, patched, { data: 'color-cube', taps: ['bottleneck'] });
+    const { result } = await compareModels(COLOR_MODEL, patched, { data: 'color-cube', taps: [COLOR_LATENT] });
     const p = result.taps[0].purity!;
-    const probe = await probeModels({ model: COLOR_MODEL, patched, tensors: ['bottleneck'], data: 'color-cube', labels: 'redness' });
+    const probe = await probeModels({ model: COLOR_MODEL, patched, tensors: [COLOR_LATENT], data: 'color-cube', labels: 'redness' });
     expect(p.concept).toBe('red');
     expect(p.intact.meanDiff).toBeCloseTo(probe.tensors[0].purity!.intact.meanDiff, 5);
     expect(p.patched.meanDiff).toBeCloseTo(probe.tensors[0].purity!.patched!.meanDiff, 5);
     // Suppression moves red's mean difference out of e0.
     expect(p.patched.meanDiff).toBeLessThan(0.05);
-    const noAnchor = await compareModels(COLOR_MODEL, patched, { data: 'color-cube', taps: ['/decoder.0/gelu/Mul_1_output_0'] });
+    const noAnchor = await compareModels(COLOR_MODEL, patched, { data: 'color-cube', taps: [COLOR_DECODER_HIDDEN] });
     expect(noAnchor.result.taps[0].purity).toBeNull();
   });
 });
