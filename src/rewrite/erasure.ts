@@ -25,6 +25,8 @@ import { insertAfter } from './insert.js';
 import type { Intervention } from './intervention.js';
 import { initializer, ownWeight } from './weights.js';
 
+const FLOAT16_MAX = 65504;
+
 export function buildErasure(b: SubgraphBuilder, z: string, out: string, e: Eraser): void {
   const d = e.mean.length;
   const r = e.right.length;
@@ -60,6 +62,10 @@ export async function applyErasure(model: Model, anchor: Anchor, options: { fold
     return { ...base, prefix: '(folded into weights)', nodes: 0 };
   }
   const elemType = await elementType(model, tensor, e.mean.length, label);
+  const largest = Math.max(...[e.mean, ...e.left, ...e.right].map((v) => Math.max(...v.map(Math.abs))));
+  if (elemType === DataType.FLOAT16 && !(largest < FLOAT16_MAX)) {
+    throw new UsageError(`${label}: the eraser for '${tensor}' has a coefficient of ${largest.toPrecision(3)}, beyond float16's range; it cannot be inserted in this float16 model`);
+  }
   const b = new SubgraphBuilder(graph, uniquePrefix(graph), elemType);
   insertAfter(graph, tensor, b, ({ input, output }) => buildErasure(b, input, output, e));
   if (b.minOpset > (opsetOf(model.proto) ?? 1)) setOpset(model.proto, b.minOpset);

@@ -86,6 +86,13 @@ describe('LEACE erasure in ONNX', () => {
     expect(maxDiff(decode(after), reference)).toBeLessThan(2e-2);
   });
 
+  it('refuses an eraser whose coefficients float16 cannot hold', async () => {
+    const model = gemmAutoencoder(5, DataType.FLOAT16);
+    const big = { mean: [0, 0, 0, 0, 0], left: [[1, 0, 0, 0, 0]], right: [[1e6, 0, 0, 0, 0]] };
+    writeAnchors(model.proto, [{ concept: 'c', tensor: 'latent', eraser: big }]);
+    await expect(patchModel(model, [{ concept: 'c', mode: 'suppress' }])).rejects.toThrow(/coefficient of 1.00e\+6, beyond float16's range/);
+  });
+
   it('refuses to fold past an op the erasure does not commute with, naming it', async () => {
     const { data, labels } = writeData(tmp(), 3);
     const model = gemmAutoencoder(5);
