@@ -23,6 +23,8 @@ export interface SyntheticOptions {
   layers: number;
   vocab: number;
   external?: boolean;
+  /** Write value_info for intermediate tensors (default true); torch exports usually have none. */
+  valueInfo?: boolean;
   seed?: number;
 }
 
@@ -56,7 +58,7 @@ function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: 
   const weights: { name: string; dims: number[]; scale: number }[] = [{ name: 'embedding', dims: [vocab, D], scale: 1 }];
   g.input.push(makeValueInfo('ids', DataType.INT64, ['batch', 'seq']));
   g.node.push(node('Gather', ['embedding', 'ids'], ['x0'], [attrInt('axis', 0)], 'embed'));
-  g.valueInfo.push(makeValueInfo('x0', DataType.FLOAT, ['batch', 'seq', D]));
+  if (o.valueInfo !== false) g.valueInfo.push(makeValueInfo('x0', DataType.FLOAT, ['batch', 'seq', D]));
   let x = 'x0';
   for (let i = 0; i < layers; i++) {
     const p = `blocks.${i}`;
@@ -72,7 +74,7 @@ function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: 
       node('Add', [`${p}.fc2.mm`, `${p}.fc2.bias`], [`${p}.fc2`], [], `${p}/fc2/Add`),
       node('Add', [x, `${p}.fc2`], [`${p}.out`], [], `${p}/residual`),
     );
-    for (const t of ['ln', 'fc1.mm', 'fc1', 'act', 'fc2.mm', 'fc2', 'out']) g.valueInfo.push(makeValueInfo(`${p}.${t}`, DataType.FLOAT, ['batch', 'seq', D]));
+    if (o.valueInfo !== false) for (const t of ['ln', 'fc1.mm', 'fc1', 'act', 'fc2.mm', 'fc2', 'out']) g.valueInfo.push(makeValueInfo(`${p}.${t}`, DataType.FLOAT, ['batch', 'seq', D]));
     x = `${p}.out`;
   }
   g.node.push(node('ReduceMean', [x], ['pooled'], [attrInts('axes', [1]), attrInt('keepdims', 0)], 'pool'));

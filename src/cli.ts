@@ -2,12 +2,15 @@
 /**
  * The `sca` command. Every command is a thin wrapper over a library function
  * that the tests call directly; this file only parses options and prints.
- * A UsageError becomes one line on stderr and exit code 2.
+ * A UsageError becomes one line on stderr and exit code 2; anything else is a
+ * bug: one line saying "internal error" and exit code 3, with the stack trace
+ * only when SCA_DEBUG=1 is set.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
+import { DecodeError } from './onnx/codec.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
 import { registerCheck } from './cli/check.js';
@@ -48,7 +51,21 @@ export function buildProgram(ctx: Context): Command {
   return program;
 }
 
-/** Runs the CLI and returns its exit code: 0 success, 1 a check failed, 2 bad input. */
+/** Exit code for a bug (anything but a usage error escaped a command). */
+export const INTERNAL_ERROR = 3;
+
+/** One line for a bug, or the whole trace when SCA_DEBUG=1 (or any value but 0/empty) is set. */
+export function reportInternalError(err: unknown, io: Io): number {
+  const debug = process.env.SCA_DEBUG && process.env.SCA_DEBUG !== '0';
+  if (debug) io.err(`sca: internal error: ${err instanceof Error && err.stack ? err.stack : String(err)}\n`);
+  else {
+    const text = (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).replace(/\s+/g, ' ').slice(0, 300);
+    io.err(`sca: internal error (a bug in sca; SCA_DEBUG=1 prints the trace): ${text}\n`);
+  }
+  return INTERNAL_ERROR;
+}
+
+/** Runs the CLI and returns its exit code: 0 success, 1 a check failed, 2 bad input, 3 internal error. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const ctx: Context = { io, exitCode: 0 };
   const program = buildProgram(ctx);
@@ -61,10 +78,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UsageError) {
-      io.err(`sca: ${err.message}\n`);
+      io.err(`sca: ${err.message.replace(/\n/g, ' ')}\n`);
       return 2;
     }
-    throw err;
+    // Loaders name the file; this only catches a decode path that forgot to.
+    if (err instanceof DecodeError) {
+      io.err(`sca: not a valid ONNX file (truncated or corrupt: ${err.message})\n`);
+      return 2;
+    }
+    return reportInternalError(err, io);
   }
 }
 
@@ -82,8 +104,7 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (err) => {
-      console.error(err);
-      process.exitCode = 3;
+      process.exitCode = reportInternalError(err, processIo);
     },
   );
 }

@@ -14,9 +14,11 @@ export const INTERVENTIONS_KEY = 'sca.interventions';
 export interface Anchor {
   concept: string;
   tensor: string;
-  /** Unit direction in the tensor's last axis. */
+  /** Axis of the tensor the anchor lives on (negative counts from the end); absent: the tensor's feature axis. */
+  axis?: number;
+  /** Unit direction along the anchor's axis. */
   direction?: number[];
-  /** Reserved (axis-aligned) indices of the last axis. */
+  /** Reserved (axis-aligned) indices of the anchor's axis. */
   dims?: number[];
   /** A LEACE eraser fitted from labelled data (see fromData.ts); `sca patch --concept` inserts it. */
   eraser?: Eraser;
@@ -66,11 +68,17 @@ function validateAnchor(value: unknown, where: string): Anchor {
   if (a.dims !== undefined && !(Array.isArray(a.dims) && a.dims.every(Number.isInteger))) {
     throw new UsageError(`${where}: "dims" must be a list of integers`);
   }
+  if (a.axis !== undefined && !Number.isInteger(a.axis)) throw new UsageError(`${where}: "axis" must be an integer`);
   if (a.eraser !== undefined) checkEraser(a.eraser, where);
   if (a.direction === undefined && a.dims === undefined && a.eraser === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
   return {
-    concept: a.concept, tensor: a.tensor, ...(a.direction ? { direction: a.direction } : {}), ...(a.dims ? { dims: a.dims } : {}),
-    ...(a.eraser ? { eraser: a.eraser } : {}), ...(a.provenance ? { provenance: a.provenance } : {}),
+    concept: a.concept,
+    tensor: a.tensor,
+    ...(a.axis !== undefined ? { axis: a.axis } : {}),
+    ...(a.direction ? { direction: a.direction } : {}),
+    ...(a.dims ? { dims: a.dims } : {}),
+    ...(a.eraser ? { eraser: a.eraser } : {}),
+    ...(a.provenance ? { provenance: a.provenance } : {}),
   };
 }
 

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { findAnchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { ablateDims, foldLinearMap, subspaceMap } from '../rewrite/ablation.js';
-import { normalize } from '../rewrite/basis.js';
-import { intList } from '../util/options.js';
+import { ablateDims } from '../rewrite/ablation.js';
+import { patchModel } from '../rewrite/patch.js';
+import { intList, integer } from '../util/options.js';
 import type { Context } from './context.js';
 
 interface AblateOptions {
@@ -12,6 +12,7 @@ interface AblateOptions {
   concept?: string;
   tensor?: string;
   dims?: string;
+  axis?: string;
   prune?: boolean;
   externalData?: boolean;
 }
@@ -24,7 +25,8 @@ export function registerAblate(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the ablated model')
     .option('--concept <name>', 'concept from the model\'s anchors: its dims are zeroed, or its direction folded out')
     .option('--tensor <name>', 'anchored tensor (with --dims)')
-    .option('--dims <i,...>', 'reserved dims of the tensor\'s last axis')
+    .option('--dims <i,...>', 'reserved dims of the tensor\'s feature axis')
+    .option('--axis <n>', 'axis holding the dims (negative counts from the end; ablation supports the last axis of Gemm/MatMul layers)')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
     .action((file: string, opts: AblateOptions) => {
@@ -34,14 +36,14 @@ export function registerAblate(program: Command, { io }: Context): void {
       if (!tensor) throw new UsageError('give --concept NAME, or --tensor NAME with --dims');
       const dims = opts.dims ? intList('--dims', opts.dims) : anchor?.dims;
       let summary: string;
+      const axis = opts.axis !== undefined ? integer('--axis', opts.axis) : anchor?.axis;
       if (dims) {
-        const result = ablateDims(model, tensor, dims, { prune: opts.prune, concept: opts.concept });
+        const result = ablateDims(model, tensor, dims, { prune: opts.prune, concept: opts.concept, ...(axis !== undefined ? { axis } : {}) });
         summary = `${result.pruned ? 'pruned' : 'zeroed'} dims [${dims.join(', ')}] of '${tensor}' in ${result.edited.length} weights`;
       } else if (anchor?.direction) {
         if (opts.prune) throw new UsageError(`concept '${opts.concept}' is anchored to a direction, not dims; --prune needs dims`);
-        const a = normalize(anchor.direction, `anchor '${opts.concept}'`);
-        const edited = foldLinearMap(model, tensor, subspaceMap([a], -1), { concept: opts.concept, mode: 'suppress', basis: [a], strength: 1 });
-        summary = `folded the projection I - a a^T into ${edited.length} weights reading '${tensor}'`;
+        const [applied] = patchModel(model, [{ concept: opts.concept, mode: 'suppress', projection: 'full', fold: true, ...(axis !== undefined ? { axis } : {}) }], file);
+        summary = `folded the projection I - a a^T into the weights reading '${tensor}' (axis ${applied.axis})`;
       } else {
         throw new UsageError('give --dims (or --concept for a model with anchors)');
       }

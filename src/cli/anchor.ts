@@ -3,9 +3,9 @@ import { anchorFromData, METHODS, type Method } from '../anchors/anchorFromData.
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { parseDevice } from '../eval/session.js';
 import { UsageError } from '../errors.js';
-import { requireTensor } from '../onnx/graph.js';
+import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { intList, number, numberList } from '../util/options.js';
+import { intList, integer, numberList } from '../util/options.js';
 import type { Context } from './context.js';
 
 interface AnchorOptions {
@@ -29,16 +29,16 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
-    .option('--direction <v,...>', 'anchor direction in the tensor\'s last axis')
-    .option('--dims <i,...>', 'reserved dims of the last axis')
+    .option('--direction <v,...>', 'anchor direction along the axis')
+    .option('--dims <i,...>', 'reserved dims of the axis')
+    .option('--axis <n>', 'axis the concept lives on, negative from the end (default: the feature axis, as patch chooses it; with --from-data: the last)')
     .option('--from-data <spec>', 'find the concept from examples: color-cube[:N] or a .npy, .npz or .json file of inputs')
     .option('--labels <file>', 'with --from-data: a label per example (.npy or .json), or `redness` for the colour cube')
     .option('--method <m>', `with --from-data: ${METHODS.join(' or ')} (default mean-diff)`)
-    .option('--axis <n>', 'with --from-data: feature axis (must be the last)')
     .option('--device <device>', 'cpu or cuda, for running the model over --from-data', 'cpu')
     .action(async (file: string, opts: AnchorOptions) => {
       const model = loadModel(file);
-      requireTensor(model.proto.graph!, opts.tensor, file);
+      new Graph(model.proto.graph!).require(opts.tensor, file);
       if (opts.fromData) {
         if (opts.direction || opts.dims) throw new UsageError('give --from-data or --direction/--dims, not both');
         if (!opts.labels) throw new UsageError('--from-data needs --labels');
@@ -48,7 +48,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
           data: opts.fromData,
           labels: opts.labels,
           method: (opts.method ?? 'mean-diff') as Method,
-          ...(opts.axis !== undefined ? { axis: number('--axis', opts.axis) } : {}),
+          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
           device: parseDevice(opts.device),
         }, file);
         saveModel(model, opts.output);
@@ -61,6 +61,7 @@ export function registerAnchor(program: Command, { io }: Context): void {
       const anchor: Anchor = {
         concept: opts.concept,
         tensor: opts.tensor,
+        ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
         ...(opts.direction ? { direction: numberList('--direction', opts.direction) } : {}),
         ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
       };

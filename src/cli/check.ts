@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { junitXml, runChecks } from '../eval/check.js';
+import { UsageError } from '../errors.js';
+import { junitErrorXml, junitXml, runChecks } from '../eval/check.js';
 import { parseDevice } from '../eval/session.js';
 import { writeTextFile } from '../util/files.js';
 import type { Context } from './context.js';
@@ -13,7 +14,15 @@ export function registerCheck(program: Command, ctx: Context): void {
     .option('--device <device>', 'cpu or cuda (overrides the spec)')
     .option('--json', 'print the results as JSON')
     .action(async (spec: string, opts: { junit?: string; device?: string; json?: boolean }) => {
-      const results = await runChecks(spec, opts.device ? { device: parseDevice(opts.device) } : {});
+      const started = performance.now();
+      let results;
+      try {
+        results = await runChecks(spec, opts.device ? { device: parseDevice(opts.device) } : {});
+      } catch (err) {
+        // A bad spec still leaves a JUnit file (with an error case) for the CI dashboard.
+        if (opts.junit && err instanceof UsageError) writeTextFile(opts.junit, junitErrorXml(spec, err.message, (performance.now() - started) / 1000));
+        throw err;
+      }
       if (opts.junit) writeTextFile(opts.junit, junitXml(results, spec));
       const failed = results.filter((r) => !r.passed).length;
       if (opts.json) ctx.io.out(`${JSON.stringify({ spec, passed: results.length - failed, failed, results }, null, 2)}\n`);

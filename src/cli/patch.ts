@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { loadModel, saveModel } from '../onnx/model.js';
-import { MODES, type Mode } from '../rewrite/intervention.js';
-import { patchModel, type PatchRequest } from '../rewrite/patch.js';
-import { intList, number, numberList, readJsonFile } from '../util/options.js';
+import { probeShapes } from '../eval/probe.js';
+import { loadModel, saveModel, type Model } from '../onnx/model.js';
+import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
+import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
+import { ShapeUnknownError } from '../rewrite/target.js';
+import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
 import type { Context } from './context.js';
 
 interface PatchOptions {
@@ -12,6 +14,8 @@ interface PatchOptions {
   concept?: string;
   direction?: string[];
   dims?: string;
+  axis?: string;
+  projection?: string;
   mode?: string;
   strength?: string;
   falloff?: string;
@@ -32,10 +36,12 @@ export function registerPatch(program: Command, { io }: Context): void {
     .requiredOption('-o, --output <file>', 'where to write the patched model')
     .option('--tensor <name>', 'tensor to act on (default: the concept\'s anchored tensor)')
     .option('--concept <name>', 'concept from the model\'s anchors (sca.anchors)')
-    .option('--direction <v,...>', 'direction in the tensor\'s last axis; repeat (or separate with ;) for a subspace', collect)
-    .option('--dims <i,...>', 'axis-aligned dims of the last axis')
+    .option('--direction <v,...>', 'direction along the axis; repeat (or separate with ;) for a subspace', collect)
+    .option('--dims <i,...>', 'axis-aligned dims of the axis')
+    .option('--axis <n>', 'axis to act on, negative from the end (default: the anchor\'s; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)')
     .option('--mode <mode>', `one of ${MODES.join(', ')} (default with --concept: suppress, which applies a LEACE anchor's eraser)`)
-    .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S; steer: S*a; clamp: value S')
+    .option('--projection <p>', 'suppress along one direction: half (the paper\'s: only where z.a > 0; default) or full (z - (z.a) a, linear; the default with --fold)')
+    .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= 0; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
     .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
@@ -44,22 +50,41 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--json', 'print what was applied as JSON')
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
-      const model = loadModel(file);
-      const applied = await patchModel(model, requests, file);
+      const { model, applied } = await patchWithShapes(file, requests);
       const saved = saveModel(model, opts.output, { externalData: opts.externalData });
       if (opts.json) {
         io.out(`${JSON.stringify({ output: saved.path, dataFile: saved.dataPath ?? null, applied }, null, 2)}\n`);
         return;
       }
       for (const a of applied) {
-        io.out(`${a.intervention.mode} on '${a.tensor}'${a.concept ? ` [${a.concept}]` : ''}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
+        const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
+        const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
+        io.out(`${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
 }
 
+/**
+ * Patches from the IR's shapes; when those leave a needed axis open, runs the
+ * model once to find it (by file path, so external data works) and patches a
+ * fresh copy with what it found.
+ */
+async function patchWithShapes(file: string, requests: PatchRequest[]): Promise<{ model: Model; applied: AppliedPatch[] }> {
+  const model = loadModel(file);
+  try {
+    return { model, applied: patchModel(model, requests, file) };
+  } catch (err) {
+    if (!(err instanceof ShapeUnknownError)) throw err;
+    const shapes = await probeShapes(loadModel(file), [err.tensor], file);
+    const fresh = loadModel(file);
+    return { model: fresh, applied: patchModel(fresh, requests, file, { shapes }) };
+  }
+}
+
 function requestFromOptions(opts: PatchOptions): PatchRequest {
   if (!opts.mode && !opts.concept) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
+  if (opts.mode && !MODES.includes(opts.mode as Mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${opts.mode}'`);
   const directions = opts.direction?.flatMap((d) => d.split(';')).map((d) => numberList('--direction', d));
   const falloff = opts.falloff ? numberList('--falloff', opts.falloff) : undefined;
   if (falloff && falloff.length !== 3) throw new UsageError(`--falloff: expected three numbers T,B,P, got '${opts.falloff}'`);
@@ -69,6 +94,8 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
     ...(opts.concept ? { concept: opts.concept } : {}),
     ...(directions ? { directions } : {}),
     ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+    ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+    ...(opts.projection !== undefined ? { projection: projectionOption(opts.projection) } : {}),
     ...(opts.strength !== undefined ? { strength: number('--strength', opts.strength) } : {}),
     ...(falloff ? { falloff: { threshold: falloff[0], strength: falloff[1], power: falloff[2] } } : {}),
     ...(opts.strengthInput ? { strengthInput: opts.strengthInput } : {}),
@@ -76,7 +103,12 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
   };
 }
 
-const PLAN_FIELDS = new Set(['tensor', 'concept', 'directions', 'dims', 'mode', 'strength', 'falloff', 'strengthInput', 'fold']);
+function projectionOption(value: string): Projection {
+  if (!PROJECTIONS.includes(value as Projection)) throw new UsageError(`--projection: expected half or full, got '${value}'`);
+  return value as Projection;
+}
+
+const PLAN_FIELDS = new Set(['tensor', 'concept', 'directions', 'dims', 'axis', 'mode', 'strength', 'projection', 'falloff', 'strengthInput', 'fold']);
 
 function planFromFile(file: string): PatchRequest[] {
   const plan = readJsonFile('--plan', file);

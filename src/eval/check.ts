@@ -16,13 +16,13 @@
  */
 import path from 'node:path';
 import { findAnchor } from '../anchors/manifest.js';
-import { UsageError } from '../errors.js';
+import { didYouMean, UsageError } from '../errors.js';
 import { loadModel, type Model } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { MODES } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
 import { readJsonFile } from '../util/options.js';
-import { isProbeMetric, measureProbe, PROBE_CHECK_KEYS, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
+import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
 import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison, type ModelSource } from './compare.js';
 import type { Device } from './session.js';
@@ -82,44 +82,115 @@ export interface CheckResult {
   passed: boolean;
   /** Why it failed, in words. */
   reason?: string;
+  /** Wall time of the check (a comparison shared with an earlier check is not counted again). */
+  seconds?: number;
 }
 
-const SPEC_KEYS = new Set(['intact', 'data', 'device', 'checks']);
-const CHECK_KEYS = new Set(['name', 'intact', 'data', 'patched', 'patch', 'ablate', 'metric', 'output', 'group', 'color', 'colors', 'min', 'max']);
-for (const k of PROBE_CHECK_KEYS) CHECK_KEYS.add(k);
+/** Where in the spec a value sits, as a JSON path: `checks[2].patch.falloff`. */
+type JsonPath = string;
 
+/** The shape of each object a spec may hold: field name to a checker that returns an error, or undefined. */
+type FieldCheck = (value: unknown) => string | undefined;
+type Shape = Record<string, FieldCheck>;
+
+const isString: FieldCheck = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
+const isNumber: FieldCheck = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : 'must be a finite number');
+const isBoolean: FieldCheck = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false');
+const isNumberList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? undefined : 'must be a non-empty list of numbers');
+const isIndexList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0) ? undefined : 'must be a non-empty list of non-negative integers');
+const isStringList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') ? undefined : 'must be a non-empty list of strings');
+const oneOf = (options: readonly string[]): FieldCheck => (v) => (typeof v === 'string' && options.includes(v) ? undefined : `must be one of ${options.join(', ')}`);
+
+const FALLOFF_SHAPE: Shape = { threshold: isNumber, strength: isNumber, power: isNumber };
+const PATCH_SHAPE: Shape = {
+  tensor: isString, concept: isString, mode: oneOf(MODES), strength: isNumber, strengthInput: isString, fold: isBoolean, dims: isIndexList,
+  directions: (v) => (Array.isArray(v) && v.length > 0 && v.every((d) => isNumberList(d) === undefined) ? undefined : 'must be a non-empty list of directions (lists of numbers)'),
+  falloff: () => undefined, // an object, checked with FALLOFF_SHAPE below
+};
+const ABLATE_SHAPE: Shape = { concept: isString, tensor: isString, dims: isIndexList, prune: isBoolean };
+const CHECK_SHAPE: Shape = {
+  name: isString, intact: isString, data: isString, patched: isString, output: isString, group: isString, color: isString,
+  colors: isStringList, min: isNumber, max: isNumber,
+  metric: (v) => ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS] as unknown[]).includes(v) ? undefined : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`,
+  // Probe metrics (src/probe/check.ts).
+  tensor: isString, labels: isString, model: oneOf(['intact', 'patched']),
+  patch: () => undefined, // an object or a list of them, checked with PATCH_SHAPE below
+  ablate: () => undefined,
+};
+const SPEC_SHAPE: Shape = { intact: isString, data: isString, device: oneOf(['cpu', 'cuda']), checks: () => undefined };
+
+/** Refuses anything but a plain object whose fields are all known and well-typed, naming the JSON path. */
+function checkObject(value: unknown, shape: Shape, where: JsonPath, fail: (where: JsonPath, message: string) => never): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) fail(where, `must be an object with fields ${Object.keys(shape).join(', ')}`);
+  const obj = value as Record<string, unknown>;
+  for (const [key, v] of Object.entries(obj)) {
+    const check = shape[key];
+    if (!check) fail(where, `unknown field '${key}'${didYouMean(key, Object.keys(shape))} (fields: ${Object.keys(shape).join(', ')})`);
+    const problem = check(v);
+    if (problem) fail(join(where, key), problem);
+  }
+  return obj;
+}
+
+function join(where: JsonPath, key: string | number): JsonPath {
+  if (typeof key === 'number') return `${where}[${key}]`;
+  return where ? `${where}.${key}` : key;
+}
+
+/**
+ * Reads and validates a spec. Every object is strict (an unknown or mistyped
+ * field is refused with its JSON path, so a typo cannot silently fall back to
+ * a default and let a check pass), bounds must satisfy min <= max, and every
+ * message names the spec file.
+ */
 export function parseSpec(file: string): { spec: Spec; dir: string } {
-  const raw = readJsonFile('spec', file) as Record<string, unknown>;
-  const where = (i?: number) => (i === undefined ? file : `${file}: check ${i + 1}`);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: a spec is a JSON object with "intact" and "checks"`);
-  for (const k of Object.keys(raw)) if (!SPEC_KEYS.has(k)) throw new UsageError(`${file}: unknown field '${k}' (fields: ${[...SPEC_KEYS].join(', ')})`);
-  if (typeof raw.intact !== 'string') throw new UsageError(`${file}: "intact" must name the intact model`);
-  if (!Array.isArray(raw.checks) || raw.checks.length === 0) throw new UsageError(`${file}: "checks" must be a non-empty list`);
-  raw.checks.forEach((c: Record<string, unknown>, i: number) => {
-    if (!c || typeof c !== 'object') throw new UsageError(`${where(i)} is not an object`);
-    for (const k of Object.keys(c)) if (!CHECK_KEYS.has(k)) throw new UsageError(`${where(i)}: unknown field '${k}'`);
+  const raw = readJsonFile('spec', file);
+  const fail = (where: JsonPath, message: string): never => {
+    throw new UsageError(`${file}: ${where ? `${where}: ` : ''}${message}`);
+  };
+  const top = checkObject(raw, SPEC_SHAPE, '', fail);
+  if (top.intact === undefined) fail('', '"intact" must name the intact model');
+  if (!Array.isArray(top.checks) || top.checks.length === 0) fail('checks', 'must be a non-empty list');
+  (top.checks as unknown[]).forEach((item, i) => {
+    const at = `checks[${i}]`;
+    const c = checkObject(item, CHECK_SHAPE, at, fail);
+    if (c.metric === undefined) fail(at, `needs "metric", one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')}`);
     const metric = c.metric as Metric;
-    if (![...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].includes(metric)) {
-      throw new UsageError(`${where(i)}: unknown metric '${String(c.metric)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`);
-    }
-    if (isProbeMetric(metric)) validateProbeCheck(c, where(i), String(c.data ?? raw.data ?? 'color-cube'));
+    if (isProbeMetric(metric)) validateProbeCheck(c, `${file}: ${at}`, String(c.data ?? top.data ?? 'color-cube'));
     const sources = ['patched', 'patch', 'ablate'].filter((k) => k in c);
-    if (sources.length !== 1) throw new UsageError(`${where(i)}: give exactly one of "patched", "patch" or "ablate"`);
-    if (c.min === undefined && c.max === undefined) throw new UsageError(`${where(i)}: give a bound, "min" and/or "max"`);
-    for (const k of ['min', 'max']) if (c[k] !== undefined && typeof c[k] !== 'number') throw new UsageError(`${where(i)}: "${k}" must be a number`);
+    if (sources.length !== 1) fail(at, 'give exactly one of "patched", "patch" or "ablate"');
+    if (c.min === undefined && c.max === undefined) fail(at, 'give a bound, "min" and/or "max"');
+    if (c.min !== undefined && c.max !== undefined && (c.min as number) > (c.max as number)) {
+      fail(at, `"min" ${c.min} is above "max" ${c.max}: no value can pass`);
+    }
     const color = (c.color ?? c.group) as string | undefined;
     if (['intact_mse', 'patched_mse', 'ratio', 'change_mse'].includes(metric)) {
-      if (!color || !(color in NAMED_COLORS)) throw new UsageError(`${where(i)}: ${metric} needs "color", one of ${Object.keys(NAMED_COLORS).join(', ')}`);
+      if (!color || !(color in NAMED_COLORS)) fail(at, `${metric} needs "color", one of ${Object.keys(NAMED_COLORS).join(', ')}`);
     }
-    for (const name of (c.colors as string[] | undefined) ?? []) {
-      if (!(name in NAMED_COLORS)) throw new UsageError(`${where(i)}: unknown colour '${name}' in "colors"`);
+    ((c.colors as string[] | undefined) ?? []).forEach((name, k) => {
+      if (!(name in NAMED_COLORS)) fail(join(join(at, 'colors'), k), `unknown colour '${name}'${didYouMean(name, Object.keys(NAMED_COLORS))}`);
+    });
+    if (c.patch !== undefined) {
+      const list = Array.isArray(c.patch) ? c.patch : [c.patch];
+      if (list.length === 0) fail(join(at, 'patch'), 'must be an object or a non-empty list of them');
+      list.forEach((p, k) => {
+        const pat = Array.isArray(c.patch) ? join(join(at, 'patch'), k) : join(at, 'patch');
+        const patch = checkObject(p, PATCH_SHAPE, pat, fail);
+        if (patch.mode === undefined) fail(pat, `needs "mode", one of ${MODES.join(', ')}`);
+        if (patch.falloff !== undefined) {
+          const falloff = checkObject(patch.falloff, FALLOFF_SHAPE, join(pat, 'falloff'), fail);
+          for (const key of Object.keys(FALLOFF_SHAPE)) if (falloff[key] === undefined) fail(join(pat, 'falloff'), `needs "${key}"`);
+        }
+      });
     }
-    const patches = c.patch === undefined ? [] : Array.isArray(c.patch) ? c.patch : [c.patch];
-    for (const p of patches as PatchRequest[]) {
-      if (!MODES.includes(p.mode)) throw new UsageError(`${where(i)}: patch needs "mode", one of ${MODES.join(', ')}`);
-    }
+    if (c.ablate !== undefined) checkObject(c.ablate, ABLATE_SHAPE, join(at, 'ablate'), fail);
   });
   return { spec: raw as unknown as Spec, dir: path.dirname(path.resolve(file)) };
+}
+
+/** How a check is named in messages: its JSON path and, when it has one, its name. */
+export function checkLabel(check: CheckSpec, i: number): string {
+  return `checks[${i}]${check.name ? ` ("${check.name}")` : ''}`;
 }
 
 async function patchedSource(check: CheckSpec, intactPath: string, dir: string): Promise<ModelSource> {
@@ -133,7 +204,7 @@ async function patchedSource(check: CheckSpec, intactPath: string, dir: string):
   const anchor = a.concept ? findAnchor(model.proto, a.concept, intactPath) : undefined;
   const tensor = a.tensor ?? anchor?.tensor;
   const dims = a.dims ?? anchor?.dims;
-  if (!tensor || !dims) throw new UsageError('an "ablate" check needs "concept" (with dims in the manifest) or "tensor" and "dims"');
+  if (!tensor || !dims) throw new UsageError('"ablate" needs "concept" (with dims in the manifest) or "tensor" and "dims"');
   ablateDims(model, tensor, dims, { prune: a.prune, concept: a.concept });
   return { label: `${intactPath} + ${a.prune ? 'prune' : 'ablate'}`, model };
 }
@@ -183,14 +254,26 @@ export async function runChecks(file: string, options: { device?: Device } = {})
     const classifier = check.metric === 'kl' || check.metric === 'top1';
     const key = JSON.stringify([intact, data, classifier, check.patched, check.patch, check.ablate]);
     const device = options.device ?? spec.device ?? 'cpu';
+    const started = performance.now();
     let comparison = comparisons.get(key);
-    if (!comparison && !isProbeMetric(check.metric)) {
-      comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device, classifier });
-      comparisons.set(key, comparison);
+    let measured: { value: number | null; subject?: string };
+    try {
+      if (isProbeMetric(check.metric)) {
+        measured = await measureProbe(check as ProbeCheck, intact, data, dir, () => patchedSource(check, intact, dir), device);
+      } else {
+        if (!comparison) {
+          comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device, classifier });
+          comparisons.set(key, comparison);
+        }
+        measured = measure(check, comparison);
+      }
+    } catch (err) {
+      // Name the spec and the check: a spec may hold dozens.
+      if (err instanceof UsageError) throw new UsageError(`${file}: ${checkLabel(check, i)}: ${err.message}`);
+      throw err;
     }
-    const { value, subject } = isProbeMetric(check.metric)
-      ? await measureProbe(check as ProbeCheck, intact, data, dir, () => patchedSource(check, intact, dir), device)
-      : measure(check, comparison!);
+    const seconds = (performance.now() - started) / 1000;
+    const { value, subject } = measured;
     const bounds = [check.min !== undefined ? `>= ${check.min}` : '', check.max !== undefined ? `<= ${check.max}` : ''].filter(Boolean).join(' and ');
     let reason: string | undefined;
     if (value === null) reason = `${check.metric} is undefined (the outputs did not change)`;
@@ -205,6 +288,7 @@ export async function runChecks(file: string, options: { device?: Device } = {})
       ...(check.max !== undefined ? { max: check.max } : {}),
       passed: reason === undefined,
       ...(reason ? { reason } : {}),
+      seconds,
     });
   }
   return results;
@@ -214,12 +298,21 @@ const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', 
 
 export function junitXml(results: CheckResult[], suite: string): string {
   const failures = results.filter((r) => !r.passed).length;
+  const total = results.reduce((t, r) => t + (r.seconds ?? 0), 0);
   const cases = results
     .map((r) => {
       const value = r.value === null ? 'undefined' : String(r.value);
       const body = r.passed ? '' : `<failure message="${xml(r.reason ?? 'failed')}">${xml(`${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}`)}</failure>`;
-      return `  <testcase classname="sca.check" name="${xml(r.name)}">${body}<system-out>${xml(`value=${value}`)}</system-out></testcase>`;
+      return `  <testcase classname="sca.check" name="${xml(r.name)}" time="${(r.seconds ?? 0).toFixed(3)}">${body}<system-out>${xml(`value=${value}`)}</system-out></testcase>`;
     })
     .join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="${results.length}" failures="${failures}">\n${cases}\n</testsuite>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="${results.length}" failures="${failures}" errors="0" time="${total.toFixed(3)}">\n${cases}\n</testsuite>\n`;
+}
+
+/**
+ * JUnit for a spec that could not be run (exit 2): one test case with an
+ * <error>, so a CI dashboard shows a broken gate instead of a missing report.
+ */
+export function junitErrorXml(suite: string, message: string, seconds = 0): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${xml(suite)}" tests="1" failures="0" errors="1" time="${seconds.toFixed(3)}">\n  <testcase classname="sca.check" name="spec" time="${seconds.toFixed(3)}"><error message="${xml(message)}"></error></testcase>\n</testsuite>\n`;
 }

@@ -7,12 +7,12 @@
  */
 import { readAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { requireTensor } from '../onnx/graph.js';
+import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
 import { hueChroma, hueSimilarity, NAMED_COLORS, selectivity, type Rgb } from './colors.js';
 import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
-import { openSession, ort, withInputValues, type Device } from './session.js';
+import { openSession, ort, tensorNumbers, withInputValues, type Device } from './session.js';
 import { resolveLabels } from '../probe/run.js';
 import { tapPurity, type TapPurity } from '../probe/purity.js';
 
@@ -109,7 +109,8 @@ async function sessionFor(source: { label: string; model: Model; path?: string }
     throw new UsageError(`${source.label}: --tap, --set and in-memory models need the weights inline; this model keeps them in external data`);
   }
   const graph = source.model.proto.graph!;
-  for (const t of taps) requireTensor(graph, t, source.label);
+  const ir = new Graph(graph);
+  for (const t of taps) ir.require(t, source.label);
   const extra = taps.filter((t) => !graph.output.some((o) => o.name === t)).map((t) => ({ name: t }));
   const withValues = setsInputs ? withInputValues(source.model.proto, values) : source.model.proto;
   const proto = { ...withValues, graph: { ...withValues.graph!, output: [...graph.output, ...extra] } };
@@ -125,7 +126,6 @@ function sliceSamples(dataset: Dataset, start: number, end: number): Record<stri
   return feeds;
 }
 
-const numeric = (t: ort.Tensor): ArrayLike<number> => (t.type === 'int64' ? Array.from(t.data as BigInt64Array, Number) : (t.data as Float32Array));
 
 export async function compareModels(intactSource: ModelSource, patchedSource: ModelSource, options: CompareOptions): Promise<Comparison> {
   const started = performance.now();
@@ -164,8 +164,8 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
       const feedsB = Object.fromEntries(Object.entries(feedsA).filter(([n]) => patchedInputs.has(n)));
       const [ra, rb] = [await a.run(feedsA, compared), await b.run(feedsB, compared)];
       for (const name of compared) {
-        const x = numeric(ra[name]);
-        const y = numeric(rb[name]);
+        const x = tensorNumbers(ra[name]);
+        const y = tensorNumbers(rb[name]);
         if (x.length !== y.length) throw new UsageError(`output '${name}' has different sizes in the two models (${ra[name].dims} vs ${rb[name].dims})`);
         const per = x.length / (end - start);
         const classes = ra[name].dims[ra[name].dims.length - 1];
@@ -248,8 +248,8 @@ async function analyseColors(result: ComparisonResult, detail: ComparisonDetail,
   const names = Object.keys(NAMED_COLORS);
   const named = colorDataset(names.map((n) => NAMED_COLORS[n]), [{ name: inputName, elemType: 1, sampleShape: [3] }], 'named colours');
   const feeds = sliceSamples(named, 0, named.samples);
-  const intactOut = (await a.run(feeds, [output]))[output].data as Float32Array;
-  const patchedOut = (await b.run(feeds, [output]))[output].data as Float32Array;
+  const intactOut = Float32Array.from(tensorNumbers((await a.run(feeds, [output]))[output]));
+  const patchedOut = Float32Array.from(tensorNumbers((await b.run(feeds, [output]))[output]));
   if (intactOut.length !== 3 * names.length) return; // not a colour model after all: no colour table
   detail.namedOutputs = { intact: intactOut, patched: patchedOut };
   const rows: NamedColorRow[] = names.map((name, i) => {

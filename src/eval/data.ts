@@ -5,8 +5,10 @@
  * instead of an onnxruntime error halfway through a run.
  */
 import fs from 'node:fs';
+import { Float16Array } from '@petamoriken/float16';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { statRegularFile } from '../util/files.js';
 import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
 import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
@@ -67,11 +69,15 @@ export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string):
     throw new UsageError(`--data ${name}: the colour cube needs a model with one input of shape [batch, 3]`);
   }
   const input = inputs[0];
-  if (input.elemType !== DataType.FLOAT) throw new UsageError(`--data ${name}: input '${input.name}' must be float32 for the colour cube`);
+  if (input.elemType !== DataType.FLOAT && input.elemType !== DataType.FLOAT16) {
+    throw new UsageError(`--data ${name}: input '${input.name}' must be float32 or float16 for the colour cube`);
+  }
+  const half = input.elemType === DataType.FLOAT16;
+  const values = colors.flat();
   return {
     name,
     samples: colors.length,
-    inputs: { [input.name]: { type: 'float32', sampleShape: [3], data: Float32Array.from(colors.flat()) } },
+    inputs: { [input.name]: half ? { type: 'float16', sampleShape: [3], data: float16Bits(values) } : { type: 'float32', sampleShape: [3], data: Float32Array.from(values) } },
     groups: colors.map(nearestColorName),
     colors,
   };
@@ -86,6 +92,7 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
     return colorDataset(colorCube(n), inputs, `color-cube:${n}`);
   }
   let bytes: Buffer;
+  if (fs.existsSync(spec)) statRegularFile(spec, `--data ${spec}`); // a FIFO would block the read forever
   try {
     bytes = fs.readFileSync(spec);
   } catch {
@@ -128,11 +135,20 @@ function parseJsonData(text: string, label: string, inputs: ModelInput[]): Recor
   return out;
 }
 
+/** float16 values as the raw bit patterns onnxruntime expects in a Uint16Array. */
+function float16Bits(values: ArrayLike<number>): Uint16Array {
+  const half = new Float16Array(values.length);
+  for (let i = 0; i < values.length; i++) half[i] = values[i];
+  return new Uint16Array(half.buffer);
+}
+
 function convert(array: NpyArray, want: ort.Tensor.Type, label: string): NumericArray {
   const have = NPY_TYPE[array.dtype];
   if (have === want) return array.data;
   // Plain numbers (JSON, float64 files) are converted to the float or integer type the model expects.
   if (have === 'float64' && want === 'float32') return Float32Array.from(array.data as Float64Array);
+  // A float16 model fed float32 or float64 data: round to float16, as a cast in the model would.
+  if ((have === 'float64' || have === 'float32') && want === 'float16') return float16Bits(array.data as Float64Array | Float32Array);
   if (have === 'float64' && (want === 'int64' || want === 'int32')) {
     const values = array.data as Float64Array;
     if (!values.every(Number.isInteger)) throw new UsageError(`${label}: expects whole numbers (${want})`);
@@ -176,6 +192,7 @@ function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[
 /** `--groups FILE`: a JSON list with a label per sample, or {"label": [sample indices]}. */
 export function loadGroups(file: string, samples: number): string[] {
   let parsed: unknown;
+  if (fs.existsSync(file)) statRegularFile(file, `--groups ${file}`); // a FIFO would block the read forever
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {

@@ -1,35 +1,76 @@
 /**
- * Finds a tensor's element type and shape by running the model once on
- * zeros with the tensor exposed as an extra output. Used when the file carries
- * no value info for an intermediate tensor (torch.onnx exports usually don't).
+ * The last resort for a shape: run the model once with the tensors exposed
+ * as extra outputs. Used only when neither the file nor shape inference gives
+ * the length of the axis an edit needs. Every symbolic input dim is set to 1,
+ * the inputs must fit a fixed memory bound (a declared [100000, 100000] input
+ * is refused, not allocated), and the model is run from a file next to the
+ * original, so external data resolves as it does for the original.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { TensorInfo } from '../onnx/graph.js';
+import type { ValueType } from '../ir/types.js';
 import { serializeModel, usesExternalData, type Model } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/types.js';
 import { onnxTypeOf, openSession, zerosTensor, type ort } from './session.js';
 
-export async function probeTensorInfo(model: Model, tensor: string, label = 'model'): Promise<TensorInfo> {
+/** Largest total size of the zero inputs the probe may allocate. */
+export const PROBE_INPUT_LIMIT = 64 * 2 ** 20;
+
+const ELEMENT_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2 };
+
+export async function probeShapes(model: Model, tensors: string[], label = 'model'): Promise<Map<string, ValueType>> {
   const proto = model.proto;
   const graph = proto.graph!;
-  const probe: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, { name: tensor }] } };
-  // External data is read in place, from the folder the model was loaded from.
-  const session = await openSession(serializeModel(probe), 'cpu', usesExternalData(model) ? model.baseDir : undefined);
-  try {
-    const initializers = new Set(graph.initializer.map((t) => t.name));
+  const initializers = new Set(graph.initializer.map((t) => t.name));
+  const zeroFeeds = (symbolic: number): Record<string, ort.Tensor> => {
     const feeds: Record<string, ort.Tensor> = {};
+    let bytes = 0;
     for (const input of graph.input) {
       if (!input.name || initializers.has(input.name)) continue;
       const elemType = input.type?.tensorType?.elemType;
-      const dims = input.type?.tensorType?.shape?.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : 1)) ?? [1];
+      const dims = input.type?.tensorType?.shape?.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : symbolic)) ?? [symbolic];
+      bytes += dims.reduce((a, b) => a * b, 1) * (ELEMENT_BYTES[elemType ?? 0] ?? 8);
+      if (bytes > PROBE_INPUT_LIMIT) {
+        throw new UsageError(`${label}: cannot infer the shapes needed, and running the model to find them would need inputs of ${(bytes / 2 ** 20).toFixed(0)} MiB or more (limit ${PROBE_INPUT_LIMIT / 2 ** 20} MiB)`);
+      }
       const zeros = zerosTensor(elemType, dims);
       if (!zeros) throw new UsageError(`${label}: cannot make a probe input for '${input.name}' (element type ${elemType})`);
       feeds[input.name] = zeros;
     }
-    const result = await session.run(feeds, [tensor]);
-    const value = result[tensor];
-    return { name: tensor, elemType: onnxTypeOf(value.type), shape: [...value.dims] };
+    return feeds;
+  };
+  const ones = zeroFeeds(1);
+  const twos = zeroFeeds(2);
+  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t)).map((name) => ({ name }));
+  const probe: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };
+  let tmp: string | undefined;
+  let source: string | Uint8Array;
+  if (usesExternalData(model)) {
+    tmp = path.join(model.baseDir, `.sca-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}.onnx`);
+    fs.writeFileSync(tmp, serializeModel(probe));
+    source = tmp;
+  } else {
+    source = serializeModel(probe);
+  }
+  try {
+    const session = await openSession(source);
+    try {
+      const first = await session.run(ones, tensors);
+      // A model that fixes its batch size inside the graph may refuse 2: then only the first run speaks.
+      const second = await session.run(twos, tensors).catch(() => first);
+      return new Map(
+        tensors.map((t) => {
+          const a = first[t].dims;
+          const b = second[t].dims;
+          const shape = a.map((d, i) => (b.length === a.length && b[i] === d ? d : undefined));
+          return [t, { elemType: onnxTypeOf(first[t].type), shape }];
+        }),
+      );
+    } finally {
+      await session.release();
+    }
   } finally {
-    await session.release();
+    if (tmp) fs.rmSync(tmp, { force: true });
   }
 }

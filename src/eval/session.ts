@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../errors.js';
+import { Float16Array } from '@petamoriken/float16';
 import { elementCount, setTensorFloats } from '../onnx/tensor.js';
 import { DataType, type ModelProto } from '../onnx/types.js';
 
@@ -35,6 +36,24 @@ export function zerosTensor(elemType: number | undefined, dims: number[]): ort.T
   const type = elemType === undefined ? undefined : ORT_TYPE[elemType];
   const make = type ? ZEROS[type] : undefined;
   return type && make ? new ort.Tensor(type, make(dims.reduce((a, b) => a * b, 1)) as never, dims) : undefined;
+}
+
+/**
+ * A tensor's values as numbers. onnxruntime hands float16 outputs over as their raw 16-bit patterns in a Uint16Array; reading those as
+ * numbers gives garbage such as 41014 for 9.1, so they are decoded here.
+ */
+export function tensorNumbers(t: ort.Tensor): ArrayLike<number> {
+  switch (t.type) {
+    case 'float16':
+      return new Float16Array((t.data as Uint16Array).buffer, (t.data as Uint16Array).byteOffset, t.size);
+    case 'int64':
+    case 'uint64':
+      return Array.from(t.data as BigInt64Array, Number);
+    case 'string':
+      throw new UsageError('a string tensor has no numeric values to compare');
+    default:
+      return t.data as Float32Array;
+  }
 }
 
 export const DEVICES: Device[] = ['cpu', 'cuda'];

@@ -10,11 +10,18 @@
  *   into.
  * - 64-bit integers are numbers when they are safe integers and bigints
  *   otherwise (INT64_MAX is common in Slice attributes), so nothing is rounded.
+ * - Protobuf's merge rules hold: a singular message that occurs twice is the
+ *   merge of its parts, a scalar that occurs twice keeps the last value, and
+ *   strings keep their bytes even when they are not valid UTF-8 (utf8.ts).
+ *   An ordinary file (each singular field once) still re-encodes byte for byte.
+ * - Anything malformed is a DecodeError naming the field path
+ *   (`graph.node[3].attribute[0]: ...`), never another exception.
  */
 import fs from 'node:fs';
 import protobuf from 'protobufjs/minimal.js';
-import { readAt } from '../util/files.js';
+import { openRegularFile, readAt } from '../util/files.js';
 import { SCHEMA, isMessageKind, type FieldSpec, type MessageName, type ScalarKind } from './schema.js';
+import { decodeUtf8, encodeEscaped, hasEscapedBytes } from './utf8.js';
 
 const { Reader, Writer, util } = protobuf;
 
@@ -32,7 +39,7 @@ export class FileRange {
   /** The bytes, in a buffer of their own (never pooled, so aligned for typed-array views). */
   read(): Uint8Array {
     const buf = Buffer.allocUnsafeSlow(this.length);
-    const fd = fs.openSync(this.file, 'r');
+    const { fd } = openRegularFile(this.file);
     try {
       if (readAt(fd, buf, this.offset) < this.length) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
     } finally {
@@ -58,7 +65,39 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 
-export class DecodeError extends Error {}
+/** Deeper nesting than this is refused (protobuf's C++ runtime has the same default limit). */
+export const MAX_DEPTH = 100;
+
+/** Malformed protobuf: `path` is where (field names from the message down), `reason` what. */
+export class DecodeError extends Error {
+  readonly path: string[] = [];
+
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+
+  /** Prefixes the path with the field that contained the error. */
+  within(segment: string): this {
+    this.path.unshift(segment);
+    this.message = `${this.path.join('.')}: ${this.reason}`;
+    return this;
+  }
+}
+
+/** Any error thrown while reading bytes (protobufjs's RangeError and friends) as a DecodeError. */
+export function asDecodeError(err: unknown): DecodeError {
+  if (err instanceof DecodeError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  if (/index out of range/.test(text)) return new DecodeError('runs past the end of its data (truncated?)');
+  if (/call stack/i.test(text)) return new DecodeError('nested too deeply');
+  return new DecodeError(text);
+}
+
+/** Path segment of a field: `node[3]` for the next item of a repeated field, `graph` otherwise. */
+function segment(msg: Message, field: FieldSpec | undefined, id: number): string {
+  if (!field) return `field ${id}`;
+  return field.repeated ? `${field.name}[${(msg[field.name] as unknown[]).length}]` : field.name;
+}
 
 function wireTypeOf(kind: ScalarKind | MessageName): number {
   switch (kind) {
@@ -92,10 +131,18 @@ function int64ToLong(value: Int64, unsigned: boolean): protobuf.Long | number {
   return Long.fromString(value.toString(), unsigned);
 }
 
+function readString(reader: protobuf.Reader): string {
+  const length = reader.uint32();
+  const start = reader.pos;
+  if (start + length > reader.len) throw new DecodeError(`string of ${length} bytes runs past the end of its data`);
+  reader.pos = start + length;
+  return decodeUtf8(reader.buf, start, start + length);
+}
+
 function readScalar(reader: protobuf.Reader, kind: ScalarKind): unknown {
   switch (kind) {
     case 'string':
-      return reader.string();
+      return readString(reader);
     case 'bytes':
       return reader.bytes();
     case 'int64':
@@ -111,45 +158,77 @@ function readScalar(reader: protobuf.Reader, kind: ScalarKind): unknown {
   }
 }
 
-/** Decodes `buf[start:end]` as message `type`. */
-export function decodeMessage(buf: Uint8Array, type: MessageName, start = 0, end = buf.length): Message {
+/** Decodes `buf[start:end]` as message `type`; throws DecodeError (with the field path) on malformed bytes. */
+export function decodeMessage(buf: Uint8Array, type: MessageName, start = 0, end = buf.length, depth = 0): Message {
   const reader = Reader.create(buf);
   reader.pos = start;
   reader.len = end;
-  return decodeFrom(reader, buf, type, end);
+  return decodeFrom(reader, buf, type, end, depth);
 }
 
-function decodeFrom(reader: protobuf.Reader, buf: Uint8Array, type: MessageName, end: number): Message {
+function decodeFrom(reader: protobuf.Reader, buf: Uint8Array, type: MessageName, end: number, depth: number): Message {
+  if (depth > MAX_DEPTH) throw new DecodeError(`messages nested more than ${MAX_DEPTH} deep`);
   const spec = SCHEMA[type];
   const msg: Message = {};
   for (const f of spec.fields) if (f.repeated) msg[f.name] = [];
   while (reader.pos < end) {
     const fieldStart = reader.pos;
-    const tag = reader.uint32();
-    const id = tag >>> 3;
-    const wire = tag & 7;
-    if (id === 0) throw new DecodeError(`invalid field number 0 at byte ${fieldStart}`);
-    const field = spec.byId.get(id);
-    if (field && readKnownField(reader, buf, field, wire, msg)) continue;
-    // Unknown field (or a known id with an unexpected wire type): keep it verbatim.
-    reader.skipType(wire);
-    if (reader.pos > end) throw new DecodeError(`field ${id} runs past the end of its message`);
-    (msg.$unknown ??= []).push(buf.subarray(fieldStart, reader.pos));
+    let id = 0;
+    let field: FieldSpec | undefined;
+    let where = '';
+    try {
+      const tag = reader.uint32();
+      id = tag >>> 3;
+      const wire = tag & 7;
+      if (id === 0) throw new DecodeError(`invalid field number 0 at byte ${fieldStart}`);
+      field = spec.byId.get(id);
+      where = segment(msg, field, id);
+      if (field && readKnownField(reader, buf, field, wire, msg, end, depth)) continue;
+      // Unknown field (or a known id with an unexpected wire type): keep it verbatim.
+      reader.skipType(wire);
+      if (reader.pos > end) throw new DecodeError(`runs past the end of its message`);
+      (msg.$unknown ??= []).push(buf.subarray(fieldStart, reader.pos));
+    } catch (err) {
+      const e = asDecodeError(err);
+      throw where ? e.within(where) : e;
+    }
   }
   if (reader.pos !== end) throw new DecodeError(`message ${type} overruns its length`);
   return msg;
 }
 
+/**
+ * Merges `part` into `into` as protobuf merges two occurrences of a message:
+ * repeated fields append, singular messages merge recursively, other singular
+ * fields take the later value, unknown fields append.
+ */
+export function mergeMessage(into: Message, part: Message, type: MessageName): void {
+  for (const f of SCHEMA[type].fields) {
+    const value = part[f.name];
+    if (value === undefined) continue;
+    if (f.repeated) {
+      const list = (into[f.name] ??= []) as unknown[];
+      for (const item of value as unknown[]) list.push(item);
+    } else if (isMessageKind(f.kind) && into[f.name] !== undefined) {
+      mergeMessage(into[f.name] as Message, value as Message, f.kind);
+    } else {
+      into[f.name] = value;
+    }
+  }
+  if (part.$unknown) for (const raw of part.$unknown) (into.$unknown ??= []).push(raw);
+}
+
 /** Returns false when the wire type does not fit the field, so the caller keeps it as unknown. */
-function readKnownField(reader: protobuf.Reader, buf: Uint8Array, field: FieldSpec, wire: number, msg: Message): boolean {
+function readKnownField(reader: protobuf.Reader, buf: Uint8Array, field: FieldSpec, wire: number, msg: Message, end: number, depth: number): boolean {
   const kind = field.kind;
   if (isMessageKind(kind)) {
     if (wire !== WIRE_LENGTH) return false;
     const len = reader.uint32();
     const childEnd = reader.pos + len;
-    if (childEnd > reader.len) throw new DecodeError(`${field.name} runs past the end of the buffer`);
-    const child = decodeFrom(reader, buf, kind, childEnd);
+    if (childEnd > end) throw new DecodeError(`length ${len} runs past the end of its message`);
+    const child = decodeFrom(reader, buf, kind, childEnd, depth + 1);
     if (field.repeated) (msg[field.name] as unknown[]).push(child);
+    else if (msg[field.name] !== undefined) mergeMessage(msg[field.name] as Message, child, kind);
     else msg[field.name] = child;
     return true;
   }
@@ -158,13 +237,15 @@ function readKnownField(reader: protobuf.Reader, buf: Uint8Array, field: FieldSp
     // Packed encoding of a repeated number field (accepted whatever the declaration says).
     const len = reader.uint32();
     const stop = reader.pos + len;
-    if (stop > reader.len) throw new DecodeError(`${field.name} runs past the end of the buffer`);
+    if (stop > end) throw new DecodeError(`length ${len} runs past the end of its message`);
     const list = msg[field.name] as unknown[];
     while (reader.pos < stop) list.push(readScalar(reader, kind));
+    if (reader.pos !== stop) throw new DecodeError('packed values overrun their length');
     return true;
   }
   if (wire !== expected) return false;
   const value = readScalar(reader, kind);
+  if (reader.pos > end) throw new DecodeError('runs past the end of its message');
   if (field.repeated) (msg[field.name] as unknown[]).push(value);
   else msg[field.name] = value;
   return true;
@@ -173,7 +254,8 @@ function readKnownField(reader: protobuf.Reader, buf: Uint8Array, field: FieldSp
 function writeScalar(writer: protobuf.Writer, kind: ScalarKind, value: unknown): void {
   switch (kind) {
     case 'string':
-      writer.string(value as string);
+      if (hasEscapedBytes(value as string)) writer.bytes(encodeEscaped(value as string));
+      else writer.string(value as string);
       break;
     case 'bytes':
       writer.bytes(value as Uint8Array);

@@ -5,8 +5,31 @@
 import fs from 'node:fs';
 import { readAnchors, readInterventions, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import type { Model } from './model.js';
-import { allTensors, byteSize, elementTypeName, isExternal, tensorFloats } from './tensor.js';
+import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorFloats } from './tensor.js';
+import { DataType, type TensorProto } from './types.js';
 import type { ValueInfoProto } from './types.js';
+
+/** Integer element types whose values inspect can show, and the typed array that reads them. */
+const INTEGER_VIEWS: Record<number, (b: ArrayBuffer, n: number) => ArrayLike<number | bigint>> = {
+  2: (b, n) => new Uint8Array(b, 0, n), 3: (b, n) => new Int8Array(b, 0, n), 4: (b, n) => new Uint16Array(b, 0, n), 5: (b, n) => new Int16Array(b, 0, n),
+  6: (b, n) => new Int32Array(b, 0, n), 7: (b, n) => new BigInt64Array(b, 0, n), 9: (b, n) => new Uint8Array(b, 0, n), 12: (b, n) => new Uint32Array(b, 0, n),
+  13: (b, n) => new BigUint64Array(b, 0, n),
+};
+const INTEGER_BYTES: Record<number, number> = { 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 12: 4, 13: 8 };
+
+/** The values of a small default, in any numeric type; null when it cannot be shown (strings, other layouts). */
+function defaultValues(t: TensorProto, baseDir: string): number[] | null {
+  const dt = t.dataType ?? 0;
+  if (dt === DataType.FLOAT || dt === DataType.FLOAT16 || dt === DataType.DOUBLE) return Array.from(tensorFloats(t, baseDir));
+  const view = INTEGER_VIEWS[dt];
+  if (!view) return null;
+  if (!t.rawData) {
+    // Typed repeated fields: int64 in int64_data, the narrower ones in int32_data.
+    return dt === DataType.INT64 ? t.int64Data.map(Number) : dt === 13 ? t.uint64Data.map(Number) : t.int32Data.map(Number);
+  }
+  const bytes = new Uint8Array(tensorBytes(t, baseDir));
+  return Array.from(view(bytes.buffer, Math.floor(bytes.length / INTEGER_BYTES[dt])), Number);
+}
 
 export interface TensorSummary {
   name: string;
@@ -65,7 +88,7 @@ export function summarizeModel(model: Model): ModelSummary {
       .map((v) => {
         const t = graph.initializer.find((i) => i.name === v.name)!;
         const small = byteSize(t) <= 64 && !isExternal(t);
-        return { ...summarizeValue(v), default: small ? Array.from(tensorFloats(t, model.baseDir)) : null };
+        return { ...summarizeValue(v), default: small ? defaultValues(t, model.baseDir) : null };
       }),
     outputs: graph.output.map(summarizeValue),
     nodes: graph.node.length,

@@ -7,9 +7,9 @@
  * structure plus one window, whatever the model's size.
  */
 import fs from 'node:fs';
-import { DecodeError, decodeMessage, FileRange, type Message } from './codec.js';
+import { asDecodeError, DecodeError, decodeMessage, FileRange, MAX_DEPTH, mergeMessage, type Message } from './codec.js';
 import { SCHEMA, isMessageKind, type MessageName } from './schema.js';
-import { readAt } from '../util/files.js';
+import { openRegularFile, readAt } from '../util/files.js';
 
 /** Fields at least this large are walked (messages) or left in the file (bytes). */
 export const LAZY_THRESHOLD = 1 << 20;
@@ -60,54 +60,69 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
   if (readAt(fd, into, position) < into.length) throw new DecodeError('file ended early');
 }
 
-function merge(into: Message, part: Message): void {
-  for (const [key, value] of Object.entries(part)) {
-    if (Array.isArray(value)) {
-      if (value.length) ((into[key] as unknown[] | undefined) ?? (into[key] = [])).push(...(value as unknown[]));
-    } else {
-      into[key] = value;
-    }
-  }
-}
-
-function decodeRange(win: FileWindow, type: MessageName, start: number, end: number, threshold: number): Message {
+function decodeRange(win: FileWindow, type: MessageName, start: number, end: number, threshold: number, depth: number): Message {
+  if (depth > MAX_DEPTH) throw new DecodeError(`messages nested more than ${MAX_DEPTH} deep`);
   const spec = SCHEMA[type];
   const msg: Message = {};
   for (const f of spec.fields) if (f.repeated) msg[f.name] = [];
   let pos = start;
   while (pos < end) {
-    const [tag, afterTag] = win.varint(pos);
-    const field = spec.byId.get(Math.floor(tag / 8));
-    const wire = tag & 7;
-    let fieldEnd: number;
-    if (wire === 2) {
-      const [length, payload] = win.varint(afterTag);
-      fieldEnd = payload + length;
+    let where = '';
+    try {
+      const [tag, afterTag] = win.varint(pos);
+      const id = Math.floor(tag / 8);
+      const field = spec.byId.get(id);
+      where = field ? (field.repeated ? `${field.name}[${(msg[field.name] as unknown[]).length}]` : field.name) : `field ${id}`;
+      const wire = tag & 7;
+      let fieldEnd: number;
+      if (wire === 2) {
+        const [length, payload] = win.varint(afterTag);
+        fieldEnd = payload + length;
+        if (fieldEnd > end) throw new DecodeError(`length ${length} at byte ${pos} runs past the end of its message`);
+        if (field && length >= threshold && (isMessageKind(field.kind) || field.kind === 'bytes')) {
+          if (isMessageKind(field.kind)) {
+            const child = decodeRange(win, field.kind, payload, fieldEnd, threshold, depth + 1);
+            if (field.repeated) (msg[field.name] as unknown[]).push(child);
+            else if (msg[field.name] !== undefined) mergeMessage(msg[field.name] as Message, child, field.kind);
+            else msg[field.name] = child;
+          } else {
+            const value = new FileRange(win.file, payload, length);
+            if (field.repeated) (msg[field.name] as unknown[]).push(value);
+            else msg[field.name] = value;
+          }
+          pos = fieldEnd;
+          continue;
+        }
+      } else if (wire === 0) fieldEnd = win.varint(afterTag)[1];
+      else if (wire === 1) fieldEnd = afterTag + 8;
+      else if (wire === 5) fieldEnd = afterTag + 4;
+      else throw new DecodeError(`unsupported wire type ${wire} at byte ${pos}`);
       if (fieldEnd > end) throw new DecodeError(`field at byte ${pos} runs past the end of its message`);
-      if (field && length >= threshold && (isMessageKind(field.kind) || field.kind === 'bytes')) {
-        const value = isMessageKind(field.kind) ? decodeRange(win, field.kind, payload, fieldEnd, threshold) : new FileRange(win.file, payload, length);
-        if (field.repeated) (msg[field.name] as unknown[]).push(value);
-        else msg[field.name] = value;
-        pos = fieldEnd;
-        continue;
+      // A small field: read it and let the codec decode it, exactly as it would in memory.
+      let part: Message;
+      try {
+        part = decodeMessage(win.copy(pos, fieldEnd - pos), type, 0, fieldEnd - pos, depth);
+      } catch (err) {
+        // The codec numbered this field as if it were the first of its kind: use our path instead.
+        const e = asDecodeError(err);
+        e.path.shift();
+        throw e;
       }
-    } else if (wire === 0) fieldEnd = win.varint(afterTag)[1];
-    else if (wire === 1) fieldEnd = afterTag + 8;
-    else if (wire === 5) fieldEnd = afterTag + 4;
-    else throw new DecodeError(`unsupported wire type ${wire} at byte ${pos}`);
-    // A small field: read it and let the codec decode it, exactly as it would in memory.
-    merge(msg, decodeMessage(win.copy(pos, fieldEnd - pos), type));
-    pos = fieldEnd;
+      mergeMessage(msg, part, type);
+      pos = fieldEnd;
+    } catch (err) {
+      const e = asDecodeError(err);
+      throw where ? e.within(where) : e;
+    }
   }
   if (pos !== end) throw new DecodeError(`message ${type} overruns its length`);
   return msg;
 }
 
 export function decodeFile(file: string, type: MessageName, threshold = LAZY_THRESHOLD): Message {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openRegularFile(file);
   try {
-    const size = fs.fstatSync(fd).size;
-    return decodeRange(new FileWindow(file, fd, size), type, 0, size, threshold);
+    return decodeRange(new FileWindow(file, fd, size), type, 0, size, threshold, 0);
   } finally {
     fs.closeSync(fd);
   }

@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { sameFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
-import { DecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
+import { openRegularFile, sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
+import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
 import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
-import { allTensors, byteSize, externalRef, isExternal, type ExternalRef } from './tensor.js';
+import { allTensors, byteSize, externalRef, isExternal, resolveExternal, type ExternalRef } from './tensor.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
 
 export interface Model {
@@ -39,15 +39,8 @@ export const MAX_KNOWN_OPSET = 24;
  * if an edit needs their values. The file must not change while in use.
  */
 export function loadModel(file: string, options: { lazyBytes?: number } = {}): Model {
-  let size: number;
-  try {
-    const stat = fs.statSync(file);
-    if (stat.isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
-    size = stat.size;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  // A FIFO or device is refused before anything opens it (decodeFile checks again on the open file).
+  const size = statRegularFile(file, file).size;
   if (size >= PROTOBUF_LIMIT) {
     throw new UsageError(`${file}: ${size} bytes is over the 2 GiB protobuf limit; such models must keep their weights in external data`);
   }
@@ -62,12 +55,11 @@ export function loadModel(file: string, options: { lazyBytes?: number } = {}): M
   return model;
 }
 
+/** A decode failure as one line naming the file and the field path; usage errors (the file itself) pass through. */
 function corrupt(label: string, err: unknown): Error {
-  if (err instanceof DecodeError || err instanceof RangeError) return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
-  if (err instanceof Error && !(err instanceof UsageError) && /index out of range|invalid wire type/i.test(err.message)) {
-    return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt: ${err.message})`);
-  }
-  return err as Error;
+  if (err instanceof UsageError) return err;
+  const e = asDecodeError(err);
+  return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt at ${e.path.length ? e.path.join('.') : 'the top level'}: ${e.reason})`);
 }
 
 export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'): Model {
@@ -90,27 +82,16 @@ function checkedModel(proto: ModelProto, baseDir: string, label: string): Model 
 function validateModel(proto: ModelProto, label: string): void {
   if (!proto.graph) throw new UsageError(`${label}: not an ONNX model (no graph)`);
   if (proto.irVersion === undefined) throw new UsageError(`${label}: not an ONNX model (no ir_version)`);
+  // A model may import only other domains (ai.onnx.preview.training): it loads, and edits that add default-domain ops refuse it.
   const opset = opsetOf(proto);
-  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain opset`);
-  if (opset < 1 || opset > MAX_KNOWN_OPSET) {
+  if (opset !== undefined && (opset < 1 || opset > MAX_KNOWN_OPSET)) {
     throw new UsageError(`${label}: unknown opset ${opset} for the default domain (this toolkit knows 1 to ${MAX_KNOWN_OPSET})`);
   }
 }
 
+/** Every external location must be a regular file inside the model's folder holding exactly the tensor's bytes (tensor.ts). */
 function checkExternalData(model: Model, label: string): void {
-  for (const t of allTensors(model.proto)) {
-    if (!isExternal(t)) continue;
-    const ref = externalRef(t);
-    const file = path.resolve(model.baseDir, ref.location);
-    let size: number;
-    try {
-      size = fs.statSync(file).size;
-    } catch {
-      throw new UsageError(`${label}: external data file ${ref.location} for tensor '${t.name}' not found next to the model`);
-    }
-    const end = ref.offset + (ref.length ?? 0);
-    if (end > size) throw new UsageError(`${label}: external data for tensor '${t.name}' runs past the end of ${ref.location} (truncated?)`);
-  }
+  for (const t of allTensors(model.proto)) if (isExternal(t)) resolveExternal(t, model.baseDir, label);
 }
 
 /** True when any weight of the model lives in an external data file. */
@@ -163,7 +144,10 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
 
   const placements: Placement[] = [];
   for (const t of tensors) {
-    if (isExternal(t)) placements.push({ tensor: t, from: { file: path.resolve(model.baseDir, externalRef(t).location), ref: externalRef(t) } });
+    if (isExternal(t)) {
+      const ext = resolveExternal(t, model.baseDir, model.path ?? 'model');
+      placements.push({ tensor: t, from: { file: ext.file, ref: { ...externalRef(t), length: ext.length } } });
+    }
     else if (keepExternal && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD) placements.push({ tensor: t, from: { bytes: t.rawData } });
   }
   // Inline weights move out, largest first, until the protobuf fits. With
@@ -280,7 +264,7 @@ function writeExternalData(file: PendingFile, placements: Placement[]): number {
 function sourceFd(fds: Map<string, number>, file: string): number {
   let fd = fds.get(file);
   if (fd === undefined) {
-    fd = fs.openSync(file, 'r');
+    fd = openRegularFile(file).fd;
     fds.set(file, fd);
   }
   return fd;

@@ -127,6 +127,7 @@ export const DataType = {
   BOOL: 9,
   FLOAT16: 10,
   DOUBLE: 11,
+  BFLOAT16: 16,
 } as const;
 
 export const DATA_LOCATION_EXTERNAL = 1;

@@ -7,7 +7,7 @@
  */
 import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
-import { requireTensor } from '../onnx/graph.js';
+import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/types.js';
 import type { Dataset } from '../eval/data.js';
@@ -35,7 +35,8 @@ export function resolveSource(source: ModelSource): { label: string; model: Mode
 
 export async function openWithOutputs(source: { label: string; model: Model; path?: string }, tensors: string[], device: Device): Promise<ort.InferenceSession> {
   const graph = source.model.proto.graph!;
-  for (const t of tensors) requireTensor(graph, t, source.label);
+  const ir = new Graph(graph);
+  for (const t of tensors) ir.require(t, source.label);
   const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
   if (extra.length === 0 && source.path) return openSession(source.path, device);
   const proto: ModelProto = { ...source.model.proto, graph: { ...graph, output: [...graph.output, ...extra.map((name) => ({ name }))] } };

@@ -9,11 +9,13 @@
  */
 import { readAnchors, recordIntervention, writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { requireTensor } from '../onnx/graph.js';
+import type { Graph } from '../ir/graph.js';
+import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
 import { setTensorFloats, tensorFloats } from '../onnx/tensor.js';
-import type { GraphProto, ModelProto, TensorProto } from '../onnx/types.js';
-import { findLinearSite, ownWeight, reshapeTarget, type LinearSite, type WeightUse } from './weights.js';
+import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.js';
+import type { Target } from './intervention.js';
+import { findLinearSite, findReaders, ownWeight, reshapeTarget, type LinearSite, type WeightUse } from './weights.js';
 
 export interface AblationResult {
   tensor: string;
@@ -67,15 +69,16 @@ function editBias(model: Model, t: TensorProto, dims: number[], mode: 'zero' | '
   }
 }
 
-function edit(model: Model, graph: GraphProto, use: WeightUse, dims: number[], mode: 'zero' | 'prune', edited: string[]): void {
+function edit(model: Model, graph: Graph, use: WeightUse, dims: number[], mode: 'zero' | 'prune', edited: string[]): void {
   const t = ownWeight(graph, use.node, use.input);
   editMatrix(model, t, use.axis, dims, mode);
   edited.push(t.name!);
 }
 
 /** Shrinks the last axis of value info for the tensors that carried the pruned dims. */
-function shrinkShapes(graph: GraphProto, site: LinearSite, removed: number): void {
-  for (const v of [...graph.valueInfo, ...graph.output, ...graph.input]) {
+function shrinkShapes(graph: Graph, site: LinearSite, removed: number): void {
+  const g = graph.proto;
+  for (const v of [...g.valueInfo, ...g.output, ...g.input]) {
     if (!v.name || !site.carriers.includes(v.name)) continue;
     const dims = v.type?.tensorType?.shape?.dim;
     const last = dims?.[dims.length - 1];
@@ -105,17 +108,44 @@ function remapAnchors(proto: ModelProto, tensor: string, dims: number[]): void {
   if (kept.length) writeAnchors(proto, kept);
 }
 
-export function ablateDims(model: Model, tensor: string, dims: number[], options: { prune?: boolean; concept?: string } = {}): AblationResult {
-  const graph = model.proto.graph!;
-  requireTensor(graph, tensor);
-  if (dims.length === 0) throw new UsageError('--dims is empty');
+/** A Reshape's shape input, owned by that Reshape alone (copied first if shared), for pruning to shrink. */
+function ownShape(graph: Graph, reshape: NodeProto): TensorProto {
+  const name = reshape.input[1];
+  if (graph.initializer(name)) return ownWeight(graph, reshape, 1);
+  const constant = graph.producer(name)!;
+  if (graph.uses(name).length > 1) {
+    throw new UsageError(`cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`);
+  }
+  return graph.constantTensor(name)!;
+}
+
+export interface AblateOptions {
+  prune?: boolean;
+  concept?: string;
+  /** Axis of the tensor holding the dims; only the last (feature) axis of Gemm/MatMul layers is supported. */
+  axis?: number;
+}
+
+export function ablateDims(model: Model, tensor: string, dims: number[], options: AblateOptions = {}): AblationResult {
+  const ir = new IrModel(model);
+  const graph = ir.graph;
+  graph.require(tensor);
+  if (dims.length === 0) throw new UsageError('dims: the list is empty');
   if (new Set(dims).size !== dims.length || dims.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new UsageError(`--dims: [${dims.join(', ')}] must be distinct whole numbers of 0 or more`);
+    throw new UsageError(`dims: [${dims.join(', ')}] must be distinct whole numbers of 0 or more`);
+  }
+  const rank = ir.types.get(tensor)?.shape?.length;
+  if (options.axis !== undefined && rank !== undefined) {
+    const axis = options.axis < 0 ? rank + options.axis : options.axis;
+    if (!(axis >= 0 && axis < rank)) throw new UsageError(`axis ${options.axis} is out of range for '${tensor}', which has rank ${rank}`);
+    if (axis !== rank - 1) throw new UsageError(`ablation edits Gemm/MatMul weights along the last axis of '${tensor}'; axis ${options.axis} is not supported`);
+  } else if (options.axis !== undefined && options.axis !== -1) {
+    throw new UsageError(`the rank of '${tensor}' is not known, so axis ${options.axis} cannot be checked; ablation works on the last axis (-1)`);
   }
   const site = findLinearSite(graph, tensor);
   const mode = options.prune ? 'prune' : 'zero';
   if (options.prune) {
-    const output = site.carriers.find((c) => graph.output.some((o) => o.name === c));
+    const output = site.carriers.find((c) => graph.isOutput(c));
     if (output) throw new UsageError(`cannot prune: '${output}' is a graph output, and pruning would change its shape`);
   }
   const edited: string[] = [];
@@ -130,10 +160,10 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
     for (const r of site.reshapes) {
       const target = reshapeTarget(graph, r)!;
       target[target.length - 1] -= dims.length;
-      const shape = ownWeight(graph, r, 1);
+      const shape = ownShape(graph, r);
       shape.rawData = new Uint8Array(BigInt64Array.from(target, (v) => BigInt(v)).buffer);
       shape.int64Data = [];
-      edited.push(shape.name!);
+      edited.push(shape.name ?? r.input[1]);
     }
     shrinkShapes(graph, site, dims.length);
     remapAnchors(model.proto, tensor, dims);
@@ -142,6 +172,7 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
     kind: options.prune ? 'prune' : 'ablate',
     tensor,
     ...(options.concept ? { concept: options.concept } : {}),
+    axis: rank === undefined ? -1 : rank - 1,
     dims: [...dims].sort((a, b) => a - b),
     edited,
   });
@@ -149,48 +180,56 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
 }
 
 /**
- * Folds a linear map z -> z M (M symmetric, D x D) into every consumer of
- * `tensor`: for y = z W (W is D x N) W becomes M W; for Gemm with transB,
- * B (N x D) becomes B M. The tensor itself keeps its intact value.
+ * Folds z -> z (I + c Q^T Q) (Q: orthonormal rows, k x D) into every weight
+ * that reads the target tensor, as a rank-k update: for y = z W (W is D x N),
+ * W' = W + c Q^T (Q W); for Gemm with transB (B is N x D), B' = B + c (B Q^T) Q.
+ * O(k D N), against O(D^2 N) for forming the D x D map. The tensor itself
+ * keeps its intact value.
  */
-export function foldLinearMap(model: Model, tensor: string, m: number[][], record: Record<string, unknown>): string[] {
-  const graph = model.proto.graph!;
-  requireTensor(graph, tensor);
-  if (graph.output.some((o) => o.name === tensor)) {
-    throw new UsageError(`cannot fold into consumers: '${tensor}' is a graph output, which folding would leave unchanged`);
+export function foldLinearMap(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>): string[] {
+  const ir = new IrModel(model);
+  const graph = ir.graph;
+  const { tensor, width } = target;
+  if (target.axis !== target.rank - 1) throw new UsageError(`fold edits Gemm/MatMul weights that read the last axis of '${tensor}'; axis ${target.axis} is not supported`);
+  if (graph.isOutput(tensor)) {
+    throw new UsageError(`cannot fold into readers: '${tensor}' is a graph output, which folding would leave unchanged`);
   }
-  const site = findLinearSite(graph, tensor);
-  const width = m.length;
   const edited: string[] = [];
-  for (const use of site.consumers) {
+  for (const use of findReaders(graph, tensor, width)) {
     const t = ownWeight(graph, use.node, use.input);
     const [rows, cols] = matrixOf(t, 'folding');
+    const along = use.axis === 0 ? rows : cols;
+    if (along !== width) throw new UsageError(`weight '${t.name}' has ${along} ${use.axis === 0 ? 'rows' : 'columns'}, expected ${width}`);
     const w = tensorFloats(t, model.baseDir);
-    const out = new Float64Array(rows * cols);
-    if (use.axis === 0) {
-      if (rows !== width) throw new UsageError(`weight '${t.name}' has ${rows} rows, expected ${width}`);
-      for (let i = 0; i < rows; i++) for (let k = 0; k < rows; k++) {
-        const mik = m[i][k];
-        if (mik !== 0) for (let j = 0; j < cols; j++) out[i * cols + j] += mik * w[k * cols + j];
-      }
-    } else {
-      if (cols !== width) throw new UsageError(`weight '${t.name}' has ${cols} columns, expected ${width}`);
-      for (let i = 0; i < rows; i++) for (let k = 0; k < cols; k++) {
-        const wik = w[i * cols + k];
-        if (wik !== 0) for (let j = 0; j < cols; j++) out[i * cols + j] += wik * m[k][j];
-      }
-    }
-    setTensorFloats(t, out);
+    setTensorFloats(t, lowRankUpdate(w, rows, cols, use.axis, basis, c));
     edited.push(t.name!);
   }
-  recordIntervention(model.proto, { kind: 'fold', tensor, ...record, edited });
+  recordIntervention(model.proto, { kind: 'fold', tensor, axis: target.axis, ...record, edited });
   return edited;
 }
 
-/** I + c Q^T Q for orthonormal rows Q: c = -b removes b of the subspace, c = S amplifies it by 1+S. */
-export function subspaceMap(basis: number[][], c: number): number[][] {
-  const width = basis[0].length;
-  return Array.from({ length: width }, (_, i) =>
-    Array.from({ length: width }, (_, j) => (i === j ? 1 : 0) + c * basis.reduce((s, q) => s + q[i] * q[j], 0)),
-  );
+/** W + c Q^T (Q W) when the D axis is rows (axis 0), W + c (W Q^T) Q when it is columns (axis 1). */
+export function lowRankUpdate(w: Float32Array, rows: number, cols: number, axis: 0 | 1, basis: number[][], c: number): Float32Array {
+  const out = Float32Array.from(w);
+  for (const q of basis) {
+    if (axis === 0) {
+      const r = new Float64Array(cols);
+      for (let i = 0; i < rows; i++) {
+        const qi = q[i];
+        if (qi !== 0) for (let j = 0; j < cols; j++) r[j] += qi * w[i * cols + j];
+      }
+      for (let i = 0; i < rows; i++) {
+        const s = c * q[i];
+        if (s !== 0) for (let j = 0; j < cols; j++) out[i * cols + j] += s * r[j];
+      }
+    } else {
+      for (let n = 0; n < rows; n++) {
+        let dot = 0;
+        for (let i = 0; i < cols; i++) dot += w[n * cols + i] * q[i];
+        const s = c * dot;
+        if (s !== 0) for (let i = 0; i < cols; i++) out[n * cols + i] += s * q[i];
+      }
+    }
+  }
+  return out;
 }

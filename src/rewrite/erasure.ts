@@ -14,16 +14,17 @@ import type { Anchor } from '../anchors/manifest.js';
 import { recordIntervention } from '../anchors/manifest.js';
 import type { Eraser } from '../anchors/fromData.js';
 import { UsageError } from '../errors.js';
-import { probeTensorInfo } from '../eval/probe.js';
-import { allNames, consumersOf, opsetOf, requireTensor, setOpset, tensorInfo } from '../onnx/graph.js';
-import type { Model } from '../onnx/model.js';
-import { elementTypeName, makeTensor, setTensorFloats, tensorFloats } from '../onnx/tensor.js';
-import { DataType, type GraphProto, type NodeProto } from '../onnx/types.js';
+import type { Graph } from '../ir/graph.js';
+import type { IrModel } from '../ir/model.js';
+import type { ValueType } from '../ir/types.js';
+import { makeTensor, setTensorFloats, tensorFloats } from '../onnx/tensor.js';
+import { DataType, type NodeProto } from '../onnx/types.js';
 import { orthonormalize } from './basis.js';
 import { NODE_PREFIX, SubgraphBuilder } from './builder.js';
 import { insertAfter } from './insert.js';
 import type { Intervention } from './intervention.js';
-import { initializer, ownWeight } from './weights.js';
+import { tensorType } from './target.js';
+import { ownWeight } from './weights.js';
 
 const FLOAT16_MAX = 65504;
 
@@ -41,52 +42,45 @@ export function buildErasure(b: SubgraphBuilder, z: string, out: string, e: Eras
 export interface AppliedErasure {
   tensor: string;
   concept?: string;
+  axis: number;
   /** How the erasure reads as an intervention: suppression of the span it removes (oblique, not orthogonal). */
   intervention: Intervention;
   prefix: string;
   nodes: number;
 }
 
-/** `sca patch --concept C` for a concept whose anchor carries an eraser. */
-export async function applyErasure(model: Model, anchor: Anchor, options: { fold?: boolean }, label = 'model'): Promise<AppliedErasure> {
+/** `sca patch --concept C` for a concept whose anchor carries an eraser; it acts on the tensor's last axis. */
+export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: boolean; shapes?: ReadonlyMap<string, ValueType> }, label = 'model'): AppliedErasure {
   const e = anchor.eraser!;
-  const graph = model.proto.graph!;
   const tensor = anchor.tensor;
-  requireTensor(graph, tensor, label);
-  const intervention: Intervention = { mode: 'suppress', target: { kind: 'subspace', basis: orthonormalize(e.left) }, strength: 1 };
-  const base = { tensor, concept: anchor.concept, intervention };
+  ir.graph.require(tensor, label);
+  const type = tensorType(ir, tensor, label, options.shapes);
+  const rank = type.shape.length;
+  const width = type.shape[rank - 1];
+  if (width !== e.mean.length) throw new UsageError(`${label}: the eraser for '${tensor}' has ${e.mean.length} values but the tensor's last axis has ${width ?? 'an unknown length'}`);
+  const basis = orthonormalize(e.left);
+  const intervention: Intervention = { mode: 'suppress', target: { kind: 'subspace', basis, tensor, axis: rank - 1, rank, width: e.mean.length }, strength: 1, projection: 'full' };
+  const base = { tensor, concept: anchor.concept, axis: rank - 1, intervention };
   const record = { concept: anchor.concept, mode: 'erase', method: anchor.provenance?.method ?? 'leace', rank: e.left.length };
   if (options.fold) {
-    const edited = foldErasure(model, tensor, e, label);
-    recordIntervention(model.proto, { kind: 'fold', tensor, ...record, edited });
+    const edited = foldErasure(ir, tensor, e, label);
+    recordIntervention(ir.proto, { kind: 'fold', tensor, ...record, edited });
     return { ...base, prefix: '(folded into weights)', nodes: 0 };
   }
-  const elemType = await elementType(model, tensor, e.mean.length, label);
   const largest = Math.max(...[e.mean, ...e.left, ...e.right].map((v) => Math.max(...v.map(Math.abs))));
-  if (elemType === DataType.FLOAT16 && !(largest < FLOAT16_MAX)) {
+  if (type.elemType === DataType.FLOAT16 && !(largest < FLOAT16_MAX)) {
     throw new UsageError(`${label}: the eraser for '${tensor}' has a coefficient of ${largest.toPrecision(3)}, beyond float16's range; it cannot be inserted in this float16 model`);
   }
-  const b = new SubgraphBuilder(graph, uniquePrefix(graph), elemType);
-  insertAfter(graph, tensor, b, ({ input, output }) => buildErasure(b, input, output, e));
-  if (b.minOpset > (opsetOf(model.proto) ?? 1)) setOpset(model.proto, b.minOpset);
-  recordIntervention(model.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix });
+  const opset = ir.opset();
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
+  insertAfter(ir.graph, tensor, type, b, ({ input, output }) => buildErasure(b, input, output, e));
+  recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix });
   return { ...base, prefix: b.prefix, nodes: b.nodes.length };
 }
 
-async function elementType(model: Model, tensor: string, width: number, label: string): Promise<number> {
-  let info = tensorInfo(model.proto.graph!, tensor);
-  const last = info.shape?.[info.shape.length - 1];
-  if (info.elemType === undefined || typeof last !== 'number') info = await probeTensorInfo(model, tensor, label);
-  if (info.elemType !== DataType.FLOAT && info.elemType !== DataType.FLOAT16) {
-    throw new UsageError(`${label}: tensor '${tensor}' is ${elementTypeName(info.elemType)}; only float32 and float16 tensors can be patched`);
-  }
-  const actual = info.shape?.[info.shape.length - 1];
-  if (actual !== width) throw new UsageError(`${label}: the eraser for '${tensor}' has ${width} values but the tensor's last axis has ${actual}`);
-  return info.elemType;
-}
-
-function uniquePrefix(graph: GraphProto): string {
-  const names = [...allNames(graph)];
+function uniquePrefix(graph: Graph): string {
+  const names = [...graph.allNames()];
   for (let k = 0; ; k++) {
     const prefix = `${NODE_PREFIX}erase_${k}`;
     if (!names.some((n) => n.startsWith(`${prefix}/`))) return prefix;
@@ -107,9 +101,9 @@ interface Reader {
   transposed: boolean;
 }
 
-function readersOf(graph: GraphProto, tensor: string): Reader[] {
-  return consumersOf(graph, tensor).map((node) => {
-    const reads = node.input[0] === tensor && !node.input.slice(1).includes(tensor);
+function readersOf(graph: Graph, tensor: string): Reader[] {
+  return graph.uses(tensor).map(({ node, index }) => {
+    const reads = index === 0 && node.input[0] === tensor && !node.input.slice(1).includes(tensor);
     if (node.opType === 'Gemm' && reads) {
       if ((attr(node, 'transA') ?? 0) !== 0) throw new UsageError(`cannot fold the eraser into ${describe(node)}: transA is not supported`);
       if ((attr(node, 'alpha') ?? 1) !== 1 || (attr(node, 'beta') ?? 1) !== 1) throw new UsageError(`cannot fold the eraser into ${describe(node)}: alpha and beta must be 1`);
@@ -121,22 +115,22 @@ function readersOf(graph: GraphProto, tensor: string): Reader[] {
 }
 
 /** The bias added to a reader's output: Gemm's C, or the initializer of the one Add after a MatMul. */
-function biasOf(graph: GraphProto, reader: Reader, width: number): { node: NodeProto; input: number } | undefined {
+function biasOf(graph: Graph, reader: Reader, width: number): { node: NodeProto; input: number } | undefined {
   const { node } = reader;
   if (node.opType === 'Gemm') return node.input[2] ? { node, input: 2 } : undefined;
-  const users = consumersOf(graph, node.output[0]);
-  if (users.length !== 1 || users[0].opType !== 'Add' || graph.output.some((o) => o.name === node.output[0])) return undefined;
+  const users = graph.consumers(node.output[0]);
+  if (users.length !== 1 || users[0].opType !== 'Add' || graph.isOutput(node.output[0])) return undefined;
   const add = users[0];
-  const input = add.input.findIndex((name, i) => name !== node.output[0] && i < 2 && initializer(graph, name));
+  const input = add.input.findIndex((name, i) => name !== node.output[0] && i < 2 && graph.initializer(name) && !graph.isInput(name));
   if (input < 0) return undefined;
-  const t = initializer(graph, add.input[input])!;
+  const t = graph.initializer(add.input[input])!;
   const n = t.dims.reduce<number>((a, v) => a * Number(v), 1);
   return n === width ? { node: add, input } : undefined;
 }
 
-export function foldErasure(model: Model, tensor: string, e: Eraser, label = 'model'): string[] {
-  const graph = model.proto.graph!;
-  if (graph.output.some((o) => o.name === tensor)) {
+export function foldErasure(ir: IrModel, tensor: string, e: Eraser, label = 'model'): string[] {
+  const graph = ir.graph;
+  if (graph.isOutput(tensor)) {
     throw new UsageError(`${label}: cannot fold into the readers of '${tensor}': it is a graph output, which folding would leave unchanged`);
   }
   const readers = readersOf(graph, tensor);
@@ -146,13 +140,13 @@ export function foldErasure(model: Model, tensor: string, e: Eraser, label = 'mo
   const rMu = e.right.map((row) => row.reduce((s, v, j) => s + v * e.mean[j], 0));
   const edited: string[] = [];
   for (const reader of readers) {
-    const stored = initializer(graph, reader.node.input[1]);
+    const stored = graph.isInput(reader.node.input[1]) ? undefined : graph.initializer(reader.node.input[1]);
     if (!stored) throw new UsageError(`${label}: cannot fold into ${describe(reader.node)}: its weight '${reader.node.input[1]}' is not a stored initializer`);
     if (stored.dims.length !== 2) throw new UsageError(`${label}: cannot fold into ${describe(reader.node)}: its weight is not a matrix`);
     const [rows, cols] = stored.dims.map(Number);
     const n = reader.transposed ? rows : cols;
     if ((reader.transposed ? cols : rows) !== d) throw new UsageError(`${label}: weight '${stored.name}' of ${describe(reader.node)} does not read ${d} features`);
-    const w = tensorFloats(stored, model.baseDir);
+    const w = tensorFloats(stored, ir.baseDir);
     const at = (i: number, j: number): number => (reader.transposed ? w[j * cols + i] : w[i * cols + j]);
     // LW: r x N, the readers' response to each erased direction.
     const lw = e.left.map((l) => Array.from({ length: n }, (_, j) => {
@@ -179,14 +173,16 @@ export function foldErasure(model: Model, tensor: string, e: Eraser, label = 'mo
     edited.push(weight.name!);
     if (bias) {
       const t = ownWeight(graph, bias.node, bias.input);
-      const values = tensorFloats(t, model.baseDir);
+      const values = tensorFloats(t, ir.baseDir);
       setTensorFloats(t, Array.from(values, (v, j) => v + shift[j]));
       edited.push(t.name!);
     } else if (reader.node.opType === 'Gemm' && largest > 0) {
       // A Gemm without C gets one, so the small constant term is kept exactly.
-      const name = [...allNames(graph)].includes(`${reader.node.name || reader.node.output[0]}/sca_bias`) ? `${weight.name}/sca_bias` : `${reader.node.name || reader.node.output[0]}/sca_bias`;
-      graph.initializer.push(makeTensor(name, stored.dataType ?? DataType.FLOAT, [n], shift));
-      reader.node.input[2] = name;
+      const taken = graph.allNames();
+      let name = `${reader.node.name || reader.node.output[0]}/sca_bias`;
+      for (let k = 1; taken.has(name); k++) name = `${reader.node.name || reader.node.output[0]}/sca_bias_${k}`;
+      graph.addInitializers([makeTensor(name, stored.dataType ?? DataType.FLOAT, [n], shift)]);
+      graph.setInput(reader.node, 2, name);
       edited.push(name);
     }
   }

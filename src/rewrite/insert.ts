@@ -6,10 +6,12 @@
  * subgraph writes the original name: every consumer, nested subgraphs and the
  * graph output included, then sees the new value without being touched, and
  * output names stay what deployed callers expect. A graph input or
- * initializer cannot be renamed, so its readers are rewired instead.
+ * initializer cannot be renamed, so its readers (in nested graphs too) are
+ * rewired instead.
  */
-import { makeValueInfo, producerOf, renameReads, tensorInfo } from '../onnx/graph.js';
-import type { GraphProto } from '../onnx/types.js';
+import type { Graph } from '../ir/graph.js';
+import type { ValueType } from '../ir/types.js';
+import { makeValueInfo } from '../onnx/graph.js';
 import type { SubgraphBuilder } from './builder.js';
 
 export interface Splice {
@@ -19,25 +21,24 @@ export interface Splice {
   output: string;
 }
 
-export function insertAfter(graph: GraphProto, tensor: string, b: SubgraphBuilder, build: (splice: Splice) => void): Splice {
-  const producer = producerOf(graph, tensor);
+export function insertAfter(graph: Graph, tensor: string, type: ValueType, b: SubgraphBuilder, build: (splice: Splice) => void): Splice {
+  const producer = graph.producer(tensor);
   let splice: Splice;
-  let at: number;
   if (producer) {
     splice = { input: b.name('input'), output: tensor };
-    const info = tensorInfo(graph, tensor);
-    producer.output = producer.output.map((o) => (o === tensor ? splice.input : o));
-    if (info.elemType !== undefined) graph.valueInfo.push(makeValueInfo(splice.input, info.elemType, info.shape));
-    at = graph.node.indexOf(producer) + 1;
     build(splice);
+    graph.renameOutput(producer, tensor, splice.input);
+    if (type.elemType !== undefined) graph.addValueInfo([makeValueInfo(splice.input, type.elemType, type.shape)]);
+    graph.insertNodes(graph.nodes.indexOf(producer) + 1, b.nodes);
   } else {
     splice = { input: tensor, output: b.name('output') };
-    renameReads(graph.node, tensor, splice.output);
-    at = 0;
     build(splice);
+    graph.redirectUses(tensor, splice.output);
+    graph.insertNodes(0, b.nodes);
   }
-  graph.node.splice(at, 0, ...b.nodes);
-  graph.initializer.push(...b.initializers);
-  graph.input.push(...b.inputs);
+  // Below IR version 4 every initializer must also be a graph input.
+  const asInputs = b.initializerInputs();
+  graph.addInitializers(b.initializers);
+  graph.addInputs([...b.inputs, ...asInputs]);
   return splice;
 }

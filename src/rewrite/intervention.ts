@@ -1,9 +1,20 @@
 /**
- * What an intervention is, once resolved against a model: a mode, the part of
- * the tensor's last axis it acts on, and its strength.
+ * What an intervention is, once resolved against a model: where it acts (a
+ * target: tensor, axis, and a basis or dims of that axis) kept apart from
+ * what it does (mode, strength, projection).
  */
 export const MODES = ['suppress', 'amplify', 'steer', 'clamp'] as const;
 export type Mode = (typeof MODES)[number];
+
+/**
+ * How suppression removes a direction's component:
+ * - `half`: the paper's one-sided projection, only where z.a > 0 (the
+ *   falloff gate at its defaults), so samples pointing away are untouched;
+ * - `full`: the linear projection z - (z.a) a that concept erasure and
+ *   abliteration use.
+ */
+export const PROJECTIONS = ['half', 'full'] as const;
+export type Projection = (typeof PROJECTIONS)[number];
 
 /** The paper's bounded falloff gate g(s) = b * ((s - t) / (1 - t))^p for alignment s > t, else 0. */
 export interface Falloff {
@@ -12,21 +23,41 @@ export interface Falloff {
   power: number;
 }
 
-export type Target =
+export type Basis =
   /** Orthonormal rows spanning the anchored subspace (one row: a direction). */
   | { kind: 'subspace'; basis: number[][] }
-  /** Axis-aligned: indices of the last axis. */
+  /** Axis-aligned: indices along the target axis. */
   | { kind: 'dims'; dims: number[] };
+
+/** Where an intervention acts: a tensor, one of its axes, and a basis or dims of that axis. */
+export type Target = Basis & {
+  tensor: string;
+  /** Non-negative axis index. */
+  axis: number;
+  rank: number;
+  /** Length of the axis. */
+  width: number;
+};
 
 export interface Intervention {
   mode: Mode;
   target: Target;
   /** suppress: the gate's b (1 removes the component); amplify: S in 1+S; steer: S in +S*a; clamp: the value S. */
   strength: number;
-  /** suppress along one direction only. */
+  /** suppress along one direction: which projection. */
+  projection?: Projection;
+  /** suppress along one direction with the half projection. */
   falloff?: Falloff;
   /** Name of an optional float32 graph input that overrides `strength` at run time. */
   strengthInput?: string;
 }
 
 export const DEFAULT_FALLOFF: Falloff = { threshold: 0, strength: 1, power: 0 };
+
+/** The strengths each mode accepts, with what they mean (checked before any edit). */
+export const STRENGTH_RANGE: Record<Mode, { min: number; max: number; meaning: string }> = {
+  suppress: { min: 0, max: 1, meaning: 'the share of the component removed' },
+  amplify: { min: 0, max: Infinity, meaning: 'the component is scaled by 1+S; a smaller scale is a suppression' },
+  steer: { min: -Infinity, max: Infinity, meaning: 'S times the direction is added' },
+  clamp: { min: -Infinity, max: Infinity, meaning: 'the component is set to S' },
+};

@@ -1,36 +1,40 @@
 /**
  * `sca patch` as a library function: resolve each requested intervention
- * against the model (manifest, tensor type and width), check it, splice its
- * nodes in after the tensor, and record it in the manifest.
+ * against the model (manifest, tensor type, axis and width, all from the IR:
+ * no runtime), check it, splice its nodes in after the tensor, and record it
+ * in the manifest. Synchronous and pure apart from editing `model`.
  */
-import { findAnchor, recordIntervention } from '../anchors/manifest.js';
+import { findAnchor, recordIntervention, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { probeTensorInfo } from '../eval/probe.js';
-import { allNames, opsetOf, requireTensor, setOpset, tensorInfo, type TensorInfo } from '../onnx/graph.js';
+import { IrModel } from '../ir/model.js';
+import type { ValueType } from '../ir/types.js';
 import type { Model } from '../onnx/model.js';
-import { elementTypeName } from '../onnx/tensor.js';
-import { DataType } from '../onnx/types.js';
-import { foldLinearMap, subspaceMap } from './ablation.js';
+import { foldLinearMap } from './ablation.js';
 import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from './basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
-import { MODES, type Falloff, type Intervention, type Mode, type Target } from './intervention.js';
+import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
+import { chooseAxis, tensorType, type Fit } from './target.js';
 
 export interface PatchRequest {
   /** Tensor to act on; defaults to the concept's anchored tensor. */
   tensor?: string;
-  /** Concept in the model's manifest: supplies tensor and direction/dims when not given. */
+  /** Concept in the model's manifest: supplies tensor, axis and direction/dims when not given. */
   concept?: string;
   /** One direction, or several spanning a subspace (orthonormalised here). */
   directions?: number[][];
   dims?: number[];
+  /** Axis to act on (negative counts from the end); default: the anchor's, else the feature axis. */
+  axis?: number;
   mode: Mode;
   strength?: number;
+  /** suppress along one direction: `half` (the paper's, default) or `full` (linear). */
+  projection?: Projection;
   falloff?: Falloff;
   strengthInput?: string;
   /** Fold a linear suppression or amplification into the weights that read the tensor, adding no nodes. */
@@ -40,13 +44,21 @@ export interface PatchRequest {
 export interface AppliedPatch {
   tensor: string;
   concept?: string;
+  axis: number;
   intervention: Intervention;
   /** Prefix of every node and initializer added. */
   prefix: string;
   nodes: number;
 }
 
-const BUILDERS: Record<Mode, (b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number) => void> = {
+export interface PatchOptions {
+  /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
+  shapes?: ReadonlyMap<string, ValueType>;
+}
+
+type Build = (b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number) => void;
+
+const BUILDERS: Record<Mode, Build> = {
   suppress: buildSuppression,
   amplify: buildAmplification,
   steer: buildSteering,
@@ -55,143 +67,159 @@ const BUILDERS: Record<Mode, (b: SubgraphBuilder, z: string, out: string, iv: In
 
 const DEFAULT_STRENGTH: Record<Mode, number> = { suppress: 1, amplify: 1, steer: 1, clamp: 0 };
 
-export async function patchModel(model: Model, requests: PatchRequest[], label = 'model'): Promise<AppliedPatch[]> {
-  const applied: AppliedPatch[] = [];
-  for (const request of requests) applied.push(await applyOne(model, request, label));
-  return applied;
+export function patchModel(model: Model, requests: PatchRequest[], label = 'model', options: PatchOptions = {}): AppliedPatch[] {
+  return requests.map((request) => applyOne(new IrModel(model), request, label, options));
 }
 
-async function applyOne(model: Model, request: PatchRequest, label: string): Promise<AppliedPatch> {
-  if (!MODES.includes(request.mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
-  const graph = model.proto.graph!;
-  const anchor = request.concept ? findAnchor(model.proto, request.concept, label) : undefined;
+function applyOne(ir: IrModel, request: PatchRequest, label: string, options: PatchOptions): AppliedPatch {
+  if (!MODES.includes(request.mode)) throw new UsageError(`mode: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
+  const anchor = request.concept ? findAnchor(ir.proto, request.concept, label) : undefined;
   // A concept anchored from data with LEACE is suppressed by its eraser (src/rewrite/erasure.ts).
-  if (anchor?.eraser && request.mode === 'suppress' && !request.tensor && !request.directions && !request.dims) {
-    if (request.strength !== undefined || request.falloff || request.strengthInput) throw new UsageError(`concept '${anchor.concept}' has a LEACE eraser, which takes no --strength, --falloff or --strength-input`);
-    return applyErasure(model, anchor, { fold: request.fold }, label);
+  if (anchor?.eraser && request.mode === 'suppress' && !request.tensor && !request.directions && !request.dims && request.axis === undefined) {
+    if (request.strength !== undefined || request.falloff || request.strengthInput || request.projection) {
+      throw new UsageError(`concept '${anchor.concept}' has a LEACE eraser, which takes no strength, projection, falloff or strength input`);
+    }
+    return applyErasure(ir, anchor, { fold: request.fold, shapes: options.shapes }, label);
   }
   const tensor = request.tensor ?? anchor?.tensor;
-  if (!tensor) throw new UsageError('give --tensor NAME or --concept NAME');
-  requireTensor(graph, tensor, label);
+  if (!tensor) throw new UsageError('give a tensor or a concept to act on');
+  ir.graph.require(tensor, label);
 
-  const info = await resolveInfo(model, tensor, label);
-  const width = info.shape![info.shape!.length - 1] as number;
-  const target = resolveTarget(request, anchor, width, tensor);
+  const type = tensorType(ir, tensor, label, options.shapes);
+  const basis = resolveBasis(request, anchor);
+  const fit: Fit = basis.kind === 'dims' ? { maxDim: Math.max(...basis.dims) } : { length: basis.basis[0].length };
+  const requestedAxis = request.axis ?? (request.tensor === undefined || request.tensor === anchor?.tensor ? anchor?.axis : undefined);
+  const { axis, rank, width } = chooseAxis(ir, tensor, type.shape, requestedAxis, fit, label);
+  const target: Target = { ...basis, tensor, axis, rank, width };
   const intervention = resolveIntervention(request, target);
 
-  if (request.fold) return foldPatch(model, request, tensor, target, intervention, width);
-  const b = new SubgraphBuilder(graph, uniquePrefix(model, request.mode), info.elemType!);
-  if (request.strengthInput) checkStrengthInput(model, request.strengthInput, label);
-  insertAfter(graph, tensor, b, ({ input, output }) => BUILDERS[request.mode](b, input, output, intervention, width));
-  const opset = opsetOf(model.proto) ?? 1;
-  if (b.minOpset > opset) setOpset(model.proto, b.minOpset);
+  if (request.fold) return foldPatch(ir, request, target, intervention);
+  if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
+  // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
+  const opset = ir.opset();
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
+  const build = BUILDERS[request.mode];
+  insertAfter(ir.graph, tensor, type, b, ({ input, output }) => {
+    if (axis === rank - 1) return build(b, input, output, intervention, width);
+    // The builders act on the last axis: move the target axis there and back.
+    const moved = b.transpose('to_last', input, axis, rank);
+    const done = b.name('on_last');
+    build(b, moved, done, intervention, width);
+    b.transpose('from_last', done, axis, rank, true, output);
+  });
 
-  recordIntervention(model.proto, {
+  recordIntervention(ir.proto, {
     kind: 'patch',
     tensor,
     ...(request.concept ? { concept: request.concept } : {}),
+    axis,
     mode: request.mode,
     ...(target.kind === 'dims' ? { dims: target.dims } : { basis: target.basis }),
+    ...(intervention.projection ? { projection: intervention.projection } : {}),
     strength: intervention.strength,
     ...(intervention.falloff ? { falloff: intervention.falloff } : {}),
     ...(intervention.strengthInput ? { strengthInput: intervention.strengthInput } : {}),
     prefix: b.prefix,
   });
-  return { tensor, concept: request.concept, intervention, prefix: b.prefix, nodes: b.nodes.length };
+  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length };
 }
 
 /**
- * The linear forms only: suppress z (I - b Q^T Q) and amplify z (I + S Q^T Q),
- * or their diagonal versions for dims. The falloff gate is not linear and steer
- * and clamp add constants, so none of those can be folded.
+ * The linear forms only: suppress z (I - b Q Q^T) and amplify z (I + S Q Q^T),
+ * or their diagonal versions for dims. The half projection and the falloff
+ * gate are not linear, and steer and clamp add constants, so none of those
+ * can be folded.
  */
-function foldPatch(model: Model, request: PatchRequest, tensor: string, target: Target, iv: Intervention, width: number): AppliedPatch {
-  if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`--fold works with suppress and amplify, not ${request.mode}`);
-  if (request.falloff) throw new UsageError('--fold makes a linear (ungated) suppression; it cannot take --falloff');
-  if (request.strengthInput) throw new UsageError('--fold bakes the strength into the weights; it cannot take --strength-input');
+function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Intervention): AppliedPatch {
+  if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`fold works with suppress and amplify, not ${request.mode}`);
+  if (request.falloff) throw new UsageError('fold makes a linear (ungated) suppression; it cannot take a falloff');
+  if (request.projection === 'half') throw new UsageError('fold applies the full (linear) projection; the half projection is not linear');
+  if (request.strengthInput) throw new UsageError('fold bakes the strength into the weights; it cannot take a strength input');
   const c = request.mode === 'suppress' ? -iv.strength : iv.strength;
-  const basis = target.kind === 'subspace' ? target.basis : target.dims.map((d) => Array.from({ length: width }, (_, i) => (i === d ? 1 : 0)));
-  foldLinearMap(model, tensor, subspaceMap(basis, c), {
+  const basis = target.kind === 'subspace' ? target.basis : target.dims.map((d) => Array.from({ length: target.width }, (_, i) => (i === d ? 1 : 0)));
+  const folded = { ...iv, ...(request.mode === 'suppress' && target.kind === 'subspace' ? { projection: 'full' as const } : {}) };
+  foldLinearMap(ir.model, target, basis, c, {
     ...(request.concept ? { concept: request.concept } : {}),
     mode: request.mode,
     ...(target.kind === 'dims' ? { dims: target.dims } : { basis: target.basis }),
+    ...(folded.projection ? { projection: folded.projection } : {}),
     strength: iv.strength,
   });
-  return { tensor, concept: request.concept, intervention: iv, prefix: '(folded into weights)', nodes: 0 };
+  return { tensor: target.tensor, concept: request.concept, axis: target.axis, intervention: folded, prefix: '(folded into weights)', nodes: 0 };
 }
 
-/** Element type and a concrete last axis, from the file or else by running the model once. */
-async function resolveInfo(model: Model, tensor: string, label: string): Promise<TensorInfo> {
-  let info = tensorInfo(model.proto.graph!, tensor);
-  const last = info.shape?.[info.shape.length - 1];
-  if (info.elemType === undefined || typeof last !== 'number') info = await probeTensorInfo(model, tensor, label);
-  if (info.elemType !== DataType.FLOAT && info.elemType !== DataType.FLOAT16) {
-    throw new UsageError(`${label}: tensor '${tensor}' is ${elementTypeName(info.elemType)}; only float32 and float16 tensors can be patched`);
-  }
-  if (!info.shape || info.shape.length === 0) throw new UsageError(`${label}: tensor '${tensor}' is a scalar; interventions act on a last axis`);
-  return info;
-}
-
-function resolveTarget(request: PatchRequest, anchor: { direction?: number[]; dims?: number[] } | undefined, width: number, tensor: string): Target {
+function resolveBasis(request: PatchRequest, anchor: Anchor | undefined): Basis {
   let { directions, dims } = request;
-  if (directions && dims) throw new UsageError('give --direction or --dims, not both');
+  if (directions && dims) throw new UsageError('give a direction or dims, not both');
   if (!directions && !dims) {
     if (anchor?.direction) directions = [anchor.direction];
     else if (anchor?.dims) dims = anchor.dims;
-    else throw new UsageError('give --direction or --dims (or --concept for a model with anchors)');
+    else throw new UsageError('give a direction or dims (or a concept of a model with anchors)');
   }
-  if (dims) return { kind: 'dims', dims: checkDims(dims, width, tensor) };
+  if (dims) return { kind: 'dims', dims: checkDims(dims) };
+  if (directions!.length === 0) throw new UsageError('the direction is empty');
+  const length = directions![0].length;
   for (const d of directions!) {
-    if (d.length !== width) {
-      throw new UsageError(`--direction has ${d.length} values but tensor '${tensor}' has ${width} in its last axis`);
-    }
-    if (!d.every(Number.isFinite)) throw new UsageError('--direction holds a value that is not a finite number');
+    if (d.length === 0) throw new UsageError('the direction is empty');
+    if (d.length !== length) throw new UsageError(`the directions have different lengths (${length} and ${d.length})`);
+    if (!d.every(Number.isFinite)) throw new UsageError('the direction holds a value that is not a finite number');
   }
-  return { kind: 'subspace', basis: directions!.length === 1 ? [normalize(directions![0], '--direction')] : orthonormalize(directions!) };
+  return { kind: 'subspace', basis: directions!.length === 1 ? [normalize(directions![0], 'the direction')] : orthonormalize(directions!) };
 }
 
-export function checkDims(dims: number[], width: number, tensor: string): number[] {
-  if (dims.length === 0) throw new UsageError('--dims is empty');
-  for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0 || d >= width) {
-      throw new UsageError(`--dims: ${d} is out of range for tensor '${tensor}' (last axis has ${width}: 0 to ${width - 1})`);
-    }
-  }
-  if (new Set(dims).size !== dims.length) throw new UsageError('--dims lists a dim twice');
+/** Dims sorted; range against the axis is checked once the axis is known. */
+export function checkDims(dims: number[]): number[] {
+  if (dims.length === 0) throw new UsageError('dims: the list is empty');
+  for (const d of dims) if (!Number.isInteger(d) || d < 0) throw new UsageError(`dims: ${d} is not a whole number of 0 or more`);
+  if (new Set(dims).size !== dims.length) throw new UsageError('dims: a dim is listed twice');
   return [...dims].sort((a, b) => a - b);
 }
 
 function resolveIntervention(request: PatchRequest, target: Target): Intervention {
-  const strength = request.strength ?? DEFAULT_STRENGTH[request.mode];
-  if (!Number.isFinite(strength)) throw new UsageError('--strength must be a finite number');
-  if (request.falloff) {
-    if (request.mode !== 'suppress') throw new UsageError('--falloff applies to --mode suppress only');
-    if (target.kind !== 'subspace' || target.basis.length !== 1) throw new UsageError('--falloff needs a single --direction');
-    if (request.strength !== undefined) throw new UsageError('give the strength in --falloff T,B,P or in --strength, not both');
-    const { threshold, power } = request.falloff;
-    if (!(threshold < 1)) throw new UsageError(`--falloff: threshold ${threshold} must be below 1`);
-    if (!(power >= 0)) throw new UsageError(`--falloff: power ${power} must be 0 or more`);
+  const strength = request.falloff?.strength ?? request.strength ?? DEFAULT_STRENGTH[request.mode];
+  if (!Number.isFinite(strength)) throw new UsageError('strength must be a finite number');
+  const range = STRENGTH_RANGE[request.mode];
+  if (strength < range.min || strength > range.max) {
+    const bounds = range.max === Infinity ? `${range.min} or more` : `from ${range.min} to ${range.max}`;
+    throw new UsageError(`strength ${strength} is out of range for ${request.mode}: it takes ${bounds} (${range.meaning})`);
   }
+  const single = target.kind === 'subspace' && target.basis.length === 1;
+  if (request.projection !== undefined) {
+    if (!PROJECTIONS.includes(request.projection)) throw new UsageError(`projection: expected half or full, got '${request.projection}'`);
+    if (request.mode !== 'suppress' || !single) throw new UsageError('a projection choice applies to suppression along a single direction');
+  }
+  if (request.falloff) {
+    if (request.mode !== 'suppress') throw new UsageError('a falloff applies to suppression only');
+    if (!single) throw new UsageError('a falloff needs a single direction');
+    if (request.projection === 'full') throw new UsageError('the falloff gate is part of the half projection; it cannot be used with the full one');
+    if (request.strength !== undefined) throw new UsageError('give the strength in the falloff T,B,P or as the strength, not both');
+    const { threshold, power } = request.falloff;
+    if (!(threshold < 1)) throw new UsageError(`falloff: threshold ${threshold} must be below 1`);
+    if (!(power >= 0)) throw new UsageError(`falloff: power ${power} must be 0 or more`);
+  }
+  const projection = request.mode === 'suppress' && single ? (request.projection ?? (request.fold ? 'full' : 'half')) : undefined;
   return {
     mode: request.mode,
     target,
-    strength: request.falloff?.strength ?? strength,
+    strength,
+    ...(projection ? { projection } : {}),
     ...(request.falloff ? { falloff: request.falloff } : {}),
     ...(request.strengthInput ? { strengthInput: request.strengthInput } : {}),
   };
 }
 
 /** A strength input may be shared by stacked patches, but must not shadow a tensor of the model. */
-function checkStrengthInput(model: Model, name: string, label: string): void {
-  const graph = model.proto.graph!;
-  const isOurs = graph.input.some((v) => v.name === name) && graph.initializer.some((t) => t.name === name);
-  if (!isOurs && allNames(graph).has(name)) throw new UsageError(`${label}: --strength-input '${name}' is already a tensor of the model`);
+function checkStrengthInput(ir: IrModel, name: string, label: string): void {
+  const g = ir.graph;
+  const isOurs = g.isInput(name) && g.initializer(name) !== undefined;
+  if (!isOurs && g.allNames().has(name)) throw new UsageError(`${label}: strength input '${name}' is already a tensor of the model`);
 }
 
-function uniquePrefix(model: Model, mode: Mode): string {
-  const names = allNames(model.proto.graph!);
+function uniquePrefix(ir: IrModel, mode: Mode): string {
+  const names = [...ir.graph.allNames()];
   for (let k = 0; ; k++) {
     const prefix = `${NODE_PREFIX}${mode}_${k}`;
-    if (![...names].some((n) => n.startsWith(`${prefix}/`))) return prefix;
+    if (!names.some((n) => n.startsWith(`${prefix}/`))) return prefix;
   }
 }

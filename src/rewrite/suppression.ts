@@ -1,8 +1,10 @@
 /**
  * Suppression (SCA.md, "Interventions").
- * - one direction a: z' = z - g(s) s a with s = z.a and the bounded falloff
- *   gate g(s) = b ((clamp(s,0,1) - t) / (1 - t))^p for s > t, else 0; the
+ * - one direction a, the half projection (the paper's): z' = z - g(s) s a
+ *   with s = z.a and the bounded falloff gate
+ *   g(s) = b ((clamp(s,0,1) - t) / (1 - t))^p for s > t, else 0; the
  *   defaults t=0, b=1, p=0 give plain half-space projection;
+ * - one direction a, the full projection: z' = z - b s a (linear);
  * - a subspace with orthonormal basis Q: z' = z - b (z Q) Q^T;
  * - reserved dims: z'_i = (1 - b) z_i.
  */
@@ -18,7 +20,7 @@ export function buildSuppression(b: SubgraphBuilder, z: string, out: string, iv:
   }
   const basis = iv.target.basis;
   const s = coefficients(b, z, basis);
-  if (basis.length > 1) {
+  if (basis.length > 1 || iv.projection === 'full') {
     combineAlong(b, z, b.op('Mul', 'scaled', [s, strength]), basis, -1, out);
     return;
   }
@@ -35,7 +37,7 @@ function falloffGate(b: SubgraphBuilder, s: string, falloff: Falloff, strength: 
     g = b.castToTarget('gate', b.op('Greater', 'above', [s, t]));
   } else {
     const shifted = b.op('Div', 'ramp', [b.op('Sub', 'shifted', [s, t]), b.scalar('width', 1 - falloff.threshold)]);
-    const ramp = b.op('Min', 'ramp_clamped', [b.op('Relu', 'ramp_pos', [shifted]), b.scalar('one', 1)]);
+    const ramp = b.clampUnit('ramp', shifted);
     g = b.op('Pow', 'gate', [ramp, b.scalar('power', falloff.power)]);
   }
   return b.op('Mul', 'gate_strength', [g, strength]);

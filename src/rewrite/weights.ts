@@ -7,8 +7,9 @@
  * with an error naming the node, because an edit past it would be unsound.
  */
 import { UsageError } from '../errors.js';
-import { consumersOf, producerOf } from '../onnx/graph.js';
-import type { GraphProto, NodeProto, TensorProto } from '../onnx/types.js';
+import type { Graph } from '../ir/graph.js';
+import { elementCount } from '../onnx/tensor.js';
+import { DataType, type NodeProto, type TensorProto } from '../onnx/types.js';
 
 /** Elementwise ops with f(0) = 0 that act on each coordinate alone. */
 const ZERO_PRESERVING_UNARY = new Set(['Identity', 'Relu', 'Tanh', 'LeakyRelu', 'Gelu', 'Neg', 'Dropout', 'Elu', 'Selu', 'Softsign', 'HardSwish', 'Mish']);
@@ -51,20 +52,17 @@ function describe(node: NodeProto): string {
   return `node '${node.name || node.output[0]}' (${node.opType})`;
 }
 
-export function initializer(graph: GraphProto, name: string): TensorProto | undefined {
-  return graph.initializer.find((t) => t.name === name);
-}
-
-function isScalarConstant(graph: GraphProto, name: string): boolean {
-  const t = initializer(graph, name);
-  return !!t && t.dims.reduce<number>((n, d) => n * Number(d), 1) === 1;
+/** A one-element constant (an initializer or a Constant node): a scalar factor keeps dims independent. */
+function isScalarConstant(graph: Graph, name: string): boolean {
+  const t = graph.constantTensor(name);
+  return !!t && elementCount(t.dims) === 1;
 }
 
 /** Does `node`'s output depend only on `source` (and constants), through norm-like ops? */
-function derivesOnlyFrom(graph: GraphProto, tensor: string, source: string, depth = 0): boolean {
+function derivesOnlyFrom(graph: Graph, tensor: string, source: string, depth = 0): boolean {
   if (tensor === source) return true;
-  if (initializer(graph, tensor) || !tensor) return true;
-  const p = producerOf(graph, tensor);
+  if (!tensor || graph.constantTensor(tensor)) return true;
+  const p = graph.producer(tensor);
   if (!p || depth > 12) return false;
   if (p.opType === 'Constant') return true;
   if (!NORM_OPS.has(p.opType ?? '')) return false;
@@ -72,16 +70,16 @@ function derivesOnlyFrom(graph: GraphProto, tensor: string, source: string, dept
 }
 
 /** Div(x, norm(x)) where norm is a reduction of x over its last axis: a per-row scale. */
-function isRowNormalisation(graph: GraphProto, node: NodeProto): boolean {
+function isRowNormalisation(graph: Graph, node: NodeProto): boolean {
   if (node.opType !== 'Div') return false;
   const [x, denominator] = node.input;
   if (denominator === x) return false;
   return derivesOnlyFrom(graph, denominator, x) && involvesReduction(graph, denominator, x);
 }
 
-function involvesReduction(graph: GraphProto, tensor: string, source: string, depth = 0): boolean {
+function involvesReduction(graph: Graph, tensor: string, source: string, depth = 0): boolean {
   if (tensor === source || depth > 12) return false;
-  const p = producerOf(graph, tensor);
+  const p = graph.producer(tensor);
   if (!p) return false;
   if (p.opType?.startsWith('Reduce')) return true;
   return p.input.some((i) => involvesReduction(graph, i, source, depth + 1));
@@ -93,7 +91,7 @@ function involvesReduction(graph: GraphProto, tensor: string, source: string, de
  * entry (checked against the layer width once it is known), as torch.onnx
  * writes around a Linear applied to [B, T, D].
  */
-function isLayoutOnly(graph: GraphProto, node: NodeProto, reshapes: NodeProto[]): boolean {
+function isLayoutOnly(graph: Graph, node: NodeProto, reshapes: NodeProto[]): boolean {
   if (node.opType === 'Transpose') {
     const perm = node.attribute.find((a) => a.name === 'perm')?.ints.map(Number);
     return !!perm && perm[perm.length - 1] === perm.length - 1;
@@ -107,16 +105,16 @@ function isLayoutOnly(graph: GraphProto, node: NodeProto, reshapes: NodeProto[])
   return false;
 }
 
-export function reshapeTarget(graph: GraphProto, node: NodeProto): number[] | undefined {
-  const t = initializer(graph, node.input[1]);
-  if (!t) return undefined;
+export function reshapeTarget(graph: Graph, node: NodeProto): number[] | undefined {
+  const t = graph.constantTensor(node.input[1]);
+  if (!t || t.dataType !== DataType.INT64) return undefined;
   if (t.rawData && !(t.rawData instanceof Uint8Array)) return undefined;
   const raw = t.rawData ? new BigInt64Array(new Uint8Array(t.rawData).buffer) : BigInt64Array.from(t.int64Data.map((v) => BigInt(v)));
   return Array.from(raw, Number);
 }
 
 /** The next tensor upstream on the anchored path, or undefined at a linear producer. */
-function stepBack(graph: GraphProto, node: NodeProto, reshapes: NodeProto[]): string {
+function stepBack(graph: Graph, node: NodeProto, reshapes: NodeProto[]): string {
   const op = node.opType ?? '';
   if (isLayoutOnly(graph, node, reshapes)) return node.input[0];
   if (ZERO_PRESERVING_UNARY.has(op)) return node.input[0];
@@ -126,21 +124,21 @@ function stepBack(graph: GraphProto, node: NodeProto, reshapes: NodeProto[]): st
   throw new UsageError(`cannot edit weights through ${describe(node)}: it mixes dims of the anchored axis or does not keep zeros at zero`);
 }
 
-function requireWeight(graph: GraphProto, node: NodeProto, input: number): void {
+function requireWeight(graph: Graph, node: NodeProto, input: number): void {
   const name = node.input[input];
-  if (!initializer(graph, name)) {
-    const what = graph.input.some((i) => i.name === name) ? 'a graph input' : 'computed in the graph';
+  if (!graph.initializer(name)) {
+    const what = graph.isInput(name) ? 'a graph input' : 'computed in the graph';
     throw new UsageError(`cannot edit weight '${name}' of ${describe(node)}: it is ${what}, not a stored initializer`);
   }
 }
 
 /** Walks up from `tensor` to the Gemm/MatMul that writes it. */
-function findProducer(graph: GraphProto, tensor: string, carriers: string[], reshapes: NodeProto[]): { producer: WeightUse; bias?: BiasUse } {
+function findProducer(graph: Graph, tensor: string, carriers: string[], reshapes: NodeProto[]): { producer: WeightUse; bias?: BiasUse } {
   let current = tensor;
   let bias: BiasUse | undefined;
   for (;;) {
     carriers.push(current);
-    const node = producerOf(graph, current);
+    const node = graph.producer(current);
     if (!node) throw new UsageError(`no linear layer writes '${tensor}': reached '${current}', which no node produces`);
     const op = node.opType;
     if (op === 'Gemm') {
@@ -162,7 +160,7 @@ function findProducer(graph: GraphProto, tensor: string, carriers: string[], res
       throw new UsageError(`cannot edit ${describe(node)}: Conv weights are not supported yet`);
     }
     if (op === 'Add' && !bias) {
-      const biasInput = node.input.findIndex((i) => initializer(graph, i));
+      const biasInput = node.input.findIndex((i) => graph.initializer(i));
       if (biasInput >= 0) {
         bias = { node, input: biasInput };
         current = node.input[1 - biasInput];
@@ -173,24 +171,33 @@ function findProducer(graph: GraphProto, tensor: string, carriers: string[], res
   }
 }
 
-/** Walks down from `tensor` to every Gemm/MatMul that reads it. */
-function findConsumers(graph: GraphProto, tensor: string, carriers: string[], reshapes: NodeProto[]): WeightUse[] {
+/**
+ * Walks down from `tensor` to every Gemm/MatMul that reads it. With
+ * `linearOnly` (folding a projection into the readers) only ops that are
+ * linear in the tensor are passed: Relu(zP) is not Relu(z)P, while zeroed dims
+ * do stay zero through it, which is all ablation needs.
+ */
+function findConsumers(graph: Graph, tensor: string, carriers: string[], reshapes: NodeProto[], linearOnly = false): WeightUse[] {
   const found: WeightUse[] = [];
   const visit = (name: string): void => {
     if (!carriers.includes(name)) carriers.push(name);
-    for (const node of consumersOf(graph, name)) {
+    for (const { node, index } of graph.uses(name)) {
       const op = node.opType ?? '';
-      if (op === 'Gemm' && node.input[0] === name) {
+      if (index < 0) {
+        throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it inside its subgraph, which this edit cannot follow`);
+      }
+      if (op === 'Gemm' && index === 0) {
         if (attrInt(node, 'transA', 0) !== 0) throw new UsageError(`cannot edit ${describe(node)}: transA is not supported`);
         requireWeight(graph, node, 1);
         found.push({ node, input: 1, axis: attrInt(node, 'transB', 0) === 1 ? 1 : 0 });
-      } else if (op === 'MatMul' && node.input[0] === name) {
+      } else if (op === 'MatMul' && index === 0) {
         requireWeight(graph, node, 1);
         found.push({ node, input: 1, axis: 0 });
-      } else if (ZERO_PRESERVING_UNARY.has(op) || ((op === 'Mul' || op === 'Div') && isScalarConstant(graph, node.input[1])) || (node.input[0] === name && isLayoutOnly(graph, node, reshapes))) {
+      } else if (passesThrough(graph, node, index, reshapes, linearOnly)) {
         visit(node.output[0]);
       } else {
-        throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it and mixes dims of the anchored axis`);
+        const why = linearOnly ? 'is not linear in it' : 'mixes dims of the anchored axis';
+        throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it and ${why}`);
       }
     }
   };
@@ -198,36 +205,58 @@ function findConsumers(graph: GraphProto, tensor: string, carriers: string[], re
   return found;
 }
 
-export function findLinearSite(graph: GraphProto, tensor: string): LinearSite {
+const LINEAR_UNARY = new Set(['Identity', 'Dropout', 'Neg']);
+
+function passesThrough(graph: Graph, node: NodeProto, index: number, reshapes: NodeProto[], linearOnly: boolean): boolean {
+  const op = node.opType ?? '';
+  if ((linearOnly ? LINEAR_UNARY : ZERO_PRESERVING_UNARY).has(op)) return true;
+  if ((op === 'Mul' || op === 'Div') && index === 0 && isScalarConstant(graph, node.input[1])) return true;
+  if (op === 'Mul' && index === 1 && isScalarConstant(graph, node.input[0])) return true;
+  return index === 0 && isLayoutOnly(graph, node, reshapes);
+}
+
+export function findLinearSite(graph: Graph, tensor: string): LinearSite {
   const carriers: string[] = [];
   const reshapes: NodeProto[] = [];
   const { producer, bias } = findProducer(graph, tensor, carriers, reshapes);
   const consumers = findConsumers(graph, tensor, carriers, reshapes);
   if (consumers.length === 0) throw new UsageError(`no Gemm or MatMul reads '${tensor}'`);
-  const weight = initializer(graph, producer.node.input[producer.input])!;
+  const weight = graph.initializer(producer.node.input[producer.input])!;
   const width = Number(weight.dims[producer.axis]);
+  checkReshapes(graph, reshapes, width);
+  return { producer, bias, consumers, carriers: [...new Set(carriers)], reshapes };
+}
+
+/** The weights that read `tensor` along its last axis, through ops linear in it: where a projection can be folded. */
+export function findReaders(graph: Graph, tensor: string, width: number): WeightUse[] {
+  const reshapes: NodeProto[] = [];
+  const readers = findConsumers(graph, tensor, [], reshapes, true);
+  if (readers.length === 0) throw new UsageError(`no Gemm or MatMul reads '${tensor}', so there is no weight to fold into`);
+  checkReshapes(graph, reshapes, width);
+  return readers;
+}
+
+function checkReshapes(graph: Graph, reshapes: NodeProto[], width: number): void {
   for (const r of reshapes) {
     const last = reshapeTarget(graph, r)!.at(-1);
     if (last !== width) throw new UsageError(`cannot edit weights through ${describe(r)}: it changes the anchored axis (${width} to ${last})`);
   }
-  return { producer, bias, consumers, carriers: [...new Set(carriers)], reshapes };
 }
 
 /**
  * Makes sure the initializer behind `use` belongs to this node alone: a
- * weight shared with another layer is copied first, so the other layer keeps
- * the original. Returns the tensor to edit.
+ * weight shared with another reader (tied embeddings, say) is copied first, so
+ * the other reader keeps the original. Returns the tensor to edit.
  */
-export function ownWeight(graph: GraphProto, node: NodeProto, input: number): TensorProto {
+export function ownWeight(graph: Graph, node: NodeProto, input: number): TensorProto {
   const name = node.input[input];
-  const tensor = initializer(graph, name)!;
-  const users = graph.node.filter((n) => n.input.includes(name)).length;
-  if (users <= 1 && !graph.output.some((o) => o.name === name)) return tensor;
-  const taken = new Set(graph.initializer.map((t) => t.name));
+  const tensor = graph.initializer(name)!;
+  if (graph.uses(name).length <= 1 && !graph.isOutput(name)) return tensor;
+  const taken = graph.allNames();
   let copyName = `${name}/sca_edited`;
   for (let k = 1; taken.has(copyName); k++) copyName = `${name}/sca_edited_${k}`;
   const copy: TensorProto = { ...tensor, name: copyName, dims: [...tensor.dims], externalData: [...tensor.externalData] };
-  graph.initializer.push(copy);
-  node.input[input] = copyName;
+  graph.addInitializers([copy]);
+  graph.setInput(node, input, copyName);
   return copy;
 }

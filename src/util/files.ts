@@ -72,3 +72,63 @@ export function writeTextFile(dest: string, text: string): void {
   if (!fs.existsSync(path.dirname(path.resolve(dest)))) throw new UsageError(`${dest}: folder ${path.dirname(path.resolve(dest))} does not exist`);
   writeAtomically([dest], ([file]) => fs.writeFileSync(file.tmp, text));
 }
+
+/** An fs error's reason in words, e.g. "no such file or directory (ENOENT)". */
+export function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e !== 'object') return String(err);
+  const words = (e.message ?? '').replace(/^[A-Z]+: /, '').replace(/, \w+ '.*$/s, '');
+  return e.code ? `${words || e.code} (${e.code})` : words;
+}
+
+/** What a path that is not a regular file is, in words. */
+function kindOf(stat: fs.Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Checks that `file` is a regular file (following symlinks) and returns its
+ * stat. A FIFO, device or directory is refused before anything opens it, so
+ * a hostile path cannot make us hang on a pipe or read a device forever.
+ */
+export function statRegularFile(file: string, label: string): fs.Stats {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    throw new UsageError(`${label}: cannot read: ${fsReason(err)}`);
+  }
+  if (!stat.isFile()) throw new UsageError(`${label}: is ${kindOf(stat)}, expected a regular file`);
+  return stat;
+}
+
+/**
+ * Opens a regular file for reading. The path is checked before opening, and
+ * the open itself never blocks (O_NONBLOCK) and is checked again, so a file
+ * swapped for a FIFO in between is refused rather than waited on.
+ */
+export function openRegularFile(file: string, label = file): { fd: number; size: number } {
+  statRegularFile(file, label);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new UsageError(`${label}: cannot read: ${fsReason(err)}`);
+  }
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile()) {
+    fs.closeSync(fd);
+    throw new UsageError(`${label}: is ${kindOf(stat)}, expected a regular file`);
+  }
+  return { fd, size: stat.size };
+}
+
+/** True when `inner` is `dir` itself or lies below it (both already resolved). */
+export function isInside(dir: string, inner: string): boolean {
+  const rel = path.relative(dir, inner);
+  return rel === '' || (!rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel));
+}

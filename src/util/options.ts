@@ -1,6 +1,7 @@
 /** Parsers for CLI option values; each names the option at fault in its error. */
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
+import { fsReason, statRegularFile } from './files.js';
 
 export function numberList(option: string, text: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
@@ -23,6 +24,12 @@ export function number(option: string, text: string): number {
   return v;
 }
 
+export function integer(option: string, text: string): number {
+  const v = number(option, text);
+  if (!Number.isInteger(v)) throw new UsageError(`${option}: '${text}' must be a whole number`);
+  return v;
+}
+
 export function positiveInt(option: string, text: string): number {
   const v = number(option, text);
   if (!Number.isInteger(v) || v < 1) throw new UsageError(`${option}: '${text}' must be a whole number of at least 1`);
@@ -31,10 +38,11 @@ export function positiveInt(option: string, text: string): number {
 
 export function readJsonFile(option: string, file: string): unknown {
   let text: string;
+  if (fs.existsSync(file)) statRegularFile(file, `${option}: ${file}`); // a FIFO would block the read forever
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`${option}: cannot read ${file}`);
+  } catch (err) {
+    throw new UsageError(`${option}: cannot read ${file}: ${fsReason(err)}`);
   }
   try {
     return JSON.parse(text);

@@ -69,7 +69,7 @@ describe('sca anchor, then sca patch --concept', () => {
     const out = path.join(tmp(), 'safe.onnx');
     const r = await sca('patch', anchored, '-o', out, '--concept', 'red', '--mode', 'suppress');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/suppress on '\/bottleneck\/Div_output_0' \[red\]/);
+    expect(r.out).toMatch(/suppress on '\/bottleneck\/Div_output_0' axis 1 \[red\], half projection/);
     const s = JSON.parse((await sca('inspect', out, '--json')).out);
     expect(s.anchors).toEqual([{ concept: 'red', tensor: FIXTURE_LATENT, direction: [1, 0, 0, 0, 0], dims: [0] }]);
     expect(s.interventions[0]).toMatchObject({ kind: 'patch', mode: 'suppress', concept: 'red', basis: [[1, 0, 0, 0, 0]] });
@@ -107,7 +107,7 @@ describe('bad input: one line, exit code 2, no output file', () => {
       const f = path.join(d, 'int.onnx');
       fs.writeFileSync(f, serializeModel(m.proto));
       return ['patch', f, '--tensor', 'x', '--mode', 'suppress', '--dims', '0'];
-    }, /int64; only float32 and float16/],
+    }, /int64; only float32, float16 and bfloat16/],
     ['unknown mode', () => ['patch', FIXTURE_MODEL, '--tensor', FIXTURE_LATENT, '--mode', 'erase', '--dims', '0'], /--mode/],
     ['unknown option', () => ['patch', FIXTURE_MODEL, ...good, '--dims', '0', '--bogus'], /unknown option/],
   ];

@@ -29,7 +29,7 @@ describe('the sca executable', () => {
   it('answers bad input with one line on stderr and exit code 2, no stack trace', () => {
     const r = run('inspect', '/nonexistent/model.onnx');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe('sca: /nonexistent/model.onnx: cannot read (ENOENT)\n');
+    expect(r.stderr).toBe('sca: /nonexistent/model.onnx: cannot read: no such file or directory (ENOENT)\n');
     expect(r.stdout).toBe('');
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ describe('sca check', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^5 passed, 0 failed$/m);
     const xml = fs.readFileSync(junit, 'utf8');
-    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="5" failures="0">/);
+    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="5" failures="0" errors="0" time="[0-9.]+">/);
     expect(xml.match(/<testcase /g)).toHaveLength(5);
   });
 
@@ -46,7 +47,64 @@ describe('sca check', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(fs.existsSync(path.join(tmp(), 'out.xml'))).toBe(false);
+    // CI still gets a report: one test case with the error.
+    const xml = fs.readFileSync(path.join(tmp(), 'out.xml'), 'utf8');
+    expect(xml).toMatch(/<testsuite [^>]*tests="1" failures="0" errors="1"/);
+    expect(xml).toMatch(/<testcase classname="sca.check" name="spec" time="[0-9.]+"><error message="[^"]*spec\.json: /);
+  });
+});
+
+describe('sca check refuses a spec that could pass by mistake', () => {
+  const MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+  const base = (check: Record<string, unknown>, top: Record<string, unknown> = {}) =>
+    JSON.stringify({ intact: MODEL, ...top, checks: [{ patched: MODEL, metric: 'mse', max: 1 }, check] });
+
+  it.each([
+    ['top level', JSON.stringify({ intact: MODEL, dat: 'color-cube', checks: [{ patched: MODEL, metric: 'mse', max: 1 }] }), /spec\.json: unknown field 'dat' \(did you mean 'data'\?\)/],
+    ['check', base({ patched: MODEL, metric: 'mse', maxx: 1, max: 1 }), /spec\.json: checks\[1\]: unknown field 'maxx'/],
+    ['patch', base({ patch: { concept: 'red', mode: 'suppress', strenght: 0.3 }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\]\.patch: unknown field 'strenght' \(did you mean 'strength'/],
+    ['patch list', base({ patch: [{ concept: 'red', mode: 'suppress' }, { concept: 'red', mode: 'steer', strenth: 1 }], metric: 'mse', min: 0 }), /checks\[1\]\.patch\[1\]: unknown field 'strenth'/],
+    ['falloff', base({ patch: { concept: 'red', mode: 'suppress', falloff: { threshold: 0, strength: 1, powr: 2 } }, metric: 'mse', min: 0 }), /checks\[1\]\.patch\.falloff: unknown field 'powr'/],
+    ['ablate', base({ ablate: { concept: 'red', prun: true }, metric: 'mse', min: 0 }), /checks\[1\]\.ablate: unknown field 'prun'/],
+    ['mistyped value', base({ patch: { concept: 'red', mode: 'suppress', strength: '0.3' }, metric: 'mse', min: 0 }), /checks\[1\]\.patch\.strength: must be a finite number/],
+    ['min above max', base({ patched: MODEL, metric: 'mse', min: 1, max: 0.1 }), /checks\[1\]: "min" 1 is above "max" 0\.1/],
+    ['unknown colour in a list', base({ patched: MODEL, metric: 'max_off_target_mse', colors: ['green', 'bleu'], max: 1 }), /checks\[1\]\.colors\[1\]: unknown colour 'bleu'/],
+    ['typo in a concept', base({ name: 'red is gone', patch: { concept: 'rde', mode: 'suppress' }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\] \("red is gone"\): .*'rde'/],
+    ['strength out of range', base({ patch: { concept: 'red', mode: 'suppress', strength: 2 }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\]: strength 2 is out of range for suppress: it takes from 0 to 1/],
+  ])('%s: exits 2 naming the spec and the JSON path', async (_name, text, message) => {
+    const spec = path.join(tmp(), 'spec.json');
+    fs.writeFileSync(spec, text);
+    const junit = path.join(tmp(), 'out.xml');
+    const r = await sca('check', spec, '--junit', junit);
+    expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(fs.readFileSync(junit, 'utf8')).toMatch(/errors="1"/);
+  });
+
+  it('gives the OS reason when the spec cannot be read', async () => {
+    const r = await sca('check', path.join(tmp(), 'missing.json'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot read .*missing\.json: no such file or directory \(ENOENT\)/);
+  });
+
+  it('a FIFO as the spec is refused at once, not waited on', async () => {
+    const fifo = path.join(tmp(), 'spec.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = await sca('check', fifo);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/spec\.json: is a FIFO \(named pipe\), expected a regular file/);
+  });
+
+  it('JUnit test cases carry their time', async () => {
+    const spec = path.join(tmp(), 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ intact: MODEL, data: 'color-cube:3', checks: [{ patched: MODEL, metric: 'mse', max: 0 }, { patched: MODEL, metric: 'cosine', min: 0.999 }] }));
+    const junit = path.join(tmp(), 'out.xml');
+    const r = await sca('check', spec, '--junit', junit);
+    expect(r.code).toBe(0);
+    const xml = fs.readFileSync(junit, 'utf8');
+    expect(xml.match(/<testcase [^>]*time="\d+\.\d{3}"/g)).toHaveLength(2);
+    expect(xml).toMatch(/<testsuite [^>]*time="\d+\.\d{3}"/);
   });
 });
 
@@ -79,6 +137,6 @@ describe('sca check probe metrics', () => {
     fs.writeFileSync(spec, JSON.stringify({ intact: model, checks: [{ patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_auc', min: 0.5 }] }));
     const r = await sca('check', spec);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/check 1: probe_auc needs "tensor"/);
+    expect(r.err).toMatch(/checks\[0\]: probe_auc needs "tensor"/);
   });
 });

@@ -90,14 +90,14 @@ describe('LEACE erasure in ONNX', () => {
     const model = gemmAutoencoder(5, DataType.FLOAT16);
     const big = { mean: [0, 0, 0, 0, 0], left: [[1, 0, 0, 0, 0]], right: [[1e6, 0, 0, 0, 0]] };
     writeAnchors(model.proto, [{ concept: 'c', tensor: 'latent', eraser: big }]);
-    await expect(patchModel(model, [{ concept: 'c', mode: 'suppress' }])).rejects.toThrow(/coefficient of 1.00e\+6, beyond float16's range/);
+    expect(() => patchModel(model, [{ concept: 'c', mode: 'suppress' }])).toThrow(/coefficient of 1.00e\+6, beyond float16's range/);
   });
 
   it('refuses to fold past an op the erasure does not commute with, naming it', async () => {
     const { data, labels } = writeData(tmp(), 3);
     const model = gemmAutoencoder(5);
     await anchorFromData(model, { concept: 'c', tensor: 'h2', data, labels, method: 'leace' });
-    await expect(patchModel(model, [{ concept: 'c', mode: 'suppress', fold: true }])).rejects.toThrow(/node '.*' \(Relu\) reads it/);
+    expect(() => patchModel(model, [{ concept: 'c', mode: 'suppress', fold: true }])).toThrow(/node '.*' \(Relu\) reads it/);
   });
 
   it('refuses to fold into a MatMul with no bias when the eraser shifts by a constant', async () => {
@@ -106,14 +106,14 @@ describe('LEACE erasure in ONNX', () => {
     m.proto.graph!.node.pop();
     m.proto.graph!.node[2].output = ['y'];
     await anchorFromData(m, { concept: 'c', tensor: 'z', data, labels, method: 'leace' });
-    await expect(patchModel(m, [{ concept: 'c', mode: 'suppress', fold: true }])).rejects.toThrow(/no bias to take it/);
+    expect(() => patchModel(m, [{ concept: 'c', mode: 'suppress', fold: true }])).toThrow(/no bias to take it/);
   });
 
   it('refuses a strength for an eraser', async () => {
     const { data, labels } = writeData(tmp(), 3);
     const model = gemmAutoencoder(5);
     await anchorFromData(model, { concept: 'c', tensor: 'latent', data, labels, method: 'leace' });
-    await expect(patchModel(model, [{ concept: 'c', mode: 'suppress', strength: 0.5 }])).rejects.toThrow(/takes no --strength/);
+    expect(() => patchModel(model, [{ concept: 'c', mode: 'suppress', strength: 0.5 }])).toThrow(/takes no strength/);
   });
 });
 

@@ -2,7 +2,9 @@ import { Float16Array } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
 import { readInterventions } from '../../src/anchors/manifest.js';
 import { parseModel, serializeModel } from '../../src/onnx/model.js';
-import { opsetOf, topologicalOrder } from '../../src/onnx/graph.js';
+import { opsetOf } from '../../src/onnx/graph.js';
+import { Graph } from '../../src/ir/graph.js';
+import { topologicalOrder } from '../../src/ir/passes.js';
 import { DataType } from '../../src/onnx/types.js';
 import { patchModel, type PatchRequest } from '../../src/rewrite/patch.js';
 import { gemmAutoencoder, layerNormBlock, matmulMlp, outputTargetModel, randomValues } from '../helpers/graphs.js';
@@ -76,8 +78,8 @@ describe('patch on a Gemm autoencoder (float32), against a TypeScript reference'
     expect(graph.output.map((o) => o.name)).toEqual(['out']);
     const added = graph.node.filter((n) => n.name?.startsWith('sca/suppress_0/'));
     expect(added.length).toBeGreaterThan(3);
-    expect(topologicalOrder(graph)).toHaveLength(graph.node.length);
-    expect(graph.node.map((n) => n.name)).toEqual(topologicalOrder(graph).map((n) => n.name));
+    expect(topologicalOrder(new Graph(graph))).toHaveLength(graph.node.length);
+    expect(graph.node.map((n) => n.name)).toEqual(topologicalOrder(new Graph(graph)).map((n) => n.name));
     const intactOut = (await run(gemmAutoencoder(), { x: x3 })).out.data as Float32Array;
     const patchedOut = (await run(patched, { x: x3 })).out.data as Float32Array;
     expect(maxAbsDiff(intactOut, patchedOut)).toBeGreaterThan(1e-3);
@@ -193,33 +195,42 @@ describe('other graph shapes', () => {
     expect(maxAbsDiff(after, before.map((z) => suppressDirection(z, dir)).flat())).toBeLessThan(5e-3);
   });
 
-  it('raises the opset only when an op needs it', async () => {
+  it('never raises the opset: below 8 the falloff gate clamps with Clip instead of Min', async () => {
     const old = gemmAutoencoder();
     old.proto.opsetImport[0].version = 7;
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir] }]);
     expect(opsetOf(old.proto)).toBe(7);
     await patchModel(old, [{ tensor: 'latent', mode: 'suppress', directions: [dir], falloff: { threshold: 0.1, strength: 1, power: 1 } }]);
-    expect(opsetOf(old.proto)).toBe(8); // Min with broadcasting
+    expect(opsetOf(old.proto)).toBe(7);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Clip')).toBe(true);
+    expect(old.proto.graph!.node.some((n) => n.opType === 'Min')).toBe(false);
   });
 });
 
 describe('bad requests', () => {
   const cases: [string, PatchRequest, RegExp][] = [
     ['unknown tensor', { tensor: 'latnt', mode: 'suppress', dims: [0] }, /no tensor named 'latnt'.*did you mean 'latent'/],
-    ['wrong-length direction', { tensor: 'latent', mode: 'suppress', directions: [[1, 0, 0]] }, /has 3 values but tensor 'latent' has 5/],
+    ['wrong-length direction', { tensor: 'latent', mode: 'suppress', directions: [[1, 0, 0]] }, /direction has 3 values but axis 1 of 'latent' \[N, 5\] has 5/],
     ['zero direction', { tensor: 'latent', mode: 'suppress', directions: [[0, 0, 0, 0, 0]] }, /zero .*norm/],
     ['dependent directions', { tensor: 'latent', mode: 'suppress', directions: [dir, dir.map((v) => 2 * v)] }, /combination/],
-    ['dims out of range', { tensor: 'latent', mode: 'suppress', dims: [5] }, /5 is out of range/],
-    ['no direction or dims', { tensor: 'latent', mode: 'suppress' }, /--direction or --dims/],
-    ['unknown mode', { tensor: 'latent', mode: 'erase' as never, dims: [0] }, /--mode/],
+    ['dims out of range', { tensor: 'latent', mode: 'suppress', dims: [5] }, /dim 5 is out of range for axis 1 of 'latent'/],
+    ['no direction or dims', { tensor: 'latent', mode: 'suppress' }, /give a direction or dims/],
+    ['unknown mode', { tensor: 'latent', mode: 'erase' as never, dims: [0] }, /mode: expected one of/],
     ['unknown concept', { concept: 'blue', mode: 'suppress' }, /records no anchors/],
-    ['falloff on dims', { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } }, /single --direction/],
+    ['falloff on dims', { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } }, /falloff needs a single direction/],
     ['steer a subspace', { tensor: 'latent', mode: 'steer', directions: [dir, dir2] }, /single direction/],
-    ['integer tensor', { tensor: 'x', mode: 'suppress', dims: [0] }, /int64; only float32 and float16/],
+    ['integer tensor', { tensor: 'x', mode: 'suppress', dims: [0] }, /int64; only float32, float16 and bfloat16/],
+    ['suppress strength above 1', { tensor: 'latent', mode: 'suppress', dims: [0], strength: 2 }, /strength 2 is out of range for suppress: it takes from 0 to 1/],
+    ['suppress strength below 0', { tensor: 'latent', mode: 'suppress', directions: [dir], strength: -1 }, /strength -1 is out of range for suppress/],
+    ['amplify strength below 0', { tensor: 'latent', mode: 'amplify', directions: [dir], strength: -0.5 }, /strength -0.5 is out of range for amplify: it takes 0 or more/],
+    ['axis out of range', { tensor: 'latent', mode: 'suppress', dims: [0], axis: 2 }, /axis 2 is out of range for 'latent', which has rank 2/],
+    ['full projection with a falloff', { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'full', falloff: { threshold: 0.1, strength: 1, power: 1 } }, /falloff gate is part of the half projection/],
+    ['projection on a subspace', { tensor: 'latent', mode: 'suppress', directions: [dir, dir2], projection: 'half' }, /single direction/],
+    ['half projection folded', { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'half', fold: true }, /not linear/],
   ];
-  it.each(cases)('%s', async (_name, request, message) => {
+  it.each(cases)('%s', (_name, request, message) => {
     const m = gemmAutoencoder();
     if (request.tensor === 'x') m.proto.graph!.input[0].type!.tensorType!.elemType = DataType.INT64;
-    await expect(patchModel(m, [request])).rejects.toThrow(message);
+    expect(() => patchModel(m, [request])).toThrow(message);
   });
 });
