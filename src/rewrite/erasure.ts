@@ -56,6 +56,9 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   ir.graph.require(tensor, label);
   const type = tensorType(ir, tensor, label, options.shapes);
   const rank = type.shape.length;
+  if (anchor.axis !== undefined && (anchor.axis + rank) % rank !== rank - 1) {
+    throw new UsageError(`${label}: concept '${anchor.concept}' is anchored on axis ${anchor.axis} of '${tensor}'; its eraser acts on the last axis only`);
+  }
   const width = type.shape[rank - 1];
   if (width !== e.mean.length) throw new UsageError(`${label}: the eraser for '${tensor}' has ${e.mean.length} values but the tensor's last axis has ${width ?? 'an unknown length'}`);
   const basis = orthonormalize(e.left);
