@@ -33,6 +33,24 @@ describe('sca probe', () => {
     expect(report.tensors[0].purity.intact.concept).toBe('red');
   });
 
+  it('--json FILE writes the report and still prints the table; compare --labels puts purity in its JSON', async () => {
+    const dir = tmp();
+    const out = path.join(dir, 'probe.json');
+    const r = await sca('probe', COLOR_MODEL, '--tensor', COLOR_LATENT, '--data', 'color-cube:4', '--labels', 'redness', '--folds', '2', '--json', out);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/linear probe on color-cube:4/);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8')).tensors[0].intact.folds).toBe(2);
+    const labels = path.join(dir, 'labels.json');
+    // The 4-point cube in compare's order (r, then g, then b): red where redness > 0.5.
+    const axis = [0, 1 / 3, 2 / 3, 1];
+    const cube = axis.flatMap((r) => axis.flatMap((g) => axis.map((b) => r * (1 - g / 2 - b / 2) > 0.5)));
+    fs.writeFileSync(labels, JSON.stringify(cube));
+    const c = await sca('compare', COLOR_MODEL, COLOR_MODEL, '--data', 'color-cube:4', '--tap', COLOR_LATENT, '--labels', labels, '--json', '-');
+    const purity = JSON.parse(c.out).taps[0].purity;
+    expect(purity.concept).toBe('red');
+    expect(purity.patched.meanDiff).toBeCloseTo(purity.intact.meanDiff, 12);
+  });
+
   it('runs a model with external data in place, writing nothing', async () => {
     const dir = tmp();
     const { data, labels } = writeData(dir, 300);
