@@ -3,7 +3,7 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train,leace] [--device cpu|cuda] [--leace-dims 256,512,1024]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models
  *   written without value_info (as torch exports are: shapes come from
@@ -23,6 +23,9 @@
  *   and in external data) against fs.copyFile of the same bytes and the
  *   weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
  *   on that weight).
+ * - leace: fitting a LEACE eraser at width D (covariance, ml-matrix's
+ *   symmetric eigendecomposition, the rest) and its peak RSS, against
+ *   ml-matrix's D x D matrix product (`--leace-dims 256,512,1024`).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -254,6 +257,21 @@ function benchFold(dir: string): void {
   }
 }
 
+function leaceChild(d: number, baseline: boolean): Record<string, number> {
+  const out = execFileSync(process.execPath, [path.join(here, 'leace.js'), String(d), ...(baseline ? ['--baseline'] : [])], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+function benchLeace(dims: number[]): void {
+  for (const d of dims) {
+    const fit = leaceChild(d, false);
+    const product = leaceChild(d, true);
+    report(`LEACE fit, D=${d} (${fit.rows} rows)`, fit.fitSeconds, product.mmulSeconds, secs, 'vs one DxD product');
+    report(`  eigendecomposition, D=${d} (CPU seconds)`, fit.eigenCpuSeconds, product.mmulCpuSeconds, secs, 'vs one DxD product, CPU');
+    report(`  peak RSS, D=${d}`, fit.maxRssBytes, product.maxRssBytes, mb, 'vs the product\'s process');
+  }
+}
+
 async function mainBench(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string, fallback: string) => {
@@ -291,6 +309,10 @@ async function mainBench(): Promise<void> {
       await benchTraining();
     }
     if (!skip.has('fold')) benchFold(dir);
+    if (!skip.has('leace')) {
+      console.log('');
+      benchLeace(option('--leace-dims', '256,512,1024').split(',').map(Number));
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

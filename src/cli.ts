@@ -21,6 +21,7 @@ import { registerDemo } from './cli/demo.js';
 import type { Context, Io } from './cli/context.js';
 import { registerInspect } from './cli/inspect.js';
 import { registerPatch } from './cli/patch.js';
+import { registerProbe } from './cli/probe.js';
 import { registerTrain } from './cli/train.js';
 
 const processIo: Io = {
@@ -42,6 +43,7 @@ export function buildProgram(ctx: Context): Command {
   registerTrain(program, ctx);
   registerCompare(program, ctx);
   registerCheck(program, ctx);
+  registerProbe(program, ctx);
   registerDemo(program, ctx);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -45,7 +45,10 @@ export { withInputValues, cudaAvailable, type Device } from './eval/session.js';
 export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './eval/check.js';
 export { checkSummaryMarkdown } from './eval/checkSummary.js';
 
-// Probes (sca probe): exported here when the probe module lands.
+// Probes (sca probe) and concepts found from labelled data (sca anchor --from-data)
+export { probeModels, type ProbeRequest, type ProbeReport, type TensorProbe } from './probe/run.js';
+export { anchorFromData, METHODS, type Method, type AnchorFromDataRequest } from './anchors/anchorFromData.js';
+export { fitLeace, applyEraser, meanDifference, type Eraser } from './anchors/fromData.js';
 
 // Training (sca train color); tfjs loads on the first call
 export { trainColorModel, type ColorTrainingOptions, type ColorTraining } from './api/train.js';

@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { ModelProto } from '../onnx/types.js';
+import { checkEraser, type Eraser, type Provenance } from './fromData.js';
 
 export const ANCHORS_KEY = 'sca.anchors';
 export const INTERVENTIONS_KEY = 'sca.interventions';
@@ -19,6 +20,10 @@ export interface Anchor {
   direction?: number[];
   /** Reserved (axis-aligned) indices of the anchor's axis. */
   dims?: number[];
+  /** A LEACE eraser fitted from labelled data (see fromData.ts); `sca patch --concept` inserts it. */
+  eraser?: Eraser;
+  /** How an anchor found from data was made: method, sample count, hashes of the data and labels. */
+  provenance?: Provenance;
 }
 
 export interface InterventionRecord {
@@ -64,13 +69,16 @@ function validateAnchor(value: unknown, where: string): Anchor {
     throw new UsageError(`${where}: "dims" must be a list of integers`);
   }
   if (a.axis !== undefined && !Number.isInteger(a.axis)) throw new UsageError(`${where}: "axis" must be an integer`);
-  if (a.direction === undefined && a.dims === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
+  if (a.eraser !== undefined) checkEraser(a.eraser, where);
+  if (a.direction === undefined && a.dims === undefined && a.eraser === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
   return {
     concept: a.concept,
     tensor: a.tensor,
     ...(a.axis !== undefined ? { axis: a.axis } : {}),
     ...(a.direction ? { direction: a.direction } : {}),
     ...(a.dims ? { dims: a.dims } : {}),
+    ...(a.eraser ? { eraser: a.eraser } : {}),
+    ...(a.provenance ? { provenance: a.provenance } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ interface CompareCliOptions {
   tap?: string[];
   classifier?: boolean;
   set?: string[];
+  labels?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -38,6 +39,7 @@ export function registerCompare(program: Command, { io }: Context): void {
     .option('--groups <file.json>', 'a label per sample (list), or {"label": [sample indices]}, for per-group tables')
     .option('--tap <tensor>', 'also compare an intermediate tensor (repeatable)', collect)
     .option('--classifier', 'treat outputs as class logits: add KL divergence and top-1 agreement')
+    .option('--labels <file>', 'two-class labels per sample (.npy or .json) for the anchoring purity of --tap tensors (colour cube: redness > 0.5)')
     .option('--set <name=value>', 'set an overridable input of the patched model, e.g. its --strength-input (repeatable)', collect)
     .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
       let progress: Progress | undefined;
@@ -49,6 +51,7 @@ export function registerCompare(program: Command, { io }: Context): void {
         taps: opts.tap,
         classifier: opts.classifier,
         patchedInputs: parseSettings(opts.set ?? []),
+        ...(opts.labels ? { labels: opts.labels } : {}),
         onProgress: (done, total) => (progress ??= new Progress('comparing', total)).update(done),
       });
       progress?.done();

@@ -44,7 +44,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option('--direction <v,...|@file>', 'direction along the axis, or @FILE (.npy [D] or [k,D], or JSON); repeat (or separate with ;) for a subspace', collect)
     .option('--dims <i,...>', 'axis-aligned dims of the axis')
     .option('--axis <n>', 'axis to act on, negative from the end (default: the anchor\'s; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)')
-    .option('--mode <mode>', `one of ${MODES.join(', ')}`)
+    .option('--mode <mode>', `one of ${MODES.join(', ')} (default with --concept: suppress, which applies a LEACE anchor's eraser)`)
     .option('--projection <p>', 'suppress along one direction: half (the paper\'s: only where z.a > 0; default) or full (z - (z.a) a, linear; the default with --fold)')
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= 0; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
@@ -94,13 +94,13 @@ async function patchWithShapes(file: string, requests: PatchRequest[], scratch: 
 }
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {
-  if (!opts.mode) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
-  if (!MODES.includes(opts.mode as Mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${opts.mode}'`);
+  if (!opts.mode && !opts.concept) throw new UsageError('--mode is required (suppress, amplify, steer or clamp)');
+  if (opts.mode && !MODES.includes(opts.mode as Mode)) throw new UsageError(`--mode: expected one of ${MODES.join(', ')}, got '${opts.mode}'`);
   const directions = opts.direction ? parseDirectionOptions('--direction', opts.direction) : undefined;
   const falloff = opts.falloff ? numberList('--falloff', opts.falloff) : undefined;
   if (falloff && falloff.length !== 3) throw new UsageError(`--falloff: expected three numbers T,B,P, got '${opts.falloff}'`);
   return {
-    mode: opts.mode as Mode,
+    mode: (opts.mode ?? 'suppress') as Mode,
     ...(opts.tensor ? { tensor: opts.tensor } : {}),
     ...(opts.concept ? { concept: opts.concept } : {}),
     ...(directions ? { directions } : {}),

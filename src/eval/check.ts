@@ -23,13 +23,14 @@ import { MODES, PROJECTIONS } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
 import { resolvePlanDirections } from '../util/directions.js';
 import { readJsonFile } from '../util/options.js';
+import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
 import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison, type ModelSource } from './compare.js';
 import type { Device } from './session.js';
 
 export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as const;
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;
-type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number];
+type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric;
 
 /** Colours far from red in hue: what suppressing red must leave alone. */
 export const DEFAULT_OFF_TARGET = ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'];
@@ -60,6 +61,10 @@ export interface CheckSpec {
   colors?: string[];
   min?: number;
   max?: number;
+  /** Probe metrics (probe_accuracy, probe_auc, purity): see src/probe/check.ts. */
+  tensor?: string;
+  labels?: string;
+  model?: 'intact' | 'patched';
 }
 
 export interface Spec {
@@ -113,7 +118,9 @@ const ABLATE_SHAPE: Shape = { concept: isString, tensor: isString, dims: isIndex
 const CHECK_SHAPE: Shape = {
   name: isString, intact: isString, data: isString, patched: isString, output: isString, group: isString, color: isString,
   colors: isStringList, min: isNumber, max: isNumber,
-  metric: (v) => ([...OUTPUT_METRICS, ...COLOR_METRICS] as unknown[]).includes(v) ? undefined : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')})`,
+  metric: (v) => ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS] as unknown[]).includes(v) ? undefined : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`,
+  // Probe metrics (src/probe/check.ts).
+  tensor: isString, labels: isString, model: oneOf(['intact', 'patched']),
   patch: () => undefined, // an object or a list of them, checked with PATCH_SHAPE below
   ablate: () => undefined,
 };
@@ -156,6 +163,7 @@ export function parseSpec(file: string): { spec: Spec; dir: string } {
     const c = checkObject(item, CHECK_SHAPE, at, fail);
     if (c.metric === undefined) fail(at, `needs "metric", one of ${[...OUTPUT_METRICS, ...COLOR_METRICS].join(', ')}`);
     const metric = c.metric as Metric;
+    if (isProbeMetric(metric)) validateProbeCheck(c, `${file}: ${at}`, String(c.data ?? top.data ?? 'color-cube'));
     const sources = ['patched', 'patch', 'ablate'].filter((k) => k in c);
     if (sources.length !== 1) fail(at, 'give exactly one of "patched", "patch" or "ablate"');
     if (c.min === undefined && c.max === undefined) fail(at, 'give a bound, "min" and/or "max"');
@@ -255,15 +263,20 @@ export async function runChecks(file: string, options: { device?: Device } = {})
     const data = /^color-cube/.test(specData) ? specData : path.resolve(dir, specData);
     const classifier = check.metric === 'kl' || check.metric === 'top1';
     const key = JSON.stringify([intact, data, classifier, check.patched, check.patch, check.ablate]);
+    const device = options.device ?? spec.device ?? 'cpu';
     const started = performance.now();
     let comparison = comparisons.get(key);
     let measured: { value: number | null; subject?: string };
     try {
-      if (!comparison) {
-        comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device: options.device ?? spec.device ?? 'cpu', classifier });
-        comparisons.set(key, comparison);
+      if (isProbeMetric(check.metric)) {
+        measured = await measureProbe(check as ProbeCheck, intact, data, dir, () => patchedSource(check, intact, dir), device);
+      } else {
+        if (!comparison) {
+          comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device, classifier });
+          comparisons.set(key, comparison);
+        }
+        measured = measure(check, comparison);
       }
-      measured = measure(check, comparison);
     } catch (err) {
       // Name the spec and the check: a spec may hold dozens.
       if (err instanceof UsageError) throw new UsageError(`${file}: ${checkLabel(check, i)}: ${err.message}`, err.code);

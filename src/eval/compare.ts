@@ -13,6 +13,8 @@ import { hueChroma, hueSimilarity, NAMED_COLORS, selectivity, type Rgb } from '.
 import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
 import { openSession, ort, tensorNumbers, withInputValues, type Device } from './session.js';
+import { resolveLabels } from '../probe/run.js';
+import { tapPurity, type TapPurity } from '../probe/purity.js';
 
 /** A model to compare: a file, or one built in memory (by `sca check` and `sca demo`). */
 export type ModelSource = string | { label: string; model: Model };
@@ -32,6 +34,8 @@ export interface CompareOptions {
   anchorColor?: Rgb;
   /** Values for the patched model's overridable inputs (e.g. a --strength-input), set in the model before running. */
   patchedInputs?: Record<string, number>;
+  /** Two-class labels per sample (a .npy/.json file; the colour cube defaults to redness > 0.5), for taps' anchoring purity. */
+  labels?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -61,6 +65,8 @@ export interface TapResult {
   change: Summary;
   /** Histogram of cos(tap, anchor direction), when the model records an anchor on this tensor. */
   cosine: { concept: string; bins: number[]; intact: number[]; patched: number[] } | null;
+  /** Share of the concept's class-mean difference and of a probe's weight inside the anchor, with labels and an anchor on the tap. */
+  purity?: TapPurity | null;
 }
 
 /** The stable JSON of `sca compare --json` (schemaVersion 1; see README). */
@@ -201,7 +207,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
         return { group, samples: idx.length, outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], idx) })) };
       }),
       color: null,
-      taps: taps.map((t) => tapResult(intact.model, t, perSample[t], all, tapValues[t])),
+      taps: taps.map((t) => ({ ...tapResult(intact.model, t, perSample[t], all, tapValues[t]), purity: purityOf(intact.model, t, tapValues[t], dataset, options.labels) })),
       timing: { seconds: 0, samplesPerSecond: 0 },
     };
     const detail: ComparisonDetail = { dataset, perSample };
@@ -225,6 +231,15 @@ function tapResult(model: Model, tensor: string, metrics: SampleMetrics, all: nu
     cos = { concept: anchor.concept, bins, intact: histogram(cosTo(values.intact), -1, 1, 20), patched: histogram(cosTo(values.patched), -1, 1, 20) };
   }
   return { tensor, change: summarize(metrics, all), cosine: cos };
+}
+
+function purityOf(model: Model, tensor: string, values: { intact: number[][]; patched: number[][] }, dataset: Dataset, labelFile?: string): TapPurity | null {
+  const width = values.intact[0]?.length;
+  const anchor = readAnchors(model.proto).find((a) => a.tensor === tensor && (!a.direction || a.direction.length === width));
+  if (!anchor || values.intact.length !== dataset.samples || (!labelFile && !dataset.colors)) return null;
+  const labels = resolveLabels(labelFile ?? 'redness', dataset);
+  if (labels.classes.length !== 2 || labels.values.length !== dataset.samples) return null;
+  return tapPurity(values.intact, values.patched, labels.values, anchor);
 }
 
 async function analyseColors(result: ComparisonResult, detail: ComparisonDetail, a: ort.InferenceSession, b: ort.InferenceSession, output: string, anchor: Rgb): Promise<void> {

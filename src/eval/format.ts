@@ -38,6 +38,7 @@ export function formatComparison(r: ComparisonResult): string {
   }
   for (const t of r.taps) {
     parts.push(`tap ${t.tensor}: MSE ${sci(t.change.mse)}, max |diff| ${sci(t.change.maxAbs)}${t.cosine ? ` (cosine to '${t.cosine.concept}' anchor in the report)` : ''}`);
+    if (t.purity) parts.push(`  purity of '${t.purity.concept}' (share inside the anchor): mean difference ${t.purity.intact.meanDiff.toFixed(3)} -> ${t.purity.patched.meanDiff.toFixed(3)}, probe weight ${t.purity.intact.probeWeight.toFixed(3)} -> ${t.purity.patched.probeWeight.toFixed(3)}`);
   }
   return parts.join('\n');
 }

@@ -280,6 +280,10 @@ function comparisonSections(c: Comparison, options: ReportOptions): string[] {
   }
   for (const t of r.taps) {
     sections.push(`<h3>Tap ${esc(t.tensor)}</h3><p>Change of the tensor itself: MSE ${sci(t.change.mse)}, max |diff| ${sci(t.change.maxAbs)}.</p>`);
+    if (t.purity) {
+      const p = t.purity;
+      sections.push(`<p>Anchoring purity of '${esc(p.concept)}' (share inside the anchor): class-mean difference ${p.intact.meanDiff.toFixed(3)} intact, ${p.patched.meanDiff.toFixed(3)} patched; probe weight ${p.intact.probeWeight.toFixed(3)} intact, ${p.patched.probeWeight.toFixed(3)} patched.</p>`);
+    }
     if (t.cosine) {
       sections.push(
         bars(`tap-cosine-${t.tensor.replace(/[^\w-]/g, '_')}`, `Where samples sit relative to the '${t.cosine.concept}' anchor`, t.cosine.bins, [

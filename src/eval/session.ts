@@ -77,7 +77,13 @@ export function parseDevice(value: string): Device {
   return value as Device;
 }
 
-export async function openSession(model: string | Uint8Array, device: Device = 'cpu'): Promise<ort.InferenceSession> {
+/**
+ * `externalDataDir`: for a model given as bytes whose weights live in external
+ * data, the folder its locations are relative to (onnxruntime's
+ * session.model_external_initializers_file_folder_path), so a model with
+ * extra outputs can run from memory against the original data files.
+ */
+export async function openSession(model: string | Uint8Array, device: Device = 'cpu', externalDataDir?: string): Promise<ort.InferenceSession> {
   if (device === 'cuda' && !cudaAvailable()) throw new UsageError(CUDA_HELP, 'NO_CUDA');
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
@@ -86,6 +92,7 @@ export async function openSession(model: string | Uint8Array, device: Device = '
     // strength inputs. Set per session, so importing the library changes no
     // process-wide onnxruntime setting.
     logSeverityLevel: 3,
+    ...(externalDataDir ? { extra: { session: { model_external_initializers_file_folder_path: externalDataDir } } } : {}),
   };
   try {
     return typeof model === 'string'

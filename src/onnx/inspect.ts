@@ -137,7 +137,10 @@ export function formatSummary(s: ModelSummary): string {
   for (const [k, v] of Object.entries(s.metadata)) lines.push(`  meta    ${k} = ${v.length > 60 ? `${v.slice(0, 57)}...` : v}`);
   if (s.anchors.length === 0) lines.push('  anchors none recorded (sca.anchors)');
   for (const a of s.anchors) {
-    const where = [a.direction ? `direction ${formatVector(a.direction)}` : '', a.dims ? `dims [${a.dims.join(', ')}]` : ''].filter(Boolean).join(', ');
+    const where = [
+      a.direction ? `direction ${formatVector(a.direction)}` : '', a.dims ? `dims [${a.dims.join(', ')}]` : '',
+      a.eraser ? `LEACE eraser of rank ${a.eraser.left.length}` : '', a.provenance ? `from ${a.provenance.samples} examples (${a.provenance.method})` : '',
+    ].filter(Boolean).join(', ');
     lines.push(`  anchor  ${a.concept} -> ${a.tensor}  ${where}`);
   }
   s.interventions.forEach((iv, i) => {

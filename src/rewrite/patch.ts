@@ -13,6 +13,7 @@ import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from './basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
 import { buildClamping } from './clamping.js';
+import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
 import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
@@ -76,6 +77,13 @@ export function patchModel(model: Model, requests: PatchRequest[], label = 'mode
 function applyOne(ir: IrModel, request: PatchRequest, label: string, options: PatchOptions): AppliedPatch {
   if (!MODES.includes(request.mode)) throw new UsageError(`mode: expected one of ${MODES.join(', ')}, got '${request.mode}'`);
   const anchor = request.concept ? findAnchor(ir.proto, request.concept, label) : undefined;
+  // A concept anchored from data with LEACE is suppressed by its eraser (src/rewrite/erasure.ts).
+  if (anchor?.eraser && request.mode === 'suppress' && !request.tensor && !request.directions && !request.dims && request.axis === undefined) {
+    if (request.strength !== undefined || request.falloff || request.strengthInput || request.projection) {
+      throw new UsageError(`concept '${anchor.concept}' has a LEACE eraser, which takes no strength, projection, falloff or strength input`);
+    }
+    return applyErasure(ir, anchor, { fold: request.fold, shapes: options.shapes }, label);
+  }
   const tensor = request.tensor ?? anchor?.tensor;
   if (!tensor) throw new UsageError('give a tensor or a concept to act on');
   ir.graph.require(tensor, label);

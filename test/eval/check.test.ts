@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sca } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { COLOR_DECODER_HIDDEN, COLOR_LATENT, COLOR_MODEL } from '../helpers/colorModel.js';
 
 const CHECKS = new URL('../../models/checks/', import.meta.url).pathname;
 const tmp = useTempDir('check');
@@ -104,5 +105,38 @@ describe('sca check refuses a spec that could pass by mistake', () => {
     const xml = fs.readFileSync(junit, 'utf8');
     expect(xml.match(/<testcase [^>]*time="\d+\.\d{3}"/g)).toHaveLength(2);
     expect(xml).toMatch(/<testsuite [^>]*time="\d+\.\d{3}"/);
+  });
+});
+
+describe('sca check probe metrics', () => {
+  const model = COLOR_MODEL;
+
+  it('probe_accuracy, probe_auc and purity of the intact or patched model, with bounds', async () => {
+    const spec = path.join(tmp(), 'probe.json');
+    fs.writeFileSync(spec, JSON.stringify({
+      intact: model,
+      data: 'color-cube',
+      checks: [
+        { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, model: 'intact', min: 0.95 },
+        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.88 },
+        { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: COLOR_DECODER_HIDDEN, labels: 'redness', min: 0.9 },
+        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.3, max: 0.5 },
+      ],
+    }));
+    const r = await sca('check', spec);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^PASS {2}red readable before/m);
+    expect(r.out).toMatch(/^FAIL {2}red unreadable after suppression.*0\.9\d+ is above 0\.88/m);
+    expect(r.out).toMatch(/^PASS {2}auc after ablation/m);
+    expect(r.out).toMatch(/^PASS {2}purity/m);
+  });
+
+  it('a probe metric without a tensor is a bad spec (exit 2)', async () => {
+    const spec = path.join(tmp(), 'bad.json');
+    fs.writeFileSync(spec, JSON.stringify({ intact: model, checks: [{ patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_auc', min: 0.5 }] }));
+    const r = await sca('check', spec);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/checks\[0\]: probe_auc needs "tensor"/);
   });
 });

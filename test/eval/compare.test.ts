@@ -51,7 +51,7 @@ describe('sca compare', () => {
     expect(Object.keys(json.groups[0])).toEqual(['group', 'samples', 'outputs']);
     expect(Object.keys(json.color)).toEqual(['anchor', 'selectivity', 'named']);
     expect(Object.keys(json.color.named[0])).toEqual(['name', 'rgb', 'intactMse', 'patchedMse', 'ratio', 'changeMse']);
-    expect(Object.keys(json.taps[0])).toEqual(['tensor', 'change', 'cosine']);
+    expect(Object.keys(json.taps[0])).toEqual(['tensor', 'change', 'cosine', 'purity']);
     expect(Object.keys(json.taps[0].cosine)).toEqual(['concept', 'bins', 'intact', 'patched']);
     expect(Object.keys(json.timing)).toEqual(['seconds', 'samplesPerSecond']);
   });

@@ -1,0 +1,77 @@
+/**
+ * `sca anchor --from-data X --labels Y --method mean-diff|leace` as a library
+ * function: run the model over the data with the tensor exposed, fit the
+ * direction or the eraser (fromData.ts), and record it in the manifest with
+ * its provenance (method, sample count, hashes of the data and labels).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { UsageError } from '../errors.js';
+import { loadDataset, requiredInputs } from '../eval/data.js';
+import type { Device } from '../eval/session.js';
+import type { Model } from '../onnx/model.js';
+import { collectActivations, rowsFor } from '../probe/activations.js';
+import type { Labels } from '../probe/labels.js';
+import { resolveLabels } from '../probe/run.js';
+import { normalize } from '../rewrite/basis.js';
+import { fitLeace, meanDifference, type Provenance } from './fromData.js';
+import { writeAnchors, type Anchor } from './manifest.js';
+
+export const METHODS = ['mean-diff', 'leace'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface AnchorFromDataRequest {
+  concept: string;
+  tensor: string;
+  data: string;
+  labels: string | Labels;
+  method: Method;
+  axis?: number;
+  device?: Device;
+}
+
+function hashOf(spec: string | Labels): string {
+  if (typeof spec !== 'string') return `sha256:${crypto.createHash('sha256').update(spec.values).digest('hex')}`;
+  let bytes: Buffer | string;
+  try {
+    bytes = fs.readFileSync(spec);
+  } catch {
+    bytes = spec; // color-cube:N, redness: the name says it all
+  }
+  return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export async function anchorFromData(model: Model, request: AnchorFromDataRequest, label = 'model'): Promise<Anchor> {
+  if (!METHODS.includes(request.method)) throw new UsageError(`--method: expected mean-diff or leace, got '${request.method}'`);
+  const dataset = loadDataset(request.data, requiredInputs(model.proto.graph!));
+  const labels = resolveLabels(request.labels, dataset);
+  const [t] = await collectActivations({ label, model, ...(model.path ? { path: model.path } : {}) }, [request.tensor], dataset, {
+    axis: request.axis,
+    device: request.device,
+  });
+  if (t.axis !== t.shape.length - 1) {
+    throw new UsageError(`--axis ${request.axis}: anchors act on a tensor's last axis (axis ${t.shape.length - 1} of '${request.tensor}')`);
+  }
+  const { x, rows } = rowsFor(t, labels.values.length, dataset.samples);
+  const classes = labels.classes.length;
+  if (classes < 2) throw new UsageError(`--labels: every example has the same label (${labels.classes[0]}); there is no concept to find`);
+  const provenance: Provenance = {
+    method: request.method,
+    samples: x.rows,
+    dataHash: hashOf(request.data),
+    labelsHash: hashOf(request.labels),
+    classes: labels.classes,
+    rows,
+  };
+  let anchor: Anchor;
+  if (request.method === 'mean-diff') {
+    anchor = { concept: request.concept, tensor: request.tensor, direction: meanDifference(x, labels.values, classes), provenance };
+  } else {
+    const eraser = fitLeace(x, labels.values, classes);
+    // A rank-1 eraser also gives the concept a direction (what it removes), for steering and reports.
+    const direction = eraser.left.length === 1 ? { direction: normalize(eraser.left[0]) } : {};
+    anchor = { concept: request.concept, tensor: request.tensor, ...direction, eraser, provenance };
+  }
+  writeAnchors(model.proto, [anchor]);
+  return anchor;
+}
