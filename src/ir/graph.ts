@@ -13,6 +13,7 @@
  */
 import { UsageError, didYouMean } from '../errors.js';
 import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
+import { tensorsUnderModule } from './tensors.js';
 
 /** A read of a value: `index` is the input slot, or -1 when a subgraph of `node` reads it from the enclosing scope. */
 export interface Use {
@@ -172,7 +173,16 @@ export class Graph {
 
   /** Throws a one-line error, with close matches, when `name` is not a value of this graph. */
   require(name: string, label = 'model'): void {
-    if (!this.defines(name)) throw new UsageError(`${label}: no tensor named '${name}'${didYouMean(name, this.valueNames())}`);
+    if (this.defines(name)) return;
+    // A module path (`blocks.0`, `/blocks.0/attn`) names no tensor, but the user wants one under it.
+    const under = tensorsUnderModule(this.valueNames(), name);
+    if (under.length) {
+      const shown = under.slice(0, 4).map((n) => `'${n}'`).join(', ');
+      throw new UsageError(
+        `${label}: no tensor named '${name}'; it looks like a module: tensors under it include ${shown}${under.length > 4 ? ` (${under.length} in all)` : ''}; list them with sca inspect --tensors --filter '${name}'`,
+      );
+    }
+    throw new UsageError(`${label}: no tensor named '${name}'${didYouMean(name, this.valueNames())}`);
   }
 
   /** Every name in use here or in nested graphs: new names must avoid all of them. */

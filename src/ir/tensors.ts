@@ -1,0 +1,92 @@
+/**
+ * Finding tensors by name or module: every value a node writes, with its
+ * producer op, element type and inferred shape, grouped by the module path
+ * torch.onnx writes into names (`/blocks.0/attn/MatMul_output_0` lives in
+ * module `/blocks.0/attn`). This is what `sca inspect --tensors` lists and
+ * what "did you mean" suggestions match module paths against.
+ */
+import { elementTypeName } from '../onnx/tensor.js';
+import type { IrModel } from './model.js';
+import { topologicalOrder } from './passes.js';
+
+export interface TensorListing {
+  name: string;
+  /** Module path from the name (`/blocks.0/attn`), '' when the name has none. */
+  module: string;
+  op: string;
+  node: string;
+  type: string;
+  shape: (number | string | null)[] | null;
+}
+
+/** The module part of a torch.onnx name: everything before its last '/'. */
+export function modulePath(name: string): string {
+  const cut = name.lastIndexOf('/');
+  return cut > 0 ? name.slice(0, cut) : '';
+}
+
+/**
+ * Every activation of the main graph (node outputs, Constant nodes left out:
+ * they are parameters, not places a concept lives), in topological order;
+ * `filter` keeps names containing it (case-insensitive).
+ */
+export function listTensors(ir: IrModel, filter?: string): TensorListing[] {
+  const wanted = filter?.toLowerCase();
+  const out: TensorListing[] = [];
+  for (const node of topologicalOrder(ir.graph)) {
+    if (node.opType === 'Constant') continue;
+    for (const name of node.output) {
+      if (!name || (wanted && !name.toLowerCase().includes(wanted))) continue;
+      const type = ir.types.get(name);
+      out.push({
+        name,
+        module: modulePath(name),
+        op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : (node.opType ?? '?'),
+        node: node.name ?? '',
+        type: elementTypeName(type?.elemType),
+        shape: type?.shape ? type.shape.map((d) => d ?? null) : null,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Tensors under a module named like `text` (`blocks.0`, `/blocks.0/attn`,
+ * `blocks.0.attn`): for suggestions when `text` is a module, not a tensor.
+ */
+export function tensorsUnderModule(names: Iterable<string>, text: string): string[] {
+  const key = text.replace(/^\/+|\/+$/g, '');
+  if (!key) return [];
+  const variants = new Set([key, key.replace(/\./g, '/')]);
+  const hits: string[] = [];
+  for (const name of names) {
+    if (/\/Constant(_\d+)?_output_\d+$/.test(name)) continue;
+    const segments = modulePath(name).split('/').filter(Boolean);
+    const joined = segments.join('/');
+    for (const v of variants) {
+      if (joined === v || joined.startsWith(`${v}/`) || joined.endsWith(`/${v}`) || joined.includes(`/${v}/`)) {
+        hits.push(name);
+        break;
+      }
+    }
+  }
+  // The module's own outputs (the residual stream of a block) before those of its submodules.
+  const depth = (n: string) => modulePath(n).split('/').length;
+  return hits.map((n, i) => [n, i] as const).sort((a, b) => depth(a[0]) - depth(b[0]) || a[1] - b[1]).map(([n]) => n);
+}
+
+export function formatTensorListing(rows: TensorListing[]): string {
+  const lines: string[] = [];
+  let module: string | undefined;
+  const width = Math.min(64, Math.max(0, ...rows.map((r) => r.name.length)));
+  for (const r of rows) {
+    if (r.module !== module) {
+      module = r.module;
+      lines.push(module || '(top level)');
+    }
+    const shape = r.shape ? `[${r.shape.map((d) => d ?? '?').join(', ')}]` : '[?]';
+    lines.push(`  ${r.name.padEnd(width)}  ${r.op.padEnd(18)} ${r.type} ${shape}`);
+  }
+  return lines.join('\n');
+}
