@@ -123,6 +123,12 @@ function benchIo(dir: string, sizeText: string): string {
   const ablate = best(reps, outputs, () => measure(['ablate', file, '-o', out, '--tensor', 'blocks.0.act', '--dims', '0,1,2,3']));
   report(`patch ${sizeText}: time`, patch.seconds, copy.seconds, secs, 'within 2x of fs.copyFile');
   report(`patch ${sizeText}: peak RSS`, patch.maxRssBytes, size, mb, 'under 0.15x model size');
+  // A rank-1 fold into every block's fc2 weight (the reading side of blocks.i.act), streamed: the issue's "fold at every block".
+  const plan = path.join(dir, 'fold-every-block.json');
+  fs.writeFileSync(plan, JSON.stringify(Array.from({ length: layers }, (_, i) => ({ tensor: `blocks.${i}.act`, mode: 'suppress', dims: [0], fold: true }))));
+  const foldAll = best(reps, outputs, () => measure(['patch', file, '-o', out, '--plan', plan]));
+  report(`fold at every block (${layers}) ${sizeText}: time`, foldAll.seconds, copy.seconds, secs, 'within 3x of copying the whole model');
+  report(`fold at every block ${sizeText}: peak RSS`, foldAll.maxRssBytes, size, mb, 'well under model size');
   report(`ablate ${sizeText}: time`, ablate.seconds, copy.seconds, secs, 'within 3x of fs.copyFile');
   report(`ablate ${sizeText}: peak RSS`, ablate.maxRssBytes, size, mb, external ? 'well under model size' : 'under 1.5x model size');
   for (const f of outputs) fs.rmSync(f, { force: true });
