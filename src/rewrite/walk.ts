@@ -80,6 +80,8 @@ function isConstant(lookup: GraphLookup, name: string): boolean {
   return Boolean(name) && lookup.weight(name) !== undefined;
 }
 
+const SHAPE_READERS = new Set(['Shape', 'Size']);
+
 /** Ops whose constant inputs are axes or shapes, not values applied to the channels. */
 const SHAPE_ONLY_INPUTS = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity', 'Dropout']);
 
@@ -130,7 +132,8 @@ function walkUp(ctx: Ctx, start: string, startAxis: number, plan: WalkPlan): str
   let via: NodeLike[] | undefined;
   for (let guard = 0; guard < 1024; guard++) {
     if (via) {
-      const side = lookup.uses(tensor).find((n) => !via!.includes(n));
+      // A Shape or Size read sees no values, only the width, which ablation keeps.
+      const side = lookup.uses(tensor).find((n) => !via!.includes(n) && !(edit === 'ablation' && SHAPE_READERS.has(n.opType ?? '')));
       if (side) {
         return `'${tensor}' (on the way from '${start}' to the weights that write it) is also read by ${side.opType} at ${nodeLabel(side)}, which would see the edit too; ${edit} at '${start}' is unsound: anchor at '${tensor}' instead, or patch '${start}'`;
       }

@@ -15,7 +15,9 @@ import { loadModel } from '../../src/onnx/model.js';
 import { DataType } from '../../src/onnx/types.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { attrFloat, attrInt } from '../../src/onnx/build.js';
-import { model, node, weight } from '../helpers/graphs.js';
+import { patchModel } from '../../src/rewrite/patch.js';
+import { model, node, randomValues, weight } from '../helpers/graphs.js';
+import { f32, run } from '../helpers/run.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { expected, feeds, fixturePath, floats, runModel } from '../helpers/torchFixtures.js';
@@ -197,5 +199,72 @@ describe('refusals name the pattern and a better place', () => {
       output: [makeValueInfo('y', DataType.FLOAT, ['N', 2]), makeValueInfo('side', DataType.FLOAT, ['N', 4])],
     });
     expect(() => ablateDims(m, 'z', [0])).toThrow(/'a' \(on the way from 'z' to the weights that write it\) is also read by Tanh at side/);
+  });
+});
+
+describe('products and grouped convolutions (equal to zeroing the channels with an inserted node)', () => {
+  async function compare(build: () => ReturnType<typeof model>, tensor: string, dims: number[], feedsIn: Record<string, ReturnType<typeof f32>>, opts: { axis?: number } = {}) {
+    const suppressed = build();
+    patchModel(suppressed, [{ tensor, mode: 'suppress', dims, ...(opts.axis !== undefined ? { axis: opts.axis } : {}) }]);
+    const want = (await run(suppressed, feedsIn)).y.data as Float32Array;
+    const results: Record<string, number> = {};
+    for (const prune of [false, true]) {
+      const m = build();
+      ablateDims(m, tensor, dims, { prune, ...opts });
+      expect(validate(new IrModel(m).graph)).toEqual([]);
+      results[prune ? 'prune' : 'ablate'] = maxAbsDiff((await run(m, feedsIn)).y.data as Float32Array, want);
+    }
+    return results;
+  }
+
+  it('a gated MLP (SiLU(x Wg) * (x Wu)): ablation edits one factor, pruning both', async () => {
+    const build = () => model({
+      node: [
+        node('MatMul', ['x', 'wg'], ['g']),
+        node('Sigmoid', ['g'], ['s']),
+        node('Mul', ['g', 's'], ['gate']),
+        node('MatMul', ['x', 'wu'], ['u']),
+        node('Mul', ['gate', 'u'], ['h']),
+        node('MatMul', ['h', 'wd'], ['y']),
+      ],
+      initializer: [weight('wg', [4, 6], 1), weight('wu', [4, 6], 2), weight('wd', [6, 3], 3)],
+      input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
+      output: [makeValueInfo('y', DataType.FLOAT, ['N', 3])],
+    });
+    const ablated = build();
+    expect(ablateDims(ablated, 'h', [1, 4]).edited).toEqual(['wg', 'wd']);
+    const pruned = build();
+    expect(ablateDims(pruned, 'h', [1, 4], { prune: true }).edited).toEqual(['wg', 'wu', 'wd']);
+    const diffs = await compare(build, 'h', [1, 4], { x: f32(randomValues(32, 9), [8, 4]) });
+    for (const d of Object.values(diffs)) expect(d).toBeLessThan(1e-6);
+  });
+
+  it('a depthwise Conv writes the channels and a group=2 Conv reads them: ablation works, pruning refuses the groups', async () => {
+    const build = () => model({
+      node: [
+        node('Conv', ['x', 'k1'], ['c1'], [attrInt('group', 4)]),
+        node('Relu', ['c1'], ['r']),
+        node('Conv', ['r', 'k2', 'b2'], ['c2'], [attrInt('group', 2)]),
+        node('GlobalAveragePool', ['c2'], ['p']),
+        node('Flatten', ['p'], ['y']),
+      ],
+      initializer: [weight('k1', [4, 1, 3, 3], 1), weight('k2', [6, 2, 1, 1], 2), weight('b2', [6], 3)],
+      input: [makeValueInfo('x', DataType.FLOAT, ['N', 4, 5, 5])],
+      output: [makeValueInfo('y', DataType.FLOAT, ['N', 6])],
+    });
+    const feedsIn = { x: f32(randomValues(2 * 4 * 25, 5), [2, 4, 5, 5]) };
+    const suppressed = build();
+    patchModel(suppressed, [{ tensor: 'r', mode: 'suppress', dims: [1, 2] }]);
+    const want = (await run(suppressed, feedsIn)).y.data as Float32Array;
+    const m = build();
+    expect(ablateDims(m, 'r', [1, 2]).edited).toEqual(['k1', 'k2']);
+    expect(maxAbsDiff((await run(m, feedsIn)).y.data as Float32Array, want)).toBeLessThan(1e-6);
+    expect(() => ablateDims(build(), 'r', [1, 2], { prune: true })).toThrow(/cannot prune the output channels of Conv at c1: it has group=4/);
+  });
+
+  it('the axis can be given; a wrong one is refused where the weights write another axis', () => {
+    const cnn = () => loadModel(fixturePath('cnn'));
+    expect(readInterventions((() => { const m = cnn(); ablateDims(m, '/relu1/Relu_output_0', [1], { axis: 1 }); return m.proto; })())[0]).toMatchObject({ axis: 1 });
+    expect(() => ablateDims(cnn(), '/relu1/Relu_output_0', [1], { axis: -1 })).toThrow(/BatchNormalization at \/bn1\/BatchNormalization acts per channel on axis 1, not the edited axis 3/);
   });
 });
