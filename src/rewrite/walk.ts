@@ -206,7 +206,7 @@ function walkFactor(ctx: Ctx, factor: string, axis: number, product: NodeLike, p
 function walkDown(ctx: Ctx, tensor: string, axis: number, block: number, plan: WalkPlan, seen: Set<NodeLike>, start: string): string | undefined {
   const { graph, lookup, edit } = ctx;
   if (edit === 'pruning' && graph.isOutput(tensor)) {
-    return `cannot prune: '${tensor}' is a graph output, and pruning would change its shape`;
+    return `'${tensor}' is a graph output, and pruning would change its shape; ablate instead (same values, shape kept)`;
   }
   const nested = graph.uses(tensor).find((u) => u.index < 0);
   if (nested) {

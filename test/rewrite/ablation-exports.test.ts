@@ -268,3 +268,19 @@ describe('products and grouped convolutions (equal to zeroing the channels with 
     expect(() => ablateDims(cnn(), '/relu1/Relu_output_0', [1], { axis: -1 })).toThrow(/BatchNormalization at \/bn1\/BatchNormalization acts per channel on axis 1, not the edited axis 3/);
   });
 });
+
+describe('float16 weights', () => {
+  it('gpt2_op14_fp16: ablating and pruning the MLP neurons keep float16 and match the fp32 PyTorch edit within the fixture\'s fp16 bound', async () => {
+    const site = expected('gpt2_op14').sites.mlp0_hidden;
+    const reference = expected('gpt2_op14').weight_edits.ablate_mlp0_hidden.output;
+    for (const prune of [false, true]) {
+      const m = loadModel(fixturePath('gpt2_op14_fp16'));
+      const result = ablateDims(m, site.tensor, site.dims, { prune });
+      for (const name of result.edited) expect(initializer(m, name).dataType, name).toBe(DataType.FLOAT16);
+      const out = await runModel(m, feeds(expected('gpt2_op14').inputs), tmp());
+      const diff = maxAbsDiff(floats(out.logits), reference);
+      console.log(`gpt2_op14_fp16 ${prune ? 'prune' : 'ablate'} mlp0_hidden: max |diff| ${diff.toExponential(2)} (bound 0.031: 2 fp16 ulps at |logit| 26)`);
+      expect(diff).toBeLessThan(0.031);
+    }
+  });
+});
