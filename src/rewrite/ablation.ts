@@ -189,7 +189,8 @@ function shrinkShapes(graph: Graph, carriers: Carrier[], channels: number, remov
 
 /** Pruning: the Reshape targets that name the channel axis's length get the new length. */
 function shrinkReshapes(graph: Graph, lookup: GraphLookup, reshapes: ReshapeEdit[], removed: number, edited: string[]): void {
-  for (const r of new Set(reshapes)) {
+  const byNode = new Map(reshapes.map((r) => [r.node, r]));
+  for (const r of byNode.values()) {
     const target = lookup.constant(r.node.input[1])?.values;
     if (!target) throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: its target shape is computed`);
     const a = normAxis(r.axis, target.length);
