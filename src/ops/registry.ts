@@ -60,23 +60,25 @@ const ZERO_MOVING = ['Sigmoid', 'HardSigmoid', 'Softplus', 'Exp', 'Log', 'Cos', 
 /** Binary elementwise ops: behaviour with one constant operand, by whether f(0, c) = 0 for the constant c. */
 function binary(node: NodeLike, lookup: GraphLookup): AxisBehaviour {
   const [a, b] = node.input;
-  const ca = lookup.constant(a);
-  const cb = lookup.constant(b);
+  // A constant too large (or too far away: external data, lazily loaded) to read here is still a constant.
+  const isA = Boolean(a) && (lookup.constant(a) !== undefined || lookup.weight(a) !== undefined);
+  const isB = Boolean(b) && (lookup.constant(b) !== undefined || lookup.weight(b) !== undefined);
   const op = node.opType;
-  if (!ca && !cb) {
+  if (!isA && !isB) {
     if (op === 'Add' || op === 'Sub') return { kind: 'merge' };
     if (op === 'Mul') return { kind: 'product' };
     return { kind: 'opaque', reason: `${op} of two computed tensors` };
   }
-  if (ca && cb) return { kind: 'elementwise', zeroPreserving: false };
-  const c = (ca ?? cb)!.values;
-  const dataFirst = !ca;
+  if (isA && isB) return { kind: 'elementwise', zeroPreserving: false };
+  const dataFirst = !isA;
+  // Unread values count as unknown: only Mul keeps zeros whatever they are.
+  const c = lookup.constant(dataFirst ? b : a)?.values ?? [NaN];
   switch (op) {
     case 'Mul':
       return { kind: 'elementwise', zeroPreserving: true };
     case 'Div':
       // x / c keeps zeros (c = 0 aside, which no exporter writes); c / x does not.
-      return { kind: 'elementwise', zeroPreserving: dataFirst && c.every((v) => v !== 0) };
+      return { kind: 'elementwise', zeroPreserving: dataFirst && c.every((v) => v !== 0 && !Number.isNaN(v)) };
     case 'Add':
     case 'Sub':
       return { kind: 'elementwise', zeroPreserving: c.every((v) => v === 0) };

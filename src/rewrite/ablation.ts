@@ -13,9 +13,16 @@ import type { Graph } from '../ir/graph.js';
 import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
 import { setTensorFloats, tensorFloats } from '../onnx/tensor.js';
-import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.js';
+import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
+import { layoutOf } from '../ir/layout.js';
+import { lookupOf } from '../ir/lookup.js';
+import { nodeLabel, type GraphLookup } from '../ops/lookup.js';
+import { normAxis } from '../ops/registry.js';
+import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';
+import { editAxis, type AxisSlices } from './channels.js';
 import type { Target } from './intervention.js';
-import { findLinearSite, findReaders, ownWeight, reshapeTarget, type LinearSite, type WeightUse } from './weights.js';
+import { planChannelEdit, readCoordinates, writtenChannels, type Carrier, type ReshapeEdit, type WalkPlan } from './walk.js';
+import { findReaders, ownWeight } from './weights.js';
 
 export interface AblationResult {
   tensor: string;
@@ -28,62 +35,6 @@ export interface AblationResult {
 function matrixOf(t: TensorProto, label: string): [number, number] {
   if (t.dims.length !== 2) throw new UsageError(`weight '${t.name}' has ${t.dims.length} dims; ${label} expects a matrix`);
   return [Number(t.dims[0]), Number(t.dims[1])];
-}
-
-/** Applies `f(row, col, value)` to a matrix weight in place, or drops the indices of `axis` listed in `drop`. */
-function editMatrix(model: Model, t: TensorProto, axis: 0 | 1, dims: number[], mode: 'zero' | 'prune'): void {
-  const [rows, cols] = matrixOf(t, 'the edit');
-  const extent = axis === 0 ? rows : cols;
-  for (const d of dims) {
-    if (d >= extent) throw new UsageError(`dim ${d} is out of range for weight '${t.name}' (axis of size ${extent})`);
-  }
-  const values = tensorFloats(t, model.baseDir);
-  const hit = new Set(dims);
-  if (mode === 'zero') {
-    // Touch only the affected rows or columns: weights can hold hundreds of millions of values.
-    if (axis === 0) for (const r of dims) values.fill(0, r * cols, (r + 1) * cols);
-    else for (let r = 0; r < rows; r++) for (const c of dims) values[r * cols + c] = 0;
-    setTensorFloats(t, values);
-    return;
-  }
-  const kept: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    if (axis === 0 && hit.has(r)) continue;
-    for (let c = 0; c < cols; c++) if (axis === 0 || !hit.has(c)) kept.push(values[r * cols + c]);
-  }
-  setTensorFloats(t, kept, axis === 0 ? [rows - dims.length, cols] : [rows, cols - dims.length]);
-}
-
-function editBias(model: Model, t: TensorProto, dims: number[], mode: 'zero' | 'prune'): void {
-  const shape = t.dims.map(Number);
-  if (!(shape.length === 1 || (shape.length === 2 && shape[0] === 1))) {
-    throw new UsageError(`bias '${t.name}' has shape [${shape.join(', ')}]; expected a vector`);
-  }
-  const values = Array.from(tensorFloats(t, model.baseDir));
-  if (mode === 'zero') {
-    for (const d of dims) values[d] = 0;
-    setTensorFloats(t, values);
-  } else {
-    const kept = values.filter((_, i) => !dims.includes(i));
-    setTensorFloats(t, kept, shape.length === 1 ? [kept.length] : [1, kept.length]);
-  }
-}
-
-function edit(model: Model, graph: Graph, use: WeightUse, dims: number[], mode: 'zero' | 'prune', edited: string[]): void {
-  const t = ownWeight(graph, use.node, use.input);
-  editMatrix(model, t, use.axis, dims, mode);
-  edited.push(t.name!);
-}
-
-/** Shrinks the last axis of value info for the tensors that carried the pruned dims. */
-function shrinkShapes(graph: Graph, site: LinearSite, removed: number): void {
-  const g = graph.proto;
-  for (const v of [...g.valueInfo, ...g.output, ...g.input]) {
-    if (!v.name || !site.carriers.includes(v.name)) continue;
-    const dims = v.type?.tensorType?.shape?.dim;
-    const last = dims?.[dims.length - 1];
-    if (last?.dimValue !== undefined) last.dimValue = Number(last.dimValue) - removed;
-  }
 }
 
 /** After pruning, anchors on the tensor lose the deleted dims; an anchor left with none is gone. */
@@ -122,10 +73,144 @@ function ownShape(graph: Graph, reshape: NodeProto): TensorProto {
 export interface AblateOptions {
   prune?: boolean;
   concept?: string;
-  /** Axis of the tensor holding the dims; only the last (feature) axis of Gemm/MatMul layers is supported. */
+  /** Axis of the tensor holding the channels; by default 1 for a channel-first map (Conv, BatchNorm, pooling), else the last. */
   axis?: number;
 }
 
+/**
+ * The op registry's lookup over the IR, where a weight is a stored constant.
+ * Below IR version 4 every initializer is also listed as a graph input (its
+ * default value); such initializers are the model's weights and are edited.
+ */
+function editLookup(ir: IrModel): GraphLookup {
+  const base = lookupOf(ir);
+  const version = ir.proto.irVersion === undefined ? undefined : Number(ir.proto.irVersion);
+  if (version === undefined || version >= 4) return base;
+  return {
+    ...base,
+    weight(name) {
+      const t = ir.graph.initializer(name);
+      return t ? { dims: t.dims.map(Number), dataType: t.dataType } : base.weight(name);
+    },
+  };
+}
+
+/** The constant behind input `input` of `node`, owned by that node alone (a shared initializer is copied first). */
+function ownTensor(graph: Graph, node: NodeProto, input: number): TensorProto {
+  const name = node.input[input];
+  if (graph.initializer(name)) return ownWeight(graph, node, input);
+  const t = graph.constantTensor(name);
+  if (!t) throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it is computed in the graph or a graph input, not a stored constant`);
+  if (graph.uses(name).length > 1 || graph.isOutput(name)) {
+    throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it comes from Constant '${graph.producer(name)?.name ?? name}', which other nodes read too`);
+  }
+  return t;
+}
+
+/** One weight (input `input` of `node`) and the slices of it to zero or delete. */
+interface TensorEdit {
+  node: NodeProto;
+  input: number;
+  slices: AxisSlices[];
+}
+
+function slicesOf(list: ChannelSlice[], axis: number): AxisSlices[] {
+  if (list.every((s) => !s.range)) return [{ axis, indices: list.map((s) => s.index) }];
+  return list.map((s) => ({ axis, indices: [s.index], ...(s.range ? { range: s.range } : {}) }));
+}
+
+/** Where a separate bias Add's constant holds the channels: its axis once broadcast against the data, which must have one entry per channel. */
+function biasEdit(lookup: GraphLookup, a: { node: NodeProto; bias: string; tensor: string; axis: number }, channels: number, dims: number[]): TensorEdit {
+  const shape = lookup.weight(a.bias)!.dims;
+  const rank = lookup.type?.(a.tensor)?.shape?.length ?? lookup.type?.(a.node.output[0])?.shape?.length;
+  const at = rank !== undefined ? normAxis(a.axis, rank) - (rank - shape.length) : a.axis < 0 ? shape.length + a.axis : -1;
+  if (at < 0 || shape[at] !== channels) {
+    throw new UsageError(
+      `${a.node.opType} at ${nodeLabel(a.node)} adds '${a.bias}' [${shape.join(', ')}], which does not hold one entry per channel (${channels}): zeroing one channel's share of it would change the others; patch the tensor instead`,
+    );
+  }
+  return { node: a.node, input: a.node.input.indexOf(a.bias), slices: [{ axis: at, indices: dims }] };
+}
+
+/** Every weight slice the plan zeroes or deletes, checked against the channel count before anything changes. */
+function tensorEdits(lookup: GraphLookup, tensor: string, axis: number, plan: WalkPlan, dims: number[], prune: boolean): TensorEdit[] {
+  const counts = [...new Set(plan.writers.map((w) => writtenChannels(w.op)))];
+  if (counts.length !== 1) throw new UsageError(`the weights that write '${tensor}' disagree on its channel count (${counts.join(', ')})`);
+  const channels = counts[0];
+  const shape = lookup.type?.(tensor)?.shape;
+  const width = shape ? shape[normAxis(axis, shape.length)] : undefined;
+  if (typeof width === 'number' && width !== channels) {
+    throw new UsageError(`axis ${axis} of '${tensor}' has ${width} entries, but ${plan.writers[0].node.opType} at ${nodeLabel(plan.writers[0].node)} writes ${channels} channels: give the channel axis with axis`);
+  }
+  for (const d of dims) if (d >= channels) throw new UsageError(`dim ${d} is out of range: '${tensor}' has ${channels} channels on axis ${axis} (0 to ${channels - 1})`);
+  const edits: TensorEdit[] = [];
+  for (const { node, op } of plan.writers) {
+    if (prune && op.group !== 1) throw new UsageError(`cannot prune the output channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`);
+    edits.push({ node, input: op.writes.input, slices: slicesOf(dims.map((d) => writeSlice(op, d)), op.writes.axis) });
+    if (op.bias) {
+      const b = lookup.weight(node.input[op.bias.input])!.dims;
+      if (b[op.bias.axis] !== channels) {
+        throw new UsageError(`${op.op} at ${nodeLabel(node)} has bias '${node.input[op.bias.input]}' [${b.join(', ')}], which does not hold one entry per channel (${channels}); patch the tensor instead`);
+      }
+      edits.push({ node, input: op.bias.input, slices: [{ axis: op.bias.axis, indices: dims }] });
+    }
+  }
+  for (const a of plan.affines) {
+    if (a.kind === 'bias') edits.push(biasEdit(lookup, a, channels, dims));
+    else for (const input of prune ? [1, 2, 3, 4] : [1, 2]) edits.push({ node: a.node, input, slices: [{ axis: 0, indices: dims }] });
+  }
+  for (const { node, op, block } of plan.readers) {
+    const read = readCoordinates(op);
+    if (read !== channels * block) {
+      throw new UsageError(`${op.op} at ${nodeLabel(node)} reads ${read} coordinates where '${tensor}' has ${channels} channels${block > 1 ? ` of ${block} each` : ''}; patch the tensor instead`);
+    }
+    if (prune && op.group !== 1) throw new UsageError(`cannot prune the input channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`);
+    const coords = dims.flatMap((d) => Array.from({ length: block }, (_, k) => d * block + k));
+    edits.push({ node, input: op.reads.input, slices: slicesOf(coords.map((c) => readSlice(op, c)), op.reads.axis) });
+  }
+  return edits;
+}
+
+/** Shrinks the channel axis of the declared shapes of the tensors that carried the pruned channels. */
+function shrinkShapes(graph: Graph, carriers: Carrier[], channels: number, removed: number): void {
+  const byName = new Map<string, Carrier>();
+  for (const c of carriers) if (!byName.has(c.tensor)) byName.set(c.tensor, c);
+  const g = graph.proto;
+  for (const v of [...g.valueInfo, ...g.output, ...g.input]) {
+    const c = v.name ? byName.get(v.name) : undefined;
+    const dims = v.type?.tensorType?.shape?.dim;
+    if (!c || !dims) continue;
+    const a = normAxis(c.axis, dims.length);
+    const d = dims[a];
+    // Tensors inside a pattern (a row norm, say) may hold 1 where the channels were: only the channel-wide ones shrink.
+    if (d?.dimValue !== undefined && Number(d.dimValue) === channels * c.block) d.dimValue = channels * c.block - removed * c.block;
+  }
+}
+
+/** Pruning: the Reshape targets that name the channel axis's length get the new length. */
+function shrinkReshapes(graph: Graph, lookup: GraphLookup, reshapes: ReshapeEdit[], removed: number, edited: string[]): void {
+  const byNode = new Map(reshapes.map((r) => [r.node, r]));
+  for (const r of byNode.values()) {
+    const target = lookup.constant(r.node.input[1])?.values;
+    if (!target) throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: its target shape is computed`);
+    const a = normAxis(r.axis, target.length);
+    if (!(target[a] > 0)) continue; // 0 (copy) and -1 (infer) follow the new length by themselves
+    target[a] -= removed * r.block;
+    const shape = ownShape(graph, r.node);
+    shape.rawData = new Uint8Array(BigInt64Array.from(target, (v) => BigInt(v)).buffer);
+    shape.int64Data = [];
+    shape.dataType = DataType.INT64;
+    edited.push(shape.name ?? r.node.input[1]);
+  }
+}
+
+/**
+ * Zeroes (ablation) or deletes (pruning) channels `dims` of `tensor`: the
+ * weights that write them (with their bias, bias Adds and BatchNorm entries)
+ * and the weights that read them, found by walking the op registry's steps
+ * up and down from the tensor. Refuses, naming the pattern at fault, where
+ * the edit would not equal zeroing the channels.
+ */
 export function ablateDims(model: Model, tensor: string, dims: number[], options: AblateOptions = {}): AblationResult {
   const ir = new IrModel(model);
   const graph = ir.graph;
@@ -135,48 +220,45 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
     throw new UsageError(`dims: [${dims.join(', ')}] must be distinct whole numbers of 0 or more`);
   }
   const rank = ir.types.get(tensor)?.shape?.length;
+  let axis: number;
   if (options.axis !== undefined && rank !== undefined) {
-    const axis = options.axis < 0 ? rank + options.axis : options.axis;
-    if (!(axis >= 0 && axis < rank)) throw new UsageError(`axis ${options.axis} is out of range for '${tensor}', which has rank ${rank}`);
-    if (axis !== rank - 1) throw new UsageError(`ablation edits Gemm/MatMul weights along the last axis of '${tensor}'; axis ${options.axis} is not supported`);
-  } else if (options.axis !== undefined && options.axis !== -1) {
-    throw new UsageError(`the rank of '${tensor}' is not known, so axis ${options.axis} cannot be checked; ablation works on the last axis (-1)`);
+    axis = options.axis < 0 ? rank + options.axis : options.axis;
+    if (!(Number.isInteger(axis) && axis >= 0 && axis < rank)) throw new UsageError(`axis ${options.axis} is out of range for '${tensor}', which has rank ${rank}`);
+  } else if (options.axis !== undefined) {
+    if (options.axis !== -1) throw new UsageError(`the rank of '${tensor}' is not known, so axis ${options.axis} cannot be checked; give axis -1 or none`);
+    axis = -1;
+  } else if (rank !== undefined) {
+    axis = layoutOf(graph, tensor) === 'channel-first' && rank >= 2 ? 1 : rank - 1;
+  } else {
+    axis = -1;
   }
-  const site = findLinearSite(graph, tensor);
-  const mode = options.prune ? 'prune' : 'zero';
-  if (options.prune) {
-    const output = site.carriers.find((c) => graph.isOutput(c));
-    if (output) throw new UsageError(`cannot prune: '${output}' is a graph output, and pruning would change its shape`);
-  }
+  const prune = Boolean(options.prune);
+  const lookup = editLookup(ir);
+  const walked = planChannelEdit(graph, lookup, tensor, axis, prune ? 'pruning' : 'ablation');
+  if ('refused' in walked) throw new UsageError(`cannot ${prune ? 'prune' : 'ablate'} '${tensor}': ${walked.refused}`);
+  const plan = walked.plan;
+  const edits = tensorEdits(lookup, tensor, axis, plan, dims, prune);
+  const channels = writtenChannels(plan.writers[0].op);
   const edited: string[] = [];
-  edit(model, graph, site.producer, dims, mode, edited);
-  if (site.bias) {
-    const bias = ownWeight(graph, site.bias.node, site.bias.input);
-    editBias(model, bias, dims, mode);
-    edited.push(bias.name!);
+  for (const e of edits) {
+    const t = ownTensor(graph, e.node, e.input);
+    editAxis(model, t, e.slices, prune ? 'prune' : 'zero');
+    edited.push(t.name!);
   }
-  for (const use of site.consumers) edit(model, graph, use, dims, mode, edited);
-  if (options.prune) {
-    for (const r of site.reshapes) {
-      const target = reshapeTarget(graph, r)!;
-      target[target.length - 1] -= dims.length;
-      const shape = ownShape(graph, r);
-      shape.rawData = new Uint8Array(BigInt64Array.from(target, (v) => BigInt(v)).buffer);
-      shape.int64Data = [];
-      edited.push(shape.name ?? r.input[1]);
-    }
-    shrinkShapes(graph, site, dims.length);
+  if (prune) {
+    shrinkReshapes(graph, lookup, plan.reshapes, dims.length, edited);
+    shrinkShapes(graph, plan.carriers, channels, dims.length);
     remapAnchors(model.proto, tensor, dims);
   }
   recordIntervention(model.proto, {
-    kind: options.prune ? 'prune' : 'ablate',
+    kind: prune ? 'prune' : 'ablate',
     tensor,
     ...(options.concept ? { concept: options.concept } : {}),
-    axis: rank === undefined ? -1 : rank - 1,
+    axis,
     dims: [...dims].sort((a, b) => a - b),
     edited,
   });
-  return { tensor, dims, pruned: Boolean(options.prune), edited };
+  return { tensor, dims, pruned: prune, edited };
 }
 
 /**

@@ -1,20 +1,13 @@
 /**
- * Finding the linear layers that write and read an anchored tensor, for
- * edits that change weights instead of adding nodes (ablation, pruning,
- * folding). The walk looks through ops that keep every coordinate of the last
- * axis independent and map 0 to 0 (so zeroed dims stay zero), and through
- * per-row normalisation such as SCA's L2 bottleneck. Anything else stops it
- * with an error naming the node, because an edit past it would be unsound.
+ * Weights for edits that change them instead of adding nodes: `ownWeight`
+ * (a shared weight is copied before an edit), and the readers of a tensor
+ * that a fold edits (`findReaders`: Gemm/MatMul reached through ops linear in
+ * the tensor). Ablation and pruning walk the op registry instead (walk.ts).
  */
 import { UsageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { elementCount } from '../onnx/tensor.js';
 import { DataType, type NodeProto, type TensorProto } from '../onnx/types.js';
-
-/** Elementwise ops with f(0) = 0 that act on each coordinate alone. */
-const ZERO_PRESERVING_UNARY = new Set(['Identity', 'Relu', 'Tanh', 'LeakyRelu', 'Gelu', 'Neg', 'Dropout', 'Elu', 'Selu', 'Softsign', 'HardSwish', 'Mish']);
-/** Ops that may appear inside the norm computation of a per-row normalisation. */
-const NORM_OPS = new Set(['Abs', 'Pow', 'Mul', 'ReduceSum', 'ReduceL2', 'ReduceSumSquare', 'Sqrt', 'Clip', 'Max', 'Add', 'Identity', 'Cast']);
 
 /** A weight matrix and which of its axes indexes the anchored tensor's last axis. */
 export interface WeightUse {
@@ -23,24 +16,6 @@ export interface WeightUse {
   input: number;
   /** Axis of the weight matrix that runs over the anchored dims. */
   axis: 0 | 1;
-}
-
-export interface BiasUse {
-  node: NodeProto;
-  input: number;
-}
-
-export interface LinearSite {
-  /** Weights whose `axis` writes the anchored dims (one producer). */
-  producer: WeightUse;
-  /** Bias added by the producer, if any. */
-  bias?: BiasUse;
-  /** Weights whose `axis` reads the anchored dims (every consumer). */
-  consumers: WeightUse[];
-  /** Tensors between the producer and the consumers that carry the anchored axis (for shape updates). */
-  carriers: string[];
-  /** Reshape nodes on the path: their target's last entry is the anchored width (updated by pruning). */
-  reshapes: NodeProto[];
 }
 
 function attrInt(node: NodeProto, name: string, fallback: number): number {
@@ -56,33 +31,6 @@ function describe(node: NodeProto): string {
 function isScalarConstant(graph: Graph, name: string): boolean {
   const t = graph.constantTensor(name);
   return !!t && elementCount(t.dims) === 1;
-}
-
-/** Does `node`'s output depend only on `source` (and constants), through norm-like ops? */
-function derivesOnlyFrom(graph: Graph, tensor: string, source: string, depth = 0): boolean {
-  if (tensor === source) return true;
-  if (!tensor || graph.constantTensor(tensor)) return true;
-  const p = graph.producer(tensor);
-  if (!p || depth > 12) return false;
-  if (p.opType === 'Constant') return true;
-  if (!NORM_OPS.has(p.opType ?? '')) return false;
-  return p.input.every((i) => derivesOnlyFrom(graph, i, source, depth + 1));
-}
-
-/** Div(x, norm(x)) where norm is a reduction of x over its last axis: a per-row scale. */
-function isRowNormalisation(graph: Graph, node: NodeProto): boolean {
-  if (node.opType !== 'Div') return false;
-  const [x, denominator] = node.input;
-  if (denominator === x) return false;
-  return derivesOnlyFrom(graph, denominator, x) && involvesReduction(graph, denominator, x);
-}
-
-function involvesReduction(graph: Graph, tensor: string, source: string, depth = 0): boolean {
-  if (tensor === source || depth > 12) return false;
-  const p = graph.producer(tensor);
-  if (!p) return false;
-  if (p.opType?.startsWith('Reduce')) return true;
-  return p.input.some((i) => involvesReduction(graph, i, source, depth + 1));
 }
 
 /**
@@ -105,23 +53,12 @@ function isLayoutOnly(graph: Graph, node: NodeProto, reshapes: NodeProto[]): boo
   return false;
 }
 
-export function reshapeTarget(graph: Graph, node: NodeProto): number[] | undefined {
+function reshapeTarget(graph: Graph, node: NodeProto): number[] | undefined {
   const t = graph.constantTensor(node.input[1]);
   if (!t || t.dataType !== DataType.INT64) return undefined;
   if (t.rawData && !(t.rawData instanceof Uint8Array)) return undefined;
   const raw = t.rawData ? new BigInt64Array(new Uint8Array(t.rawData).buffer) : BigInt64Array.from(t.int64Data.map((v) => BigInt(v)));
   return Array.from(raw, Number);
-}
-
-/** The next tensor upstream on the anchored path, or undefined at a linear producer. */
-function stepBack(graph: Graph, node: NodeProto, reshapes: NodeProto[]): string {
-  const op = node.opType ?? '';
-  if (isLayoutOnly(graph, node, reshapes)) return node.input[0];
-  if (ZERO_PRESERVING_UNARY.has(op)) return node.input[0];
-  if ((op === 'Mul' || op === 'Div') && isScalarConstant(graph, node.input[1])) return node.input[0];
-  if (op === 'Mul' && isScalarConstant(graph, node.input[0])) return node.input[1];
-  if (isRowNormalisation(graph, node)) return node.input[0];
-  throw new UsageError(`cannot edit weights through ${describe(node)}: it mixes dims of the anchored axis or does not keep zeros at zero`);
 }
 
 function requireWeight(graph: Graph, node: NodeProto, input: number): void {
@@ -132,52 +69,11 @@ function requireWeight(graph: Graph, node: NodeProto, input: number): void {
   }
 }
 
-/** Walks up from `tensor` to the Gemm/MatMul that writes it. */
-function findProducer(graph: Graph, tensor: string, carriers: string[], reshapes: NodeProto[]): { producer: WeightUse; bias?: BiasUse } {
-  let current = tensor;
-  let bias: BiasUse | undefined;
-  for (;;) {
-    carriers.push(current);
-    const node = graph.producer(current);
-    if (!node) throw new UsageError(`no linear layer writes '${tensor}': reached '${current}', which no node produces`);
-    const op = node.opType;
-    if (op === 'Gemm') {
-      if (attrInt(node, 'transA', 0) !== 0) throw new UsageError(`cannot edit ${describe(node)}: transA is not supported`);
-      requireWeight(graph, node, 1);
-      if (node.input[2]) {
-        requireWeight(graph, node, 2);
-        bias = { node, input: 2 };
-      }
-      return { producer: { node, input: 1, axis: attrInt(node, 'transB', 0) === 1 ? 0 : 1 }, bias };
-    }
-    if (op === 'MatMul') {
-      requireWeight(graph, node, 1);
-      return { producer: { node, input: 1, axis: 1 }, bias };
-    }
-    if (op === 'Conv') {
-      requireWeight(graph, node, 1);
-      if (node.input[2]) bias = { node, input: 2 };
-      throw new UsageError(`cannot edit ${describe(node)}: Conv weights are not supported yet`);
-    }
-    if (op === 'Add' && !bias) {
-      const biasInput = node.input.findIndex((i) => graph.initializer(i));
-      if (biasInput >= 0) {
-        bias = { node, input: biasInput };
-        current = node.input[1 - biasInput];
-        continue;
-      }
-    }
-    current = stepBack(graph, node, reshapes);
-  }
-}
-
 /**
- * Walks down from `tensor` to every Gemm/MatMul that reads it. With
- * `linearOnly` (folding a projection into the readers) only ops that are
- * linear in the tensor are passed: Relu(zP) is not Relu(z)P, while zeroed dims
- * do stay zero through it, which is all ablation needs.
+ * Walks down from `tensor` to every Gemm/MatMul that reads it, through ops
+ * linear in the tensor only: Relu(zP) is not Relu(z)P.
  */
-function findConsumers(graph: Graph, tensor: string, carriers: string[], reshapes: NodeProto[], linearOnly = false): WeightUse[] {
+function findConsumers(graph: Graph, tensor: string, carriers: string[], reshapes: NodeProto[]): WeightUse[] {
   const found: WeightUse[] = [];
   const visit = (name: string): void => {
     if (!carriers.includes(name)) carriers.push(name);
@@ -193,11 +89,10 @@ function findConsumers(graph: Graph, tensor: string, carriers: string[], reshape
       } else if (op === 'MatMul' && index === 0) {
         requireWeight(graph, node, 1);
         found.push({ node, input: 1, axis: 0 });
-      } else if (passesThrough(graph, node, index, reshapes, linearOnly)) {
+      } else if (passesThrough(graph, node, index, reshapes)) {
         visit(node.output[0]);
       } else {
-        const why = linearOnly ? 'is not linear in it' : 'mixes dims of the anchored axis';
-        throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it and ${why}`);
+        throw new UsageError(`cannot edit weights that read '${tensor}': ${describe(node)} reads it and is not linear in it`);
       }
     }
   };
@@ -207,30 +102,18 @@ function findConsumers(graph: Graph, tensor: string, carriers: string[], reshape
 
 const LINEAR_UNARY = new Set(['Identity', 'Dropout', 'Neg']);
 
-function passesThrough(graph: Graph, node: NodeProto, index: number, reshapes: NodeProto[], linearOnly: boolean): boolean {
+function passesThrough(graph: Graph, node: NodeProto, index: number, reshapes: NodeProto[]): boolean {
   const op = node.opType ?? '';
-  if ((linearOnly ? LINEAR_UNARY : ZERO_PRESERVING_UNARY).has(op)) return true;
+  if (LINEAR_UNARY.has(op)) return true;
   if ((op === 'Mul' || op === 'Div') && index === 0 && isScalarConstant(graph, node.input[1])) return true;
   if (op === 'Mul' && index === 1 && isScalarConstant(graph, node.input[0])) return true;
   return index === 0 && isLayoutOnly(graph, node, reshapes);
 }
 
-export function findLinearSite(graph: Graph, tensor: string): LinearSite {
-  const carriers: string[] = [];
-  const reshapes: NodeProto[] = [];
-  const { producer, bias } = findProducer(graph, tensor, carriers, reshapes);
-  const consumers = findConsumers(graph, tensor, carriers, reshapes);
-  if (consumers.length === 0) throw new UsageError(`no Gemm or MatMul reads '${tensor}'`);
-  const weight = graph.initializer(producer.node.input[producer.input])!;
-  const width = Number(weight.dims[producer.axis]);
-  checkReshapes(graph, reshapes, width);
-  return { producer, bias, consumers, carriers: [...new Set(carriers)], reshapes };
-}
-
 /** The weights that read `tensor` along its last axis, through ops linear in it: where a projection can be folded. */
 export function findReaders(graph: Graph, tensor: string, width: number): WeightUse[] {
   const reshapes: NodeProto[] = [];
-  const readers = findConsumers(graph, tensor, [], reshapes, true);
+  const readers = findConsumers(graph, tensor, [], reshapes);
   if (readers.length === 0) throw new UsageError(`no Gemm or MatMul reads '${tensor}', so there is no weight to fold into`);
   checkReshapes(graph, reshapes, width);
   return readers;

@@ -158,13 +158,13 @@ describe('torch.onnx-style Reshape/Transpose around the layers', () => {
     const g = m.proto.graph!;
     g.initializer = g.initializer.filter((t) => t.name !== 'unflat');
     g.initializer.push(shape('unflat', [2, 18]));
-    expect(() => ablateDims(m, 'z', [0])).toThrow(/node 'z' \(Reshape\): it changes the anchored axis \(6 to 18\)/);
+    expect(() => ablateDims(m, 'z', [0])).toThrow(/Reshape at z makes the edited axis out of several/);
   });
 });
 
 describe('refusals name the node at fault', () => {
   it('a LayerNormalization between producer and tensor', () => {
-    expect(() => ablateDims(layerNormBlock(), 'h', [0])).toThrow(/node 'h' \(LayerNormalization\)/);
+    expect(() => ablateDims(layerNormBlock(), 'h', [0])).toThrow(/LayerNorm at h normalises over the last axis: ablation through it is unsound/);
   });
 
   it('a consumer that mixes dims', () => {
@@ -174,7 +174,7 @@ describe('refusals name the node at fault', () => {
       input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
       output: [makeValueInfo('y', DataType.FLOAT, ['N', 4])],
     });
-    expect(() => ablateDims(m, 'z', [0])).toThrow(/node 'y' \(Softmax\) reads it/);
+    expect(() => ablateDims(m, 'z', [0])).toThrow(/Softmax at y normalises over the last axis: ablation through it is unsound/);
   });
 
   it('a weight that is a graph input', () => {
@@ -182,7 +182,7 @@ describe('refusals name the node at fault', () => {
     const g = m.proto.graph!;
     g.initializer = g.initializer.filter((t) => t.name !== 'w0');
     g.input.push(makeValueInfo('w0', DataType.FLOAT, [4, 6]));
-    expect(() => ablateDims(m, 'z', [0])).toThrow(/weight 'w0' .* is a graph input/);
+    expect(() => ablateDims(m, 'z', [0])).toThrow(/its weight 'w0' is computed in the graph \(or a graph input\)/);
   });
 
   it('pruning a tensor that is a graph output', () => {
