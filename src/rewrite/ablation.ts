@@ -3,16 +3,15 @@
  * "Interventions"):
  * - ablate: zero the producer rows (and bias entries) that write the
  *   reserved dims and the consumer columns that read them; shapes unchanged;
- * - prune: delete those rows and columns, shrinking the anchored axis;
- * - fold: for a direction (not axis-aligned), replace each consumer weight W
- *   by P W with P = I - a a^T, so the removal costs no extra node.
+ * - prune: delete those rows and columns, shrinking the anchored axis.
+ * The walks over the op registry that find those weights are in walk.ts; a
+ * direction (not axis-aligned) is folded into the readers instead (fold.ts).
  */
 import { readAnchors, recordIntervention, writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
-import { setTensorFloats, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
 import { layoutOf } from '../ir/layout.js';
 import { lookupOf } from '../ir/lookup.js';
@@ -20,9 +19,8 @@ import { nodeLabel, type GraphLookup } from '../ops/lookup.js';
 import { normAxis } from '../ops/registry.js';
 import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';
 import { editAxis, type AxisSlices } from './channels.js';
-import type { Target } from './intervention.js';
 import { planChannelEdit, readCoordinates, writtenChannels, type Carrier, type ReshapeEdit, type WalkPlan } from './walk.js';
-import { findReaders, ownWeight } from './weights.js';
+import { ownWeight } from './weights.js';
 
 export interface AblationResult {
   tensor: string;
@@ -30,11 +28,6 @@ export interface AblationResult {
   pruned: boolean;
   /** Initializers that were changed (after any copy of a shared weight). */
   edited: string[];
-}
-
-function matrixOf(t: TensorProto, label: string): [number, number] {
-  if (t.dims.length !== 2) throw new UsageError(`weight '${t.name}' has ${t.dims.length} dims; ${label} expects a matrix`);
-  return [Number(t.dims[0]), Number(t.dims[1])];
 }
 
 /** After pruning, anchors on the tensor lose the deleted dims; an anchor left with none is gone. */
@@ -259,59 +252,4 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
     edited,
   });
   return { tensor, dims, pruned: prune, edited };
-}
-
-/**
- * Folds z -> z (I + c Q^T Q) (Q: orthonormal rows, k x D) into every weight
- * that reads the target tensor, as a rank-k update: for y = z W (W is D x N),
- * W' = W + c Q^T (Q W); for Gemm with transB (B is N x D), B' = B + c (B Q^T) Q.
- * O(k D N), against O(D^2 N) for forming the D x D map. The tensor itself
- * keeps its intact value.
- */
-export function foldLinearMap(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>): string[] {
-  const ir = new IrModel(model);
-  const graph = ir.graph;
-  const { tensor, width } = target;
-  if (target.axis !== target.rank - 1) throw new UsageError(`fold edits Gemm/MatMul weights that read the last axis of '${tensor}'; axis ${target.axis} is not supported`);
-  if (graph.isOutput(tensor)) {
-    throw new UsageError(`cannot fold into readers: '${tensor}' is a graph output, which folding would leave unchanged`);
-  }
-  const edited: string[] = [];
-  for (const use of findReaders(graph, tensor, width)) {
-    const t = ownWeight(graph, use.node, use.input);
-    const [rows, cols] = matrixOf(t, 'folding');
-    const along = use.axis === 0 ? rows : cols;
-    if (along !== width) throw new UsageError(`weight '${t.name}' has ${along} ${use.axis === 0 ? 'rows' : 'columns'}, expected ${width}`);
-    const w = tensorFloats(t, model.baseDir);
-    setTensorFloats(t, lowRankUpdate(w, rows, cols, use.axis, basis, c));
-    edited.push(t.name!);
-  }
-  recordIntervention(model.proto, { kind: 'fold', tensor, axis: target.axis, ...record, edited });
-  return edited;
-}
-
-/** W + c Q^T (Q W) when the D axis is rows (axis 0), W + c (W Q^T) Q when it is columns (axis 1). */
-export function lowRankUpdate(w: Float32Array, rows: number, cols: number, axis: 0 | 1, basis: number[][], c: number): Float32Array {
-  const out = Float32Array.from(w);
-  for (const q of basis) {
-    if (axis === 0) {
-      const r = new Float64Array(cols);
-      for (let i = 0; i < rows; i++) {
-        const qi = q[i];
-        if (qi !== 0) for (let j = 0; j < cols; j++) r[j] += qi * w[i * cols + j];
-      }
-      for (let i = 0; i < rows; i++) {
-        const s = c * q[i];
-        if (s !== 0) for (let j = 0; j < cols; j++) out[i * cols + j] += s * r[j];
-      }
-    } else {
-      for (let n = 0; n < rows; n++) {
-        let dot = 0;
-        for (let i = 0; i < cols; i++) dot += w[n * cols + i] * q[i];
-        const s = c * dot;
-        if (s !== 0) for (let i = 0; i < cols; i++) out[n * cols + i] += s * q[i];
-      }
-    }
-  }
-  return out;
 }

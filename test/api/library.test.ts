@@ -69,7 +69,7 @@ describe('library errors', () => {
 
 describe('importing the library', () => {
   it('exports the typed surface: load/save, patch, ablate, anchors, compare, check, train', () => {
-    for (const name of ['loadModel', 'saveModel', 'patchModel', 'ablate', 'ablateDims', 'foldLinearMap', 'readAnchors', 'writeAnchors', 'compareModels', 'renderReport', 'runChecks', 'checkSummaryMarkdown', 'trainColorModel', 'ScaError', 'UsageError']) {
+    for (const name of ['loadModel', 'saveModel', 'patchModel', 'ablate', 'ablateDims', 'foldIntoReaders', 'probeModels', 'anchorFromData', 'readAnchors', 'writeAnchors', 'compareModels', 'renderReport', 'runChecks', 'checkSummaryMarkdown', 'trainColorModel', 'ScaError', 'UsageError']) {
       expect(typeof (sca_ as Record<string, unknown>)[name], name).toBe('function');
     }
   });
