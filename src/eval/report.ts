@@ -92,7 +92,7 @@ function comparisonSections(c: Comparison, heading?: string): string[] {
   if (r.color && c.detail.cube) {
     const cube = c.detail.cube;
     const score = r.color.selectivity === null ? 'undefined (the outputs did not change)' : r.color.selectivity.toFixed(3);
-    sections.push(`${h2('Per colour')}<p>Selectivity (Pearson r between each cube colour's change and its hue similarity to the anchor colour, cubed): <b data-value="selectivity">${score}</b></p>`);
+    sections.push(`${h2('Per colour')}<p>Selectivity (squared Pearson r between each colour's patched MSE and its HSV similarity to the anchor colour to the power ${r.color.power}, over the ${r.color.grid}<sup>3</sup> grid): <b data-value="selectivity">${score}</b></p>`);
     sections.push(
       htmlTable(
         ['colour', 'intact MSE', 'patched MSE', 'x intact', 'change MSE'],
@@ -103,7 +103,7 @@ function comparisonSections(c: Comparison, heading?: string): string[] {
     const points = (x: (p: (typeof cube)[number]) => number) =>
       cube.map((p) => ({ x: x(p), y: p.change, fill: rgbCss(p.color), title: `rgb(${p.color.map((v) => v.toFixed(2)).join(', ')}): change ${sci(p.change)}` }));
     sections.push(
-      `<div class="plots">${scatter('error-vs-hue', 'Change vs hue (grays at hue 0)', points((p) => p.hue), { label: 'hue (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] }, 'MSE patched vs intact')}${scatter('error-vs-similarity', 'Change vs similarity to the anchor colour', points((p) => p.similarity ** 3), { label: '(hue similarity)^3', min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] }, 'MSE patched vs intact')}</div>`,
+      `<div class="plots">${scatter('error-vs-hue', 'Change vs hue (grays at hue 0)', points((p) => p.hue), { label: 'hue (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] }, 'MSE patched vs intact')}${scatter('error-vs-similarity', 'Change vs similarity to the anchor colour', points((p) => p.similarity ** r.color!.power), { label: `(HSV similarity)^${r.color.power}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] }, 'MSE patched vs intact')}</div>`,
     );
   } else {
     const first = r.outputs[0].name;

@@ -1,0 +1,144 @@
+/**
+ * Seed sweeps: train many seeds of one configuration on worker threads (one
+ * seed per task, as many workers as cores by default), then summarise the
+ * score as the paper does (mean +- sd, min, best) and pick the seed the
+ * authors' way: the highest score on the Pareto front of low validation
+ * reconstruction, low validation anchor loss and high score.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { evaluateSeed, type SeedQuality } from './evaluate.js';
+import { network, type Network } from './network.js';
+import { resolveConfig, trainSeed, type TrainConfig } from './trainer.js';
+
+export interface SeedResult {
+  seed: number;
+  params: Float64Array;
+  quality: SeedQuality;
+  labels: number;
+  draws: number;
+  seconds: number;
+}
+
+/** Trains and evaluates one seed: the unit of work of a sweep, in a worker or in this thread. */
+export function runSeed(config: TrainConfig, seed: number): SeedResult {
+  const t = trainSeed(config, seed);
+  return { seed, params: t.params, quality: evaluateSeed(t.net, t.params, resolveConfig(config).preset), labels: t.labels, draws: t.draws, seconds: t.seconds };
+}
+
+export function defaultJobs(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/**
+ * The compiled worker script. Built code finds worker.js beside this module;
+ * code run from TypeScript sources (the tests) uses the build in dist/.
+ */
+function workerScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const beside = path.join(here, 'worker.js');
+  if (fs.existsSync(beside)) return beside;
+  for (let dir = here; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const built = path.join(dir, 'dist', 'src', 'train', 'worker.js');
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      if (fs.existsSync(built)) return built;
+      break;
+    }
+  }
+  throw new Error('the sweep worker (dist/src/train/worker.js) is not built: run npm run build');
+}
+
+export interface SweepOptions {
+  jobs?: number;
+  onResult?: (result: SeedResult, done: number, total: number) => void;
+}
+
+/** Results in seed order, whatever order the workers finish in; each seed's result does not depend on the worker or the job count. */
+export async function sweep(config: TrainConfig, seeds: number[], options: SweepOptions = {}): Promise<SeedResult[]> {
+  const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), seeds.length));
+  const results = new Map<number, SeedResult>();
+  const report = (r: SeedResult) => {
+    results.set(r.seed, r);
+    options.onResult?.(r, results.size, seeds.length);
+  };
+  if (jobs === 1) {
+    for (const seed of seeds) report(runSeed(config, seed));
+  } else {
+    const queue = [...seeds];
+    const script = workerScript();
+    await Promise.all(
+      Array.from({ length: jobs }, () =>
+        new Promise<void>((resolve, reject) => {
+          const worker = new Worker(script);
+          const next = () => {
+            const seed = queue.shift();
+            if (seed === undefined) {
+              void worker.terminate().then(() => resolve());
+              return;
+            }
+            worker.postMessage({ config, seed });
+          };
+          worker.on('message', (r: SeedResult) => {
+            report(r);
+            next();
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => (code === 0 || code === 1 ? undefined : reject(new Error(`sweep worker exited with code ${code}`))));
+          next();
+        }),
+      ),
+    );
+  }
+  return seeds.map((s) => results.get(s)!);
+}
+
+export interface ScoreStats {
+  seeds: number;
+  /** Seeds with a defined score. */
+  scored: number;
+  mean: number | null;
+  /** Sample standard deviation (n - 1). */
+  sd: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+export function scoreStats(scores: (number | null)[]): ScoreStats {
+  const v = scores.filter((s): s is number => s !== null);
+  if (v.length === 0) return { seeds: scores.length, scored: 0, mean: null, sd: null, min: null, max: null };
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+  return { seeds: scores.length, scored: v.length, mean, sd, min: Math.min(...v), max: Math.max(...v) };
+}
+
+interface Ranked {
+  quality: Pick<SeedQuality, 'valRecon' | 'valAnchor' | 'score'>;
+}
+
+/** a dominates b: no worse on low val recon, low val anchor and high score, and better on one. */
+function dominates(a: Ranked, b: Ranked): boolean {
+  const [x, y] = [a.quality, b.quality];
+  const sx = x.score ?? -Infinity;
+  const sy = y.score ?? -Infinity;
+  const noWorse = x.valRecon <= y.valRecon && x.valAnchor <= y.valAnchor && sx >= sy;
+  return noWorse && (x.valRecon < y.valRecon || x.valAnchor < y.valAnchor || sx > sy);
+}
+
+export function paretoFront<T extends Ranked>(runs: T[]): T[] {
+  return runs.filter((r) => !runs.some((o) => o !== r && dominates(o, r)));
+}
+
+/** The authors' pick: the highest score on the Pareto front (ties: lower val recon). */
+export function pickBest<T extends Ranked>(runs: T[]): T {
+  return paretoFront(runs).reduce((best, r) => {
+    const [s, b] = [r.quality.score ?? -Infinity, best.quality.score ?? -Infinity];
+    return s > b || (s === b && r.quality.valRecon < best.quality.valRecon) ? r : best;
+  });
+}
+
+export function networkFor(config: TrainConfig): Network {
+  return network(resolveConfig(config).preset.architecture);
+}
