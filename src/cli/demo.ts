@@ -6,7 +6,7 @@ import { parseDevice } from '../eval/session.js';
 import type { Context } from './context.js';
 
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
-const delta = (v: number) => `${v >= 0 ? '+' : '-'}${Math.abs(v) >= 1e-3 ? Math.abs(v).toFixed(3) : sci(Math.abs(v), 1)}`;
+const delta = (v: number) => v === 0 ? '0' : `${v > 0 ? '+' : '-'}${Math.abs(v) >= 1e-3 ? Math.abs(v).toFixed(3) : sci(Math.abs(v), 1)}`;
 const paper = (v: number, bound: boolean) => (bound ? `<${v}` : `+${v.toFixed(3)}`);
 
 /** The paper's table: baseline MSE and deltas per colour, ours beside the paper's (exp. 2.9.1, best seed). */

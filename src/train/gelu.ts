@@ -92,7 +92,16 @@ export function gelu(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
 
+/** Phi(x), the standard normal CDF: gelu(x) = x Phi(x). */
+export function normalCdf(x: number): number {
+  return 0.5 * (1 + erf(x / Math.SQRT2));
+}
+
 /** d/dx gelu(x) = Phi(x) + x phi(x). */
 export function geluDerivative(x: number): number {
-  return 0.5 * (1 + erf(x / Math.SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+  return geluDerivativeFromCdf(x, normalCdf(x));
+}
+
+export function geluDerivativeFromCdf(x: number, cdf: number): number {
+  return cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
 }

@@ -8,7 +8,7 @@
  * This network is tiny (840 parameters): per-op overhead of a tensor library
  * costs far more than the arithmetic, so loops over typed arrays are faster.
  */
-import { gelu, geluDerivative } from './gelu.js';
+import { gelu, geluDerivativeFromCdf, normalCdf } from './gelu.js';
 import { Random } from './random.js';
 
 export interface Architecture {
@@ -63,10 +63,11 @@ export function initialParameters(net: Network, random: Random): Float64Array {
   return params;
 }
 
-/** What one side's forward pass keeps for its backward pass: each layer's input and pre-activation. */
+/** What one side's forward pass keeps for its backward pass: each layer's input, pre-activation and Phi(pre-activation). */
 export interface StackCache {
   inputs: Float64Array[];
   pre: Float64Array[];
+  cdf: Float64Array[];
 }
 
 /** y = x W + b for `rows` samples; W is [inDim, outDim] at `w` in params. Plain loops over locals, which V8 compiles tightly. */
@@ -112,13 +113,19 @@ export function forwardStack(params: Float64Array, layers: Layer[], input: Float
   for (let li = 0; li < layers.length; li++) {
     const l = layers[li];
     const y = linearForward(params, l.weight, l.bias, l.inDim, l.outDim, h, rows);
-    if (cache) {
-      cache.inputs.push(h);
-      cache.pre.push(y);
-    }
+    cache?.inputs.push(h);
+    cache?.pre.push(y);
     if (li < layers.length - 1) {
       const a = new Float64Array(y.length);
-      for (let k = 0; k < y.length; k++) a[k] = gelu(y[k]);
+      if (cache) {
+        // x Phi(x) equals gelu(x) exactly (halving is exact), and Phi is kept so the backward pass need not call erf again.
+        const cdf = new Float64Array(y.length);
+        for (let k = 0; k < y.length; k++) {
+          cdf[k] = normalCdf(y[k]);
+          a[k] = y[k] * cdf[k];
+        }
+        cache.cdf.push(cdf);
+      } else for (let k = 0; k < y.length; k++) a[k] = gelu(y[k]);
       h = a;
     } else h = y;
   }
@@ -135,8 +142,9 @@ export function backwardStack(params: Float64Array, grads: Float64Array, layers:
     const l = layers[li];
     if (li < layers.length - 1) {
       const pre = cache.pre[li];
+      const cdf = cache.cdf[li];
       const d = new Float64Array(g.length);
-      for (let k = 0; k < g.length; k++) d[k] = g[k] * geluDerivative(pre[k]);
+      for (let k = 0; k < g.length; k++) d[k] = g[k] * geluDerivativeFromCdf(pre[k], cdf[k]);
       g = d;
     }
     g = linearBackward(params, grads, l.weight, l.bias, l.inDim, l.outDim, cache.inputs[li], g, rows);

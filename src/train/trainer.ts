@@ -75,7 +75,7 @@ export const MID_GREY = [0.5, 0.5, 0.5];
 /** fallback: weight * mean over channels of (decoder(-a) - 0.5)^2, its gradient into the decoder only. */
 function fallbackTerm(net: Network, params: Float64Array, grads: Float64Array, weight: number): number {
   const input = Float64Array.from(anchorDirection(net.architecture.latent), (v) => -v);
-  const cache: StackCache = { inputs: [], pre: [] };
+  const cache: StackCache = { inputs: [], pre: [], cdf: [] };
   const out = forwardStack(params, net.decoder, input, 1, cache);
   let loss = 0;
   const g = new Float64Array(3);
@@ -108,8 +108,8 @@ export function lossAndGradient(
   const rows = batch.red.length;
   const k = net.architecture.latent;
   const grads = new Float64Array(params.length);
-  const enc: StackCache = { inputs: [], pre: [] };
-  const dec: StackCache = { inputs: [], pre: [] };
+  const enc: StackCache = { inputs: [], pre: [], cdf: [] };
+  const dec: StackCache = { inputs: [], pre: [], cdf: [] };
   const u = forwardStack(params, net.encoder, batch.colors, rows, enc);
   const { z, norms } = normalizeRows(u, rows, k);
   const out = forwardStack(params, net.decoder, z, rows, dec);

@@ -13,10 +13,10 @@ describe('sca check', () => {
     const r = await sca('check', path.join(CHECKS, 'red-removal.json'), '--junit', junit);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^5 passed, 0 failed$/m);
+    expect(r.out).toMatch(/^6 passed, 0 failed$/m);
     const xml = fs.readFileSync(junit, 'utf8');
-    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="5" failures="0">/);
-    expect(xml.match(/<testcase /g)).toHaveLength(5);
+    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="6" failures="0">/);
+    expect(xml.match(/<testcase /g)).toHaveLength(6);
   });
 
   it('the shipped failing spec exits 1 and says which checks failed and why', async () => {
