@@ -16,6 +16,7 @@ import { tensorFloats } from '../../src/onnx/tensor.js';
 import { colorCube } from '../../src/eval/colors.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { colorForward } from '../helpers/colorReference.js';
+import { sca } from '../helpers/cli.js';
 
 /** SCA.md's similarity to red, from colorsys's rgb_to_hsv steps: h in turns, s = (max - min)/max, v = max. */
 function referenceSimilarity([r, g, b]: number[]): number {
@@ -112,6 +113,15 @@ describe('sca compare', () => {
     const sfile = path.join(tmp(), 'suppressed.onnx');
     saveModel(suppressed, sfile);
     expect((await compareModels(ANCHORED, sfile, { data: 'color-cube:2' })).result.color).toMatchObject({ power: 2, powerFrom: 'suppression' });
+  });
+
+  it('sca compare --grid and --power reach the colour analysis; bad values exit 2', async () => {
+    const r = await sca('compare', SHIPPED, SHIPPED, '--data', 'color-cube:2', '--grid', '20', '--power', '2.5', '--json', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).color).toMatchObject({ grid: 20, power: 2.5, powerFrom: 'option', selectivity: null });
+    const bad = await sca('compare', SHIPPED, SHIPPED, '--power', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe("sca: --power: '0' must be above 0\n");
   });
 
   it('taps the anchored tensor: suppression moves every sample out of the anchor\'s half-space', async () => {
