@@ -69,28 +69,33 @@ export async function sweep(config: TrainConfig, seeds: number[], options: Sweep
   } else {
     const queue = [...seeds];
     const script = workerScript();
-    await Promise.all(
-      Array.from({ length: jobs }, () =>
-        new Promise<void>((resolve, reject) => {
-          const worker = new Worker(script);
-          const next = () => {
-            const seed = queue.shift();
-            if (seed === undefined) {
-              void worker.terminate().then(() => resolve());
-              return;
-            }
-            worker.postMessage({ config, seed });
-          };
-          worker.on('message', (r: SeedResult) => {
-            report(r);
+    const workers: Worker[] = [];
+    try {
+      await Promise.all(
+        Array.from({ length: jobs }, () =>
+          new Promise<void>((resolve, reject) => {
+            const worker = new Worker(script);
+            workers.push(worker);
+            const next = () => {
+              const seed = queue.shift();
+              if (seed === undefined) resolve();
+              else worker.postMessage({ config, seed });
+            };
+            worker.on('message', (r: SeedResult) => {
+              report(r);
+              next();
+            });
+            worker.on('error', reject);
+            // An exit before the queue is done (after it, this reject is a no-op).
+            worker.on('exit', (code) => reject(new Error(`a sweep worker stopped (exit code ${code})`)));
             next();
-          });
-          worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 || code === 1 ? undefined : reject(new Error(`sweep worker exited with code ${code}`))));
-          next();
-        }),
-      ),
-    );
+          }),
+        ),
+      );
+    } finally {
+      // On success the workers are idle; on a failure the others stop too.
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
   }
   return seeds.map((s) => results.get(s)!);
 }
