@@ -1,8 +1,8 @@
 /**
  * The library surface of sca-onnx: what the `sca` commands do, as typed
  * functions. Importing this module changes nothing process-wide: sessions set
- * their own onnxruntime log level, and tfjs (with its module-resolution hook)
- * loads only when training starts.
+ * their own onnxruntime log level, the trainer loads only when training
+ * starts, and tfjs is not loaded at all (it is only the bench's baseline).
  *
  * Errors the caller can fix are ScaError (UsageError is its subclass), with a
  * `code` and a message that names the file, tensor or field at fault.
@@ -39,7 +39,7 @@ export {
   type ColorAnalysis,
   type TapResult,
 } from './eval/compare.js';
-export { renderReport, type ReportOptions } from './eval/report.js';
+export { renderReport, type ReportOptions, type ReportPart } from './eval/report.js';
 export { withInputValues, cudaAvailable, type Device } from './eval/session.js';
 
 // CI gate (sca check)
@@ -51,8 +51,13 @@ export { probeModels, type ProbeRequest, type ProbeReport, type TensorProbe } fr
 export { anchorFromData, METHODS, type Method, type AnchorFromDataRequest } from './anchors/anchorFromData.js';
 export { fitLeace, applyEraser, meanDifference, type Eraser } from './anchors/fromData.js';
 
-// Training (sca train color); tfjs loads on the first call
-export { trainColorModel, type ColorTrainingOptions, type ColorTraining } from './api/train.js';
+// Training (sca train color): the paper's presets, seed sweeps on worker threads; the trainer loads on the first call
+export { trainColorModel, type ColorTrainingOptions, type ColorTraining, type PresetName, type ScoreStats, type SeedResult } from './api/train.js';
+export { PRESETS, PRESET_NAMES, type Preset } from './train/presets.js';
 
-// The main job end to end (sca demo)
-export { runDemo, SHIPPED_COLOR_MODEL, type DemoResult } from './eval/demo.js';
+// The paper's selectivity and published numbers
+export { selectivity, hsvSimilarity, SELECTIVITY_POWER, SELECTIVITY_GRID } from './eval/colors.js';
+export { PAPER_SELECTIVITY, type PublishedSelectivity } from './eval/paper.js';
+
+// The main job end to end (sca demo) on the shipped models (anchored: suppression; isolated: ablation)
+export { runDemo, paperTable, SHIPPED_MODELS, type DemoResult, type DemoRun, type PaperRow } from './eval/demo.js';

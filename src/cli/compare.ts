@@ -21,6 +21,8 @@ interface CompareCliOptions {
   classifier?: boolean;
   set?: string[];
   labels?: string;
+  power?: string;
+  grid: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -41,6 +43,8 @@ export function registerCompare(program: Command, { io }: Context): void {
     .option('--classifier', 'treat outputs as class logits: add KL divergence and top-1 agreement')
     .option('--labels <file>', 'two-class labels per sample (.npy or .json) for the anchoring purity of --tap tensors (colour cube: redness > 0.5)')
     .option('--set <name=value>', 'set an overridable input of the patched model, e.g. its --strength-input (repeatable)', collect)
+    .option('--power <p>', "colour model: selectivity's power p (default 3 for a weight ablation or pruning, 2 otherwise, as the paper)")
+    .option('--grid <n>', 'colour model: points per axis of the selectivity grid (the paper: 8; its notebooks also print 20)', '8')
     .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
       let progress: Progress | undefined;
       const comparison = await compareModels(intact, patched, {
@@ -52,6 +56,8 @@ export function registerCompare(program: Command, { io }: Context): void {
         classifier: opts.classifier,
         patchedInputs: parseSettings(opts.set ?? []),
         ...(opts.labels ? { labels: opts.labels } : {}),
+        selectivityPower: opts.power === undefined ? undefined : positiveNumber('--power', opts.power),
+        selectivityGrid: positiveInt('--grid', opts.grid),
         onProgress: (done, total) => (progress ??= new Progress('comparing', total)).update(done),
       });
       progress?.done();
@@ -61,6 +67,12 @@ export function registerCompare(program: Command, { io }: Context): void {
       io.out(`${formatComparison(comparison.result)}\n`);
       if (opts.report) io.out(`report: ${opts.report}\n`);
     });
+}
+
+function positiveNumber(option: string, text: string): number {
+  const v = number(option, text);
+  if (!(v > 0)) throw new UsageError(`${option}: '${text}' must be above 0`);
+  return v;
 }
 
 function parseSettings(items: string[]): Record<string, number> {

@@ -5,7 +5,7 @@
  * or a patch/ablation made on the fly) and holds one metric to a bound.
  *
  *   {
- *     "intact": "color-red.onnx",          // paths are relative to the spec
+ *     "intact": "color-isolated.onnx",         // paths are relative to the spec
  *     "data": "color-cube",
  *     "checks": [
  *       { "name": "red is gone", "patch": { "concept": "red", "mode": "suppress" },

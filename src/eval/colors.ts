@@ -37,33 +37,56 @@ export const NAMED_COLORS: Record<string, Rgb> = {
   white: [1, 1, 1],
 };
 
-/** Hue in radians (HSV hexcone) and chroma (max - min), both 0 for grays. */
-export function hueChroma([r, g, b]: Rgb): { hue: number; chroma: number } {
+/** The hexcone hue in sixths of a turn [0, 6) and chroma (max - min), both 0 for greys. */
+function hueSector([r, g, b]: Rgb): { sector: number; chroma: number } {
   const max = Math.max(r, g, b);
   const chroma = max - Math.min(r, g, b);
-  if (chroma === 0) return { hue: 0, chroma: 0 };
-  let h: number;
-  if (max === r) h = ((g - b) / chroma + 6) % 6;
-  else if (max === g) h = (b - r) / chroma + 2;
-  else h = (r - g) / chroma + 4;
-  return { hue: (h * Math.PI) / 3, chroma };
+  if (chroma === 0) return { sector: 0, chroma: 0 };
+  if (max === r) return { sector: ((g - b) / chroma + 6) % 6, chroma };
+  if (max === g) return { sector: (b - r) / chroma + 2, chroma };
+  return { sector: (r - g) / chroma + 4, chroma };
+}
+
+/** Hue in radians (HSV hexcone) and chroma (max - min), both 0 for grays. */
+export function hueChroma(c: Rgb): { hue: number; chroma: number } {
+  const { sector, chroma } = hueSector(c);
+  return { hue: (sector * Math.PI) / 3, chroma };
+}
+
+/** HSV as Python's colorsys computes it: hue in degrees [0, 360), greys at h = 0, s = 0. */
+export function rgbToHsv(c: Rgb): { h: number; s: number; v: number } {
+  const v = Math.max(c[0], c[1], c[2]);
+  const { sector, chroma } = hueSector(c);
+  return { h: sector * 60, s: v === 0 ? 0 : chroma / v, v };
 }
 
 /**
- * How much a colour looks like the anchor colour by hue: (1 + cos(hue
- * difference)) / 2, scaled by chroma so grays (no hue) count as unlike it.
+ * The paper's similarity of a colour to the anchor colour (SCA.md, "Selectivity,
+ * exactly"): hue similarity max(0, (90 - d) / 90) for a circular hue distance
+ * d in degrees, weighted by the mean vibrancy r of the two colours (q = s v,
+ * r = (q + q_anchor) / 2, so hue counts less for dull colours), times the
+ * closeness of saturation and of value. Against red: orange and pink 2/3,
+ * yellow and magenta 1/3, hues 90 degrees or more away and every grey 0.
  */
-export function hueSimilarity(c: Rgb, anchor: Rgb = NAMED_COLORS.red): number {
-  const a = hueChroma(anchor);
-  const x = hueChroma(c);
-  return (x.chroma * (1 + Math.cos(x.hue - a.hue))) / 2;
+export function hsvSimilarity(c: Rgb, anchor: Rgb = NAMED_COLORS.red): number {
+  const x = rgbToHsv(c);
+  const a = rgbToHsv(anchor);
+  const diff = Math.abs(x.h - a.h) % 360;
+  const d = Math.min(diff, 360 - diff);
+  const simHue = Math.max(0, (90 - d) / 90);
+  const r = (x.s * x.v + a.s * a.v) / 2;
+  return (r * simHue + 1 - r) * (1 - Math.abs(x.s - a.s)) * (1 - Math.abs(x.v - a.v));
 }
 
 /** Pearson correlation; undefined when either side is constant (nothing to correlate). */
-export function pearson(xs: number[], ys: number[]): number | undefined {
+export function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number | undefined {
   const n = xs.length;
-  const mx = xs.reduce((s, v) => s + v, 0) / n;
-  const my = ys.reduce((s, v) => s + v, 0) / n;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += xs[i] / n;
+    my += ys[i] / n;
+  }
   let sxy = 0;
   let sxx = 0;
   let syy = 0;
@@ -76,7 +99,26 @@ export function pearson(xs: number[], ys: number[]): number | undefined {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-/** The paper's selectivity: Pearson r between per-colour error and (hue similarity to the anchor)^3. */
-export function selectivity(colors: Rgb[], errors: number[], anchor: Rgb = NAMED_COLORS.red): number | undefined {
-  return pearson(errors, colors.map((c) => hueSimilarity(c, anchor) ** 3));
+/** The selectivity grid of SCA.md: 8 points per axis; the notebooks also print 20. */
+export const SELECTIVITY_GRID = 8;
+
+/** p of the paper: 2 for inserted suppression, 3 for weight ablation or pruning. */
+export const SELECTIVITY_POWER = { suppression: 2, ablation: 3 } as const;
+
+/**
+ * The paper's selectivity score: the squared Pearson r between each colour's
+ * reconstruction MSE after the intervention (clamped output against the input)
+ * and its similarity to the anchor colour raised to `power`. 1 when damage
+ * grows exactly with similarity. Undefined when either side is constant.
+ */
+export function selectivity(colors: Rgb[], errors: ArrayLike<number>, power: number, anchor: Rgb = NAMED_COLORS.red): number | undefined {
+  const r = pearson(errors, colors.map((c) => hsvSimilarity(c, anchor) ** power));
+  return r === undefined ? undefined : r * r;
+}
+
+/** Reconstruction MSE of one colour: the mean over channels of (clamp(y, 0, 1) - x)^2. */
+export function colorMse(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let s = 0;
+  for (let k = 0; k < 3; k++) s += (Math.min(Math.max(y[k], 0), 1) - x[k]) ** 2;
+  return s / 3;
 }

@@ -5,11 +5,11 @@
  * per-colour table and selectivity score; for tapped tensors, where samples
  * sit relative to the anchor.
  */
-import { readAnchors } from '../anchors/manifest.js';
+import { readAnchors, readInterventions } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
-import { hueChroma, hueSimilarity, NAMED_COLORS, selectivity, type Rgb } from './colors.js';
+import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
 import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
 import { openSession, ort, tensorNumbers, withInputValues, type Device } from './session.js';
@@ -32,6 +32,10 @@ export interface CompareOptions {
   classifier?: boolean;
   /** Colour the selectivity score is measured against (default red). */
   anchorColor?: Rgb;
+  /** Selectivity's power p (default: 3 when the patched model records a weight ablation or pruning, else 2). */
+  selectivityPower?: number;
+  /** Points per axis of the selectivity grid (default 8; the authors' notebooks also print 20). */
+  selectivityGrid?: number;
   /** Values for the patched model's overridable inputs (e.g. a --strength-input), set in the model before running. */
   patchedInputs?: Record<string, number>;
   /** Two-class labels per sample (a .npy/.json file; the colour cube defaults to redness > 0.5), for taps' anchoring purity. */
@@ -55,8 +59,17 @@ export interface NamedColorRow {
 
 export interface ColorAnalysis {
   anchor: Rgb;
-  /** Pearson r between per-colour change and (hue similarity to the anchor)^3 over the cube; null when undefined (no change at all). */
+  /**
+   * The paper's selectivity: squared Pearson r, over the grid^3 colours,
+   * between each colour's patched reconstruction MSE and its HSV similarity
+   * to the anchor colour raised to `power`; null when the patched model's
+   * outputs do not differ from the intact model's (or either side is constant).
+   */
   selectivity: number | null;
+  power: number;
+  /** Where p came from: given, or read from the interventions the patched model records. */
+  powerFrom: 'option' | 'suppression' | 'ablation' | 'default';
+  grid: number;
   named: NamedColorRow[];
 }
 
@@ -211,7 +224,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
       timing: { seconds: 0, samplesPerSecond: 0 },
     };
     const detail: ComparisonDetail = { dataset, perSample };
-    if (dataset.colors) await analyseColors(result, detail, a, b, outputNames[0], options.anchorColor ?? NAMED_COLORS.red);
+    if (dataset.colors) await analyseColors(result, detail, a, b, outputNames[0], options.anchorColor ?? NAMED_COLORS.red, selectivityPower(intact.model, patched.model, options.selectivityPower), options.selectivityGrid ?? SELECTIVITY_GRID);
     const seconds = (performance.now() - started) / 1000;
     result.timing = { seconds, samplesPerSecond: dataset.samples / seconds };
     return { result, detail };
@@ -242,14 +255,39 @@ function purityOf(model: Model, tensor: string, values: { intact: number[][]; pa
   return tapPurity(values.intact, values.patched, labels.values, anchor);
 }
 
-async function analyseColors(result: ComparisonResult, detail: ComparisonDetail, a: ort.InferenceSession, b: ort.InferenceSession, output: string, anchor: Rgb): Promise<void> {
+/**
+ * p of the paper by intervention: 3 when the patched model records a weight
+ * ablation or pruning beyond what the intact model records, 2 for anything
+ * else (inserted suppression, and models patched elsewhere).
+ */
+export function selectivityPower(intact: Model, patched: Model, given?: number): { power: number; from: ColorAnalysis['powerFrom'] } {
+  if (given !== undefined) return { power: given, from: 'option' };
+  const added = readInterventions(patched.proto).slice(readInterventions(intact.proto).length);
+  if (added.some((r) => r.kind === 'ablate' || r.kind === 'prune')) return { power: SELECTIVITY_POWER.ablation, from: 'ablation' };
+  if (added.length) return { power: SELECTIVITY_POWER.suppression, from: 'suppression' };
+  return { power: SELECTIVITY_POWER.suppression, from: 'default' };
+}
+
+async function runColors(session: ort.InferenceSession, input: string, output: string, colors: Rgb[]): Promise<Float32Array> {
+  const set = colorDataset(colors, [{ name: input, elemType: 1, sampleShape: [3] }], 'colours');
+  return Float32Array.from(tensorNumbers((await session.run(sliceSamples(set, 0, set.samples), [output]))[output]));
+}
+
+async function analyseColors(
+  result: ComparisonResult,
+  detail: ComparisonDetail,
+  a: ort.InferenceSession,
+  b: ort.InferenceSession,
+  output: string,
+  anchor: Rgb,
+  { power, from }: { power: number; from: ColorAnalysis['powerFrom'] },
+  grid: number,
+): Promise<void> {
   const dataset = detail.dataset;
   const inputName = Object.keys(dataset.inputs)[0];
   const names = Object.keys(NAMED_COLORS);
-  const named = colorDataset(names.map((n) => NAMED_COLORS[n]), [{ name: inputName, elemType: 1, sampleShape: [3] }], 'named colours');
-  const feeds = sliceSamples(named, 0, named.samples);
-  const intactOut = Float32Array.from(tensorNumbers((await a.run(feeds, [output]))[output]));
-  const patchedOut = Float32Array.from(tensorNumbers((await b.run(feeds, [output]))[output]));
+  const intactOut = await runColors(a, inputName, output, names.map((n) => NAMED_COLORS[n]));
+  const patchedOut = await runColors(b, inputName, output, names.map((n) => NAMED_COLORS[n]));
   if (intactOut.length !== 3 * names.length) return; // not a colour model after all: no colour table
   detail.namedOutputs = { intact: intactOut, patched: patchedOut };
   const rows: NamedColorRow[] = names.map((name, i) => {
@@ -263,8 +301,13 @@ async function analyseColors(result: ComparisonResult, detail: ComparisonDetail,
   const change = detail.perSample[output].mse;
   detail.cube = dataset.colors!.map((color, i) => {
     const { hue, chroma } = hueChroma(color);
-    return { color, hue: (hue * 180) / Math.PI, chroma, similarity: hueSimilarity(color, anchor), change: change[i] };
+    return { color, hue: (hue * 180) / Math.PI, chroma, similarity: hsvSimilarity(color, anchor), change: change[i] };
   });
-  const score = selectivity(dataset.colors!, Array.from(change), anchor);
-  result.color = { anchor, selectivity: score === undefined ? null : score, named: rows };
+  const cube = colorCube(grid);
+  const gridIntact = await runColors(a, inputName, output, cube);
+  const gridPatched = await runColors(b, inputName, output, cube);
+  const changed = gridPatched.some((v, i) => v !== gridIntact[i]);
+  const errors = cube.map((c, i) => colorMse(c, gridPatched.subarray(3 * i, 3 * i + 3)));
+  const score = changed ? selectivity(cube, errors, power, anchor) : undefined;
+  result.color = { anchor, selectivity: score ?? null, power, powerFrom: from, grid, named: rows };
 }

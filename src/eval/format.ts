@@ -31,7 +31,7 @@ export function formatComparison(r: ComparisonResult): string {
       ),
     );
     parts.push('(MSE: mean over R, G, B of (output - input colour)^2; x intact: patched MSE / intact MSE; change MSE: of patched vs intact output)');
-    parts.push(`selectivity (Pearson r of change vs hue similarity to [${r.color.anchor.join(', ')}] cubed): ${r.color.selectivity === null ? 'undefined (no change)' : r.color.selectivity.toFixed(3)}`);
+    parts.push(`selectivity (r^2 of MSE vs HSV similarity to [${r.color.anchor.join(', ')}]^${r.color.power}, ${r.color.grid}^3 grid): ${r.color.selectivity === null ? 'undefined (no change)' : r.color.selectivity.toFixed(3)}`);
   } else if (r.groups.length > 1 && r.groups.length <= 50) {
     parts.push('');
     parts.push(table(['group', 'samples', `MSE (${r.outputs[0].name})`, 'max |diff|'], r.groups.map((g) => [g.group, String(g.samples), sci(g.outputs[0].mse), sci(g.outputs[0].maxAbs)])));

@@ -12,6 +12,7 @@ import { NAMED_COLORS } from './colors.js';
 import type { Comparison, ComparisonResult } from './compare.js';
 import { sci } from './format.js';
 import { histogram } from './metrics.js';
+import type { PublishedSelectivity } from './paper.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const rgbCss = (c: ArrayLike<number>): string => `rgb(${Array.from(c, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255)).join(',')})`;
@@ -20,7 +21,8 @@ const rgbCss = (c: ArrayLike<number>): string => `rgb(${Array.from(c, (v) => Mat
  * What the selectivity score is, in one phrase, and what its values mean.
  * The number itself always comes from the comparison result.
  */
-export const SELECTIVITY_DEFINITION = "Pearson r between each cube colour's change and its hue similarity to the anchor colour, cubed";
+export const SELECTIVITY_DEFINITION =
+  "paper's selectivity: the squared Pearson r between each colour's reconstruction MSE after the change and its HSV similarity to the anchor colour raised to the power p (p = 2 for inserted suppression, 3 for a weight ablation or pruning), over a grid of the RGB cube (8 points per axis, as the paper)";
 export const SELECTIVITY_MEANING = '1 = damage falls only where colours resemble the concept, 0 = damage unrelated to it';
 
 export function selectivityReading(score: number, concept = 'the concept'): string {
@@ -138,7 +140,7 @@ function summaryTable(r: ComparisonResult): string {
   );
 }
 
-/** The name of the anchor colour when it is one of the named colours (red for the shipped model). */
+/** The name of the anchor colour when it is one of the named colours (red for the shipped models). */
 function conceptName(r: ComparisonResult): string {
   const a = r.color!.anchor;
   return Object.entries(NAMED_COLORS).find(([, c]) => c.every((v, i) => v === a[i]))?.[0] ?? `rgb(${a.join(', ')})`;
@@ -170,7 +172,7 @@ export function colorVerdict(r: ComparisonResult): ColorVerdict {
 }
 
 /** The headline: was the concept removed, what else was hurt and where, and how selective it was. */
-function verdict(r: ComparisonResult): string {
+function verdict(r: ComparisonResult, paper?: PublishedSelectivity): string {
   const items: string[] = [];
   if (r.color) {
     const v = colorVerdict(r);
@@ -190,7 +192,7 @@ function verdict(r: ComparisonResult): string {
     items.push(
       s === null
         ? `<li data-verdict="selectivity"><b>Selectivity undefined:</b> the outputs did not change.</li>`
-        : `<li data-verdict="selectivity"><b>Selectivity ${s.toFixed(3)}:</b> ${esc(selectivityReading(s, concept))}. It is the ${esc(SELECTIVITY_DEFINITION)}; ${esc(SELECTIVITY_MEANING)}.</li>`,
+        : `<li data-verdict="selectivity"><b>Selectivity ${s.toFixed(3)}:</b> ${esc(selectivityReading(s, concept))}. It is the ${esc(SELECTIVITY_DEFINITION)}; here p = ${r.color.power}, ${r.color.grid}³ grid; ${esc(SELECTIVITY_MEANING)}.${paper ? ` <span data-paper-selectivity>The paper (exp. ${esc(paper.experiment)}, ${paper.intervention}, p = ${paper.power}): best of ${paper.seeds} seeds ${paper.best.toFixed(3)}, mean ${paper.mean.toFixed(3)} ± ${paper.sd.toFixed(3)}.</span>` : ''}</li>`,
     );
   } else {
     for (const o of r.outputs) {
@@ -217,10 +219,10 @@ function relativeTo(reportPath: string | undefined, label: string): string {
 }
 
 /** The sections for one comparison. */
-function comparisonSections(c: Comparison, options: ReportOptions): string[] {
+function comparisonSections(c: Comparison, options: ReportOptions, paper?: PublishedSelectivity): string[] {
   const r = c.result;
   const sections: string[] = [];
-  sections.push(verdict(r));
+  sections.push(verdict(r, paper));
   sections.push(
     `<h3>Summary</h3><p><code>${esc(relativeTo(options.reportPath, r.patched))}</code> compared with <code>${esc(relativeTo(options.reportPath, r.intact))}</code> on <b>${esc(r.data.name)}</b> (${r.data.samples} samples, ${r.device}).</p>${summaryTable(r)}`,
   );
@@ -250,7 +252,7 @@ function comparisonSections(c: Comparison, options: ReportOptions): string[] {
     const yLabel = 'change MSE, patched vs intact (RGB², log)';
     const zeros = cube.filter((p) => p.change === 0).length;
     sections.push(
-      `<h3>Where the damage falls</h3><div class="plots">${scatter('error-vs-hue', 'Change vs hue (grays at hue 0)', points((p) => p.hue), { label: 'hue of the input colour (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] }, yLabel)}${scatter('error-vs-similarity', `Change vs similarity to ${concept}`, points((p) => p.similarity ** 3), { label: `(hue similarity to ${concept})³, 0 = unlike, 1 = ${concept}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] }, yLabel)}</div>` +
+      `<h3>Where the damage falls</h3><div class="plots">${scatter('error-vs-hue', 'Change vs hue (grays at hue 0)', points((p) => p.hue), { label: 'hue of the input colour (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] }, yLabel)}${scatter('error-vs-similarity', `Change vs similarity to ${concept}`, points((p) => p.similarity ** r.color!.power), { label: `(HSV similarity to ${concept})^${r.color.power}, 0 = unlike, 1 = ${concept}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] }, yLabel)}</div>` +
         `<p class="note">One point per colour of the cube, in its own colour; hover for its value. ${zeros ? `${zeros} colours did not change at all: hollow squares in the "exactly 0" strip.` : 'Every colour changed.'}</p>`,
     );
   } else {
@@ -300,10 +302,17 @@ function comparisonSections(c: Comparison, options: ReportOptions): string[] {
  * One self-contained page. Several comparisons (the demo's suppression and
  * ablation) are laid out side by side, one column each.
  */
-export function renderReport(parts: Comparison | { heading: string; comparison: Comparison }[], title = 'sca compare', options: ReportOptions = {}): string {
-  const list = Array.isArray(parts) ? parts : [{ heading: '', comparison: parts }];
+/** One column of a report; `paper` adds the paper's published selectivity for the same experiment beside ours. */
+export interface ReportPart {
+  heading: string;
+  comparison: Comparison;
+  paper?: PublishedSelectivity;
+}
+
+export function renderReport(parts: Comparison | ReportPart[], title = 'sca compare', options: ReportOptions = {}): string {
+  const list: ReportPart[] = Array.isArray(parts) ? parts : [{ heading: '', comparison: parts }];
   const columns = list.map(
-    (p) => `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p.comparison, options).join('\n')}</section>`,
+    (p) => `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p.comparison, options, p.paper).join('\n')}</section>`,
   );
   const seconds = list.reduce((s, p) => s + p.comparison.result.timing.seconds, 0);
   return `<!doctype html>

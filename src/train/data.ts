@@ -1,8 +1,9 @@
 /**
- * The colour data of SCA.md: the RGB cube, the redness score, and rare
- * stochastic labels (probability redness^8 * 0.08 per draw).
+ * The colour data of SCA.md: the 8x8x8 training grid, the 351-point
+ * validation set, and rare stochastic labels drawn afresh for every batch:
+ * "red" with probability 0.08 redness^8, "vibrant" with 0.01 (s v)^10.
  */
-import { colorCube, type Rgb } from '../eval/colors.js';
+import { colorCube, rgbToHsv, type Rgb } from '../eval/colors.js';
 import { Random } from './random.js';
 
 export { colorCube, type Rgb };
@@ -15,20 +16,39 @@ export function redLabelProbability(c: Rgb): number {
   return Math.pow(redness(c), 8) * 0.08;
 }
 
+export function vibrantLabelProbability(c: Rgb): number {
+  const { s, v } = rgbToHsv(c);
+  return 0.01 * Math.pow(s * v, 10);
+}
+
+/** linspace(1/16, 15/16, 7)^3 plus the 8 corners of the cube: 351 colours. */
+export function validationColors(): Rgb[] {
+  const axis = Array.from({ length: 7 }, (_, i) => 1 / 16 + (i * (15 / 16 - 1 / 16)) / 6);
+  const out: Rgb[] = [];
+  for (const r of axis) for (const g of axis) for (const b of axis) out.push([r, g, b]);
+  for (const r of [0, 1]) for (const g of [0, 1]) for (const b of [0, 1]) out.push([r, g, b]);
+  return out;
+}
+
 export interface Batch {
-  colors: Rgb[];
+  /** [size, 3], flattened. */
+  colors: Float64Array;
   /** 1 where the draw was labelled red. */
-  labels: number[];
+  red: Float64Array;
+  /** 1 where the draw was labelled vibrant (only when asked for). */
+  vibrant: Float64Array;
 }
 
 /** Draws a batch with replacement from `pool`, labelling each draw independently. */
-export function sampleBatch(pool: Rgb[], size: number, random: Random): Batch {
-  const colors: Rgb[] = [];
-  const labels: number[] = [];
+export function sampleBatch(pool: Rgb[], size: number, random: Random, vibrant = false): Batch {
+  const colors = new Float64Array(size * 3);
+  const red = new Float64Array(size);
+  const vib = new Float64Array(size);
   for (let i = 0; i < size; i++) {
     const c = pool[random.int(pool.length)];
-    colors.push(c);
-    labels.push(random.next() < redLabelProbability(c) ? 1 : 0);
+    colors.set(c, 3 * i);
+    red[i] = random.next() < redLabelProbability(c) ? 1 : 0;
+    if (vibrant) vib[i] = random.next() < vibrantLabelProbability(c) ? 1 : 0;
   }
-  return { colors, labels };
+  return { colors, red, vibrant: vib };
 }

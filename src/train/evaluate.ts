@@ -1,51 +1,100 @@
 /**
- * How good a trained colour model is, by the paper's criteria: reconstruction
- * over the validation cube, and what zeroing the reserved dim does to each
- * colour (selectivity: the damage should follow similarity to red).
+ * How good a trained colour model is, by the paper's criteria:
+ * reconstruction over the 351-point validation set, how far red's latent
+ * sits from the anchor, and the selectivity of the intervention the preset
+ * is judged by (suppression p = 2, ablation p = 3) over the 8x8x8 grid.
  */
-import { NAMED_COLORS, selectivity, type Rgb } from '../eval/colors.js';
-import { reconstruct, type Autoencoder } from './autoencoder.js';
-import { colorCube } from './data.js';
-import { RED_ANCHOR } from './trainer.js';
+import { colorMse, hsvSimilarity, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from '../eval/colors.js';
+import { colorCube, redLabelProbability, validationColors } from './data.js';
+import { infer, type LatentEdit, type Network } from './network.js';
+import type { Preset } from './presets.js';
+import { anchorDirection, RED_ANCHOR } from './trainer.js';
 
-export interface ColorModelQuality {
-  /** Mean reconstruction MSE over the validation cube (cell centres). */
-  validationMse: number;
-  /** Selectivity score after zeroing the reserved dim, over the 8x8x8 cube. */
-  selectivity: number | undefined;
-  /** Per named colour: reconstruction MSE intact and with the reserved dim zeroed. */
-  named: Record<string, { intact: number; ablated: number }>;
+export interface NamedColorMse {
+  name: string;
+  baseline: number;
+  suppression: number;
+  ablation: number;
 }
 
-export function perColorMse(colors: Rgb[], outputs: Float32Array): number[] {
-  return colors.map((c, i) => ((outputs[3 * i] - c[0]) ** 2 + (outputs[3 * i + 1] - c[1]) ** 2 + (outputs[3 * i + 2] - c[2]) ** 2) / 3);
+export interface SeedQuality {
+  /** Mean clamped reconstruction MSE over the validation set. */
+  valRecon: number;
+  /** Expected anchor loss on the validation set: mean of 1 - z.a weighted by each colour's red-label probability. */
+  valAnchor: number;
+  /** Mean |z_0| over the grid colours with similarity 0 to red (greys and hues 90 degrees or more away). */
+  leak: number;
+  /** Selectivity of the preset's intervention (its score). */
+  score: number | null;
+  suppression: number | null;
+  ablation: number | null;
+  /** The authors' health verdict (models with a reserved dim only): catastrophic, degraded or ok. */
+  health: 'ok' | 'degraded' | 'catastrophic' | null;
+  named: NamedColorMse[];
 }
 
-const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+const flat = (colors: Rgb[]): Float64Array => Float64Array.from(colors.flat());
 
-export function evaluateColorModel(model: Autoencoder): ColorModelQuality {
-  const validation = colorCube(8, true);
-  const cube = colorCube(8);
-  const zeroDims = [...RED_ANCHOR.dims];
+function perColorMse(colors: Rgb[], out: Float64Array): number[] {
+  return colors.map((c, i) => colorMse(c, out.subarray(3 * i, 3 * i + 3)));
+}
+
+export function editFor(intervention: 'suppression' | 'ablation', latent: number): LatentEdit {
+  return intervention === 'suppression' ? { kind: 'suppress', direction: anchorDirection(latent) } : { kind: 'ablate', dims: [...RED_ANCHOR.dims] };
+}
+
+/** Selectivity of one intervention on an n^3 grid (SCA.md: 8, the notebooks also print 20). */
+export function interventionSelectivity(net: Network, params: Float64Array, intervention: 'suppression' | 'ablation', grid = SELECTIVITY_GRID, power: number = SELECTIVITY_POWER[intervention]): number | null {
+  const cube = colorCube(grid);
+  const errors = perColorMse(cube, infer(net, params, flat(cube), editFor(intervention, net.architecture.latent)).out);
+  return selectivity(cube, errors, power) ?? null;
+}
+
+export function evaluateSeed(net: Network, params: Float64Array, preset: Preset): SeedQuality {
+  const latent = net.architecture.latent;
+  const validation = validationColors();
+  const val = infer(net, params, flat(validation));
+  const valErrors = perColorMse(validation, val.out);
+  let weighted = 0;
+  let weightSum = 0;
+  validation.forEach((c, i) => {
+    const p = redLabelProbability(c);
+    weighted += p * (1 - val.z[i * latent]);
+    weightSum += p;
+  });
+
+  const cube = colorCube(SELECTIVITY_GRID);
+  const cubeZ = infer(net, params, flat(cube)).z;
+  let leak = 0;
+  let far = 0;
+  cube.forEach((c, i) => {
+    if (hsvSimilarity(c) > 0) return;
+    leak += Math.abs(cubeZ[i * latent]);
+    far++;
+  });
+  leak /= far;
+
+  const suppression = interventionSelectivity(net, params, 'suppression');
+  const ablation = interventionSelectivity(net, params, 'ablation');
+  const valRecon = valErrors.reduce((s, v) => s + v, 0) / valErrors.length;
+  const valAnchor = weighted / weightSum;
+  const reserved = preset.intervention === 'ablation';
+  const health = !reserved ? null : valAnchor > 0.3 || valRecon > 0.01 || leak > 0.3 ? 'catastrophic' : leak > 0.1 ? 'degraded' : 'ok';
+
   const names = Object.keys(NAMED_COLORS);
-  const namedColors = names.map((n) => NAMED_COLORS[n]);
-  const intactNamed = perColorMse(namedColors, reconstruct(model, namedColors));
-  const ablatedNamed = perColorMse(namedColors, reconstruct(model, namedColors, { zeroDims }));
+  const named = flat(names.map((n) => NAMED_COLORS[n]));
+  const mses = (edit: LatentEdit) => perColorMse(names.map((n) => NAMED_COLORS[n]), infer(net, params, named, edit).out);
+  const base = mses({ kind: 'none' });
+  const sup = mses(editFor('suppression', latent));
+  const abl = mses(editFor('ablation', latent));
   return {
-    validationMse: mean(perColorMse(validation, reconstruct(model, validation))),
-    selectivity: selectivity(cube, perColorMse(cube, reconstruct(model, cube, { zeroDims }))),
-    named: Object.fromEntries(names.map((n, i) => [n, { intact: intactNamed[i], ablated: ablatedNamed[i] }])),
+    valRecon,
+    valAnchor,
+    leak,
+    score: preset.intervention === 'suppression' ? suppression : ablation,
+    suppression,
+    ablation,
+    health,
+    named: names.map((name, i) => ({ name, baseline: base[i], suppression: sup[i], ablation: abl[i] })),
   };
-}
-
-/**
- * The paper keeps the Pareto front of low loss and high selectivity; to pick
- * one point of it, we take the lowest validation MSE among the seeds whose
- * selectivity is at least 90% of the best seen: loss first, without giving up
- * much selectivity.
- */
-export function pickBest<T extends { quality: ColorModelQuality }>(runs: T[]): T {
-  const bestScore = Math.max(...runs.map((r) => r.quality.selectivity ?? -1));
-  const selective = runs.filter((r) => (r.quality.selectivity ?? -1) >= 0.9 * bestScore);
-  return selective.reduce((best, r) => (r.quality.validationMse < best.quality.validationMse ? r : best));
 }

@@ -2,7 +2,7 @@
  * Writes a trained colour autoencoder as ONNX through the project's own
  * writer, with named tensors (`input`, `bottleneck` = the normalised latent,
  * `output`) and the anchors manifest, then checks that onnxruntime computes
- * what tfjs computed.
+ * what the trainer computed.
  */
 import { writeAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
@@ -12,9 +12,9 @@ import { makeValueInfo } from '../onnx/graph.js';
 import { serializeModel, type Model } from '../onnx/model.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { DataType, type GraphProto } from '../onnx/types.js';
-import { NORM_EPSILON, reconstruct, type Autoencoder, type Linear } from './autoencoder.js';
+import type { Anchor } from '../anchors/manifest.js';
 import { colorCube } from './data.js';
-import { anchorDirection, RED_ANCHOR, type TrainResult } from './trainer.js';
+import { infer, NORM_EPSILON, type Layer, type Network } from './network.js';
 
 export const EXPORT_OPSET = 17;
 export const LATENT_TENSOR = 'bottleneck';
@@ -24,11 +24,11 @@ function scalar(graph: GraphProto, name: string, value: number): string {
   return name;
 }
 
-/** Gemm (weights stored [in, out], as tfjs keeps them) then GELU as torch.onnx writes it: x * (1 + erf(x / sqrt2)) * 0.5. */
-function addLinear(graph: GraphProto, layer: Linear, input: string, activation: boolean, output?: string): string {
-  const [fanIn, out] = layer.weight.shape;
-  graph.initializer.push(makeTensor(`${layer.name}.weight`, DataType.FLOAT, [fanIn, out], layer.weight.dataSync()));
-  graph.initializer.push(makeTensor(`${layer.name}.bias`, DataType.FLOAT, [out], layer.bias.dataSync()));
+/** Gemm (weights stored [in, out], as the trainer keeps them) then GELU as torch.onnx writes it: x * (1 + erf(x / sqrt2)) * 0.5. */
+function addLinear(graph: GraphProto, params: Float64Array, layer: Layer, input: string, activation: boolean, output?: string): string {
+  const { inDim: fanIn, outDim: out } = layer;
+  graph.initializer.push(makeTensor(`${layer.name}.weight`, DataType.FLOAT, [fanIn, out], Float32Array.from(params.subarray(layer.weight, layer.weight + fanIn * out))));
+  graph.initializer.push(makeTensor(`${layer.name}.bias`, DataType.FLOAT, [out], Float32Array.from(params.subarray(layer.bias, layer.bias + out))));
   const gemm = activation || !output ? `/${layer.name}/Gemm_output_0` : output;
   graph.node.push(node('Gemm', [input, `${layer.name}.weight`, `${layer.name}.bias`], [gemm], [], `/${layer.name}/Gemm`));
   if (!activation) return gemm;
@@ -43,8 +43,8 @@ function addLinear(graph: GraphProto, layer: Linear, input: string, activation: 
   return `${p}/Mul_1_output_0`;
 }
 
-export function buildColorOnnx(model: Autoencoder, metadata: Record<string, unknown> = {}): Model {
-  const { latent } = model.architecture;
+export function buildColorOnnx(net: Network, params: Float64Array, anchors: Anchor[], metadata: Record<string, unknown> = {}): Model {
+  const { latent } = net.architecture;
   const graph = emptyGraph('sca_color_autoencoder');
   scalar(graph, 'const.sqrt2', Math.SQRT2);
   scalar(graph, 'const.one', 1);
@@ -53,7 +53,7 @@ export function buildColorOnnx(model: Autoencoder, metadata: Record<string, unkn
   scalar(graph, 'const.zero', 0);
   graph.input.push(makeValueInfo('input', DataType.FLOAT, ['batch', 3]));
   let h = 'input';
-  model.encoder.forEach((l, i) => (h = addLinear(graph, l, h, i < model.encoder.length - 1)));
+  net.encoder.forEach((l, i) => (h = addLinear(graph, params, l, h, i < net.encoder.length - 1)));
   // L2 normalisation onto the unit sphere: z / max(|z|, eps).
   graph.node.push(
     node('ReduceL2', [h], ['/bottleneck/norm'], [attrInts('axes', [-1]), attrInt('keepdims', 1)], '/bottleneck/ReduceL2'),
@@ -62,29 +62,22 @@ export function buildColorOnnx(model: Autoencoder, metadata: Record<string, unkn
   );
   graph.valueInfo.push(makeValueInfo(LATENT_TENSOR, DataType.FLOAT, ['batch', latent]));
   h = LATENT_TENSOR;
-  model.decoder.forEach((l, i) => (h = addLinear(graph, l, h, i < model.decoder.length - 1)));
+  net.decoder.forEach((l, i) => (h = addLinear(graph, params, l, h, i < net.decoder.length - 1)));
   graph.node.push(node('Clip', [h, 'const.zero', 'const.one'], ['output'], [], '/Clip'));
   graph.output.push(makeValueInfo('output', DataType.FLOAT, ['batch', 3]));
 
   const proto = newModel(graph, EXPORT_OPSET);
   proto.producerVersion = '0.1.0';
-  proto.docString = 'Colour autoencoder trained with Sparse Concept Anchoring (red anchored at e0, dim 0 reserved).';
-  writeAnchors(proto, [{ concept: RED_ANCHOR.concept, tensor: LATENT_TENSOR, direction: anchorDirection(latent), dims: [...RED_ANCHOR.dims] }]);
+  proto.docString = `Colour autoencoder trained with Sparse Concept Anchoring (K=${latent}; ${anchors.map((a) => a.concept).join(', ')} anchored).`;
+  writeAnchors(proto, anchors);
   for (const [key, value] of Object.entries(metadata)) proto.metadataProps.push({ key, value: JSON.stringify(value) });
   return { proto, baseDir: process.cwd() };
 }
 
-export function trainingMetadata(result: TrainResult, quality: object): Record<string, unknown> {
-  const { seed, steps, batch, architecture, anchor, antiAnchor } = result.options;
-  return {
-    'sca.training': { seed, steps, batch, ...architecture, anchor, antiAnchor, labelledFraction: result.labelledFraction, labelled: result.labelled, draws: result.draws, ...quality },
-  };
-}
-
-/** Largest |onnxruntime - tfjs| over the 8x8x8 cube; export fails above 1e-5. */
-export async function checkExport(model: Autoencoder, exported: Model): Promise<number> {
+/** Largest |onnxruntime - trainer| of the clamped output over the 8x8x8 cube; export fails above 1e-5. */
+export async function checkExport(net: Network, params: Float64Array, exported: Model): Promise<number> {
   const cube = colorCube(8);
-  const expected = reconstruct(model, cube);
+  const expected = infer(net, params, Float64Array.from(cube.flat())).out.map((v) => Math.min(Math.max(v, 0), 1));
   const session = await openSession(serializeModel(exported.proto));
   try {
     const result = await session.run({ input: new ort.Tensor('float32', Float32Array.from(cube.flat()), [cube.length, 3]) });

@@ -16,7 +16,7 @@ import { sca } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MODEL = path.join(ROOT, 'models', 'color-red.onnx');
+const MODEL = path.join(ROOT, 'models', 'color-isolated.onnx');
 const CHECKS = path.join(ROOT, 'models', 'checks');
 const tmp = useTempDir('api');
 
@@ -90,6 +90,24 @@ describe('importing the library', () => {
     expect(got.tf).toBe('undefined');
     expect(got.level).toBe(got.before);
     expect(r.stderr).toBe('');
+  });
+});
+
+describe('trainColorModel (the paper-recipe trainer)', () => {
+  it('trains a preset\'s seeds, reports steps as it goes, and writes the pick with its anchors', async () => {
+    const out = path.join(tmp(), 'anchored.onnx');
+    const steps: [number, number][] = [];
+    const done: number[] = [];
+    const r = await sca_.trainColorModel(out, { preset: 'anchored', seed: 3, seeds: 2, jobs: 1, steps: 30, onSteps: (d, t) => steps.push([d, t]), onResult: (x) => done.push(x.seed) });
+    expect(done).toEqual([3, 4]);
+    expect(steps.every(([, t]) => t === 60)).toBe(true);
+    expect(steps.map(([d]) => d)).toEqual([...steps.map(([d]) => d)].sort((a, b) => a - b));
+    expect(steps.at(-1)![0]).toBe(60);
+    expect(r.runs.map((x) => x.seed)).toEqual([3, 4]);
+    expect(r.config).toEqual({ preset: 'anchored', steps: 30 });
+    expect(sca_.readAnchors(loadModel(out).proto).map((a) => a.concept)).toEqual(['red', 'vibrant']);
+    expect(sca_.PRESETS.anchored.architecture.latent).toBe(4);
+    expect(sca_.SHIPPED_MODELS.anchored).toMatch(/models\/color-anchored\.onnx$/);
   });
 });
 

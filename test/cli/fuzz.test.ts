@@ -21,7 +21,7 @@ import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';
 
-const SHIPPED = fileURLToPath(new URL('../../models/color-red.onnx', import.meta.url));
+const SHIPPED = fileURLToPath(new URL('../../models/color-isolated.onnx', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 // SCA_FUZZ_SEED / SCA_FUZZ_VARIANTS explore further by hand; the suite runs the fixed default.
 const VARIANTS = Number(process.env.SCA_FUZZ_VARIANTS ?? 300);

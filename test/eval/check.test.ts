@@ -15,10 +15,10 @@ describe('sca check', () => {
     const r = await sca('check', path.join(CHECKS, 'red-removal.json'), '--junit', junit);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^5 passed, 0 failed$/m);
+    expect(r.out).toMatch(/^6 passed, 0 failed$/m);
     const xml = fs.readFileSync(junit, 'utf8');
-    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="5" failures="0" errors="0" time="[0-9.]+">/);
-    expect(xml.match(/<testcase /g)).toHaveLength(5);
+    expect(xml).toMatch(/<testsuite name="[^"]*red-removal.json" tests="6" failures="0" errors="0" time="[0-9.]+">/);
+    expect(xml.match(/<testcase /g)).toHaveLength(6);
   });
 
   it('the shipped failing spec exits 1 and says which checks failed and why', async () => {
@@ -55,7 +55,7 @@ describe('sca check', () => {
 });
 
 describe('sca check refuses a spec that could pass by mistake', () => {
-  const MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+  const MODEL = new URL('../../models/color-isolated.onnx', import.meta.url).pathname;
   const base = (check: Record<string, unknown>, top: Record<string, unknown> = {}) =>
     JSON.stringify({ intact: MODEL, ...top, checks: [{ patched: MODEL, metric: 'mse', max: 1 }, check] });
 
@@ -118,16 +118,17 @@ describe('sca check probe metrics', () => {
       data: 'color-cube',
       checks: [
         { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, model: 'intact', min: 0.95 },
-        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.88 },
+        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.85 },
         { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: COLOR_DECODER_HIDDEN, labels: 'redness', min: 0.9 },
-        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.3, max: 0.5 },
+        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.6, max: 0.8 },
       ],
     }));
     const r = await sca('check', spec);
     expect(r.err).toBe('');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^PASS {2}red readable before/m);
-    expect(r.out).toMatch(/^FAIL {2}red unreadable after suppression.*0\.9\d+ is above 0\.88/m);
+    // Suppression leaves red linearly readable well above chance at the bottleneck (0.87 on the shipped isolated model): the bound fails, and says why.
+    expect(r.out).toMatch(/^FAIL {2}red unreadable after suppression.*0\.8[5-9]\d+ is above 0\.85/m);
     expect(r.out).toMatch(/^PASS {2}auc after ablation/m);
     expect(r.out).toMatch(/^PASS {2}purity/m);
   });

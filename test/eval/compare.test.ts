@@ -13,8 +13,35 @@ import { encodeNpy } from '../../src/eval/npy.js';
 import { kl, softmax } from '../../src/eval/metrics.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tensorFloats } from '../../src/onnx/tensor.js';
+import { colorCube } from '../../src/eval/colors.js';
+import { ablateDims } from '../../src/rewrite/ablation.js';
+import { colorForward } from '../helpers/colorReference.js';
+import { sca } from '../helpers/cli.js';
 
-const SHIPPED = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+/** SCA.md's similarity to red, from colorsys's rgb_to_hsv steps: h in turns, s = (max - min)/max, v = max. */
+function referenceSimilarity([r, g, b]: number[]): number {
+  const maxc = Math.max(r, g, b);
+  const minc = Math.min(r, g, b);
+  if (maxc === minc) return 0; // a grey: s = 0, so (1 - |s - 1|) = 0
+  const s = (maxc - minc) / maxc;
+  const v = maxc;
+  const [rc, gc, bc] = [(maxc - r) / (maxc - minc), (maxc - g) / (maxc - minc), (maxc - b) / (maxc - minc)];
+  let h = r === maxc ? bc - gc : g === maxc ? 2 + rc - bc : 4 + gc - rc;
+  h = (((h / 6) % 1) + 1) % 1;
+  const d = 360 * Math.min(h, 1 - h);
+  const rad = (s * v + 1) / 2;
+  return (rad * Math.max(0, (90 - d) / 90) + 1 - rad) * (1 - Math.abs(s - 1)) * (1 - Math.abs(v - 1));
+}
+
+function squaredCorrelation(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+  const num = (n * sum(xs.map((x, i) => x * ys[i])) - sum(xs) * sum(ys)) ** 2;
+  return num / ((n * sum(xs.map((x) => x * x)) - sum(xs) ** 2) * (n * sum(ys.map((y) => y * y)) - sum(ys) ** 2));
+}
+
+const SHIPPED = new URL('../../models/color-isolated.onnx', import.meta.url).pathname;
+const ANCHORED = new URL('../../models/color-anchored.onnx', import.meta.url).pathname;
 const tmp = useTempDir('compare');
 
 describe('sca compare', () => {
@@ -49,11 +76,52 @@ describe('sca compare', () => {
     expect(json.data).toEqual({ name: 'color-cube:3', samples: 27 });
     expect(Object.keys(json.outputs[0])).toEqual(['name', 'mse', 'maxAbs', 'cosine']);
     expect(Object.keys(json.groups[0])).toEqual(['group', 'samples', 'outputs']);
-    expect(Object.keys(json.color)).toEqual(['anchor', 'selectivity', 'named']);
+    expect(Object.keys(json.color)).toEqual(['anchor', 'selectivity', 'power', 'powerFrom', 'grid', 'named']);
     expect(Object.keys(json.color.named[0])).toEqual(['name', 'rgb', 'intactMse', 'patchedMse', 'ratio', 'changeMse']);
     expect(Object.keys(json.taps[0])).toEqual(['tensor', 'change', 'cosine', 'purity']);
     expect(Object.keys(json.taps[0].cosine)).toEqual(['concept', 'bins', 'intact', 'patched']);
     expect(Object.keys(json.timing)).toEqual(['seconds', 'samplesPerSecond']);
+  });
+
+  it('selectivity is the paper\'s: r^2 of MSE vs HSV similarity^p over the 8^3 grid, p = 3 for ablation, 2 for suppression', async () => {
+    const ablated = loadModel(SHIPPED);
+    ablateDims(ablated, 'bottleneck', [0], { concept: 'red' });
+    const file = path.join(tmp(), 'ablated.onnx');
+    saveModel(ablated, file);
+    // Independent: a plain-TypeScript forward pass of the ablated weights, colorsys-style HSV written out here, r^2 from sums.
+    const cube = colorCube(8);
+    const out = colorForward(loadModel(SHIPPED), cube, [0]);
+    const mses = cube.map((c, i) => c.reduce((s, v, k) => s + (out[i][k] - v) ** 2, 0) / 3);
+    const score = (p: number) => {
+      const xs = cube.map((c) => referenceSimilarity(c) ** p);
+      return squaredCorrelation(xs, mses);
+    };
+    const { result } = await compareModels(SHIPPED, file, { data: 'color-cube:4' });
+    expect(result.color!.power).toBe(3);
+    expect(result.color!.powerFrom).toBe('ablation');
+    expect(result.color!.grid).toBe(8);
+    expect(result.color!.selectivity!).toBeCloseTo(score(3), 4);
+    const p2 = await compareModels(SHIPPED, file, { data: 'color-cube:4', selectivityPower: 2 });
+    expect(p2.result.color!).toMatchObject({ power: 2, powerFrom: 'option' });
+    expect(p2.result.color!.selectivity!).toBeCloseTo(score(2), 4);
+    const grid20 = await compareModels(SHIPPED, file, { data: 'color-cube:4', selectivityGrid: 20 });
+    expect(grid20.result.color!.grid).toBe(20);
+    expect(grid20.result.color!.selectivity).not.toBe(result.color!.selectivity);
+
+    const suppressed = loadModel(ANCHORED);
+    await patchModel(suppressed, [{ concept: 'red', mode: 'suppress' }]);
+    const sfile = path.join(tmp(), 'suppressed.onnx');
+    saveModel(suppressed, sfile);
+    expect((await compareModels(ANCHORED, sfile, { data: 'color-cube:2' })).result.color).toMatchObject({ power: 2, powerFrom: 'suppression' });
+  });
+
+  it('sca compare --grid and --power reach the colour analysis; bad values exit 2', async () => {
+    const r = await sca('compare', SHIPPED, SHIPPED, '--data', 'color-cube:2', '--grid', '20', '--power', '2.5', '--json', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).color).toMatchObject({ grid: 20, power: 2.5, powerFrom: 'option', selectivity: null });
+    const bad = await sca('compare', SHIPPED, SHIPPED, '--power', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe("sca: --power: '0' must be above 0\n");
   });
 
   it('taps the anchored tensor: suppression moves every sample out of the anchor\'s half-space', async () => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDemo } from '../../src/cli/demo.js';
 import { runDemo } from '../../src/eval/demo.js';
 import { renderReport } from '../../src/eval/report.js';
 import { compareModels } from '../../src/eval/compare.js';
@@ -19,17 +20,32 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('sca demo', () => {
-  it('red\'s error rises over 1000x under suppression and ablation; green, cyan, blue and gray stay under 5e-3', () => {
+  it('red\'s error rises over 1000x under suppression (anchored model) and ablation (isolated model); green, cyan, blue and gray stay under 5e-3', () => {
     for (const run of [demo.suppressed, demo.ablated]) {
       const rows = Object.fromEntries(run.comparison.result.color!.named.map((r) => [r.name, r]));
       expect(rows.red.ratio).toBeGreaterThan(1000);
       for (const name of ['green', 'cyan', 'blue', 'gray']) expect(rows[name].patchedMse, name).toBeLessThan(5e-3);
       expect(run.comparison.result.color!.selectivity).toBeGreaterThan(0.5);
     }
+    expect(demo.suppressed.comparison.result.color!.power).toBe(2);
+    expect(demo.ablated.comparison.result.color!.power).toBe(3);
+  });
+
+  it('builds the paper-format table: 17 colours, baseline MSE and deltas beside the paper\'s', () => {
+    expect(demo.table.map((r) => r.name)).toEqual(['red', 'orange', 'yellow', 'lime', 'green', 'teal', 'cyan', 'azure', 'blue', 'purple', 'magenta', 'pink', 'black', 'dark gray', 'gray', 'light gray', 'white']);
+    const red = demo.table[0];
+    const row = demo.ablated.comparison.result.color!.named[0];
+    expect(red.ablation).toEqual({ baseline: row.intactMse, delta: row.patchedMse - row.intactMse, paper: 0.343, paperIsBound: false });
+    expect(red.suppression.paper).toBe(0.213);
+    expect(demo.table.find((r) => r.name === 'blue')!.ablation).toMatchObject({ paper: 0.0025, paperIsBound: true });
+    const text = formatDemo(demo);
+    expect(text).toMatch(/^red +\S+ +\+0\.\d{3} +\+0\.213 +\S+ +\+0\.\d{3} +\+0\.343$/m);
+    expect(text).toMatch(/^blue +\S+ +(0|[+-]\S+) +<0\.0025 /m);
+    expect(text).toContain("paper's best of 60: 0.991");
   });
 
   it('writes both patched models and a self-contained report', () => {
-    expect(fs.readdirSync(dir).sort()).toEqual(['color-red-ablated.onnx', 'color-red-suppressed.onnx', 'report.html']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['color-anchored-suppressed.onnx', 'color-isolated-ablated.onnx', 'report.html']);
     const html = fs.readFileSync(demo.report, 'utf8');
     expect(html).not.toMatch(/<script|<link|src="http/);
   });
@@ -39,9 +55,10 @@ describe('the HTML report', () => {
   it('holds the tables and plots (structure), with model paths relative to the report', async () => {
     const html = fs.readFileSync(demo.report, 'utf8');
     for (const plot of ['error-vs-hue', 'error-vs-similarity', 'swatches', 'tap-cosine-bottleneck']) expect(html).toContain(`data-plot="${plot}"`);
-    expect(html).toContain('<code>color-red-suppressed.onnx</code>');
+    expect(html).toContain('<code>color-anchored-suppressed.onnx</code>');
+    expect(html).toContain('<code>color-isolated-ablated.onnx</code>');
     expect(html).not.toContain(dir);
-    const generic = renderReport(await compareModels(demo.model, demo.ablated.path, { data: 'color-cube:2' }));
+    const generic = renderReport(await compareModels(demo.ablated.model, demo.ablated.path, { data: 'color-cube:2' }));
     expect(generic).toContain('Per colour');
   });
 
@@ -58,7 +75,7 @@ describe('the HTML report', () => {
     const probe = path.join(dir, 'probe.html');
     fs.writeFileSync(probe, fs.readFileSync(demo.report, 'utf8').replace('</body>', `${measure}</body>`));
     const dom = execFileSync(CHROMIUM!, [...args, '--window-size=1500,2400', '--dump-dom', `file://${probe}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    const section = (name: string) => new RegExp(`<section class="comparison" data-comparison="${name}">[\\s\\S]*?</section>`).exec(dom)?.[0] ?? '';
+    const section = (name: string) => new RegExp(`<section class="comparison" data-comparison="${name} [^"]*">[\\s\\S]*?</section>`).exec(dom)?.[0] ?? '';
     const runs = { Suppression: demo.suppressed, Ablation: demo.ablated };
 
     for (const [name, run] of Object.entries(runs)) {
@@ -76,6 +93,10 @@ describe('the HTML report', () => {
       expect(verdict).toContain(`Worst off-target change:</b> ${worst.name}, MSE`);
       expect(verdict).toContain(`Selectivity ${r.color!.selectivity!.toFixed(3)}:</b>`);
       expect(verdict).toMatch(/1 = damage falls only where colours resemble the concept, 0 = damage unrelated to it/);
+      // The paper's selectivity, named as such, with its power and the paper's own number for the same experiment beside ours.
+      expect(verdict).toContain(`squared Pearson r`);
+      expect(verdict).toContain(`here p = ${r.color!.power}, 8³ grid`);
+      expect(verdict).toContain(`best of 60 seeds ${run.paperSelectivity.toFixed(3)}`);
 
       // Every column header of every table is defined beside it.
       for (const block of html.match(/<div class="table-with-defs">[\s\S]*?<\/dl><\/div>/g)!) {

@@ -6,7 +6,7 @@
 import { findAnchor } from '../../src/anchors/manifest.js';
 import { loadModel } from '../../src/onnx/model.js';
 
-export const COLOR_MODEL = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+export const COLOR_MODEL = new URL('../../models/color-isolated.onnx', import.meta.url).pathname;
 /** The tensor where red is anchored. */
 export const COLOR_LATENT = findAnchor(loadModel(COLOR_MODEL).proto, 'red').tensor;
 /** Output of the decoder's first hidden layer (after its GELU). */

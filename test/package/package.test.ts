@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const MODEL = path.join(ROOT, 'models', 'color-red.onnx');
+const MODEL = path.join(ROOT, 'models', 'color-isolated.onnx');
 
 /** The environment of a plain shell: no npm_* variables from the npm that runs the tests. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -55,7 +55,7 @@ describe('the packed tarball in another project', () => {
 
   it('holds the built library with its types, the CLI and the shipped model, and no tests or sources', () => {
     const list = run('tar', ['-tzf', tarball]).stdout.split('\n');
-    for (const f of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli.js', 'package/models/color-red.onnx', 'package/README.md']) expect(list).toContain(f);
+    for (const f of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli.js', 'package/models/color-isolated.onnx', 'package/models/color-anchored.onnx', 'package/README.md']) expect(list).toContain(f);
     expect(list.filter((f) => /\/test\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 

@@ -46,13 +46,19 @@ describe(`red on the shipped colour model (${COLOR_MODEL.split('/').pop()})`, ()
 
   // A finding about the shipped model, pinned so the README's table stays true:
   // a model that does lose red under removal fails here, and the README must change.
-  it('stays linearly readable after suppression and after ablation (above the majority baseline, AUC > 0.9)', async () => {
+  it('stays linearly readable after suppression and after ablation (AUC > 0.9 everywhere; accuracy above the majority baseline except at the suppressed bottleneck)', async () => {
     for (const how of ['suppress', 'ablate'] as const) {
       const r = await probe(how);
       for (const t of r.tensors) {
-        expect(t.patched!.accuracy.low, `${how} ${t.tensor}`).toBeGreaterThan(t.patched!.majority);
         expect(t.patched!.auc!.value, `${how} ${t.tensor}`).toBeGreaterThan(0.9);
         expect(t.patched!.accuracy.value).toBeLessThan(t.intact.accuracy.value);
+        if (how === 'suppress' && t.tensor === LATENT) {
+          // The suppressed bottleneck still ranks red above the rest, but a thresholded probe does no better than "never red".
+          expect(t.patched!.accuracy.low, `${how} ${t.tensor}`).toBeLessThanOrEqual(t.patched!.majority);
+          expect(t.patched!.accuracy.high, `${how} ${t.tensor}`).toBeGreaterThanOrEqual(t.patched!.majority);
+        } else {
+          expect(t.patched!.accuracy.low, `${how} ${t.tensor}`).toBeGreaterThan(t.patched!.majority);
+        }
       }
     }
   });

@@ -12,7 +12,7 @@ import { gemmAutoencoder, layerNormBlock, matmulMlp, model, node, outputTargetMo
 import { maxAbsDiff } from '../helpers/reference.js';
 import { f32, run } from '../helpers/run.js';
 
-const SHIPPED = new URL('../../models/color-red.onnx', import.meta.url).pathname;
+const SHIPPED = new URL('../../models/color-isolated.onnx', import.meta.url).pathname;
 const N = 32;
 
 async function outputs(m: Parameters<typeof run>[0], feeds: Parameters<typeof run>[1], name = 'out'): Promise<Float32Array> {
@@ -30,7 +30,7 @@ describe('ablation on the PyTorch fixture (Gemm transB=1, torch-style L2 norm)',
   });
 });
 
-describe('ablation and pruning on the shipped SCA colour model (Gemm transB=0, ReduceL2 norm)', () => {
+describe('ablation and pruning on the shipped isolated SCA colour model (Gemm transB=0, ReduceL2 norm)', () => {
   const colors = Object.values(NAMED_COLORS);
   const feeds = { input: f32(colors.flat(), [colors.length, 3]) };
 
@@ -39,7 +39,7 @@ describe('ablation and pruning on the shipped SCA colour model (Gemm transB=0, R
     ablateDims(zeroed, 'bottleneck', [0]);
     const pruned = loadModel(SHIPPED);
     ablateDims(pruned, 'bottleneck', [0], { prune: true });
-    expect(pruned.proto.graph!.initializer.find((t) => t.name === 'encoder.2.weight')!.dims).toEqual([10, 4]);
+    expect(pruned.proto.graph!.initializer.find((t) => t.name === 'encoder.2.weight')!.dims).toEqual([16, 4]);
     expect(pruned.proto.graph!.valueInfo.find((v) => v.name === 'bottleneck')!.type!.tensorType!.shape!.dim[1].dimValue).toBe(4);
     const a = await outputs(zeroed, feeds, 'output');
     const b = await outputs(pruned, feeds, 'output');

@@ -1,84 +1,250 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { tfjsLoss, tfjsModel, flatGradient } from '../../bench/tfjs/colorLoss.js';
+import { tf, useBackend } from '../../bench/tfjs/engine.js';
 import { readAnchors } from '../../src/anchors/manifest.js';
-import { PAPER_ARCHITECTURE } from '../../src/train/autoencoder.js';
-import { colorCube, redLabelProbability, redness, sampleBatch } from '../../src/train/data.js';
-import { useBackend } from '../../src/train/engine.js';
-import { buildColorOnnx, checkExport, LATENT_TENSOR } from '../../src/train/export.js';
+import { Adam } from '../../src/train/adam.js';
+import { anchorsFor } from '../../src/train/color.js';
+import { colorCube, redLabelProbability, redness, sampleBatch, validationColors, vibrantLabelProbability } from '../../src/train/data.js';
+import { buildColorOnnx, checkExport } from '../../src/train/export.js';
+import { erf, erfSeries, gelu, geluDerivative } from '../../src/train/gelu.js';
+import { infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
+import { PRESETS, withPeakLearningRate } from '../../src/train/presets.js';
 import { Random } from '../../src/train/random.js';
-import { PAPER_LEARNING_RATE, PAPER_WEIGHTS, scheduleValue } from '../../src/train/schedule.js';
-import { trainColor } from '../../src/train/trainer.js';
+import { anchor } from '../../src/train/regularizers/anchor.js';
+import { antiAnchor } from '../../src/train/regularizers/antiAnchor.js';
+import { separate } from '../../src/train/regularizers/separate.js';
+import { antiSubspace, subspace } from '../../src/train/regularizers/subspace.js';
+import { minimumJerk, scheduleValue } from '../../src/train/schedule.js';
+import { lossAndGradient, trainSeed } from '../../src/train/trainer.js';
 
-beforeAll(async () => {
-  await useBackend('cpu');
-});
-
-describe('schedules', () => {
-  it('interpolates keyframes linearly and steps where two share a position', () => {
-    const keys: [number, number][] = [[0, 0], [0.5, 1], [1, 0]];
-    expect([0, 2, 5, 10].map((s) => scheduleValue(keys, s, 11))).toEqual([0, expect.closeTo(0.4, 9), 1, 0]);
-    expect(scheduleValue(PAPER_WEIGHTS.anchor, 1348, 1500)).toBeCloseTo(0.12, 3);
-    expect(scheduleValue(PAPER_WEIGHTS.anchor, 1351, 1500)).toBe(0);
+describe('minimum-jerk schedules (SCA.md keyframes)', () => {
+  const isolated = PRESETS.isolated;
+  it('matches values worked out from the 2.9.1 keys', () => {
+    expect(scheduleValue(isolated.weights.anchor!, 100)).toBeCloseTo(0.0323, 4);
+    expect(scheduleValue(isolated.weights.antiSubspace!, 500)).toBeCloseTo(0.0548, 4);
+    expect(scheduleValue(isolated.learningRate, 1460)).toBeCloseTo(0.0781, 4);
   });
 
-  it('follows the paper\'s learning rate', () => {
-    expect(scheduleValue(PAPER_LEARNING_RATE, 0, 1500)).toBe(1e-8);
-    expect(scheduleValue(PAPER_LEARNING_RATE, 10, 1500)).toBeCloseTo(0.01, 4);
-    expect(scheduleValue(PAPER_LEARNING_RATE, 750, 1500)).toBeCloseTo(0.1, 3);
-    expect(scheduleValue(PAPER_LEARNING_RATE, 1499, 1500)).toBeCloseTo(0.05, 6);
+  it('holds the first value before the first key and the last after the last; passes through every key', () => {
+    expect(scheduleValue([[248, 0.1], [750, 0.2]], 0)).toBe(0.1);
+    expect(scheduleValue(isolated.weights.anchor!, 1500)).toBe(0);
+    for (const [t, v] of isolated.learningRate) expect(scheduleValue(isolated.learningRate, t)).toBe(v);
+    expect(minimumJerk(0.5)).toBe(0.5);
+  });
+
+  it('the last 75 steps are pure reconstruction', () => {
+    for (const preset of Object.values(PRESETS)) {
+      for (const keys of Object.values(preset.weights)) for (const step of [1425, 1460, 1500]) expect(scheduleValue(keys!, step)).toBe(0);
+    }
+  });
+
+  it('--peak-lr moves the plateau and halves it by the end, warm-up unchanged', () => {
+    const lr = withPeakLearningRate(isolated.learningRate, 0.05);
+    expect(scheduleValue(lr, 10)).toBe(0.01);
+    expect(scheduleValue(lr, 750)).toBeCloseTo(0.05, 15);
+    expect(scheduleValue(lr, 1500)).toBeCloseTo(0.025, 15);
+  });
+});
+
+describe('presets', () => {
+  it('are the authors\' configurations', () => {
+    expect(PRESETS.anchored.architecture).toEqual({ latent: 4, layers: 1, hidden: 16 });
+    expect(PRESETS.isolated.architecture).toEqual({ latent: 5, layers: 2, hidden: 16 });
+    expect(network(PRESETS.isolated.architecture).size).toBe(840);
+    for (const p of Object.values(PRESETS)) expect([p.steps, p.batch]).toEqual([1501, 64]);
+    expect(Object.keys(PRESETS['2.10.1'].weights).sort()).toEqual(['anchor', 'antiSubspace', 'separate']);
+    expect(scheduleValue(PRESETS['2.10.1'].weights.anchor!, 750)).toBe(0.12);
+    expect(Object.keys(PRESETS.anchored.weights).sort()).toEqual(['anchor', 'separate', 'subspace']);
   });
 });
 
 describe('data and rare labels', () => {
-  it('redness and label probability', () => {
+  it('redness and label probabilities', () => {
     expect(redness([1, 0, 0])).toBe(1);
     expect(redness([1, 1, 1])).toBe(0);
     expect(redLabelProbability([1, 0, 0])).toBeCloseTo(0.08, 12);
     expect(redLabelProbability([0.5, 0, 0])).toBeCloseTo(0.08 / 256, 12);
+    expect(vibrantLabelProbability([0, 1, 0])).toBeCloseTo(0.01, 12);
+    expect(vibrantLabelProbability([0.5, 0.5, 0.5])).toBe(0);
   });
 
-  it('labels pure red about 8% of the time, and the cube about 0.09%', () => {
-    const random = new Random(1);
-    const red = sampleBatch([[1, 0, 0]], 100_000, random);
-    expect(red.labels.reduce((a, b) => a + b, 0) / 100_000).toBeCloseTo(0.08, 2);
+  it('a 1501-step run expects about 83 red labels in 96,064 draws', () => {
     const cube = colorCube(8);
-    const expected = cube.reduce((s, c) => s + redLabelProbability(c), 0) / cube.length;
-    expect(expected).toBeGreaterThan(0.0008);
-    expect(expected).toBeLessThan(0.001);
+    const expected = (1501 * 64 * cube.reduce((s, c) => s + redLabelProbability(c), 0)) / cube.length;
+    expect(expected).toBeGreaterThan(75);
+    expect(expected).toBeLessThan(91);
   });
 
-  it('samples the cube with both ends and validates at cell centres', () => {
+  it('trains on the 8^3 grid with both ends and validates on 7^3 inner points plus the corners', () => {
     expect(colorCube(8)).toHaveLength(512);
-    expect(colorCube(8)[511]).toEqual([1, 1, 1]);
-    expect(colorCube(8, true)[0]).toEqual([1 / 16, 1 / 16, 1 / 16]);
+    const v = validationColors();
+    expect(v).toHaveLength(351);
+    expect(v[0]).toEqual([1 / 16, 1 / 16, 1 / 16]);
+    expect(v[342]).toEqual([15 / 16, 15 / 16, 15 / 16]);
+    expect(v.slice(343)).toContainEqual([1, 0, 0]);
+  });
+
+  it('labels pure red about 8% of the time', () => {
+    const batch = sampleBatch([[1, 0, 0]], 100_000, new Random(1));
+    expect(batch.red.reduce((a, b) => a + b, 0) / 100_000).toBeCloseTo(0.08, 2);
+  });
+});
+
+describe('exact GELU', () => {
+  it('erf matches published values and its series reference', () => {
+    const published: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014]];
+    for (const [x, v] of published) {
+      expect(Math.abs(erf(x) - v)).toBeLessThan(1e-15);
+      expect(Math.abs(erf(-x) + v)).toBeLessThan(1e-15);
+      expect(Math.abs(erfSeries(x) - v)).toBeLessThan(1e-15);
+    }
+    const random = new Random(5);
+    for (let i = 0; i < 10_000; i++) {
+      const x = (random.next() - 0.5) * 14;
+      expect(Math.abs(erf(x) - erfSeries(x))).toBeLessThan(1e-13);
+    }
+  });
+
+  it('its derivative matches finite differences', () => {
+    for (const x of [-3, -1, -0.2, 0, 0.4, 1.5, 4]) expect(geluDerivative(x)).toBeCloseTo((gelu(x + 1e-6) - gelu(x - 1e-6)) / 2e-6, 8);
+  });
+});
+
+describe('regularizers, against values worked out by hand', () => {
+  // Rows of z ([rows, 3]): e0, e1, (0.6, 0.8, 0), (-0.6, 0, 0.8).
+  const z = Float64Array.from([1, 0, 0, 0, 1, 0, 0.6, 0.8, 0, -0.6, 0, 0.8]);
+  const latents = (red: number[], vibrant = [0, 0, 0, 0]) => ({ z, rows: 4, k: 3, red: Float64Array.from(red), vibrant: Float64Array.from(vibrant) });
+  const grad = () => new Float64Array(12);
+
+  it('anchor: mean of 1 - z.a over labelled samples only; no labels, no loss', () => {
+    const g = grad();
+    expect(anchor([1, 0, 0])(latents([0, 1, 1, 0]), g, 1)).toBeCloseTo((1 + 0.4) / 2, 7);
+    expect(g[3]).toBeCloseTo(-0.5, 7);
+    expect(g[0]).toBe(0);
+    expect(anchor([1, 0, 0])(latents([0, 0, 0, 0]), grad(), 1)).toBe(0);
+  });
+
+  it('anti-anchor: batch mean of max(0, -z_0)', () => {
+    const g = grad();
+    expect(antiAnchor([-1, 0, 0])(latents([0, 0, 0, 0]), g, 2)).toBeCloseTo(0.6 / 4, 12);
+    expect(g[9]).toBeCloseTo((2 * -1) / 4, 12);
+    expect(g[6]).toBe(0);
+  });
+
+  it('anti-subspace: batch mean of z_0^2; subspace: z outside {0,1} squared, over vibrant samples', () => {
+    expect(antiSubspace([0])(latents([0, 0, 0, 0]), grad(), 1)).toBeCloseTo((1 + 0.36 + 0.36) / 4, 12);
+    const g = grad();
+    expect(subspace([0, 1])(latents([0, 0, 0, 0], [0, 0, 1, 1]), g, 1)).toBeCloseTo(0.64 / 2, 7);
+    expect(g[11]).toBeCloseTo(0.8, 7);
+  });
+
+  it('separate: (1/B) sum of ((1 + c)/2)^p over pairs, duplicates and self set to c = 0', () => {
+    const dup = { z: Float64Array.from([1, 0, 0, 1, 1, 0]), rows: 3, k: 2, red: new Float64Array(3), vibrant: new Float64Array(3) };
+    // Rows 0 and 2 coincide (counted as c = 0, i.e. 0.5^p, like self); each sees row 1 at c = 0 too.
+    expect(separate(2)(dup, new Float64Array(6), 1)).toBeCloseTo(9 * 0.25 / 3, 12);
+    const far = { z: Float64Array.from([1, 0, -1, 0]), rows: 2, k: 2, red: new Float64Array(2), vibrant: new Float64Array(2) };
+    expect(separate()(far, new Float64Array(4), 1)).toBeCloseTo((2 * 0.5 ** 100) / 2, 40);
+  });
+});
+
+describe('the hand-written backward pass', () => {
+  const weights = { anchor: 0.3, antiAnchor: 0.2, separate: 0.05, antiSubspace: 0.4, subspace: 0.3 };
+  function setUp(architecture: Architecture) {
+    const net = network(architecture);
+    const params = initialParameters(net, new Random(3));
+    const random = new Random(9);
+    const colors = Float64Array.from({ length: 36 }, () => Math.round(random.next() * 7) / 7);
+    colors.set(colors.subarray(0, 3), 3); // a duplicate draw
+    colors.set([0.1, 0.9, 0.2], 6); // a colour whose z_0 is likely negative
+    const batch = { colors, red: Float64Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 1 : 0)), vibrant: Float64Array.from({ length: 12 }, (_, i) => (i % 4 === 1 ? 1 : 0)) };
+    return { net, params, batch };
+  }
+
+  it.each([PRESETS.isolated.architecture, PRESETS.anchored.architecture])('matches central finite differences for every parameter (%o)', (architecture) => {
+    const { net, params, batch } = setUp(architecture);
+    const { grads } = lossAndGradient(net, params, batch, weights, 0.05);
+    const total = (p: Float64Array) => lossAndGradient(net, p, batch, weights, 0.05).losses.total;
+    for (let i = 0; i < params.length; i++) {
+      const q = Float64Array.from(params);
+      q[i] += 1e-6;
+      const up = total(q);
+      q[i] -= 2e-6;
+      const fd = (up - total(q)) / 2e-6;
+      expect(Math.abs(fd - grads[i]), `parameter ${i}`).toBeLessThan(1e-6 + 1e-5 * Math.abs(fd));
+    }
+  });
+
+  describe('against tfjs autodiff of the same loss', () => {
+    beforeAll(async () => {
+      await useBackend('cpu');
+    });
+
+    it.each([PRESETS.isolated.architecture, PRESETS.anchored.architecture])('loss and gradient agree to float32 precision (%o)', (architecture) => {
+      const { net, params, batch } = setUp(architecture);
+      const ours = lossAndGradient(net, params, batch, weights, 0.05);
+      const model = tfjsModel(architecture, params);
+      const { value, grads } = tf.variableGrads(() => tfjsLoss(model, batch, weights, 0.05), model.variables);
+      expect(value.dataSync()[0]).toBeCloseTo(ours.losses.total, 5);
+      const theirs = flatGradient(model, model.variables.map((v) => grads[v.name]));
+      const scale = Math.max(...Array.from(ours.grads, Math.abs));
+      for (let i = 0; i < theirs.length; i++) expect(Math.abs(theirs[i] - ours.grads[i]), `parameter ${i}`).toBeLessThan(2e-5 * scale);
+      for (const v of model.variables) v.dispose();
+    });
+  });
+});
+
+describe('Adam (PyTorch defaults)', () => {
+  it('first step moves each parameter by lr against the sign of its gradient; then follows the moment estimates', () => {
+    const p = Float64Array.from([1, 1]);
+    const adam = new Adam(2);
+    adam.step(p, Float64Array.from([0.5, -2]), 0.1);
+    // m^ = g and v^ = g^2 after one step: a move of lr |g| / (|g| + eps).
+    const p1 = [1 - (0.1 * 0.5) / (0.5 + 1e-8), 1 + (0.1 * 2) / (2 + 1e-8)];
+    expect(p[0]).toBeCloseTo(p1[0], 14);
+    expect(p[1]).toBeCloseTo(p1[1], 14);
+    adam.step(p, Float64Array.from([0.5, 0]), 0.1);
+    // After two steps: m = [0.095, -0.18], v = [0.00049975, 0.003996], bias-corrected by 0.19 and 0.001999.
+    const m = [0.095 / 0.19, -0.18 / 0.19];
+    const v = [0.00049975 / 0.001999, 0.003996 / 0.001999];
+    expect(p[0]).toBeCloseTo(p1[0] - (0.1 * m[0]) / (Math.sqrt(v[0]) + 1e-8), 12);
+    expect(p[1]).toBeCloseTo(p1[1] - (0.1 * m[1]) / (Math.sqrt(v[1]) + 1e-8), 12);
   });
 });
 
 describe('training and export', () => {
-  it('a fixed seed gives the same weights; another seed does not', async () => {
-    const a = await trainColor({ seed: 3, steps: 20 });
-    const b = await trainColor({ seed: 3, steps: 20 });
-    const c = await trainColor({ seed: 4, steps: 20 });
-    const w = (r: typeof a) => Array.from(r.model.decoder[0].weight.dataSync());
-    expect(w(a)).toEqual(w(b));
-    expect(w(a)).not.toEqual(w(c));
+  it('a fixed seed gives the same weights; another seed does not', () => {
+    const a = trainSeed({ preset: 'isolated', steps: 30 }, 3);
+    const b = trainSeed({ preset: 'isolated', steps: 30 }, 3);
+    const c = trainSeed({ preset: 'isolated', steps: 30 }, 4);
+    expect(Array.from(a.params)).toEqual(Array.from(b.params));
+    expect(Array.from(a.params)).not.toEqual(Array.from(c.params));
+    expect(a.draws).toBe(30 * 64);
   });
 
-  it('reports loss terms and the labelled fraction', async () => {
-    const seen: Record<string, number>[] = [];
-    const r = await trainColor({ seed: 1, steps: 60, onProgress: (_s, l) => seen.push(l) });
-    expect(Object.keys(seen[0])).toEqual(['recon', 'anchor', 'separate', 'antiSubspace']);
-    expect(r.draws).toBe(60 * 64);
-    expect(r.labelledFraction).toBe(r.labelled / r.draws);
+  it('exports ONNX that onnxruntime runs as the trainer does, with each preset\'s anchors', async () => {
+    const t = trainSeed({ preset: 'anchored', steps: 40 }, 2);
+    const m = buildColorOnnx(t.net, t.params, anchorsFor({ preset: 'anchored' }));
+    expect(await checkExport(t.net, t.params, m)).toBeLessThan(1e-5);
+    expect(readAnchors(m.proto)).toEqual([
+      { concept: 'red', tensor: 'bottleneck', direction: [1, 0, 0, 0] },
+      { concept: 'vibrant', tensor: 'bottleneck', dims: [0, 1] },
+    ]);
+    expect(anchorsFor({ preset: 'isolated' })).toEqual([{ concept: 'red', tensor: 'bottleneck', direction: [1, 0, 0, 0, 0], dims: [0] }]);
   });
 
-  it('exports ONNX that onnxruntime runs as tfjs did, with named tensors and the anchor manifest', async () => {
-    const r = await trainColor({ seed: 2, steps: 40, architecture: { ...PAPER_ARCHITECTURE, latent: 4, hidden: 12 } });
-    const m = buildColorOnnx(r.model);
-    expect(await checkExport(r.model, m)).toBeLessThan(1e-5);
-    const g = m.proto.graph!;
-    expect(g.input[0].name).toBe('input');
-    expect(g.output[0].name).toBe('output');
-    expect(g.node.some((n) => n.output.includes(LATENT_TENSOR))).toBe(true);
-    expect(readAnchors(m.proto)).toEqual([{ concept: 'red', tensor: 'bottleneck', direction: [1, 0, 0, 0], dims: [0] }]);
+  it('suppression leaves colours with z.a <= 0 untouched; ablation renormalises the other dims', () => {
+    const t = trainSeed({ preset: 'isolated', steps: 40 }, 1);
+    const colors = Float64Array.from(colorCube(4).flat());
+    const plain = infer(t.net, t.params, colors);
+    const suppressed = infer(t.net, t.params, colors, { kind: 'suppress', direction: [1, 0, 0, 0, 0] });
+    for (let i = 0; i < 64; i++) {
+      if (plain.z[5 * i] <= 0) expect(Array.from(suppressed.out.subarray(3 * i, 3 * i + 3))).toEqual(Array.from(plain.out.subarray(3 * i, 3 * i + 3)));
+    }
+    const ablated = infer(t.net, t.params, colors, { kind: 'ablate', dims: [0] });
+    for (let i = 0; i < 64; i++) {
+      const row = Array.from(ablated.z.subarray(5 * i, 5 * i + 5));
+      expect(row[0]).toBe(0);
+      expect(Math.hypot(...row)).toBeCloseTo(1, 12);
+    }
   });
 });

@@ -1,8 +1,20 @@
-/** Anti-anchor (hemisphere form): max(cos(z, a'), 0). Pushes samples out of the half-space facing a'. */
-import type * as TF from '@tensorflow/tfjs-core';
-import { tf } from '../engine.js';
-import { cosineTo } from './select.js';
+/**
+ * Anti-anchor (hemisphere form, exp. 2.9.1): batch mean of max(0, z.a') with
+ * a' = -a, i.e. max(0, -z_0) for red at e0: keeps everything out of the
+ * hemisphere opposite the anchor.
+ */
+import type { Regularizer } from './term.js';
 
-export function antiAnchorTerms(z: TF.Tensor2D, antiAnchor: number[]): TF.Tensor1D {
-  return tf.relu(cosineTo(z, antiAnchor));
+export function antiAnchor(opposite: number[]): Regularizer {
+  return ({ z, rows, k }, grad, weight) => {
+    let sum = 0;
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let j = 0; j < k; j++) dot += z[r * k + j] * opposite[j];
+      if (dot <= 0) continue;
+      sum += dot;
+      for (let j = 0; j < k; j++) grad[r * k + j] += (weight * opposite[j]) / rows;
+    }
+    return sum / rows;
+  };
 }

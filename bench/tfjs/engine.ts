@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerGradients } from './gradients.js';
 
-import type { TrainBackend } from './defaults.js';
+export type TrainBackend = 'cpu' | 'wasm';
 
-export type { TrainBackend };
+
 
 let ready: TrainBackend | undefined;
 
