@@ -38,7 +38,7 @@ import * as ort from 'onnxruntime-node';
 import { compareModels } from '../src/eval/compare.js';
 import { benchInferenceGraphs } from './inference.js';
 import { encodeNpy } from '../src/eval/npy.js';
-import { openSession, parseDevice, type Device } from '../src/eval/session.js';
+import { openSession, parseDevice, type Device } from '../src/runtime/session.js';
 import { IrModel } from '../src/ir/model.js';
 import { loadModel, saveModel } from '../src/onnx/model.js';
 import { patchModel } from '../src/rewrite/patch.js';

@@ -40,7 +40,7 @@ export {
   type TapResult,
 } from './eval/compare.js';
 export { renderReport, type ReportOptions, type ReportPart } from './eval/report.js';
-export { withInputValues, cudaAvailable, type Device } from './eval/session.js';
+export { withInputValues, cudaAvailable, type Device } from './runtime/session.js';
 
 // CI gate (sca check)
 export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './eval/check.js';

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import { loadDataset, requiredInputs } from '../eval/data.js';
-import type { Device } from '../eval/session.js';
+import type { Device } from '../runtime/session.js';
 import type { Model } from '../onnx/model.js';
 import { collectActivations, rowsFor } from '../probe/activations.js';
 import type { Labels } from '../probe/labels.js';

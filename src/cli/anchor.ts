@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { anchorFromData, METHODS, type Method } from '../anchors/anchorFromData.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
-import { parseDevice } from '../eval/session.js';
+import { parseDevice } from '../runtime/session.js';
 import { UsageError } from '../errors.js';
 import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { junitErrorXml, junitXml, runChecks } from '../eval/check.js';
-import { parseDevice } from '../eval/session.js';
+import { parseDevice } from '../runtime/session.js';
 import fs from 'node:fs';
 import { writeTextFile } from '../util/files.js';
 import type { Context } from './context.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { compareModels } from '../eval/compare.js';
 import { formatComparison } from '../eval/format.js';
 import { renderReport } from '../eval/report.js';
-import { parseDevice } from '../eval/session.js';
+import { parseDevice } from '../runtime/session.js';
 import { writeTextFile } from '../util/files.js';
 import { UsageError } from '../errors.js';
 import { number, positiveInt } from '../util/options.js';

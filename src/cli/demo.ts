@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { runDemo, type DemoResult } from '../eval/demo.js';
 import { sci } from '../eval/format.js';
 import { colorVerdict, selectivityReading, times } from '../eval/report.js';
-import { parseDevice } from '../eval/session.js';
+import { parseDevice } from '../runtime/session.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { probeShapes } from '../eval/probe.js';
+import { probeShapes } from '../runtime/shapes.js';
 import { loadModel, saveModel, type Model, type SaveResult } from '../onnx/model.js';
 import { ScratchFiles } from '../weights/lowrank.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDevice } from '../eval/session.js';
+import { parseDevice } from '../runtime/session.js';
 import { probeModels, type ProbeReport } from '../probe/run.js';
 import type { Estimate } from '../probe/stats.js';
 import { writeTextFile } from '../util/files.js';

@@ -12,7 +12,7 @@ import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx
 import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
 import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
-import { openSession, ort, tensorNumbers, withInputValues, type Device } from './session.js';
+import { openSession, ort, tensorNumbers, withInputValues, type Device } from '../runtime/session.js';
 import { resolveLabels } from '../probe/run.js';
 import { tapPurity, type TapPurity } from '../probe/purity.js';
 

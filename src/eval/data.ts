@@ -13,7 +13,7 @@ import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
 import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
-import { ORT_TYPE, type ort } from './session.js';
+import { ORT_TYPE, type ort } from '../runtime/session.js';
 
 export interface ModelInput {
   name: string;

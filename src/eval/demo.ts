@@ -18,7 +18,7 @@ import { NAMED_COLORS } from './colors.js';
 import { compareModels, type Comparison } from './compare.js';
 import { paperDelta, PAPER_SELECTIVITY } from './paper.js';
 import { renderReport } from './report.js';
-import type { Device } from './session.js';
+import type { Device } from '../runtime/session.js';
 
 /**
  * The shipped models of this package, wherever it is run from: the nearest

@@ -11,7 +11,7 @@ import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
 import type { ModelProto } from '../onnx/types.js';
 import type { Dataset } from '../eval/data.js';
-import { openSession, ort, type Device } from '../eval/session.js';
+import { openSession, ort, type Device } from '../runtime/session.js';
 import type { Features } from './features.js';
 
 /** A model to run: a file, or one built in memory (e.g. patched on the fly). */

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { Device } from '../eval/session.js';
+import type { Device } from '../runtime/session.js';
 import type { ModelSource } from './activations.js';
 import { REDNESS_LABELS } from './labels.js';
 import { probeModels } from './run.js';

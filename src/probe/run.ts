@@ -9,7 +9,7 @@
 import { readAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { loadDataset, requiredInputs, type Dataset } from '../eval/data.js';
-import type { Device } from '../eval/session.js';
+import type { Device } from '../runtime/session.js';
 import { collectActivations, resolveSource, rowsFor, type ModelSource } from './activations.js';
 import { loadLabels, REDNESS_LABELS, rednessLabels, type Labels } from './labels.js';
 import { crossValidatedProbe, type ProbeOptions, type ProbeResult } from './probe.js';

@@ -6,7 +6,7 @@
  */
 import { writeAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { openSession, ort } from '../eval/session.js';
+import { openSession, ort } from '../runtime/session.js';
 import { attrInt, attrInts, emptyGraph, newModel, node } from '../onnx/build.js';
 import { makeValueInfo } from '../onnx/graph.js';
 import { serializeModel, type Model } from '../onnx/model.js';

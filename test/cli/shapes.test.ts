@@ -12,6 +12,8 @@ import { loadModel, serializeModel, type Model } from '../../src/onnx/model.js';
 import { AttributeType, DataType } from '../../src/onnx/types.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { ShapeUnknownError } from '../../src/rewrite/target.js';
+import { probeShapes } from '../../src/runtime/shapes.js';
+import { FIXTURE_DIR, fixturePath } from '../helpers/torchFixtures.js';
 import { sca } from '../helpers/cli.js';
 import { f32, run } from '../helpers/run.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -36,6 +38,13 @@ function save(m: Model, name: string): string {
 }
 
 describe('shapes for patching', () => {
+  it('the runtime probe runs an external-data model in place, marks symbolic axes unknown, and writes nothing', async () => {
+    const before = fs.readdirSync(FIXTURE_DIR).sort();
+    const shapes = await probeShapes(loadModel(fixturePath('gpt2_op17_ext')), ['/blocks.0/Add_1_output_0']);
+    expect(shapes.get('/blocks.0/Add_1_output_0')).toEqual({ elemType: DataType.FLOAT, shape: [undefined, undefined, 32] });
+    expect(fs.readdirSync(FIXTURE_DIR).sort()).toEqual(before);
+  });
+
   it('a huge declared input costs nothing: inference gives the shape, no model is run', () => {
     const graph = { ...emptyGraph('big'), node: [node('Relu', ['x'], ['r']), node('Neg', ['r'], ['y'])], input: [makeValueInfo('x', DataType.FLOAT, [100000, 100000])], output: [makeValueInfo('y', DataType.FLOAT)] };
     const m: Model = { proto: newModel(graph, 17), baseDir: tmp() };

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
-import { openSession, ort } from '../../src/eval/session.js';
+import { openSession, ort } from '../../src/runtime/session.js';
 import { saveModel, serializeModel, usesExternalData, type Model } from '../../src/onnx/model.js';
 
 export const FIXTURE_DIR = fileURLToDir(new URL('../fixtures/', import.meta.url));

@@ -14,7 +14,7 @@ import { Graph } from '../../src/ir/graph.js';
 import { formatSummary, summarizeModel } from '../../src/onnx/inspect.js';
 import { loadModel, serializeModel } from '../../src/onnx/model.js';
 import { DataType, type TensorProto } from '../../src/onnx/types.js';
-import { openSession, ort } from '../../src/eval/session.js';
+import { openSession, ort } from '../../src/runtime/session.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { Random } from '../../src/train/random.js';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
 import { Graph } from '../../src/ir/graph.js';
-import { probeShapes } from '../../src/eval/probe.js';
+import { probeShapes } from '../../src/runtime/shapes.js';
 import { describe, expect, it } from 'vitest';
 import { attrFloat, attrInt, emptyGraph, newModel, node } from '../../src/onnx/build.js';
 import { decodeMessage, type Message } from '../../src/onnx/codec.js';

@@ -6,7 +6,7 @@ import { isExternal, tensorFloats } from '../../src/onnx/tensor.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { gemmAutoencoder, randomValues } from '../helpers/graphs.js';
 import { f32, run } from '../helpers/run.js';
-import { ort } from '../../src/eval/session.js';
+import { ort } from '../../src/runtime/session.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const tmp = useTempDir('model');

@@ -10,7 +10,7 @@ import { patchModel, type PatchRequest } from '../../src/rewrite/patch.js';
 import { gemmAutoencoder, layerNormBlock, matmulMlp, outputTargetModel, randomValues } from '../helpers/graphs.js';
 import { applyDims, maxAbsDiff, projectSubspace, rows, suppressDirection, type Row } from '../helpers/reference.js';
 import { f32, ort, run } from '../helpers/run.js';
-import { withInputValues } from '../../src/eval/session.js';
+import { withInputValues } from '../../src/runtime/session.js';
 
 const N = 64;
 const x3 = f32(randomValues(N * 3, 99, 1.5), [N, 3]);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openSession, ort } from '../../src/eval/session.js';
+import { openSession, ort } from '../../src/runtime/session.js';
 import { loadModel, saveModel } from '../../src/onnx/model.js';
 import { isLinearOp, linearOp, lookupFromGraph } from '../../src/ops/index.js';
 import { foldTensorLowRank, ScratchFiles } from '../../src/weights/lowrank.js';

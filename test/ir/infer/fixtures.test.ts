@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ort } from '../../../src/eval/session.js';
+import { ort } from '../../../src/runtime/session.js';
 import { loadModel } from '../../../src/onnx/model.js';
 import type { GraphProto } from '../../../src/onnx/types.js';
 import { formatShape } from '../../../src/ir/infer/dims.js';

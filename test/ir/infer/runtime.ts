@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { makeValueInfo } from '../../../src/onnx/graph.js';
 import { saveModel, serializeModel, type Model } from '../../../src/onnx/model.js';
 import { DataType, type ModelProto } from '../../../src/onnx/types.js';
-import { ort, ORT_TYPE } from '../../../src/eval/session.js';
+import { ort, ORT_TYPE } from '../../../src/runtime/session.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
 import { inferModel } from '../../../src/ir/infer/graph.js';
 import { Random } from '../../../src/train/random.js';

@@ -1,13 +1,13 @@
 /**
  * The last resort for a shape: run the model once with the tensors exposed
  * as extra outputs. Used only when neither the file nor shape inference gives
- * the length of the axis an edit needs. Every symbolic input dim is set to 1,
+ * the length of the axis an edit needs. Every symbolic input dim is set to 1
+ * and then 2 (an output axis that changes with them is reported as unknown,
+ * not as the probe's length),
  * the inputs must fit a fixed memory bound (a declared [100000, 100000] input
- * is refused, not allocated), and the model is run from a file next to the
- * original, so external data resolves as it does for the original.
+ * is refused, not allocated), and external data is read where the original
+ * model's locations point.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ValueType } from '../ir/types.js';
 import { serializeModel, usesExternalData, type Model } from '../onnx/model.js';
@@ -48,35 +48,23 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
   const twos = zeroFeeds(2);
   const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t)).map((name) => ({ name }));
   const probe: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };
-  let tmp: string | undefined;
-  let source: string | Uint8Array;
-  if (usesExternalData(model)) {
-    tmp = path.join(model.baseDir, `.sca-probe-${process.pid}-${Math.random().toString(36).slice(2, 8)}.onnx`);
-    fs.writeFileSync(tmp, serializeModel(probe));
-    source = tmp;
-  } else {
-    source = serializeModel(probe);
-  }
+  // External data is read from the model's own folder: nothing is written anywhere.
+  const session = await openSession(serializeModel(probe), 'cpu', usesExternalData(model) ? model.baseDir : undefined);
   try {
-    const session = await openSession(source);
-    try {
-      const first = await session.run(ones, tensors).catch((err: Error) => {
-        throw new UsageError(`${label}: cannot infer the shapes needed, and onnxruntime cannot run the model to find them (${String(err.message).split('\n')[0]})`);
-      });
-      // A model that fixes its batch size inside the graph may refuse 2: then only the first run speaks.
-      const second = await session.run(twos, tensors).catch(() => first);
-      return new Map(
-        tensors.map((t) => {
-          const a = first[t].dims;
-          const b = second[t].dims;
-          const shape = a.map((d, i) => (b.length === a.length && b[i] === d ? d : undefined));
-          return [t, { elemType: onnxTypeOf(first[t].type), shape }];
-        }),
-      );
-    } finally {
-      await session.release();
-    }
+    const first = await session.run(ones, tensors).catch((err: Error) => {
+      throw new UsageError(`${label}: cannot infer the shapes needed, and onnxruntime cannot run the model to find them (${String(err.message).split('\n')[0]})`);
+    });
+    // A model that fixes its batch size inside the graph may refuse 2: then only the first run speaks.
+    const second = await session.run(twos, tensors).catch(() => first);
+    return new Map(
+      tensors.map((t) => {
+        const a = first[t].dims;
+        const b = second[t].dims;
+        const shape = a.map((d, i) => (b.length === a.length && b[i] === d ? d : undefined));
+        return [t, { elemType: onnxTypeOf(first[t].type), shape }];
+      }),
+    );
   } finally {
-    if (tmp) fs.rmSync(tmp, { force: true });
+    await session.release();
   }
 }
