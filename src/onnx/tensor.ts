@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
 import { isInside, statRegularFile } from '../util/files.js';
-import { FileRange } from './codec.js';
+import { FileRange, type Bytes } from './codec.js';
 import { DATA_LOCATION_EXTERNAL, DataType, type GraphProto, type Int64, type ModelProto, type TensorProto } from './types.js';
 
 const ELEMENT_NAMES: Record<number, string> = {
@@ -248,13 +248,12 @@ export function floatsToBfloat16(values: ArrayLike<number>): Uint16Array {
 
 /** Replaces the tensor's contents with `values` held inline as raw_data, keeping its element type. */
 export function setTensorFloats(t: TensorProto, values: ArrayLike<number>, dims?: Int64[]): void {
-  const dataType = t.dataType ?? DataType.FLOAT;
-  clearData(t);
-  t.rawData = encodeFloats(values, dataType);
+  setRawData(t, encodeFloats(values, t.dataType ?? DataType.FLOAT));
   if (dims) t.dims = dims;
 }
 
-function clearData(t: TensorProto): void {
+/** Points the tensor at `bytes` as raw_data (in memory or a file range), dropping every other place data can live. */
+export function setRawData(t: TensorProto, bytes: Bytes): void {
   t.floatData = [];
   t.int32Data = [];
   t.int64Data = [];
@@ -263,7 +262,7 @@ function clearData(t: TensorProto): void {
   t.stringData = [];
   t.externalData = [];
   delete t.dataLocation;
-  delete t.rawData;
+  t.rawData = bytes;
 }
 
 export function makeTensor(name: string, dataType: number, dims: number[], values: ArrayLike<number>): TensorProto {

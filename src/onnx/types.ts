@@ -91,6 +91,16 @@ export interface NodeProto extends Extensible {
   docString?: string;
 }
 
+/** The fields of a node that graph logic reads (shape inference, the op registry): a NodeProto fits. */
+export interface NodeLike {
+  opType?: string;
+  domain?: string;
+  name?: string;
+  input: string[];
+  output: string[];
+  attribute: AttributeProto[];
+}
+
 export interface GraphProto extends Extensible {
   node: NodeProto[];
   name?: string;

@@ -5,17 +5,9 @@
  * plain GraphProto for tests and for code that has no IR at hand.
  */
 import { Float16Array } from '@petamoriken/float16';
-import type { AttributeProto, GraphProto, Int64, NodeProto, TensorProto } from '../onnx/types.js';
+import type { AttributeProto, GraphProto, Int64, NodeLike, NodeProto, TensorProto } from '../onnx/types.js';
 
-/** The fields of a NodeProto the registry reads. */
-export interface NodeLike {
-  opType?: string;
-  domain?: string;
-  name?: string;
-  input: string[];
-  output: string[];
-  attribute: AttributeProto[];
-}
+export type { NodeLike };
 
 /** A small constant's value (scalars, axes, shapes): from an initializer or a Constant node alike. */
 export interface ConstantValue {

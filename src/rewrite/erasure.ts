@@ -10,8 +10,7 @@
  * past any other op (an activation, a LayerNorm) the map no longer commutes,
  * and the fold refuses, naming the node.
  */
-import type { Anchor } from '../anchors/manifest.js';
-import { recordIntervention } from '../anchors/manifest.js';
+import { recordIntervention, type Anchor } from '../anchors/manifest.js';
 import type { Eraser } from '../anchors/fromData.js';
 import { UsageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
@@ -23,6 +22,7 @@ import { orthonormalize } from './basis.js';
 import { NODE_PREFIX, SubgraphBuilder } from './builder.js';
 import { insertAfter } from './insert.js';
 import type { Intervention } from './intervention.js';
+import type { AppliedPatch } from './patch.js';
 import { tensorType } from './target.js';
 import { ownWeight } from './weights.js';
 
@@ -39,18 +39,9 @@ export function buildErasure(b: SubgraphBuilder, z: string, out: string, e: Eras
   b.op('Sub', 'erase', [z, delta], [], out);
 }
 
-export interface AppliedErasure {
-  tensor: string;
-  concept?: string;
-  axis: number;
-  /** How the erasure reads as an intervention: suppression of the span it removes (oblique, not orthogonal). */
-  intervention: Intervention;
-  prefix: string;
-  nodes: number;
-}
 
 /** `sca patch --concept C` for a concept whose anchor carries an eraser; it acts on the tensor's last axis. */
-export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: boolean; shapes?: ReadonlyMap<string, ValueType> }, label = 'model'): AppliedErasure {
+export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: boolean; shapes?: ReadonlyMap<string, ValueType> }, label = 'model'): AppliedPatch {
   const e = anchor.eraser!;
   const tensor = anchor.tensor;
   ir.graph.require(tensor, label);

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { FileRange, type Bytes } from '../onnx/codec.js';
-import { externalRef, isExternal, tensorBytes } from '../onnx/tensor.js';
+import { externalRef, isExternal, setRawData, tensorBytes } from '../onnx/tensor.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
 import { readAt, writeAll } from '../util/files.js';
 import { chunkValues, encodeChunk, floatElementBytes, workArray, type Work } from './elements.js';
@@ -313,7 +313,7 @@ export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, 
   // Without a scratch folder (a library caller that saves elsewhere) the result stays in memory.
   const inMemory = !scratch || w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD);
   const bytes = inMemory ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
-  setRawBytes(t, bytes);
+  setRawData(t, bytes);
 }
 
 /**
@@ -324,19 +324,7 @@ export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, 
 export function foldedCopy(t: TensorProto, name: string, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles, options: FoldOptions = {}): TensorProto {
   const copy: TensorProto = { ...t, name, dims: [...t.dims], externalData: [...t.externalData], floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [] };
   const w = weightMatrix(t, baseDir, axis);
-  setRawBytes(copy, w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options));
+  setRawData(copy, w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options));
   return copy;
 }
 
-/** Points the tensor at `bytes` as raw_data, dropping every other place data can live. */
-export function setRawBytes(t: TensorProto, bytes: Bytes): void {
-  t.floatData = [];
-  t.int32Data = [];
-  t.int64Data = [];
-  t.doubleData = [];
-  t.uint64Data = [];
-  t.stringData = [];
-  t.externalData = [];
-  delete t.dataLocation;
-  t.rawData = bytes;
-}

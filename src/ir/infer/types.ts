@@ -3,7 +3,7 @@
  * implements. Rules are pure: NodeProto-shaped node and known inputs in,
  * outputs (or a reason) out.
  */
-import type { AttributeProto, GraphProto } from '../../onnx/types.js';
+import type { GraphProto, NodeLike } from '../../onnx/types.js';
 import type { Dim } from './dims.js';
 
 export type { Dim };
@@ -27,15 +27,7 @@ export interface Known {
 
 export const MAX_VALUE_ELEMENTS = 64;
 
-/** The part of NodeProto inference reads. */
-export interface NodeLike {
-  opType?: string;
-  domain?: string;
-  name?: string;
-  input: string[];
-  output: string[];
-  attribute: AttributeProto[];
-}
+export type { NodeLike };
 
 export interface InferContext {
   /** Opset of the node's domain. */
