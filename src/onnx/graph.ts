@@ -9,7 +9,8 @@ export function makeValueInfo(name: string, elemType: number, shape?: (number | 
   const tensorType: NonNullable<TypeProto['tensorType']> = { elemType };
   if (shape) {
     tensorType.shape = {
-      dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})),
+      // A length that is not a whole number (inference over a corrupt file) is written as unknown, never as NaN.
+      dim: shape.map((d) => (typeof d === 'number' ? (Number.isSafeInteger(d) && d >= 0 ? { dimValue: d } : {}) : typeof d === 'string' ? { dimParam: d } : {})),
     };
   }
   return { name, type: { tensorType } };

@@ -89,9 +89,10 @@ export async function openSession(model: string | Uint8Array, device: Device = '
     executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
     graphOptimizationLevel: 'all',
     // Warnings such as 'initializer appears in graph inputs' are expected for
-    // strength inputs. Set per session, so importing the library changes no
-    // process-wide onnxruntime setting.
-    logSeverityLevel: 3,
+    // strength inputs, and errors reach the user as one line of ours (the
+    // shape probe expects some), so onnxruntime itself logs only fatal ones.
+    // Set per session, so importing the library changes no process-wide setting.
+    logSeverityLevel: 4,
     ...(externalDataDir ? { extra: { session: { model_external_initializers_file_folder_path: externalDataDir } } } : {}),
   };
   try {
