@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { anchorFromData } from '../../src/anchors/anchorFromData.js';
+import { findAnchor } from '../../src/anchors/manifest.js';
 import { meanDifference } from '../../src/anchors/fromData.js';
 import { loadDataset, requiredInputs } from '../../src/eval/data.js';
 import { loadModel } from '../../src/onnx/model.js';
@@ -79,16 +80,23 @@ describe(`red on the shipped colour model (${COLOR_MODEL.split('/').pop()})`, ()
     const d = meanDifference(t.positions, labels.values, 2);
     const r = await probeModels({ model: COLOR_MODEL, tensors: [LATENT], data: 'color-cube', labels: 'redness' });
     expect(d[0] ** 2).toBeCloseTo(r.tensors[0].purity!.intact.meanDiff, 6);
-    // Measured 0.62 on the shipped model: red's class-mean difference is not mainly along e0.
     expect(d[0]).toBeGreaterThan(0.5);
   });
 
-  // The issue's target for an SCA model. The shipped model misses it (0.84, see
-  // README); when a model meets it this test fails, and the README must change.
-  it.fails('the mean difference has cosine >= 0.9 with e0 (target not met by the shipped model)', async () => {
-    const model = loadModel(COLOR_MODEL);
+  // The issue's target: the mean-difference direction of red lies along the anchor e0.
+  // The anchored model (suppression, exp. 2.4.1) meets it; the isolated one (ablation,
+  // exp. 2.9.1) misses it: red there also moves the other dims (README, "Is red really gone?").
+  it.each([
+    ['color-anchored.onnx', 0.9],
+    ['color-isolated.onnx', 0.8],
+  ])('in %s the mean difference of red has cosine >= %s with e0', async (file, bound) => {
+    const modelPath = new URL(`../../models/${file}`, import.meta.url).pathname;
+    const model = loadModel(modelPath);
+    const latent = findAnchor(model.proto, 'red').tensor;
     const dataset = loadDataset('color-cube', requiredInputs(model.proto.graph!));
-    const [t] = await collectActivations(COLOR_MODEL, [LATENT], dataset);
-    expect(meanDifference(t.positions, rednessLabels(dataset.colors!).values, 2)[0]).toBeGreaterThanOrEqual(0.9);
+    const [t] = await collectActivations(modelPath, [latent], dataset);
+    const d = meanDifference(t.positions, rednessLabels(dataset.colors!).values, 2);
+    expect(Math.hypot(...d)).toBeCloseTo(1, 9);
+    expect(d[0]).toBeGreaterThanOrEqual(bound);
   });
 });
