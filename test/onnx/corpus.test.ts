@@ -192,6 +192,11 @@ describe.skipIf(!installed)('ONNX conformance corpus (libonnx-testdata; .ci/run 
 
 if (!installed) {
   describe('ONNX conformance corpus', () => {
-    it.skip(`skipped: ${CORPUS} is missing (apt-get install libonnx-testdata; .ci/run does)`, () => {});
+    // On a developer machine without the Debian package the corpus tests cannot run; in CI
+    // (.ci/run installs it) a missing corpus is a failure, so the suite never passes without it.
+    it('is installed where CI runs', () => {
+      if (process.env.CI) expect.fail(`${CORPUS} is missing: .ci/run must install libonnx-testdata`);
+      console.warn(`corpus tests not run: ${CORPUS} is missing (apt-get install libonnx-testdata)`);
+    });
   });
 }
