@@ -4,9 +4,9 @@
  * checked against what the file declares (value_info, graph outputs), which
  * also fills in what inference leaves open.
  */
-import { tensorBytes } from '../onnx/tensor.js';
-import type { TensorProto, TypeProto } from '../onnx/types.js';
-import { describeStop, graphDeclared, graphKnowns, inferGraph, MAX_VALUE_ELEMENTS, type GraphInference, type TypeConflict } from './infer/index.js';
+import type { TypeProto } from '../onnx/types.js';
+import { describeStop, graphDeclared, graphKnowns, inferGraph, type GraphInference, type TypeConflict } from './infer/index.js';
+import { smallTensorReader } from './infer/read.js';
 import { normalDomain } from './infer/registry.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
@@ -29,8 +29,6 @@ export function typeFromProto(type: TypeProto | undefined): ValueType | undefine
   };
 }
 
-const INTEGER_OR_FLOAT = new Set([1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13]);
-
 export class TypeTable {
   private readonly inference: GraphInference;
 
@@ -39,12 +37,7 @@ export class TypeTable {
     const opsets = new Map(ir.proto.opsetImport.map((o) => [normalDomain(o.domain), Number(o.version)]));
     const declared = graphDeclared(graph.proto);
     // Shape constants may sit in external data (exports saved with every tensor external): read the small ones.
-    const readSmall = (t: TensorProto): number[] | undefined => {
-      const n = t.dims.reduce<number>((a, d) => a * Number(d), 1);
-      if (!(n >= 0 && n <= MAX_VALUE_ELEMENTS) || !Number.isInteger(n) || !INTEGER_OR_FLOAT.has(t.dataType ?? 0)) return undefined;
-      return smallValues(t, ir.baseDir, n);
-    };
-    this.inference = inferGraph(topologicalOrder(graph), graphKnowns(graph.proto, readSmall), (d) => opsets.get(d), {
+    this.inference = inferGraph(topologicalOrder(graph), graphKnowns(graph.proto, smallTensorReader(ir.baseDir)), (d) => opsets.get(d), {
       declared: (n) => declared.get(n),
     });
   }
@@ -64,24 +57,5 @@ export class TypeTable {
   whyUnknown(name: string): string {
     const stop = this.inference.stopFor(name);
     return stop ? describeStop(stop) : `neither the file nor shape inference gives the shape of '${name}'`;
-  }
-}
-
-function smallValues(t: TensorProto, baseDir: string, n: number): number[] | undefined {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(tensorBytes(t, baseDir));
-  } catch {
-    return undefined;
-  }
-  const size = { 1: 4, 6: 4, 7: 8, 11: 8 }[t.dataType as 1 | 6 | 7 | 11];
-  if (size === undefined || bytes.length < n * size) return undefined;
-  const b = bytes.buffer;
-  switch (t.dataType) {
-    case 1: return Array.from(new Float32Array(b, 0, n));
-    case 6: return Array.from(new Int32Array(b, 0, n));
-    case 7: return Array.from(new BigInt64Array(b, 0, n), Number);
-    case 11: return Array.from(new Float64Array(b, 0, n));
-    default: return undefined;
   }
 }

@@ -21,6 +21,11 @@ const ELEMENT_BYTES: Record<number, number> = {
   // float8 variants
   17: 1, 18: 1, 19: 1, 20: 1,
 };
+/** Bytes one element of `dataType` takes; undefined for strings and sub-byte types. */
+export function elementBytes(dataType: number | undefined): number | undefined {
+  return ELEMENT_BYTES[dataType ?? 0];
+}
+
 /** 4-bit types (uint4, int4, float4e2m1): two elements per byte, the last byte padded. */
 const NIBBLE_TYPES = new Set([21, 22, 23]);
 

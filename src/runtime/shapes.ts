@@ -11,13 +11,12 @@
 import { UsageError } from '../errors.js';
 import type { ValueType } from '../ir/types.js';
 import { serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import { elementBytes } from '../onnx/tensor.js';
 import type { ModelProto } from '../onnx/types.js';
 import { onnxTypeOf, openSession, zerosTensor, type ort } from './session.js';
 
 /** Largest total size of the zero inputs the probe may allocate. */
 export const PROBE_INPUT_LIMIT = 64 * 2 ** 20;
-
-const ELEMENT_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2 };
 
 export async function probeShapes(model: Model, tensors: string[], label = 'model'): Promise<Map<string, ValueType>> {
   const proto = model.proto;
@@ -34,7 +33,7 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
       if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new UsageError(`${label}: cannot run the model to find the shapes needed: input '${input.name}' has shape [${dims.join(', ')}]`);
       }
-      bytes += dims.reduce((a, b) => a * b, 1) * (ELEMENT_BYTES[elemType ?? 0] ?? 8);
+      bytes += dims.reduce((a, b) => a * b, 1) * (elementBytes(elemType) ?? 8);
       if (bytes > PROBE_INPUT_LIMIT) {
         throw new UsageError(`${label}: cannot infer the shapes needed, and running the model to find them would need inputs of ${(bytes / 2 ** 20).toFixed(0)} MiB or more (limit ${PROBE_INPUT_LIMIT / 2 ** 20} MiB)`);
       }

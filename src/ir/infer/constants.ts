@@ -4,16 +4,15 @@
  * decoded: weights are never read here.
  */
 import { Float16Array } from '@petamoriken/float16';
+import { elementBytes } from '../../onnx/tensor.js';
 import type { TensorProto } from '../../onnx/types.js';
 import type { Dim } from './dims.js';
 import { Elem, MAX_VALUE_ELEMENTS, type Known } from './types.js';
 import { countOf } from './util.js';
 
-const BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
-
 /** `n` values of `elemType` from little-endian bytes (raw_data layout), or undefined for types not decoded here or a length mismatch. */
 export function decodeValues(bytes: Uint8Array, elemType: number, n: number): number[] | undefined {
-  const size = BYTES[elemType];
+  const size = elementBytes(elemType);
   if (size === undefined || bytes.length !== n * size) return undefined;
   const copy = new Uint8Array(bytes); // aligned
   const b = copy.buffer;
