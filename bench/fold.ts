@@ -4,7 +4,8 @@
  *
  *   node dist/bench/fold.js make OUT.onnx ROWS COLS [--external|--gemm]   writes x -> MatMul(w0) -> h -> MatMul(w) -> y
  *                                                                   (--gemm: h -> Gemm(w [COLS, ROWS], transB=1) -> y)
- *   node dist/bench/fold.js lowrank IN.onnx OUT.onnx               streams a rank-1 removal into w (src/weights/lowrank.ts)
+ *   node dist/bench/fold.js lowrank IN.onnx OUT.onnx [--plain]     streams a rank-1 removal into w (src/weights/lowrank.ts);
+ *                                                                   --plain: without the SIMD kernels
  *
  * Prints {code, seconds, maxRssBytes} as JSON on the last line.
  */
@@ -17,7 +18,7 @@ import { makeTensor } from '../src/onnx/tensor.js';
 import { DataType } from '../src/onnx/types.js';
 import { Random } from '../src/train/random.js';
 import { isLinearOp, linearOp, lookupFromGraph } from '../src/ops/index.js';
-import { foldTensorLowRank, ScratchFiles } from '../src/weights/lowrank.js';
+import { foldTensorLowRank } from '../src/weights/lowrank.js';
 
 function unit(d: number): number[] {
   const r = new Random(3);
@@ -55,13 +56,8 @@ if (mode === 'make') {
   if (!isLinearOp(op) || !op.fold) throw new Error('unexpected bench graph');
   const direction = unit(op.fold.axis === 0 ? op.fold.rows : op.fold.cols);
   if (mode === 'lowrank') {
-    const scratch = new ScratchFiles(path.dirname(path.resolve(b)), path.basename(b));
-    try {
-      foldTensorLowRank(w, model.baseDir, op.fold.axis, { basis: [direction], scale: -1 }, scratch);
-      saveModel(model, b);
-    } finally {
-      scratch.dispose();
-    }
+    foldTensorLowRank(w, model.baseDir, op.fold.axis, { basis: [direction], scale: -1 }, { simd: c !== '--plain' });
+    saveModel(model, b);
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

@@ -21,8 +21,8 @@
  *   engine against the same recipe in tfjs (wasm), and a 60-seed sweep on
  *   worker threads against 60 tfjs seeds one after another.
  * - fold: a rank-1 fold streamed into one 4096x11008 float32 weight (inline
- *   and in external data) against fs.copyFile of the same bytes and the
- *   weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
+ *   and in external data; SIMD kernels and plain loops) against fs.copyFile
+ *   of the same bytes and the weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
  *   on that weight).
  * - leace: fitting a LEACE eraser at width D (covariance, ml-matrix's
  *   symmetric eigendecomposition, the rest) and its peak RSS, against
@@ -281,9 +281,11 @@ function benchFold(dir: string): void {
     const copyArgs = ['--copy', file, outputs[2], ...(external ? [`${file}.data`, outputs[3]] : [])];
     const copy = best(3, outputs, () => measure(copyArgs));
     const fold = best(3, outputs, () => foldChild(['lowrank', file, out]));
+    const plain = best(3, outputs, () => foldChild(['lowrank', file, out, '--plain']));
     const label = { inline: 'MatMul, inline', external: 'MatMul, external data', gemm: 'Gemm transB=1, 1 pass' }[form];
     report(`fold rank 1, ${label}: time`, fold.seconds, copy.seconds, secs, 'within 2x of fs.copyFile');
     report(`fold rank 1, ${label}: peak RSS`, fold.maxRssBytes, weightBytes, mb, 'under 2x the weight');
+    report(`  same, plain TypeScript loops (no SIMD)`, plain.seconds, copy.seconds, secs, 'what the SIMD kernels save');
     for (const f of [file, `${file}.data`, ...outputs]) fs.rmSync(f, { force: true });
   }
 }

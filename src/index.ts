@@ -22,7 +22,7 @@ export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Fa
 // Removal by editing weights (sca ablate: zero, prune, fold)
 export { ablate, type AblateRequest, type AblateOutcome } from './api/ablate.js';
 export { ablateDims, type AblationResult } from './rewrite/ablation.js';
-export { foldIntoReaders, type FoldOptions } from './rewrite/fold.js';
+export { foldIntoReaders } from './rewrite/fold.js';
 
 // Anchors: the concept manifest in metadata_props (sca anchor)
 export { readAnchors, writeAnchors, findAnchor, readInterventions, type Anchor, type InterventionRecord } from './anchors/manifest.js';

@@ -2,8 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { probeShapes } from '../runtime/shapes.js';
-import { loadModel, saveModel, type Model, type SaveResult } from '../onnx/model.js';
-import { ScratchFiles } from '../weights/lowrank.js';
+import { loadModel, saveModel, type Model } from '../onnx/model.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
 import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
 import { ShapeUnknownError } from '../rewrite/target.js';
@@ -55,17 +54,9 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option(JSON_FLAG, 'print what was applied as JSON, or write it to a file')
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
-      // Folds of large weights stream into scratch files beside the output until it is saved.
-      const scratch = new ScratchFiles(path.dirname(path.resolve(opts.output)), path.basename(opts.output));
-      let saved: SaveResult;
-      let applied: AppliedPatch[];
-      try {
-        const patched = await patchWithShapes(file, requests, scratch);
-        applied = patched.applied;
-        saved = saveModel(patched.model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
-      } finally {
-        scratch.dispose();
-      }
+      // Folds of large weights are computed as saving writes them into the output.
+      const { model, applied } = await patchWithShapes(file, requests);
+      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
         const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
@@ -81,15 +72,15 @@ export function registerPatch(program: Command, { io }: Context): void {
  * model once to find it (by file path, so external data works) and patches a
  * fresh copy with what it found.
  */
-async function patchWithShapes(file: string, requests: PatchRequest[], scratch: ScratchFiles): Promise<{ model: Model; applied: AppliedPatch[] }> {
+async function patchWithShapes(file: string, requests: PatchRequest[]): Promise<{ model: Model; applied: AppliedPatch[] }> {
   const model = loadModel(file);
   try {
-    return { model, applied: patchModel(model, requests, file, { scratch }) };
+    return { model, applied: patchModel(model, requests, file) };
   } catch (err) {
     if (!(err instanceof ShapeUnknownError)) throw err;
     const shapes = await probeShapes(loadModel(file), [err.tensor], file);
     const fresh = loadModel(file);
-    return { model: fresh, applied: patchModel(fresh, requests, file, { shapes, scratch }) };
+    return { model: fresh, applied: patchModel(fresh, requests, file, { shapes }) };
   }
 }
 

@@ -29,27 +29,52 @@ export type Int64 = number | bigint;
 export type Message = Record<string, unknown> & { $unknown?: Uint8Array[] };
 
 /**
+ * Bytes not held in memory: a range of the input file (FileRange), or bytes
+ * computed while the model is saved (a folded weight, weights/lowrank.ts).
+ * Saving streams them into the output through a small buffer; read() gives
+ * them whole when something needs them in memory.
+ */
+export abstract class LazyBytes {
+  abstract readonly length: number;
+  /** The bytes, in a buffer of their own (never pooled, so aligned for typed-array views). */
+  abstract read(): Uint8Array;
+  /** Hands the bytes over in order, one chunk at a time; a chunk is valid only until `sink` returns. */
+  abstract stream(sink: (chunk: Uint8Array, offset: number) => void): void;
+}
+
+/**
  * Bytes left in a file, not read into memory: the value of a large `bytes`
  * field (tensor raw_data) when a model is loaded lazily. Saving copies the
  * range from the file through a small buffer.
  */
-export class FileRange {
-  constructor(readonly file: string, readonly offset: number, readonly length: number) {}
+export class FileRange extends LazyBytes {
+  constructor(readonly file: string, readonly offset: number, readonly length: number) {
+    super();
+  }
 
-  /** The bytes, in a buffer of their own (never pooled, so aligned for typed-array views). */
   read(): Uint8Array {
     const buf = Buffer.allocUnsafeSlow(this.length);
+    this.stream(() => {}, buf);
+    return buf;
+  }
+
+  /** `buffer`: what to read into, 1 MiB by default; one as long as the range is filled by a single read. */
+  stream(sink: (chunk: Uint8Array, offset: number) => void, buffer: Uint8Array = Buffer.allocUnsafe(Math.min(this.length, 1 << 20))): void {
     const { fd } = openRegularFile(this.file);
     try {
-      if (readAt(fd, buf, this.offset) < this.length) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
+      for (let done = 0; done < this.length; ) {
+        const into = buffer.subarray(0, Math.min(buffer.length, this.length - done));
+        if (readAt(fd, into, this.offset + done) < into.length) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
+        sink(into, done);
+        done += into.length;
+      }
     } finally {
       fs.closeSync(fd);
     }
-    return buf;
   }
 }
 
-export type Bytes = Uint8Array | FileRange;
+export type Bytes = Uint8Array | LazyBytes;
 
 /** Encoded bytes as a list of chunks, so big weight buffers are neither copied nor read. */
 export interface Chunks {
@@ -349,7 +374,7 @@ function encodeField(out: ChunkBuilder, field: FieldSpec, value: unknown): void 
     return;
   }
   out.w.uint32((field.id << 3) | wireTypeOf(kind));
-  if (kind === 'bytes' && (value instanceof FileRange || (value as Uint8Array).length >= BIG_CHUNK)) {
+  if (kind === 'bytes' && (value instanceof LazyBytes || (value as Uint8Array).length >= BIG_CHUNK)) {
     out.w.uint32((value as Bytes).length);
     out.raw(value as Bytes);
     return;
@@ -357,9 +382,9 @@ function encodeField(out: ChunkBuilder, field: FieldSpec, value: unknown): void 
   writeScalar(out.w, kind, value);
 }
 
-/** One buffer (file ranges are read): for handing a model to onnxruntime in memory. */
+/** One buffer (lazy bytes are read): for handing a model to onnxruntime in memory. */
 export function concatChunks(chunks: Chunks): Uint8Array {
-  const parts = chunks.parts.map((p) => (p instanceof FileRange ? p.read() : p));
+  const parts = chunks.parts.map((p) => (p instanceof LazyBytes ? p.read() : p));
   if (parts.length === 1) return parts[0];
   return Buffer.concat(parts, chunks.length);
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { openRegularFile, sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
-import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, type Bytes, type Chunks, type Message } from './codec.js';
+import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, LazyBytes, type Bytes, type Chunks, type Message } from './codec.js';
 import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
 import { isMessageKind, SCHEMA, type MessageName } from './schema.js';
@@ -259,8 +259,8 @@ function writeExternalData(file: PendingFile, placements: Placement[], progress?
       size += pad;
       p.offset = size;
       const bytes = 'bytes' in p.from ? p.from.bytes : undefined;
-      if (bytes instanceof FileRange) {
-        copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, fd, size, buffer, progress);
+      if (bytes instanceof LazyBytes) {
+        writeLazy(bytes, fd, size, fds, buffer, progress);
         size += bytes.length;
       } else if (bytes) {
         writeAll(fd, bytes, size);
@@ -314,6 +314,18 @@ function copyRangeAt(src: number, offset: number, length: number, dst: number, a
   }
 }
 
+/** Copies a file range through `buffer` (source files stay open in `fds`), or streams computed bytes as they are made. */
+function writeLazy(bytes: LazyBytes, dst: number, at: number, fds: Map<string, number>, buffer: Buffer, progress?: (bytes: number) => void): void {
+  if (bytes instanceof FileRange) {
+    copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, dst, at, buffer, progress);
+    return;
+  }
+  bytes.stream((chunk, offset) => {
+    writeAll(dst, chunk, at + offset);
+    progress?.(chunk.length);
+  });
+}
+
 /** Writes the chunks in order; ranges of the input file are copied through one small buffer. */
 function writeChunks(file: PendingFile, chunks: Chunks, progress?: (bytes: number) => void): void {
   const fd = fs.openSync(file.tmp, 'w');
@@ -322,7 +334,7 @@ function writeChunks(file: PendingFile, chunks: Chunks, progress?: (bytes: numbe
   let at = 0;
   try {
     for (const part of chunks.parts) {
-      if (part instanceof FileRange) copyRangeAt(sourceFd(fds, part.file), part.offset, part.length, fd, at, buffer, progress);
+      if (part instanceof LazyBytes) writeLazy(part, fd, at, fds, buffer, progress);
       else {
         writeAll(fd, part, at);
         progress?.(part.length);

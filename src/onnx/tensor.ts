@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
 import { isInside, statRegularFile } from '../util/files.js';
-import { FileRange, type Bytes } from './codec.js';
+import { FileRange, LazyBytes, type Bytes } from './codec.js';
 import { DATA_LOCATION_EXTERNAL, DataType, type GraphProto, type Int64, type ModelProto, type TensorProto } from './types.js';
 
 const ELEMENT_NAMES: Record<number, string> = {
@@ -162,7 +162,7 @@ export function allTensors(model: ModelProto): TensorProto[] {
 /** The tensor's bytes, little-endian, as ONNX's raw_data would hold them. */
 export function tensorBytes(t: TensorProto, baseDir: string): Uint8Array {
   if (isExternal(t)) return readExternal(t, baseDir);
-  if (t.rawData) return t.rawData instanceof FileRange ? t.rawData.read() : t.rawData;
+  if (t.rawData) return t.rawData instanceof LazyBytes ? t.rawData.read() : t.rawData;
   const dt = t.dataType ?? 0;
   switch (dt) {
     case DataType.FLOAT:
@@ -197,9 +197,9 @@ export function tensorFloats(t: TensorProto, baseDir: string): Float32Array {
   if (expected !== undefined && bytes.length !== expected) {
     throw new UsageError(`tensor '${t.name}' holds ${bytes.length} bytes of data but ${elementTypeName(t.dataType)} [${t.dims.join(', ')}] needs ${expected}`);
   }
-  // Float views need aligned bytes. Bytes read from a file (FileRange.read) sit in a
+  // Float views need aligned bytes. Lazy bytes (LazyBytes.read) come in a
   // buffer of their own; inline bytes are views into the model buffer, so they are copied.
-  const readForUs = isExternal(t) || t.rawData instanceof FileRange;
+  const readForUs = isExternal(t) || t.rawData instanceof LazyBytes;
   const copy = readForUs ? bytes : new Uint8Array(bytes);
   switch (t.dataType) {
     case DataType.FLOAT:

@@ -9,7 +9,8 @@
  * MatMul, Gemm (transB 0 or 1) or 1x1 Conv that reads them, and refuses at
  * anything else, naming the pattern (a GELU, a LayerNorm, a residual Add).
  * Each weight gets a rank-k update, W' = W + c Q^T (Q W), streamed in chunks
- * (src/weights/lowrank.ts): O(k D N), never the D x D map. A weight shared
+ * (src/weights/lowrank.ts): O(k D N), never the D x D map; a large weight's
+ * update is written when the model is saved, straight into the output. A weight shared
  * with another reader (tied embeddings) is copied first.
  */
 import { recordIntervention } from '../anchors/manifest.js';
@@ -21,14 +22,9 @@ import { nodeLabel } from '../ops/lookup.js';
 import { stepDown } from '../ops/step.js';
 import type { LinearOp } from '../ops/weights.js';
 import type { NodeProto } from '../onnx/types.js';
-import { foldTensorLowRank, type ScratchFiles } from '../weights/lowrank.js';
+import { foldTensorLowRank } from '../weights/lowrank.js';
 import type { Target } from './intervention.js';
 import { ownWeight } from './weights.js';
-
-export interface FoldOptions {
-  /** Where weights too large to fold in memory are written until the model is saved (the output's folder); without it, folds stay in memory. */
-  scratch?: ScratchFiles;
-}
 
 interface Reader {
   node: NodeProto;
@@ -69,7 +65,7 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
   return readers;
 }
 
-export function foldIntoReaders(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>, options: FoldOptions = {}): string[] {
+export function foldIntoReaders(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>): string[] {
   const ir = new IrModel(model);
   const graph = ir.graph;
   if (graph.isOutput(target.tensor)) {
@@ -86,7 +82,7 @@ export function foldIntoReaders(model: Model, target: Target, basis: number[][],
     const width = fold.axis === 0 ? fold.rows : fold.cols;
     if (width !== target.width) throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);
     const t = ownWeight(graph, node, input);
-    foldTensorLowRank(t, model.baseDir, fold.axis, { basis, scale: c }, options.scratch);
+    foldTensorLowRank(t, model.baseDir, fold.axis, { basis, scale: c });
     edited.push(t.name!);
   }
   recordIntervention(model.proto, { kind: 'fold', tensor: target.tensor, axis: target.axis, ...record, edited });

@@ -20,7 +20,6 @@ import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
 import { foldIntoReaders } from './fold.js';
 import { chooseAxis, tensorType, type Fit } from './target.js';
-import type { ScratchFiles } from '../weights/lowrank.js';
 
 export interface PatchRequest {
   /** Tensor to act on; defaults to the concept's anchored tensor. */
@@ -55,8 +54,6 @@ export interface AppliedPatch {
 export interface PatchOptions {
   /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
   shapes?: ReadonlyMap<string, ValueType>;
-  /** Scratch files for folds too large to keep in memory (beside the output; the caller disposes of them after saving). */
-  scratch?: ScratchFiles;
 }
 
 type Build = (b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number) => void;
@@ -96,7 +93,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const target: Target = { ...basis, tensor, axis, rank, width };
   const intervention = resolveIntervention(request, target);
 
-  if (request.fold) return foldPatch(ir, request, target, intervention, options);
+  if (request.fold) return foldPatch(ir, request, target, intervention);
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
   const opset = ir.opset();
@@ -134,7 +131,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
  * gate are not linear, and steer and clamp add constants, so none of those
  * can be folded.
  */
-function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Intervention, options: PatchOptions): AppliedPatch {
+function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Intervention): AppliedPatch {
   if (request.mode !== 'suppress' && request.mode !== 'amplify') throw new UsageError(`fold works with suppress and amplify, not ${request.mode}`);
   if (request.falloff) throw new UsageError('fold makes a linear (ungated) suppression; it cannot take a falloff');
   if (request.projection === 'half') throw new UsageError('fold applies the full (linear) projection; the half projection is not linear');
@@ -149,7 +146,7 @@ function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Inter
     ...(folded.projection ? { projection: folded.projection } : {}),
     strength: iv.strength,
   };
-  foldIntoReaders(ir.model, target, basis, c, record, { ...(options.scratch ? { scratch: options.scratch } : {}) });
+  foldIntoReaders(ir.model, target, basis, c, record);
   return { tensor: target.tensor, concept: request.concept, axis: target.axis, intervention: folded, prefix: '(folded into weights)', nodes: 0 };
 }
 

@@ -7,19 +7,23 @@
  * share b of it, s = S amplifies it by 1+S.
  *
  * Two passes over the weight, one chunk at a time: the first accumulates the
- * small k×N (or N×k) product, the second writes W' chunk by chunk (with D on
- * the column axis, one pass: each row's product needs only that row). Memory
- * is that product plus two chunks, whatever the weight's size; its bytes
- * come from memory, a range of the model file, or external data alike.
+ * small k×N (or N×k) product when the fold is made, the second writes W'
+ * chunk by chunk when the model is saved, straight into the output file (with
+ * D on the column axis, one pass: each row's product needs only that row).
+ * Memory is that product plus a chunk or two, whatever the weight's size; its
+ * bytes come from memory, a range of the model file, or external data alike.
+ * The loops run in WebAssembly SIMD where available (kernels.ts), else in the
+ * plain TypeScript below, which the tests hold the kernels to.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { FileRange, type Bytes } from '../onnx/codec.js';
+import { FileRange, LazyBytes, type Bytes } from '../onnx/codec.js';
 import { externalRef, isExternal, setRawData, tensorBytes } from '../onnx/tensor.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
-import { readAt, writeAll } from '../util/files.js';
-import { chunkValues, encodeChunk, floatElementBytes, workArray, type Work } from './elements.js';
+import { readAt } from '../util/files.js';
+import { chunkValues, decodeChunk, encodeChunk, floatElementBytes, workArray, type Work } from './elements.js';
+import { reserve, simdKernels, type Kernels } from './kernels.js';
 
 /** What to fold: W' = W + scale · (W's D axis projected onto span(basis)). */
 export interface LowRankMap {
@@ -42,37 +46,53 @@ export interface WeightMatrix {
 }
 
 export interface FoldOptions {
-  /** Bytes per read chunk (rounded down to whole elements); default 4 MiB. Tests set it small to split rows. */
+  /** Bytes per read chunk (rounded down to whole elements); default 1 MiB. Tests set it small to split rows. */
   chunkBytes?: number;
-  /** foldTensorLowRank keeps results smaller than this in memory (default IN_MEMORY_FOLD), larger ones in a scratch file. */
+  /** Folds smaller than this are computed at once and kept in memory (default IN_MEMORY_FOLD); larger ones when the model is saved. */
   inMemoryBytes?: number;
+  /** false: the plain TypeScript loops even where the SIMD kernels would serve (tests and the bench compare the two). */
+  simd?: boolean;
 }
 
-const DEFAULT_CHUNK = 4 << 20;
+// Small enough that a chunk read is still in cache when the kernels run over it (16 MiB was slower than 4, 4 than 1).
+const DEFAULT_CHUNK = 1 << 20;
 
-/** Reads a weight's bytes one aligned chunk at a time, from memory or a file. */
+/** Folds smaller than this are kept in memory; larger ones stay lazy until saving streams them into the output. */
+export const IN_MEMORY_FOLD = 16 << 20;
+
+/** Reads a weight's bytes one chunk at a time, from memory or a file. */
 class ChunkReader {
   private readonly buffer: Uint8Array;
+  private readonly source: Uint8Array | FileRange;
   private fd: number | undefined;
 
-  constructor(private readonly source: Bytes, readonly chunkBytes: number) {
+  constructor(source: Bytes, chunkBytes: number) {
+    // Bytes computed by an earlier fold of the same weight are made whole: a second fold of one weight is rare.
+    this.source = source instanceof LazyBytes && !(source instanceof FileRange) ? source.read() : source;
     this.buffer = new Uint8Array(Math.min(chunkBytes, source.length));
-    if (source instanceof FileRange) this.fd = fs.openSync(source.file, 'r');
+    if (this.source instanceof FileRange) this.fd = fs.openSync(this.source.file, 'r');
   }
 
   /** Bytes [offset, offset+length) of the source, valid until the next call. */
   read(offset: number, length: number, elementBytes: number): Uint8Array {
     const src = this.source;
-    if (src instanceof FileRange) {
-      const into = this.buffer.subarray(0, length);
-      if (readAt(this.fd!, into, src.offset + offset) < length) throw new UsageError(`${src.file} ended early while folding (changed while in use?)`);
-      return into;
-    }
+    if (src instanceof FileRange) return this.readInto(this.buffer.subarray(0, length), offset);
     const view = src.subarray(offset, offset + length);
     // Typed-array views need aligned bytes; inline weights can sit anywhere in the model buffer.
     if (view.byteOffset % elementBytes === 0) return view;
     this.buffer.set(view);
     return this.buffer.subarray(0, length);
+  }
+
+  /** Fills `into` with the bytes from `offset` on. */
+  readInto(into: Uint8Array, offset: number): Uint8Array {
+    const src = this.source;
+    if (!(src instanceof FileRange)) {
+      into.set(src.subarray(offset, offset + into.length));
+    } else if (readAt(this.fd!, into, src.offset + offset) < into.length) {
+      throw new UsageError(`${src.file} ended early while folding (changed while in use?)`);
+    }
+    return into;
   }
 
   close(): void {
@@ -92,61 +112,183 @@ function basisMatrix(map: LowRankMap, width: number, name: string): Float64Array
   return q;
 }
 
-/**
- * Streams W' to `write(chunk, byteOffset)` in order. `chunk` is reused after
- * `write` returns: copy it or write it out.
- */
-export function foldLowRankStream(w: WeightMatrix, map: LowRankMap, write: (chunk: Uint8Array, byteOffset: number) => void, options: FoldOptions = {}): void {
+/** What one fold computes, fixed before any byte is read. */
+interface FoldPlan {
+  w: WeightMatrix;
+  elementBytes: number;
+  /** Elements per chunk. */
+  chunk: number;
+  k: number;
+  /** D: the length of a basis row. */
+  width: number;
+  /** The basis, k x width, row-major. */
+  q: Float64Array;
+  scale: number;
+  /** D on the column axis with whole rows per chunk: the product is found row by row as W' is written. */
+  onePass: boolean;
+  /** The small product: Q W (k x cols) for axis 0, W Qᵀ (rows x k) for axis 1. */
+  p: Float64Array;
+}
+
+function planFold(w: WeightMatrix, map: LowRankMap, options: FoldOptions): FoldPlan {
   const { rows, cols, axis, dataType } = w;
   const elementBytes = floatElementBytes(dataType, w.name);
-  const total = rows * cols;
-  if (w.bytes.length !== total * elementBytes) {
-    throw new UsageError(`weight '${w.name}' holds ${w.bytes.length} bytes; [${rows}, ${cols}] needs ${total * elementBytes}`);
+  if (w.bytes.length !== rows * cols * elementBytes) {
+    throw new UsageError(`weight '${w.name}' holds ${w.bytes.length} bytes; [${rows}, ${cols}] needs ${rows * cols * elementBytes}`);
   }
   const width = axis === 0 ? rows : cols;
-  const q = basisMatrix(map, width, w.name);
   const k = map.basis.length;
-  let chunkElements = Math.max(1, Math.floor((options.chunkBytes ?? DEFAULT_CHUNK) / elementBytes));
+  const q = basisMatrix(map, width, w.name);
+  let chunk = Math.max(1, Math.floor((options.chunkBytes ?? DEFAULT_CHUNK) / elementBytes));
   // With D on the column axis, row r of W Qᵀ needs row r of W alone: chunks of whole rows take one pass, not two.
-  const onePass = axis === 1 && chunkElements >= cols;
-  if (onePass) chunkElements -= chunkElements % cols;
-  const reader = new ChunkReader(w.bytes, chunkElements * elementBytes);
-  const scratch = workArray(dataType, Math.min(chunkElements, total));
-  // axis 0: p = Q W (k x cols); axis 1: p = W Qᵀ (rows x k).
-  const p = new Float64Array(axis === 0 ? k * cols : rows * k);
-  const read = (start: number, count: number) => chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
-  try {
-    if (!onePass) {
-      for (let start = 0; start < total; start += chunkElements) {
-        const count = Math.min(chunkElements, total - start);
-        const values = read(start, count);
-        if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
-        else accumulateColAxis(values, start, count, cols, q, k, p);
-      }
-    }
-    const out = new Uint8Array(scratch.length * elementBytes);
-    // float32 and float64 results go straight into the output bytes; 16-bit ones via the scratch values.
-    const direct = dataType === DataType.FLOAT || dataType === DataType.DOUBLE;
-    const outValues = dataType === DataType.DOUBLE ? new Float64Array(out.buffer) : direct ? new Float32Array(out.buffer) : scratch;
-    const coef = new Float64Array(k);
-    for (let start = 0; start < total; start += chunkElements) {
-      const count = Math.min(chunkElements, total - start);
-      const values = read(start, count);
-      if (onePass) accumulateColAxis(values, start, count, cols, q, k, p);
-      if (axis === 0) updateRowAxis(values, outValues, start, count, cols, q, k, rows, p, map.scale, coef);
-      else updateColAxis(values, outValues, start, count, cols, q, k, p, map.scale, coef);
-      const bytes = out.subarray(0, count * elementBytes);
-      if (!direct) encodeChunk(outValues, count, dataType, bytes);
-      write(bytes, start * elementBytes);
-    }
-  } finally {
-    reader.close();
+  const onePass = axis === 1 && chunk >= cols;
+  if (onePass) chunk -= chunk % cols;
+  return { w, elementBytes, chunk: Math.min(chunk, rows * cols), k, width, q, scale: map.scale, onePass, p: new Float64Array(axis === 0 ? k * cols : rows * k) };
+}
+
+/**
+ * A weight with a low-rank map folded in, computed when it is needed: the
+ * first pass (the small product) runs now, so a bad source fails here; the
+ * second streams W' into the saved file chunk by chunk, never whole.
+ */
+export class FoldedWeight extends LazyBytes {
+  readonly length: number;
+  private readonly plan: FoldPlan;
+  private readonly simd: boolean;
+
+  constructor(w: WeightMatrix, map: LowRankMap, options: FoldOptions = {}) {
+    super();
+    this.plan = planFold(w, map, options);
+    this.length = w.bytes.length;
+    // float64 weights are rare enough to stay with the plain loops.
+    this.simd = options.simd !== false && w.dataType !== DataType.DOUBLE && simdKernels() !== undefined;
+    if (!this.plan.onePass) this.pass();
   }
+
+  read(): Uint8Array {
+    const out = Buffer.allocUnsafeSlow(this.length);
+    this.stream((chunk, at) => out.set(chunk, at));
+    return out;
+  }
+
+  stream(sink: (chunk: Uint8Array, offset: number) => void): void {
+    // The one-pass product is found afresh on every stream.
+    if (this.plan.onePass) this.plan.p.fill(0);
+    this.pass(sink);
+  }
+
+  /** Without a sink: the first pass. With one: W' chunk by chunk. */
+  private pass(sink?: (chunk: Uint8Array, offset: number) => void): void {
+    const reader = new ChunkReader(this.plan.w.bytes, this.plan.chunk * this.plan.elementBytes);
+    try {
+      if (this.simd) simdPass(this.plan, reader, simdKernels()!, sink);
+      else plainPass(this.plan, reader, sink);
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/** Calls `segment(r, c0, n, i)` for each row's run in a chunk: elements i..i+n of the chunk are W[r][c0..c0+n). */
+function forEachRowRun(start: number, count: number, cols: number, segment: (r: number, c0: number, n: number, i: number) => void): void {
+  for (let i = 0; i < count; ) {
+    const r = Math.floor((start + i) / cols);
+    const c0 = start + i - r * cols;
+    const n = Math.min(cols - c0, count - i);
+    segment(r, c0, n, i);
+    i += n;
+  }
+}
+
+function plainPass(plan: FoldPlan, reader: ChunkReader, sink?: (chunk: Uint8Array, offset: number) => void): void {
+  const { w, elementBytes, chunk, k, width, q, p, scale, onePass } = plan;
+  const { rows, cols, axis, dataType } = w;
+  const total = rows * cols;
+  const scratch = workArray(dataType, chunk);
+  const read = (start: number, count: number) => chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
+  // float32 and float64 results go straight into the output bytes; 16-bit ones via the scratch values.
+  const direct = dataType === DataType.FLOAT || dataType === DataType.DOUBLE;
+  const out = sink ? new Uint8Array(chunk * elementBytes) : undefined;
+  const outValues = !out ? scratch : dataType === DataType.DOUBLE ? new Float64Array(out.buffer) : direct ? new Float32Array(out.buffer) : scratch;
+  const coef = new Float64Array(k);
+  for (let start = 0; start < total; start += chunk) {
+    const count = Math.min(chunk, total - start);
+    const values = read(start, count);
+    if (!out || onePass) {
+      if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
+      else accumulateColAxis(values, start, count, cols, q, k, p);
+    }
+    if (!out || !sink) continue;
+    if (axis === 0) updateRowAxis(values, outValues, start, count, cols, q, k, width, p, scale, coef);
+    else updateColAxis(values, outValues, start, count, cols, q, k, p, scale, coef);
+    const bytes = out.subarray(0, count * elementBytes);
+    if (!direct) encodeChunk(outValues, count, dataType, bytes);
+    sink(bytes, start * elementBytes);
+  }
+}
+
+/**
+ * The same passes with the chunk in the SIMD kernels' memory: float32 bytes
+ * are read straight into it, 16-bit ones decoded into it. The results are
+ * those of the plain loops (bit for bit with one basis row on D = rows).
+ */
+function simdPass(plan: FoldPlan, reader: ChunkReader, kernels: Kernels, sink?: (chunk: Uint8Array, offset: number) => void): void {
+  const { w, elementBytes, chunk, k, width, q, p, scale, onePass } = plan;
+  const { rows, cols, axis, dataType } = w;
+  const total = rows * cols;
+  const [qAt, pAt, rowAt, chunkAt] = reserve(kernels, [q.byteLength, axis === 0 ? p.byteLength : 0, 8 * cols, 4 * chunk]);
+  const buffer = kernels.memory.buffer;
+  new Float64Array(buffer, qAt, q.length).set(q);
+  // Axis 0 keeps Q W in the kernels' memory; axis 1's W Qᵀ is one small sum per row and basis row, kept here.
+  const pInMemory = axis === 0 ? new Float64Array(buffer, pAt, p.length) : undefined;
+  pInMemory?.set(p);
+  const row = new Float64Array(buffer, rowAt, cols);
+  const values = new Float32Array(buffer, chunkAt, chunk);
+  const direct = dataType === DataType.FLOAT;
+  const staging = direct ? undefined : new Uint8Array(chunk * elementBytes);
+  const out = sink && !direct ? new Uint8Array(chunk * elementBytes) : undefined;
+  const coef = new Float64Array(k);
+  for (let start = 0; start < total; start += chunk) {
+    const count = Math.min(chunk, total - start);
+    if (direct) reader.readInto(new Uint8Array(buffer, chunkAt, count * 4), start * 4);
+    else decodeChunk(reader.readInto(staging!.subarray(0, count * elementBytes), start * elementBytes), dataType, values);
+    forEachRowRun(start, count, cols, (r, c0, n, i) => {
+      const at = chunkAt + 4 * i;
+      if (!sink || onePass) {
+        for (let j = 0; j < k; j++) {
+          if (axis === 0) {
+            const a = q[j * width + r];
+            if (a !== 0) kernels.acc(at, pAt + 8 * (j * cols + c0), n, a);
+          } else {
+            p[r * k + j] += kernels.dot(at, qAt + 8 * (j * cols + c0), n);
+          }
+        }
+      }
+      if (!sink) return;
+      // Row r's update is a combination of basis rows (axis 1) or of rows of Q W (axis 0).
+      const from = axis === 0 ? pAt : qAt;
+      for (let j = 0; j < k; j++) coef[j] = scale * (axis === 0 ? q[j * width + r] : p[r * k + j]);
+      if (k === 1) {
+        kernels.update(at, at, from + 8 * c0, n, coef[0]);
+        return;
+      }
+      row.fill(0, 0, n);
+      for (let j = 0; j < k; j++) kernels.acc64(from + 8 * (j * cols + c0), rowAt, n, coef[j]);
+      kernels.update(at, at, rowAt, n, 1);
+    });
+    if (!sink) continue;
+    if (direct) {
+      sink(new Uint8Array(buffer, chunkAt, count * 4), start * 4);
+    } else {
+      encodeChunk(values, count, dataType, out!.subarray(0, count * elementBytes));
+      sink(out!.subarray(0, count * elementBytes), start * elementBytes);
+    }
+  }
+  if (pInMemory) p.set(pInMemory);
 }
 
 // Element i of a chunk starting at flat index `start` is W[r][c] with
 // r*cols + c = start + i; each loop walks one row's segment of the chunk.
-
 function accumulateRowAxis(w: Work, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array): void {
   for (let i = 0; i < count; ) {
     const r = Math.floor((start + i) / cols);
@@ -224,51 +366,8 @@ function updateColAxis(src: Work, dst: Work, start: number, count: number, cols:
 
 /** W' in memory: for small weights and tests. */
 export function foldLowRankToBytes(w: WeightMatrix, map: LowRankMap, options: FoldOptions = {}): Uint8Array {
-  const out = new Uint8Array(w.bytes.length);
-  foldLowRankStream(w, map, (chunk, at) => out.set(chunk, at), options);
-  return out;
+  return new FoldedWeight(w, map, options).read();
 }
-
-/** W' written to `file` (created or truncated); returns the range that saveModel copies from. */
-export function foldLowRankToFile(w: WeightMatrix, map: LowRankMap, file: string, options: FoldOptions = {}): FileRange {
-  const fd = fs.openSync(file, 'w');
-  try {
-    foldLowRankStream(w, map, (chunk, at) => writeAll(fd, chunk, at), options);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return new FileRange(file, 0, w.bytes.length);
-}
-
-/**
- * Temporary files for folded weights, beside the output (never outside the
- * folders the user named). The model points at them (FileRange) until it is
- * saved; call dispose() after saveModel, success or not. A process that dies
- * first removes them on exit.
- */
-export class ScratchFiles {
-  private readonly files: string[] = [];
-  private readonly onExit = () => this.dispose();
-
-  constructor(readonly dir: string, private readonly stem = 'sca') {
-    process.once('exit', this.onExit);
-  }
-
-  /** A fresh file name in `dir`; the caller creates the file. */
-  next(): string {
-    const file = path.join(this.dir, `.${this.stem}.fold-${process.pid}-${this.files.length}-${Math.random().toString(36).slice(2, 8)}`);
-    this.files.push(file);
-    return file;
-  }
-
-  dispose(): void {
-    for (const f of this.files.splice(0)) fs.rmSync(f, { force: true });
-    process.removeListener('exit', this.onExit);
-  }
-}
-
-/** Weights smaller than this are folded in memory; larger ones go to a scratch file. */
-export const IN_MEMORY_FOLD = 16 << 20;
 
 /**
  * The 2-D view of a weight tensor with D on `axis` of its dims. Conv weights
@@ -304,27 +403,12 @@ export function weightBytes(t: TensorProto, baseDir: string): Bytes {
 
 /**
  * Folds `map` into weight `t` with D on `axis`, replacing its contents with
- * raw_data (in memory for small weights or without `scratch`, else a scratch file) and keeping
- * its name, dims and element type. To edit one reader of a shared weight,
- * pass a copy (the original's bytes are read, never changed).
+ * raw_data and keeping its name, dims and element type: small weights at
+ * once, large ones as a FoldedWeight that saving streams into the output. To
+ * edit one reader of a shared weight, fold a copy (rewrite/weights.ts
+ * ownWeight): the original's bytes are read, never changed.
  */
-export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles | undefined, options: FoldOptions = {}): void {
-  const w = weightMatrix(t, baseDir, axis);
-  // Without a scratch folder (a library caller that saves elsewhere) the result stays in memory.
-  const inMemory = !scratch || w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD);
-  const bytes = inMemory ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options);
-  setRawData(t, bytes);
+export function foldTensorLowRank(t: TensorProto, baseDir: string, axis: 0 | 1, map: LowRankMap, options: FoldOptions = {}): void {
+  const folded = new FoldedWeight(weightMatrix(t, baseDir, axis), map, options);
+  setRawData(t, folded.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? folded.read() : folded);
 }
-
-/**
- * A folded copy of `t` named `name`, for one reader of a shared weight (tied
- * embeddings): `t` keeps its bytes for its other readers. The caller adds
- * the copy to the graph and points the reader at it.
- */
-export function foldedCopy(t: TensorProto, name: string, baseDir: string, axis: 0 | 1, map: LowRankMap, scratch: ScratchFiles, options: FoldOptions = {}): TensorProto {
-  const copy: TensorProto = { ...t, name, dims: [...t.dims], externalData: [...t.externalData], floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [] };
-  const w = weightMatrix(t, baseDir, axis);
-  setRawData(copy, w.bytes.length < (options.inMemoryBytes ?? IN_MEMORY_FOLD) ? foldLowRankToBytes(w, map, options) : foldLowRankToFile(w, map, scratch.next(), options));
-  return copy;
-}
-

@@ -81,7 +81,7 @@ describe('fold edits only the reading side', () => {
     expect(maxAbsDiff(after.y.data as Float32Array, before.y.data as Float32Array)).toBeGreaterThan(1e-4);
   });
 
-  it('the CLI streams a fold of an external-data model into the output, and leaves no scratch file', async () => {
+  it('the CLI streams a fold of an external-data model into the output, and writes no other file', async () => {
     const ref = expected('gpt2_op17_ext');
     const site = ref.sites.ln_f;
     const out = path.join(tmp(), 'folded.onnx');

@@ -7,7 +7,8 @@ import { loadModel, saveModel } from '../../src/onnx/model.js';
 import { makeTensor, tensorBytes } from '../../src/onnx/tensor.js';
 import { DataType } from '../../src/onnx/types.js';
 import { BFLOAT16, decodeChunk, encodeChunk, toBfloatBits, toHalfBits } from '../../src/weights/elements.js';
-import { foldedCopy, foldLowRankToBytes, foldLowRankToFile, foldTensorLowRank, ScratchFiles, type WeightMatrix } from '../../src/weights/lowrank.js';
+import { FoldedWeight, foldLowRankToBytes, foldTensorLowRank, type WeightMatrix } from '../../src/weights/lowrank.js';
+import { simdKernels } from '../../src/weights/kernels.js';
 import { model, randomValues } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
@@ -134,14 +135,13 @@ describe('low-rank fold', () => {
 
   const dir = useTempDir('lowrank');
 
-  it('streams from a file range and from external data into a scratch file that saveModel copies', () => {
+  it('streams from external data straight into the saved output, and from a file range', () => {
     const [rows, cols] = [64, 48];
     const values = randomValues(rows * cols, 4);
     const basis = orthonormal(1, cols, 8);
     const inline = makeTensor('w', DataType.FLOAT, [rows, cols], values);
     const expected = foldLowRankToBytes({ name: 'w', bytes: inline.rawData as Uint8Array, dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 });
 
-    // The same weight in external data: folded through a scratch file beside the output.
     const src = model({
       node: [node('Gemm', ['x', 'w'], ['y'], [{ name: 'transB', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [] }])],
       initializer: [makeTensor('w', DataType.FLOAT, [rows, cols], values), makeTensor('other', DataType.FLOAT, [rows, cols], randomValues(rows * cols, 5))],
@@ -152,13 +152,11 @@ describe('low-rank fold', () => {
     saveModel(src, srcFile, { externalData: true });
     const loaded = loadModel(srcFile);
     const t = loaded.proto.graph!.initializer[0];
-    const scratch = new ScratchFiles(dir(), 'out.onnx');
-    try {
-      foldTensorLowRank(t, loaded.baseDir, 1, { basis, scale: -1 }, scratch, { chunkBytes: 1000 });
-      saveModel(loaded, path.join(dir(), 'out.onnx'));
-    } finally {
-      scratch.dispose();
-    }
+    foldTensorLowRank(t, loaded.baseDir, 1, { basis, scale: -1 }, { chunkBytes: 1000, inMemoryBytes: 0 });
+    // Nothing is computed or written until the model is saved.
+    expect(t.rawData).toBeInstanceOf(FoldedWeight);
+    expect(fs.readdirSync(dir()).sort()).toEqual(['src.onnx', 'src.onnx.data']);
+    saveModel(loaded, path.join(dir(), 'out.onnx'));
     expect(fs.readdirSync(dir()).sort()).toEqual(['out.onnx', 'out.onnx.data', 'src.onnx', 'src.onnx.data']);
     const out = loadModel(path.join(dir(), 'out.onnx'));
     expect(Buffer.from(tensorBytes(out.proto.graph!.initializer[0], out.baseDir))).toEqual(Buffer.from(expected));
@@ -169,25 +167,15 @@ describe('low-rank fold', () => {
     const again = loadModel(srcFile);
     expect(decode(tensorBytes(again.proto.graph!.initializer[0], again.baseDir), DataType.FLOAT, 4)).toEqual(Float64Array.from(Float32Array.from(values)));
 
-    // From a FileRange (a lazily loaded weight) to a file.
+    // From a FileRange (a lazily loaded weight), inline in the saved model; and a fold of the folded weight.
     const raw = path.join(dir(), 'raw.bin');
     fs.writeFileSync(raw, Buffer.concat([Buffer.alloc(6), inline.rawData as Uint8Array]));
-    const range = foldLowRankToFile({ name: 'w', bytes: new FileRange(raw, 6, rows * cols * 4), dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 }, path.join(dir(), 'folded.bin'), { chunkBytes: 1000 });
-    expect(Buffer.from(range.read())).toEqual(Buffer.from(expected));
-  });
-
-  it('a folded copy of a shared weight leaves the original for its other readers', () => {
-    const values = randomValues(12, 2);
-    const t = makeTensor('tied', DataType.FLOAT, [3, 4], values);
-    const before = Buffer.from(t.rawData as Uint8Array);
-    const basis = orthonormal(1, 4, 1);
-    const scratch = new ScratchFiles(dir());
-    const copy = foldedCopy(t, 'tied/folded', '/nonexistent', 1, { basis, scale: -1 }, scratch);
-    scratch.dispose();
-    expect(copy.name).toBe('tied/folded');
-    expect(copy.dims).toEqual([3, 4]);
-    expect(Buffer.from(t.rawData as Uint8Array)).toEqual(before);
-    expect(Buffer.from(copy.rawData as Uint8Array)).toEqual(Buffer.from(foldLowRankToBytes({ name: 't', bytes: before, dataType: DataType.FLOAT, rows: 3, cols: 4, axis: 1 }, { basis, scale: -1 })));
+    const lazy = new FoldedWeight({ name: 'w', bytes: new FileRange(raw, 6, rows * cols * 4), dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 }, { chunkBytes: 1000 });
+    expect(Buffer.from(lazy.read())).toEqual(Buffer.from(expected));
+    const twice = foldLowRankToBytes({ name: 'w', bytes: lazy, dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: 1 });
+    const undone = decode(twice, DataType.FLOAT, 4);
+    // Removing q then amplifying by 2 along it leaves the weight blind to q still.
+    for (let r = 0; r < rows; r++) expect(Math.abs(basis[0].reduce((s, x, c) => s + x * undone[r * cols + c], 0))).toBeLessThan(1e-5);
   });
 
   it('refuses a direction of the wrong length and a weight of the wrong size', () => {
@@ -195,5 +183,43 @@ describe('low-rank fold', () => {
     expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(/direction has 4 values, the weight's folded axis has 3/);
     expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 4, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(/holds 48 bytes/);
     expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.INT32, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0]], scale: -1 })).toThrow(/int32/);
+  });
+});
+
+describe('SIMD kernels', () => {
+  const kernels = simdKernels();
+  it('are available on the Node versions this package supports', () => {
+    expect(kernels).toBeDefined();
+  });
+
+  // The kernels against the plain loops, which the dense tests above hold to the maths.
+  for (const type of TYPES.slice(0, 3)) {
+    for (const axis of [0, 1] as const) {
+      for (const k of [1, 2]) {
+        it(`${type.name}, D on axis ${axis}, k=${k}: the same weight as the plain loops${axis === 0 && k === 1 ? ', bit for bit' : ''}`, () => {
+          // 37 columns: rows of 4-element vectors plus a tail, chunks ending mid-row and mid-vector.
+          const [rows, cols] = [23, 37];
+          const basis = orthonormal(k, axis === 0 ? rows : cols, 40 + k);
+          const bytes = encode(randomValues(rows * cols, 11, 3), type.dataType, type.bytes);
+          const w: WeightMatrix = { name: 'w', bytes, dataType: type.dataType, rows, cols, axis };
+          for (const chunkBytes of [13 * type.bytes, 101 * type.bytes, 1 << 20]) {
+            for (const scale of [-1, 2.5]) {
+              const plain = decode(foldLowRankToBytes(w, { basis, scale }, { chunkBytes, simd: false }), type.dataType, type.bytes);
+              const simd = decode(foldLowRankToBytes(w, { basis, scale }, { chunkBytes }), type.dataType, type.bytes);
+              if (axis === 0 && k === 1) expect(simd).toEqual(plain);
+              // Otherwise the sums are taken in another order: one rounding of the element type apart at most.
+              else simd.forEach((v, i) => expect(Math.abs(v - plain[i])).toBeLessThanOrEqual(type.ulp * Math.max(1, Math.abs(plain[i])) * 1.01));
+            }
+          }
+        });
+      }
+    }
+  }
+
+  it('the committed module is kernels.wat compiled', async () => {
+    // @ts-expect-error: a plain .mjs script without types
+    const { compileKernels } = await import('../../scripts/build-kernels.mjs');
+    const { KERNELS_WASM } = await import('../../src/weights/kernels.wasm.js');
+    expect(await compileKernels()).toBe(KERNELS_WASM);
   });
 });
