@@ -239,7 +239,7 @@ def similarity_to_red(rgb):
 
 @torch.no_grad()
 def outputs(model, rgb, intervention=None):
-    x = torch.tensor(rgb, dtype=torch.float32)
+    x = torch.tensor(rgb, dtype=model.linears()[0].weight.dtype)
     if intervention == 'ablation':
         enc_last = model.linears()[len(model.linears()) // 2 - 1]
         dec_first = model.linears()[len(model.linears()) // 2]
@@ -291,10 +291,11 @@ def named_table(model):
 
 @torch.no_grad()
 def validation(model):
-    x = torch.tensor(validation_set(), dtype=torch.float32)
+    dtype = model.linears()[0].weight.dtype
+    x = torch.tensor(validation_set(), dtype=dtype)
     y, _ = model(x)
-    recon = float(((y - x) ** 2).mean())
-    z = model.encode(torch.tensor([[1.0, 0.0, 0.0]]))
+    recon = float(((y.clamp(0, 1) - x) ** 2).mean())
+    z = model.encode(torch.tensor([[1.0, 0.0, 0.0]], dtype=dtype))
     return recon, float(1 - z[0, 0])
 
 
@@ -381,6 +382,22 @@ def fixture_batch(seed, vibrant_too):
     return x, red, vib
 
 
+def make_eval_fixture(path):
+    """One trained seed per preset, its weights and its evaluation in float64."""
+    cases = []
+    for preset, seed in (('anchored', 1), ('isolated', 1)):
+        model, _ = train(preset, seed)
+        model.double()
+        ev = evaluate(model, preset)
+        ev['selectivity20'] = {'suppression': selectivity(model, 'suppression', 2, 20),
+                               'ablation': selectivity(model, 'ablation', 3, 20)}
+        cases.append({'preset': preset, 'seed': seed, 'weights': weights_to_json(model), 'expected': ev})
+        print(f"{preset} seed {seed}: {ev['selectivity']}", file=sys.stderr)
+    with open(path, 'w') as f:
+        json.dump({'generator': 'scripts/train_reference.py --eval-fixture (PyTorch-trained, evaluated in float64)',
+                   'torch': torch.__version__, 'cases': cases}, f)
+
+
 def make_fixture(path):
     cases = []
     for case in FIXTURE_CASES:
@@ -416,12 +433,16 @@ def main():
     ap.add_argument('--json', help='write per-seed results here')
     ap.add_argument('--probe', help='JSON spec: one forward/backward (and optional Adam steps); prints JSON')
     ap.add_argument('--fixture', help='write the float64 parity fixture (loss terms, gradients, Adam steps) here')
+    ap.add_argument('--eval-fixture', help='write trained weights and their float64 evaluation here')
     ap.add_argument('--init', help='JSON weights to start seed --first-seed from (one seed)')
     ap.add_argument('--save-weights', help='write the trained weights of the last seed here')
     args = ap.parse_args()
 
     if args.fixture:
         make_fixture(args.fixture)
+        return
+    if args.eval_fixture:
+        make_eval_fixture(args.eval_fixture)
         return
     if args.probe:
         with open(args.probe) as f:

@@ -7,12 +7,19 @@
  * scripts/train_reference.py (written from SCA.md, not from this code).
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runDemo } from '../../src/eval/demo.js';
+import { saveModel } from '../../src/onnx/model.js';
 import { Adam } from '../../src/train/adam.js';
+import { anchorsFor } from '../../src/train/color.js';
+import { evaluateSeed, interventionSelectivity } from '../../src/train/evaluate.js';
+import { buildColorOnnx } from '../../src/train/export.js';
 import { network, type Network } from '../../src/train/network.js';
-import type { PresetName, TermName } from '../../src/train/presets.js';
+import { PRESETS, type PresetName, type TermName } from '../../src/train/presets.js';
 import { scheduleValue } from '../../src/train/schedule.js';
 import { lossAndGradient, resolveConfig } from '../../src/train/trainer.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 interface TorchLayer {
   weight: number[][];
@@ -103,5 +110,68 @@ describe('the trainer against PyTorch (float64 autograd, torch.optim.Adam)', () 
       adam.step(params, lossAndGradient(net, params, batch, weightsAt(step), c.fallback).grads, scheduleValue(learningRate, step));
     }
     expectClose(params, toParams(net, c.expected.afterAdam), 1e-9, 'weight after Adam');
+  });
+});
+
+interface EvalCase {
+  preset: 'anchored' | 'isolated';
+  seed: number;
+  weights: TorchLayer[];
+  expected: {
+    selectivity: { suppression: number; ablation: number };
+    selectivity20: { suppression: number; ablation: number };
+    valRecon: number;
+    named: Record<string, { baseline: number; ablation: number; suppression: number }>;
+  };
+}
+
+const evalFixture = JSON.parse(readFileSync(new URL('../fixtures/train_parity_eval.json', import.meta.url), 'utf8')) as { cases: EvalCase[] };
+
+/** PyTorch's names of the 17 colours (hues every 30 degrees, then greys by value) to the toolkit's. */
+const NAMES: Record<string, string> = {
+  'grey0.0': 'black',
+  'grey0.25': 'dark gray',
+  'grey0.5': 'gray',
+  'grey0.75': 'light gray',
+  'grey1.0': 'white',
+};
+
+describe('scoring a PyTorch-trained model as PyTorch scores it', () => {
+  const tmp = useTempDir('reference');
+
+  it.each(evalFixture.cases.map((c) => [c.preset, c] as const))('%s: selectivity (8^3 and 20^3), validation recon and the 17-colour deltas agree', (_, c) => {
+    const net = network(PRESETS[c.preset].architecture);
+    const params = toParams(net, c.weights);
+    const q = evaluateSeed(net, params, PRESETS[c.preset]);
+    expect(q.suppression).toBeCloseTo(c.expected.selectivity.suppression, 10);
+    expect(q.ablation).toBeCloseTo(c.expected.selectivity.ablation, 10);
+    expect(interventionSelectivity(net, params, 'suppression', 20)).toBeCloseTo(c.expected.selectivity20.suppression, 10);
+    expect(interventionSelectivity(net, params, 'ablation', 20)).toBeCloseTo(c.expected.selectivity20.ablation, 10);
+    expect(q.valRecon).toBeCloseTo(c.expected.valRecon, 12);
+    for (const [name, e] of Object.entries(c.expected.named)) {
+      const row = q.named.find((r) => r.name === (NAMES[name] ?? name))!;
+      expect(row.baseline, name).toBeCloseTo(e.baseline, 10);
+      expect(row.suppression - row.baseline, name).toBeCloseTo(e.suppression, 10);
+      expect(row.ablation - row.baseline, name).toBeCloseTo(e.ablation, 10);
+    }
+  });
+
+  it('exported to ONNX, patched and compared by sca demo (inserted suppression, zeroed weights): the same scores and red deltas', async () => {
+    const models: Record<string, string> = {};
+    for (const c of evalFixture.cases) {
+      const net = network(PRESETS[c.preset].architecture);
+      models[c.preset] = path.join(tmp(), `${c.preset}.onnx`);
+      saveModel(buildColorOnnx(net, toParams(net, c.weights), anchorsFor({ preset: c.preset })), models[c.preset]);
+    }
+    const demo = await runDemo(path.join(tmp(), 'demo'), { models });
+    const expected = (preset: string) => evalFixture.cases.find((c) => c.preset === preset)!.expected;
+    // onnxruntime runs float32: agreement to float32 precision.
+    expect(demo.suppressed.comparison.result.color!.selectivity).toBeCloseTo(expected('anchored').selectivity.suppression, 4);
+    expect(demo.ablated.comparison.result.color!.selectivity).toBeCloseTo(expected('isolated').selectivity.ablation, 4);
+    for (const row of demo.table) {
+      const name = Object.keys(NAMES).find((n) => NAMES[n] === row.name) ?? row.name;
+      expect(row.suppression.delta, row.name).toBeCloseTo(expected('anchored').named[name].suppression, 4);
+      expect(row.ablation.delta, row.name).toBeCloseTo(expected('isolated').named[name].ablation, 4);
+    }
   });
 });
