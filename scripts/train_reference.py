@@ -198,10 +198,10 @@ def total(terms, weights, fallback):
 
 # ---------------------------------------------------------------- training
 
-def train(preset, seed, peak_lr=None, fallback=0.0, init=None):
+def train(preset, seed, peak_lr=None, fallback=0.0, init=None, dtype=torch.float32):
     k, n = shape(preset)
     torch.manual_seed(seed)
-    model = AutoEncoder(k, n)
+    model = AutoEncoder(k, n).to(dtype)
     if init is not None:
         weights_from_json(model, init)
     gen = torch.Generator().manual_seed(seed + 1_000_003)
@@ -210,9 +210,9 @@ def train(preset, seed, peak_lr=None, fallback=0.0, init=None):
     n_red = 0
     for step in range(STEPS):
         idx = torch.randint(0, len(TRAIN), (BATCH,), generator=gen)
-        x = TRAIN_T[idx]
-        red = (torch.rand(BATCH, generator=gen) < P_RED[idx]).float()
-        vibrant = (torch.rand(BATCH, generator=gen) < P_VIBRANT[idx]).float()
+        x = TRAIN_T[idx].to(dtype)
+        red = (torch.rand(BATCH, generator=gen) < P_RED[idx]).to(dtype)
+        vibrant = (torch.rand(BATCH, generator=gen) < P_VIBRANT[idx]).to(dtype)
         n_red += int(red.sum())
         weights = {name: f(step) for name, f in sched.items()}
         loss = total(loss_terms(model, x, red, vibrant, preset, fallback), weights, fallback)
@@ -430,6 +430,7 @@ def main():
     ap.add_argument('--first-seed', type=int, default=0)
     ap.add_argument('--peak-lr', type=float)
     ap.add_argument('--fallback', type=float, nargs='?', const=0.05, default=0.0)
+    ap.add_argument('--float64', action='store_true', help='train in float64 (as the TypeScript trainer does)')
     ap.add_argument('--json', help='write per-seed results here')
     ap.add_argument('--probe', help='JSON spec: one forward/backward (and optional Adam steps); prints JSON')
     ap.add_argument('--fixture', help='write the float64 parity fixture (loss terms, gradients, Adam steps) here')
@@ -457,7 +458,8 @@ def main():
     runs = []
     t0 = time.time()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        model, n_red = train(args.preset, seed, args.peak_lr, args.fallback, init)
+        model, n_red = train(args.preset, seed, args.peak_lr, args.fallback, init,
+                             torch.float64 if args.float64 else torch.float32)
         ev = evaluate(model, args.preset)
         ev.update(seed=seed, labels=n_red, score=ev['selectivity'][kind])
         runs.append(ev)
@@ -471,7 +473,7 @@ def main():
     scores = [r['score'] for r in runs]
     best = max(runs, key=lambda r: r['score'])
     s = stats(scores)
-    print(f"{args.preset} peakLr={args.peak_lr} fallback={args.fallback}: {kind} p={power} over {len(runs)} seeds: "
+    print(f"{args.preset} peakLr={args.peak_lr} fallback={args.fallback} float64={args.float64}: {kind} p={power} over {len(runs)} seeds: "
           f"{s['mean']:.3f} +- {s['sd']:.3f}, min {s['min']:.3f}, best {s['max']:.3f} (seed {best['seed']}), "
           f"{seconds:.0f} s")
     print(f"best seed {best['seed']}: red ablation delta {best['named']['red']['ablation']:.3f}, "
@@ -479,7 +481,7 @@ def main():
           f"ablation sel {best['selectivity']['ablation']:.4f}, suppression sel {best['selectivity']['suppression']:.4f}")
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({'preset': args.preset, 'peakLr': args.peak_lr, 'fallback': args.fallback,
+            json.dump({'preset': args.preset, 'peakLr': args.peak_lr, 'fallback': args.fallback, 'float64': args.float64,
                        'score': {'intervention': kind, 'power': power}, 'stats': s, 'best': best['seed'],
                        'seconds': seconds, 'runs': runs}, f, indent=1)
 
