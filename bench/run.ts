@@ -250,13 +250,18 @@ const PYTORCH_60_SEEDS_SECONDS = 165;
  * run; undefined where python3 has no torch (Debian: apt-get install python3-torch).
  */
 function pytorchSweepSeconds(): number | undefined {
-  try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
+  // Debian's torch lives in the system python, which a pyenv or venv python3 on PATH may hide.
+  const python = ['python3', '/usr/bin/python3'].find((p) => {
+    try {
+      execFileSync(p, ['-c', 'import torch'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!python) return undefined;
   const t = performance.now();
-  execFileSync('python3', [path.join(here, '..', '..', 'scripts', 'train_reference.py'), '--preset', 'isolated', '--seeds', '60'], { stdio: 'ignore' });
+  execFileSync(python, [path.join(here, '..', '..', 'scripts', 'train_reference.py'), '--preset', 'isolated', '--seeds', '60'], { stdio: 'ignore' });
   return (performance.now() - t) / 1000;
 }
 
