@@ -15,6 +15,9 @@ export interface NamedColorMse {
   baseline: number;
   suppression: number;
   ablation: number;
+  /** Under the follow-up's edits that send red to the fallback direction -e0 (see `fallbackEdit`). */
+  reflect: number;
+  redirect: number;
 }
 
 export interface SeedQuality {
@@ -28,6 +31,13 @@ export interface SeedQuality {
   score: number | null;
   suppression: number | null;
   ablation: number | null;
+  /**
+   * Selectivity (p = 3) of the follow-up's reflect and redirect edits: the
+   * interventions the authors pair with the fallback term (their claim that
+   * red's damage is pinned near 1/4 is made under these, not under zeroing).
+   */
+  reflect: number | null;
+  redirect: number | null;
   /** The authors' health verdict (models with a reserved dim only): catastrophic, degraded or ok. */
   health: 'ok' | 'degraded' | 'catastrophic' | null;
   named: NamedColorMse[];
@@ -41,6 +51,20 @@ function perColorMse(colors: Rgb[], out: Float64Array): number[] {
 
 export function editFor(intervention: 'suppression' | 'ablation', latent: number): LatentEdit {
   return intervention === 'suppression' ? { kind: 'suppress', direction: anchorDirection(latent) } : { kind: 'ablate', dims: [...RED_ANCHOR.dims] };
+}
+
+/** The follow-up's redirect: encoder row 0 zeroed and its bias set to -gamma, gamma = 1 as the authors fix it. */
+export const REDIRECT_GAMMA = 1;
+
+/** The follow-up's edits that send red to -e0, where the fallback term pins the decoder to mid-grey. */
+export function fallbackEdit(kind: 'reflect' | 'redirect'): LatentEdit {
+  return kind === 'reflect' ? { kind, dims: [...RED_ANCHOR.dims] } : { kind, dims: [...RED_ANCHOR.dims], bias: -REDIRECT_GAMMA };
+}
+
+function editSelectivity(net: Network, params: Float64Array, edit: LatentEdit, power: number): number | null {
+  const cube = colorCube(SELECTIVITY_GRID);
+  const errors = perColorMse(cube, infer(net, params, flat(cube), edit).out);
+  return selectivity(cube, errors, power) ?? null;
 }
 
 /** Selectivity of one intervention on an n^3 grid (SCA.md: 8, the notebooks also print 20). */
@@ -76,6 +100,8 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
 
   const suppression = interventionSelectivity(net, params, 'suppression');
   const ablation = interventionSelectivity(net, params, 'ablation');
+  const reflect = editSelectivity(net, params, fallbackEdit('reflect'), SELECTIVITY_POWER.ablation);
+  const redirect = editSelectivity(net, params, fallbackEdit('redirect'), SELECTIVITY_POWER.ablation);
   const valRecon = valErrors.reduce((s, v) => s + v, 0) / valErrors.length;
   const valAnchor = weighted / weightSum;
   const reserved = preset.intervention === 'ablation';
@@ -87,6 +113,8 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
   const base = mses({ kind: 'none' });
   const sup = mses(editFor('suppression', latent));
   const abl = mses(editFor('ablation', latent));
+  const refl = mses(fallbackEdit('reflect'));
+  const redir = mses(fallbackEdit('redirect'));
   return {
     valRecon,
     valAnchor,
@@ -94,7 +122,9 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
     score: preset.intervention === 'suppression' ? suppression : ablation,
     suppression,
     ablation,
+    reflect,
+    redirect,
     health,
-    named: names.map((name, i) => ({ name, baseline: base[i], suppression: sup[i], ablation: abl[i] })),
+    named: names.map((name, i) => ({ name, baseline: base[i], suppression: sup[i], ablation: abl[i], reflect: refl[i], redirect: redir[i] })),
   };
 }

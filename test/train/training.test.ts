@@ -7,7 +7,8 @@ import { anchorsFor } from '../../src/train/color.js';
 import { colorCube, redLabelProbability, redness, sampleBatch, validationColors, vibrantLabelProbability } from '../../src/train/data.js';
 import { buildColorOnnx, checkExport } from '../../src/train/export.js';
 import { erf, erfSeries, gelu, geluDerivative } from '../../src/train/gelu.js';
-import { infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
+import { evaluateSeed, fallbackEdit, REDIRECT_GAMMA } from '../../src/train/evaluate.js';
+import { forwardStack, infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
 import { PRESETS, withPeakLearningRate } from '../../src/train/presets.js';
 import { Random } from '../../src/train/random.js';
 import { anchor } from '../../src/train/regularizers/anchor.js';
@@ -15,7 +16,7 @@ import { antiAnchor } from '../../src/train/regularizers/antiAnchor.js';
 import { separate } from '../../src/train/regularizers/separate.js';
 import { antiSubspace, subspace } from '../../src/train/regularizers/subspace.js';
 import { minimumJerk, scheduleValue } from '../../src/train/schedule.js';
-import { lossAndGradient, trainSeed } from '../../src/train/trainer.js';
+import { lossAndGradient, resolveConfig, trainSeed } from '../../src/train/trainer.js';
 
 describe('minimum-jerk schedules (SCA.md keyframes)', () => {
   const isolated = PRESETS.isolated;
@@ -246,5 +247,40 @@ describe('training and export', () => {
       expect(row[0]).toBe(0);
       expect(Math.hypot(...row)).toBeCloseTo(1, 12);
     }
+  });
+});
+
+describe("the follow-up's fallback term and the edits it is paired with (reflect, redirect)", () => {
+  // The authors' edit_axis0 edits weights; infer edits the pre-norm activation. Doing both ways must agree.
+  it('reflect and redirect equal negating, or zeroing and re-biasing, the encoder row of dim 0', () => {
+    const t = trainSeed({ preset: 'isolated', steps: 40 }, 2);
+    const colors = Float64Array.from(colorCube(4).flat());
+    const last = t.net.encoder[t.net.encoder.length - 1];
+    const edited = (mode: 'reflect' | 'redirect'): Float64Array => {
+      const p = Float64Array.from(t.params);
+      for (let i = 0; i < last.inDim; i++) p[last.weight + i * last.outDim] = mode === 'reflect' ? -p[last.weight + i * last.outDim] : 0;
+      p[last.bias] = mode === 'reflect' ? -p[last.bias] : -REDIRECT_GAMMA;
+      return p;
+    };
+    for (const mode of ['reflect', 'redirect'] as const) {
+      const byWeights = infer(t.net, edited(mode), colors).out;
+      const byEdit = infer(t.net, t.params, colors, fallbackEdit(mode)).out;
+      for (let i = 0; i < byEdit.length; i++) expect(byEdit[i]).toBeCloseTo(byWeights[i], 12);
+    }
+    expect(REDIRECT_GAMMA).toBe(1);
+  });
+
+  it('with --fallback, decoder(-e0) is mid-grey and reflected red lands there: MSE near (1 - 0.5)^2 = 1/4', () => {
+    const config = { preset: 'isolated' as const, fallback: 0.05 };
+    const t = trainSeed(config, 1);
+    const grey = infer(t.net, t.params, Float64Array.from([1, 0, 0]), { kind: 'reflect', dims: [0] });
+    const decoded = Array.from(forwardStack(t.params, t.net.decoder, Float64Array.from([-1, 0, 0, 0, 0]), 1));
+    for (const v of decoded) expect(Math.abs(v - 0.5)).toBeLessThan(0.01);
+    const q = evaluateSeed(t.net, t.params, resolveConfig(config).preset);
+    const red = q.named.find((r) => r.name === 'red')!;
+    expect(grey.z[0]).toBeLessThan(-0.95);
+    expect(Math.abs(red.reflect - 0.25)).toBeLessThan(0.02);
+    expect(q.reflect).not.toBeNull();
+    expect(q.redirect).not.toBeNull();
   });
 });
