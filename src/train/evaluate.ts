@@ -5,7 +5,7 @@
  * is judged by (suppression p = 2, ablation p = 3) over the 8x8x8 grid.
  */
 import { colorMse, hsvSimilarity, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from '../eval/colors.js';
-import { colorCube, redLabelProbability, validationColors } from './data.js';
+import { colorCube, redness, validationColors } from './data.js';
 import { infer, type LatentEdit, type Network } from './network.js';
 import type { Preset } from './presets.js';
 import { anchorDirection, RED_ANCHOR } from './trainer.js';
@@ -23,9 +23,15 @@ export interface NamedColorMse {
 export interface SeedQuality {
   /** Mean clamped reconstruction MSE over the validation set. */
   valRecon: number;
-  /** Expected anchor loss on the validation set: mean of 1 - z.a weighted by each colour's red-label probability. */
+  /**
+   * Anchor loss on the validation set as the authors measure it: their
+   * validation labels are exact (redness == 1), so only pure red counts:
+   * 1 - z.a of (1, 0, 0). (Their PyTorch logs average it over validation
+   * batches, a constant factor that changes no Pareto front; their health
+   * thresholds are in these units.)
+   */
   valAnchor: number;
-  /** Mean |z_0| over the grid colours with similarity 0 to red (greys and hues 90 degrees or more away). */
+  /** Mean |z_0| over the grid colours "unlike red" as the authors define them: similarity^3 < 0.01 (337 of the 512). */
   leak: number;
   /** Selectivity of the preset's intervention (its score). */
   score: number | null;
@@ -47,6 +53,11 @@ const flat = (colors: Rgb[]): Float64Array => Float64Array.from(colors.flat());
 
 function perColorMse(colors: Rgb[], out: Float64Array): number[] {
   return colors.map((c, i) => colorMse(c, out.subarray(3 * i, 3 * i + 3)));
+}
+
+/** The authors' "others" for leak and collateral damage: similarity to red cubed below 0.01. */
+export function isUnlikeRed(c: Rgb): boolean {
+  return hsvSimilarity(c) ** 3 < 0.01;
 }
 
 export function editFor(intervention: 'suppression' | 'ablation', latent: number): LatentEdit {
@@ -79,20 +90,14 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
   const validation = validationColors();
   const val = infer(net, params, flat(validation));
   const valErrors = perColorMse(validation, val.out);
-  let weighted = 0;
-  let weightSum = 0;
-  validation.forEach((c, i) => {
-    const p = redLabelProbability(c);
-    weighted += p * (1 - val.z[i * latent]);
-    weightSum += p;
-  });
+  const pureRed = validation.findIndex((c) => redness(c) === 1);
 
   const cube = colorCube(SELECTIVITY_GRID);
   const cubeZ = infer(net, params, flat(cube)).z;
   let leak = 0;
   let far = 0;
   cube.forEach((c, i) => {
-    if (hsvSimilarity(c) > 0) return;
+    if (!isUnlikeRed(c)) return;
     leak += Math.abs(cubeZ[i * latent]);
     far++;
   });
@@ -103,7 +108,7 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
   const reflect = editSelectivity(net, params, fallbackEdit('reflect'), SELECTIVITY_POWER.ablation);
   const redirect = editSelectivity(net, params, fallbackEdit('redirect'), SELECTIVITY_POWER.ablation);
   const valRecon = valErrors.reduce((s, v) => s + v, 0) / valErrors.length;
-  const valAnchor = weighted / weightSum;
+  const valAnchor = 1 - val.z[pureRed * latent];
   const reserved = preset.intervention === 'ablation';
   const health = !reserved ? null : valAnchor > 0.3 || valRecon > 0.01 || leak > 0.3 ? 'catastrophic' : leak > 0.1 ? 'degraded' : 'ok';
 

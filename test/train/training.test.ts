@@ -7,7 +7,7 @@ import { anchorsFor } from '../../src/train/color.js';
 import { colorCube, redLabelProbability, redness, sampleBatch, validationColors, vibrantLabelProbability } from '../../src/train/data.js';
 import { buildColorOnnx, checkExport } from '../../src/train/export.js';
 import { erf, erfSeries, gelu, geluDerivative } from '../../src/train/gelu.js';
-import { evaluateSeed, fallbackEdit, REDIRECT_GAMMA } from '../../src/train/evaluate.js';
+import { evaluateSeed, fallbackEdit, isUnlikeRed, REDIRECT_GAMMA } from '../../src/train/evaluate.js';
 import { forwardStack, infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
 import { PRESETS, withPeakLearningRate } from '../../src/train/presets.js';
 import { Random } from '../../src/train/random.js';
@@ -282,5 +282,24 @@ describe("the follow-up's fallback term and the edits it is paired with (reflect
     expect(Math.abs(red.reflect - 0.25)).toBeLessThan(0.02);
     expect(q.reflect).not.toBeNull();
     expect(q.redirect).not.toBeNull();
+  });
+});
+
+describe('validation anchor loss, leak and health as the authors measure them', () => {
+  it('val anchor is 1 - z_0 of pure red (their only exact validation label); leak is mean |z_0| over the 337 grid colours with sim^3 < 0.01', () => {
+    const t = trainSeed({ preset: 'isolated', steps: 300 }, 5);
+    const q = evaluateSeed(t.net, t.params, PRESETS.isolated);
+    expect(q.valAnchor).toBeCloseTo(1 - infer(t.net, t.params, Float64Array.from([1, 0, 0])).z[0], 12);
+    const cube = colorCube(8);
+    const others = cube.filter(isUnlikeRed);
+    // Counted independently with Python's colorsys and the authors' sim_to_red formula (a comment of theirs says 404; their code gives 337).
+    expect(others.length).toBe(337);
+    expect(isUnlikeRed([1, 0, 0])).toBe(false);
+    expect(isUnlikeRed([0.5, 0.5, 0.5])).toBe(true);
+    const z = infer(t.net, t.params, Float64Array.from(others.flat())).z;
+    const leak = others.reduce((s, _, i) => s + Math.abs(z[5 * i]), 0) / others.length;
+    expect(q.leak).toBeCloseTo(leak, 12);
+    const verdict = q.valAnchor > 0.3 || q.valRecon > 0.01 || q.leak > 0.3 ? 'catastrophic' : q.leak > 0.1 ? 'degraded' : 'ok';
+    expect(q.health).toBe(verdict);
   });
 });
