@@ -92,8 +92,8 @@ export function registerTrain(program: Command, { io }: Context): void {
         valAnchor: r.quality.valAnchor,
         leak: r.quality.leak,
         health: r.quality.health,
-        selectivity: { suppression: r.quality.suppression, ablation: r.quality.ablation },
-        redMse: { baseline: r.quality.named[0].baseline, suppression: r.quality.named[0].suppression, ablation: r.quality.named[0].ablation },
+        selectivity: { suppression: r.quality.suppression, ablation: r.quality.ablation, reflect: r.quality.reflect, redirect: r.quality.redirect },
+        redMse: { baseline: r.quality.named[0].baseline, suppression: r.quality.named[0].suppression, ablation: r.quality.named[0].ablation, reflect: r.quality.named[0].reflect, redirect: r.quality.named[0].redirect },
         labels: r.labels,
         draws: r.draws,
         seconds: r.seconds,
@@ -101,10 +101,13 @@ export function registerTrain(program: Command, { io }: Context): void {
       }));
       if (emitJson(io, opts.json, { output: result.saved.path, config, score: { intervention, power }, seconds: result.seconds, exportDiff: result.exportDiff, stats: result.stats, best: result.best.seed, runs: rows })) return;
       io.out(`preset ${preset} (exp. ${PRESETS[preset].experiment}): score = ${intervention} selectivity, p = ${power}\n`);
-      io.out(` seed   score  val recon  val anchor   leak  health        red ${intervention === 'ablation' ? 'ablated' : 'suppressed'}  labels  time\n`);
+      // With the fallback term, also its own intervention (the authors' pairing): reflect sends red to -e0, where the decoder gives mid-grey.
+      const reflected = Boolean(config.fallback);
+      io.out(` seed   score  val recon  val anchor   leak  health        red ${intervention === 'ablation' ? 'ablated' : 'suppressed'}${reflected ? '  reflect score  red reflected' : ''}  labels  time\n`);
       for (const r of rows) {
         const red = intervention === 'ablation' ? r.redMse.ablation : r.redMse.suppression;
-        io.out(`${r.best ? '*' : ' '}${String(r.seed).padStart(4)}  ${fixed(r.score).padStart(6)}  ${sci(r.valRecon).padStart(9)}  ${fixed(r.valAnchor).padStart(10)}  ${fixed(r.leak).padStart(5)}  ${(r.health ?? '-').padEnd(12)}  ${fixed(red).padStart(11)}  ${String(r.labels).padStart(6)}  ${r.seconds.toFixed(1)}s\n`);
+        const extra = reflected ? `  ${fixed(r.selectivity.reflect).padStart(13)}  ${fixed(r.redMse.reflect).padStart(13)}` : '';
+        io.out(`${r.best ? '*' : ' '}${String(r.seed).padStart(4)}  ${fixed(r.score).padStart(6)}  ${sci(r.valRecon).padStart(9)}  ${fixed(r.valAnchor).padStart(10)}  ${fixed(r.leak).padStart(5)}  ${(r.health ?? '-').padEnd(12)}  ${fixed(red).padStart(11)}${extra}  ${String(r.labels).padStart(6)}  ${r.seconds.toFixed(1)}s\n`);
       }
       const s = result.stats;
       if (seeds > 1) {

@@ -182,8 +182,20 @@ export function normalizeBackward(z: Float64Array, norms: Float64Array, gz: Floa
   return gu;
 }
 
-/** How an evaluation changes the latent: none, the paper's suppression, or ablation of reserved dims. */
-export type LatentEdit = { kind: 'none' } | { kind: 'suppress'; direction: number[] } | { kind: 'ablate'; dims: number[] };
+/**
+ * How an evaluation changes the latent: none, the paper's suppression,
+ * ablation of reserved dims, or the follow-up's two edits that send red to
+ * the fallback direction -e_d (encoder edits only, the decoder still reads
+ * the dims): reflect negates the encoder's rows and biases of the dims
+ * (u_d -> -u_d), redirect zeroes the rows and sets the biases to `bias`
+ * (u_d -> bias; the authors use -1).
+ */
+export type LatentEdit =
+  | { kind: 'none' }
+  | { kind: 'suppress'; direction: number[] }
+  | { kind: 'ablate'; dims: number[] }
+  | { kind: 'reflect'; dims: number[] }
+  | { kind: 'redirect'; dims: number[]; bias: number };
 
 /**
  * Inference on a list of colours (flattened [n, 3]): the decoder output,
@@ -197,6 +209,8 @@ export function infer(net: Network, params: Float64Array, colors: Float64Array, 
   const k = net.architecture.latent;
   const u = forwardStack(params, net.encoder, colors, rows);
   if (edit.kind === 'ablate') for (let r = 0; r < rows; r++) for (const d of edit.dims) u[r * k + d] = 0;
+  if (edit.kind === 'reflect') for (let r = 0; r < rows; r++) for (const d of edit.dims) u[r * k + d] = -u[r * k + d];
+  if (edit.kind === 'redirect') for (let r = 0; r < rows; r++) for (const d of edit.dims) u[r * k + d] = edit.bias;
   const { z } = normalizeRows(u, rows, k);
   let zd = z;
   if (edit.kind === 'suppress') {

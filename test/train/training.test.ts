@@ -7,7 +7,8 @@ import { anchorsFor } from '../../src/train/color.js';
 import { colorCube, redLabelProbability, redness, sampleBatch, validationColors, vibrantLabelProbability } from '../../src/train/data.js';
 import { buildColorOnnx, checkExport } from '../../src/train/export.js';
 import { erf, erfSeries, gelu, geluDerivative } from '../../src/train/gelu.js';
-import { infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
+import { evaluateSeed, fallbackEdit, isUnlikeRed, REDIRECT_GAMMA } from '../../src/train/evaluate.js';
+import { forwardStack, infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
 import { PRESETS, withPeakLearningRate } from '../../src/train/presets.js';
 import { Random } from '../../src/train/random.js';
 import { anchor } from '../../src/train/regularizers/anchor.js';
@@ -15,7 +16,7 @@ import { antiAnchor } from '../../src/train/regularizers/antiAnchor.js';
 import { separate } from '../../src/train/regularizers/separate.js';
 import { antiSubspace, subspace } from '../../src/train/regularizers/subspace.js';
 import { minimumJerk, scheduleValue } from '../../src/train/schedule.js';
-import { lossAndGradient, trainSeed } from '../../src/train/trainer.js';
+import { lossAndGradient, resolveConfig, trainSeed } from '../../src/train/trainer.js';
 
 describe('minimum-jerk schedules (SCA.md keyframes)', () => {
   const isolated = PRESETS.isolated;
@@ -246,5 +247,59 @@ describe('training and export', () => {
       expect(row[0]).toBe(0);
       expect(Math.hypot(...row)).toBeCloseTo(1, 12);
     }
+  });
+});
+
+describe("the follow-up's fallback term and the edits it is paired with (reflect, redirect)", () => {
+  // The authors' edit_axis0 edits weights; infer edits the pre-norm activation. Doing both ways must agree.
+  it('reflect and redirect equal negating, or zeroing and re-biasing, the encoder row of dim 0', () => {
+    const t = trainSeed({ preset: 'isolated', steps: 40 }, 2);
+    const colors = Float64Array.from(colorCube(4).flat());
+    const last = t.net.encoder[t.net.encoder.length - 1];
+    const edited = (mode: 'reflect' | 'redirect'): Float64Array => {
+      const p = Float64Array.from(t.params);
+      for (let i = 0; i < last.inDim; i++) p[last.weight + i * last.outDim] = mode === 'reflect' ? -p[last.weight + i * last.outDim] : 0;
+      p[last.bias] = mode === 'reflect' ? -p[last.bias] : -REDIRECT_GAMMA;
+      return p;
+    };
+    for (const mode of ['reflect', 'redirect'] as const) {
+      const byWeights = infer(t.net, edited(mode), colors).out;
+      const byEdit = infer(t.net, t.params, colors, fallbackEdit(mode)).out;
+      for (let i = 0; i < byEdit.length; i++) expect(byEdit[i]).toBeCloseTo(byWeights[i], 12);
+    }
+    expect(REDIRECT_GAMMA).toBe(1);
+  });
+
+  it('with --fallback, decoder(-e0) is mid-grey and reflected red lands there: MSE near (1 - 0.5)^2 = 1/4', () => {
+    const config = { preset: 'isolated' as const, fallback: 0.05 };
+    const t = trainSeed(config, 1);
+    const grey = infer(t.net, t.params, Float64Array.from([1, 0, 0]), { kind: 'reflect', dims: [0] });
+    const decoded = Array.from(forwardStack(t.params, t.net.decoder, Float64Array.from([-1, 0, 0, 0, 0]), 1));
+    for (const v of decoded) expect(Math.abs(v - 0.5)).toBeLessThan(0.01);
+    const q = evaluateSeed(t.net, t.params, resolveConfig(config).preset);
+    const red = q.named.find((r) => r.name === 'red')!;
+    expect(grey.z[0]).toBeLessThan(-0.95);
+    expect(Math.abs(red.reflect - 0.25)).toBeLessThan(0.02);
+    expect(q.reflect).not.toBeNull();
+    expect(q.redirect).not.toBeNull();
+  });
+});
+
+describe('validation anchor loss, leak and health as the authors measure them', () => {
+  it('val anchor is 1 - z_0 of pure red (their only exact validation label); leak is mean |z_0| over the 337 grid colours with sim^3 < 0.01', () => {
+    const t = trainSeed({ preset: 'isolated', steps: 300 }, 5);
+    const q = evaluateSeed(t.net, t.params, PRESETS.isolated);
+    expect(q.valAnchor).toBeCloseTo(1 - infer(t.net, t.params, Float64Array.from([1, 0, 0])).z[0], 12);
+    const cube = colorCube(8);
+    const others = cube.filter(isUnlikeRed);
+    // Counted independently with Python's colorsys and the authors' sim_to_red formula (a comment of theirs says 404; their code gives 337).
+    expect(others.length).toBe(337);
+    expect(isUnlikeRed([1, 0, 0])).toBe(false);
+    expect(isUnlikeRed([0.5, 0.5, 0.5])).toBe(true);
+    const z = infer(t.net, t.params, Float64Array.from(others.flat())).z;
+    const leak = others.reduce((s, _, i) => s + Math.abs(z[5 * i]), 0) / others.length;
+    expect(q.leak).toBeCloseTo(leak, 12);
+    const verdict = q.valAnchor > 0.3 || q.valRecon > 0.01 || q.leak > 0.3 ? 'catastrophic' : q.leak > 0.1 ? 'degraded' : 'ok';
+    expect(q.health).toBe(verdict);
   });
 });
