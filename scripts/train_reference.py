@@ -214,14 +214,18 @@ def train(preset, seed, peak_lr=None, fallback=0.0, init=None, dtype=torch.float
         red = (torch.rand(BATCH, generator=gen) < P_RED[idx]).to(dtype)
         vibrant = (torch.rand(BATCH, generator=gen) < P_VIBRANT[idx]).to(dtype)
         n_red += int(red.sum())
-        weights = {name: f(step) for name, f in sched.items()}
-        loss = total(loss_terms(model, x, red, vibrant, preset, fallback), weights, fallback)
-        opt.zero_grad()
-        loss.backward()
-        for g in opt.param_groups:
-            g['lr'] = weights['lr']
-        opt.step()
+        adam_step(model, opt, x, red, vibrant, preset, fallback, {name: f(step) for name, f in sched.items()})
     return model, n_red
+
+
+def adam_step(model, opt, x, red, vibrant, preset, fallback, weights):
+    """One step at this step's term weights, the learning rate overwritten from the schedule first."""
+    loss = total(loss_terms(model, x, red, vibrant, preset, fallback), weights, fallback)
+    opt.zero_grad()
+    loss.backward()
+    for g in opt.param_groups:
+        g['lr'] = weights['lr']
+    opt.step()
 
 
 # ---------------------------------------------------------------- evaluation
@@ -350,13 +354,7 @@ def probe(spec, dtype=torch.float64):
         weights_from_json(model, spec['weights'])
         opt = torch.optim.Adam(model.parameters(), lr=1e-8)
         for i in range(steps):
-            wi = {name: f(step + i) for name, f in sched.items()}
-            loss = total(loss_terms(model, x, red, vibrant, preset, fallback), wi, fallback)
-            opt.zero_grad()
-            loss.backward()
-            for g in opt.param_groups:
-                g['lr'] = wi['lr']
-            opt.step()
+            adam_step(model, opt, x, red, vibrant, preset, fallback, {name: f(step + i) for name, f in sched.items()})
         out['afterAdam'] = weights_to_json(model)
     return out
 
