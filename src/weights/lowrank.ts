@@ -205,22 +205,27 @@ function plainPass(plan: FoldPlan, reader: ChunkReader, sink?: (chunk: Uint8Arra
   const { rows, cols, axis, dataType } = w;
   const total = rows * cols;
   const scratch = workArray(dataType, chunk);
-  const read = (start: number, count: number) => chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
   // float32 and float64 results go straight into the output bytes; 16-bit ones via the scratch values.
   const direct = dataType === DataType.FLOAT || dataType === DataType.DOUBLE;
-  const out = sink ? new Uint8Array(chunk * elementBytes) : undefined;
-  const outValues = !out ? scratch : dataType === DataType.DOUBLE ? new Float64Array(out.buffer) : direct ? new Float32Array(out.buffer) : scratch;
+  const out = new Uint8Array(sink ? chunk * elementBytes : 0);
+  const outValues = !direct ? scratch : dataType === DataType.DOUBLE ? new Float64Array(out.buffer) : new Float32Array(out.buffer);
   const coef = new Float64Array(k);
   for (let start = 0; start < total; start += chunk) {
     const count = Math.min(chunk, total - start);
-    const values = read(start, count);
-    if (!out || onePass) {
-      if (axis === 0) accumulateRowAxis(values, start, count, cols, q, k, rows, p);
-      else accumulateColAxis(values, start, count, cols, q, k, p);
-    }
-    if (!out || !sink) continue;
-    if (axis === 0) updateRowAxis(values, outValues, start, count, cols, q, k, width, p, scale, coef);
-    else updateColAxis(values, outValues, start, count, cols, q, k, p, scale, coef);
+    const values = chunkValues(reader.read(start * elementBytes, count * elementBytes, elementBytes), dataType, scratch);
+    forEachRowRun(start, count, cols, (r, c0, n, i) => {
+      if (!sink || onePass) {
+        for (let j = 0; j < k; j++) {
+          if (axis === 0) accumulateRun(values, i, n, q[j * width + r], p, j * cols + c0);
+          else p[r * k + j] += dotRun(values, i, n, q, j * cols + c0);
+        }
+      }
+      if (!sink) return;
+      // Row r's update is a combination of rows of Q W (axis 0) or of basis rows (axis 1), as in simdPass.
+      for (let j = 0; j < k; j++) coef[j] = scale * (axis === 0 ? q[j * width + r] : p[r * k + j]);
+      updateRun(values, outValues, i, n, axis === 0 ? p : q, c0, cols, coef);
+    });
+    if (!sink) continue;
     const bytes = out.subarray(0, count * elementBytes);
     if (!direct) encodeChunk(outValues, count, dataType, bytes);
     sink(bytes, start * elementBytes);
@@ -287,80 +292,41 @@ function simdPass(plan: FoldPlan, reader: ChunkReader, kernels: Kernels, sink?: 
   if (pInMemory) p.set(pInMemory);
 }
 
-// Element i of a chunk starting at flat index `start` is W[r][c] with
-// r*cols + c = start + i; each loop walks one row's segment of the chunk.
-function accumulateRowAxis(w: Work, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array): void {
-  for (let i = 0; i < count; ) {
-    const r = Math.floor((start + i) / cols);
-    const c0 = start + i - r * cols;
-    const n = Math.min(cols - c0, count - i);
-    for (let j = 0; j < k; j++) {
-      const qjr = q[j * width + r];
-      if (qjr === 0) continue;
-      const base = j * cols + c0 - i;
-      for (let t = i; t < i + n; t++) p[base + t] += qjr * w[t];
-    }
-    i += n;
-  }
+// The plain loops over one row's run of a chunk: elements i..i+n of the
+// chunk are W[r][c0..c0+n) (forEachRowRun).
+
+/** p[at + t] += a * w[i + t]. */
+function accumulateRun(w: Work, i: number, n: number, a: number, p: Float64Array, at: number): void {
+  if (a === 0) return;
+  const base = at - i;
+  for (let t = i; t < i + n; t++) p[base + t] += a * w[t];
 }
 
-function accumulateColAxis(w: Work, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array): void {
-  for (let i = 0; i < count; ) {
-    const r = Math.floor((start + i) / cols);
-    const c0 = start + i - r * cols;
-    const n = Math.min(cols - c0, count - i);
-    for (let j = 0; j < k; j++) {
-      const qBase = j * cols + c0 - i;
-      let s = 0;
-      for (let t = i; t < i + n; t++) s += w[t] * q[qBase + t];
-      p[r * k + j] += s;
-    }
-    i += n;
-  }
+/** Sum of w[i + t] * q[at + t]. */
+function dotRun(w: Work, i: number, n: number, q: Float64Array, at: number): number {
+  const base = at - i;
+  let s = 0;
+  for (let t = i; t < i + n; t++) s += w[t] * q[base + t];
+  return s;
 }
 
-/** dst = src + update; the first basis row writes every element, so dst needs no copy of src first. */
-function updateRowAxis(src: Work, dst: Work, start: number, count: number, cols: number, q: Float64Array, k: number, width: number, p: Float64Array, scale: number, coef: Float64Array): void {
-  for (let i = 0; i < count; ) {
-    const r = Math.floor((start + i) / cols);
-    const c0 = start + i - r * cols;
-    const n = Math.min(cols - c0, count - i);
-    for (let j = 0; j < k; j++) coef[j] = scale * q[j * width + r];
-    if (k === 1) {
-      const a = coef[0];
-      const base = c0 - i;
-      for (let t = i; t < i + n; t++) dst[t] = src[t] + a * p[base + t];
-    } else {
-      for (let t = i; t < i + n; t++) {
-        const c = c0 + t - i;
-        let s = src[t];
-        for (let j = 0; j < k; j++) s += coef[j] * p[j * cols + c];
-        dst[t] = s;
-      }
-    }
-    i += n;
+/**
+ * dst = src + sum_j coef[j] * from[j][c0..c0+n), `from` holding k rows of
+ * length `cols`. Every element of the run is written, so dst needs no copy
+ * of src first.
+ */
+function updateRun(src: Work, dst: Work, i: number, n: number, from: Float64Array, c0: number, cols: number, coef: Float64Array): void {
+  const k = coef.length;
+  const base = c0 - i;
+  if (k === 1) {
+    const a = coef[0];
+    for (let t = i; t < i + n; t++) dst[t] = src[t] + a * from[base + t];
+    return;
   }
-}
-
-function updateColAxis(src: Work, dst: Work, start: number, count: number, cols: number, q: Float64Array, k: number, p: Float64Array, scale: number, coef: Float64Array): void {
-  for (let i = 0; i < count; ) {
-    const r = Math.floor((start + i) / cols);
-    const c0 = start + i - r * cols;
-    const n = Math.min(cols - c0, count - i);
-    for (let j = 0; j < k; j++) coef[j] = scale * p[r * k + j];
-    if (k === 1) {
-      const a = coef[0];
-      const base = c0 - i;
-      for (let t = i; t < i + n; t++) dst[t] = src[t] + a * q[base + t];
-    } else {
-      for (let t = i; t < i + n; t++) {
-        const c = c0 + t - i;
-        let s = src[t];
-        for (let j = 0; j < k; j++) s += coef[j] * q[j * cols + c];
-        dst[t] = s;
-      }
-    }
-    i += n;
+  for (let t = i; t < i + n; t++) {
+    let s = src[t];
+    for (let j = 0; j < k; j++) s += coef[j] * from[j * cols + base + t];
+    dst[t] = s;
   }
 }
 
