@@ -7,12 +7,12 @@
  */
 import { readAnchors, readInterventions } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { Graph } from '../ir/graph.js';
-import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import { usesExternalData, type Model } from '../onnx/model.js';
 import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
-import { colorDataset, loadDataset, loadGroups, requiredInputs, type Dataset } from './data.js';
+import { colorDataset, loadDataset, loadGroups, requiredInputs, sampleFeeds, type Dataset } from './data.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
-import { openSession, ort, tensorNumbers, withInputValues, type Device } from '../runtime/session.js';
+import { ort, tensorNumbers, type Device } from '../runtime/session.js';
+import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';
 import { resolveLabels } from '../probe/run.js';
 import { tapPurity, type TapPurity } from '../probe/purity.js';
 
@@ -111,39 +111,21 @@ export interface Comparison {
   detail: ComparisonDetail;
 }
 
-function resolve(source: ModelSource): { label: string; model: Model; path?: string } {
-  return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
-}
-
-async function sessionFor(source: { label: string; model: Model; path?: string }, taps: string[], device: Device, values: Record<string, number> = {}): Promise<ort.InferenceSession> {
-  const setsInputs = Object.keys(values).length > 0;
-  if (taps.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
-  if (usesExternalData(source.model)) {
+/** Sessions with taps run the model from memory, which compare does only with its weights inline. */
+function openForCompare(source: LoadedSource, taps: string[], device: Device, values: Record<string, number> = {}): Promise<ort.InferenceSession> {
+  const inMemory = taps.length > 0 || Object.keys(values).length > 0 || !source.path;
+  if (inMemory && usesExternalData(source.model)) {
     throw new UsageError(`${source.label}: \`taps\`, \`patchedInputs\` and in-memory models need the weights inline; this model keeps them in external data`);
   }
-  const graph = source.model.proto.graph!;
-  const ir = new Graph(graph);
-  for (const t of taps) ir.require(t, source.label);
-  const extra = taps.filter((t) => !graph.output.some((o) => o.name === t)).map((t) => ({ name: t }));
-  const withValues = setsInputs ? withInputValues(source.model.proto, values) : source.model.proto;
-  const proto = { ...withValues, graph: { ...withValues.graph!, output: [...graph.output, ...extra] } };
-  return openSession(serializeModel(proto), device);
+  return openWithOutputs(source, taps, device, values);
 }
 
-function sliceSamples(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, input] of Object.entries(dataset.inputs)) {
-    const per = input.sampleShape.reduce((a, b) => a * b, 1);
-    feeds[name] = new ort.Tensor(input.type, input.data.subarray(start * per, end * per) as never, [end - start, ...input.sampleShape]);
-  }
-  return feeds;
-}
 
 
 export async function compareModels(intactSource: ModelSource, patchedSource: ModelSource, options: CompareOptions): Promise<Comparison> {
   const started = performance.now();
-  const intact = resolve(intactSource);
-  const patched = resolve(patchedSource);
+  const intact = resolveSource(intactSource);
+  const patched = resolveSource(patchedSource);
   const device = options.device ?? 'cpu';
   const batchSize = options.batchSize ?? 1024;
   const taps = options.taps ?? [];
@@ -155,7 +137,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
     if (!(name in dataset.inputs)) throw new UsageError(`${patched.label}: needs input '${name}', which ${intact.label} does not have`);
   }
 
-  const [a, b] = [await sessionFor(intact, taps, device), await sessionFor(patched, taps, device, options.patchedInputs)];
+  const [a, b] = [await openForCompare(intact, taps, device), await openForCompare(patched, taps, device, options.patchedInputs)];
   const outputNames = intact.model.proto.graph!.output.map((o) => o.name!).filter((n) => patched.model.proto.graph!.output.some((o) => o.name === n));
   if (outputNames.length === 0) throw new UsageError(`${intact.label} and ${patched.label} have no output name in common`);
   const compared = [...outputNames, ...taps.filter((t) => !outputNames.includes(t))];
@@ -173,7 +155,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
   try {
     for (let start = 0; start < dataset.samples; start += batchSize) {
       const end = Math.min(start + batchSize, dataset.samples);
-      const feedsA = sliceSamples(dataset, start, end);
+      const feedsA = sampleFeeds(dataset, start, end);
       const feedsB = Object.fromEntries(Object.entries(feedsA).filter(([n]) => patchedInputs.has(n)));
       const [ra, rb] = [await a.run(feedsA, compared), await b.run(feedsB, compared)];
       for (const name of compared) {
@@ -270,7 +252,7 @@ export function selectivityPower(intact: Model, patched: Model, given?: number):
 
 async function runColors(session: ort.InferenceSession, input: string, output: string, colors: Rgb[]): Promise<Float32Array> {
   const set = colorDataset(colors, [{ name: input, elemType: 1, sampleShape: [3] }], 'colours');
-  return Float32Array.from(tensorNumbers((await session.run(sliceSamples(set, 0, set.samples), [output]))[output]));
+  return Float32Array.from(tensorNumbers((await session.run(sampleFeeds(set, 0, set.samples), [output]))[output]));
 }
 
 async function analyseColors(

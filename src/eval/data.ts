@@ -13,7 +13,7 @@ import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
 import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
-import { ORT_TYPE, type ort } from '../runtime/session.js';
+import { ORT_TYPE, ort } from '../runtime/session.js';
 
 export interface ModelInput {
   name: string;
@@ -211,4 +211,14 @@ export function loadGroups(file: string, samples: number): string[] {
     }
   }
   return labels;
+}
+
+/** Samples [start, end) of every input, as feeds with the batch axis first. */
+export function sampleFeeds(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, input] of Object.entries(dataset.inputs)) {
+    const per = input.sampleShape.reduce((a, b) => a * b, 1);
+    feeds[name] = new ort.Tensor(input.type, input.data.subarray(start * per, end * per) as never, [end - start, ...input.sampleShape]);
+  }
+  return feeds;
 }

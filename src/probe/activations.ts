@@ -1,21 +1,15 @@
 /**
- * Runs a model with intermediate tensors exposed and gathers their values
- * as probe rows. The model runs from memory with the extra outputs added;
- * when its weights live in external data, onnxruntime is told the folder
- * they sit in (openSession's externalDataDir), so it reads the original data
- * files in place: nothing is copied, linked or written anywhere.
+ * Runs a model with intermediate tensors exposed (runtime/taps.ts, which
+ * reads external data in place) and gathers their values as probe rows.
  */
-import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
-import { Graph } from '../ir/graph.js';
-import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
-import type { ModelProto } from '../onnx/types.js';
-import type { Dataset } from '../eval/data.js';
-import { openSession, ort, type Device } from '../runtime/session.js';
+import { sampleFeeds, type Dataset } from '../eval/data.js';
+import { tensorNumbers, type Device, type ort } from '../runtime/session.js';
+import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';
 import type { Features } from './features.js';
 
 /** A model to run: a file, or one built in memory (e.g. patched on the fly). */
-export type ModelSource = string | { label: string; model: Model; path?: string };
+export type ModelSource = string | LoadedSource;
 
 export interface TensorRows {
   tensor: string;
@@ -29,36 +23,13 @@ export interface TensorRows {
   perExample: number;
 }
 
-export function resolveSource(source: ModelSource): { label: string; model: Model; path?: string } {
-  return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
-}
-
-export async function openWithOutputs(source: { label: string; model: Model; path?: string }, tensors: string[], device: Device): Promise<ort.InferenceSession> {
-  const graph = source.model.proto.graph!;
-  const ir = new Graph(graph);
-  for (const t of tensors) ir.require(t, source.label);
-  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
-  if (extra.length === 0 && source.path) return openSession(source.path, device);
-  const proto: ModelProto = { ...source.model.proto, graph: { ...graph, output: [...graph.output, ...extra.map((name) => ({ name }))] } };
-  return openSession(serializeModel(proto), device, usesExternalData(source.model) ? source.model.baseDir : undefined);
-}
-
-function sliceFeeds(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, input] of Object.entries(dataset.inputs)) {
-    const per = input.sampleShape.reduce((a, b) => a * b, 1);
-    feeds[name] = new ort.Tensor(input.type, input.data.subarray(start * per, end * per) as never, [end - start, ...input.sampleShape]);
-  }
-  return feeds;
-}
-
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
 
 function floatsOf(t: ort.Tensor, tensor: string, label: string): ArrayLike<number> {
   if (!FLOAT_TYPES.has(t.type)) throw new UsageError(`${label}: tensor '${tensor}' is ${t.type}; a probe reads float tensors`);
-  // onnxruntime-node hands float16 back as raw bit patterns.
-  if (t.type === 'float16') return Float32Array.from(t.data instanceof Uint16Array ? new Float16Array(t.data.buffer, t.data.byteOffset, t.data.length) : (t.data as ArrayLike<number>));
-  return t.data as Float32Array | Float64Array;
+  // float16 values come decoded from their bit patterns, in a slow proxied array: converted once here.
+  const values = tensorNumbers(t);
+  return t.type === 'float16' ? Float32Array.from(values) : values;
 }
 
 /** Runs the model over the dataset in batches and gathers each tensor's rows along `axis` (default the last). */
@@ -76,7 +47,7 @@ export async function collectActivations(
   try {
     for (let start = 0; start < dataset.samples; start += batchSize) {
       const end = Math.min(start + batchSize, dataset.samples);
-      const result = await session.run(sliceFeeds(dataset, start, end), tensors);
+      const result = await session.run(sampleFeeds(dataset, start, end), tensors);
       for (const tensor of tensors) {
         const value = result[tensor];
         const shape = [...value.dims];

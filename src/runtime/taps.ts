@@ -1,0 +1,38 @@
+/**
+ * Running a model with intermediate tensors exposed as extra outputs (taps):
+ * what compare and the probes both do. The
+ * model runs from memory with the outputs added; when its weights live in
+ * external data, onnxruntime is told the folder they sit in, so it reads the
+ * original data files in place: nothing is copied or written.
+ */
+import { Graph } from '../ir/graph.js';
+import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import { openSession, ort, withInputValues, type Device } from './session.js';
+
+/** A model loaded for running; `path` is the file it came from unchanged, if any. */
+export interface LoadedSource {
+  label: string;
+  model: Model;
+  path?: string;
+}
+
+export function resolveSource(source: string | LoadedSource): LoadedSource {
+  return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
+}
+
+/**
+ * A session whose outputs include `tensors` (each must exist: a missing one
+ * is refused with suggestions), with `inputValues` set as the defaults of
+ * initializer-backed inputs. With nothing to add, the file runs as it is.
+ */
+export async function openWithOutputs(source: LoadedSource, tensors: string[], device: Device, inputValues: Record<string, number> = {}): Promise<ort.InferenceSession> {
+  const graph = source.model.proto.graph!;
+  const ir = new Graph(graph);
+  for (const t of tensors) ir.require(t, source.label);
+  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
+  const setsInputs = Object.keys(inputValues).length > 0;
+  if (extra.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
+  const base = setsInputs ? withInputValues(source.model.proto, inputValues) : source.model.proto;
+  const proto = { ...base, graph: { ...base.graph!, output: [...graph.output, ...extra.map((name) => ({ name }))] } };
+  return openSession(serializeModel(proto), device, usesExternalData(source.model) ? source.model.baseDir : undefined);
+}
