@@ -124,20 +124,24 @@ function scalePoly(a: Poly, c: number): Poly {
 function splitKey(k: string): string[] {
   if (k === '') return [];
   if (!k.includes('*') || IDENT.test(k)) return [k];
-  // Atoms may hold '*' inside brackets: split only at depth 0.
+  return splitTopLevel(k, '*');
+}
+
+/** `text` split at each `sep` outside brackets: atoms such as floor(a*b/2) hold operators inside. */
+function splitTopLevel(text: string, sep: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let start = 0;
-  for (let i = 0; i < k.length; i++) {
-    const c = k[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (c === '(' || c === '{') depth++;
     else if (c === ')' || c === '}') depth--;
-    else if (c === '*' && depth === 0) {
-      out.push(k.slice(start, i));
+    else if (c === sep && depth === 0) {
+      out.push(text.slice(start, i));
       start = i + 1;
     }
   }
-  out.push(k.slice(start));
+  out.push(text.slice(start));
   return out;
 }
 
@@ -359,20 +363,12 @@ export function evaluateDim(d: Dim, env: (symbol: string) => number | undefined)
 function evaluateAtom(atom: string, env: (symbol: string) => number | undefined): number | undefined {
   const m = /^floor\((.*)\)$/.exec(atom);
   if (!m) return env(atom);
-  // floor(A/B): split at the '/' outside brackets.
-  const inner = m[1];
-  let depth = 0;
-  for (let i = 0; i < inner.length; i++) {
-    const c = inner[i];
-    if (c === '(' || c === '{') depth++;
-    else if (c === ')' || c === '}') depth--;
-    else if (c === '/' && depth === 0) {
-      const a = evaluateDim(unwrap(inner.slice(0, i)), env);
-      const b = evaluateDim(unwrap(inner.slice(i + 1)), env);
-      return a === undefined || b === undefined ? undefined : Math.floor(a / b);
-    }
-  }
-  return env(atom);
+  // floor(A/B): split at the first '/' outside brackets.
+  const [numerator, ...rest] = splitTopLevel(m[1], '/');
+  if (rest.length === 0) return env(atom);
+  const a = evaluateDim(unwrap(numerator), env);
+  const b = evaluateDim(unwrap(rest.join('/')), env);
+  return a === undefined || b === undefined ? undefined : Math.floor(a / b);
 }
 
 function unwrap(text: string): Dim {
