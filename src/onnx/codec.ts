@@ -38,8 +38,12 @@ export abstract class LazyBytes {
   abstract readonly length: number;
   /** The bytes, in a buffer of their own (never pooled, so aligned for typed-array views). */
   abstract read(): Uint8Array;
-  /** Hands the bytes over in order, one chunk at a time; a chunk is valid only until `sink` returns. */
-  abstract stream(sink: (chunk: Uint8Array, offset: number) => void): void;
+  /**
+   * Hands the bytes over in order, one chunk at a time; a chunk is valid only
+   * until `sink` returns. `buffer`, if given, is scratch space the bytes may
+   * be read into (saving passes one for every tensor it copies).
+   */
+  abstract stream(sink: (chunk: Uint8Array, offset: number) => void, buffer?: Uint8Array): void;
 }
 
 /**
@@ -58,7 +62,7 @@ export class FileRange extends LazyBytes {
     return buf;
   }
 
-  /** `buffer`: what to read into, 1 MiB by default; one as long as the range is filled by a single read. */
+  /** Reads into `buffer` (1 MiB by default); one as long as the range is filled by a single read. */
   stream(sink: (chunk: Uint8Array, offset: number) => void, buffer: Uint8Array = Buffer.allocUnsafe(Math.min(this.length, 1 << 20))): void {
     const { fd } = openRegularFile(this.file);
     try {

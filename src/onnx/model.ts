@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { openRegularFile, sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
+import { sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
 import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, LazyBytes, type Bytes, type Chunks, type Message } from './codec.js';
 import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
@@ -250,7 +250,6 @@ function writeExternalData(file: PendingFile, placements: Placement[], progress?
   }
   const fd = fs.openSync(file.tmp, whole ? 'r+' : 'w');
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
-  const fds = new Map<string, number>();
   try {
     for (const p of placements) {
       if (p.offset !== undefined) continue;
@@ -260,23 +259,21 @@ function writeExternalData(file: PendingFile, placements: Placement[], progress?
       p.offset = size;
       const bytes = 'bytes' in p.from ? p.from.bytes : undefined;
       if (bytes instanceof LazyBytes) {
-        writeLazy(bytes, fd, size, fds, buffer, progress);
+        writeLazy(bytes, fd, size, buffer, progress);
         size += bytes.length;
       } else if (bytes) {
         writeAll(fd, bytes, size);
         size += bytes.length;
         progress?.(bytes.length);
       } else if ('file' in p.from) {
-        const src = sourceFd(fds, p.from.file);
-        const length = p.from.ref.length ?? fs.fstatSync(src).size - p.from.ref.offset;
-        copyRangeAt(src, p.from.ref.offset, length, fd, size, buffer, progress);
+        const length = p.from.ref.length ?? fs.statSync(p.from.file).size - p.from.ref.offset;
+        writeLazy(new FileRange(p.from.file, p.from.ref.offset, length), fd, size, buffer, progress);
         size += length;
         p.from = { file: p.from.file, ref: { ...p.from.ref, length } };
       }
     }
   } finally {
     fs.closeSync(fd);
-    for (const src of fds.values()) fs.closeSync(src);
   }
   return size;
 }
@@ -293,48 +290,22 @@ function mostlyStillUsed(source: string, placements: Placement[]): boolean {
   return used >= 0.9 * size;
 }
 
-function sourceFd(fds: Map<string, number>, file: string): number {
-  let fd = fds.get(file);
-  if (fd === undefined) {
-    fd = openRegularFile(file).fd;
-    fds.set(file, fd);
-  }
-  return fd;
-}
-
-function copyRangeAt(src: number, offset: number, length: number, dst: number, at: number, buffer: Buffer, progress?: (bytes: number) => void): void {
-  let done = 0;
-  while (done < length) {
-    const want = Math.min(buffer.length, length - done);
-    const got = fs.readSync(src, buffer, 0, want, offset + done);
-    if (got === 0) throw new UsageError(`external data ended early while copying`);
-    writeAll(dst, buffer.subarray(0, got), at + done);
-    done += got;
-    progress?.(got);
-  }
-}
-
-/** Copies a file range through `buffer` (source files stay open in `fds`), or streams computed bytes as they are made. */
-function writeLazy(bytes: LazyBytes, dst: number, at: number, fds: Map<string, number>, buffer: Buffer, progress?: (bytes: number) => void): void {
-  if (bytes instanceof FileRange) {
-    copyRangeAt(sourceFd(fds, bytes.file), bytes.offset, bytes.length, dst, at, buffer, progress);
-    return;
-  }
+/** Streams lazy bytes (a file range, or bytes computed as they are written) into `dst` from `at`, through `buffer`. */
+function writeLazy(bytes: LazyBytes, dst: number, at: number, buffer: Buffer, progress?: (bytes: number) => void): void {
   bytes.stream((chunk, offset) => {
     writeAll(dst, chunk, at + offset);
     progress?.(chunk.length);
-  });
+  }, buffer);
 }
 
 /** Writes the chunks in order; ranges of the input file are copied through one small buffer. */
 function writeChunks(file: PendingFile, chunks: Chunks, progress?: (bytes: number) => void): void {
   const fd = fs.openSync(file.tmp, 'w');
-  const fds = new Map<string, number>();
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   let at = 0;
   try {
     for (const part of chunks.parts) {
-      if (part instanceof LazyBytes) writeLazy(part, fd, at, fds, buffer, progress);
+      if (part instanceof LazyBytes) writeLazy(part, fd, at, buffer, progress);
       else {
         writeAll(fd, part, at);
         progress?.(part.length);
@@ -343,6 +314,5 @@ function writeChunks(file: PendingFile, chunks: Chunks, progress?: (bytes: numbe
     }
   } finally {
     fs.closeSync(fd);
-    for (const src of fds.values()) fs.closeSync(src);
   }
 }
