@@ -62,6 +62,7 @@ export function registerPatch(program: Command, { io }: Context): void {
         const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
         const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
         io.out(`${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
+        for (const note of a.notes ?? []) io.out(`  ${note}\n`);
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });

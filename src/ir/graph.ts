@@ -239,6 +239,14 @@ export class Graph {
     this.invalidate();
   }
 
+  /** Puts `nodes` where `node` was, in order (they must write what it wrote). */
+  replaceNode(node: NodeProto, nodes: NodeProto[]): void {
+    const at = this.proto.node.indexOf(node);
+    if (at < 0) throw new Error(`replaceNode: '${node.name ?? ''}' is not in this graph`);
+    this.proto.node.splice(at, 1, ...nodes);
+    this.invalidate();
+  }
+
   /** Replaces input slot `index` of `node`. */
   setInput(node: NodeProto, index: number, name: string): void {
     node.input[index] = name;

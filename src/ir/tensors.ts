@@ -8,6 +8,7 @@
 import { elementTypeName } from '../onnx/tensor.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
+import { quantizedPath } from './qdq.js';
 
 export interface TensorListing {
   name: string;
@@ -17,6 +18,8 @@ export interface TensorListing {
   node: string;
   type: string;
   shape: (number | string | null)[] | null;
+  /** Set when the tensor reaches its readers through a QuantizeLinear/DequantizeLinear pair: the dequantized value they use. */
+  quantized?: { via: string; readersUse: string | null };
 }
 
 /** The module part of a torch.onnx name: everything before its last '/'. */
@@ -45,10 +48,17 @@ export function listTensors(ir: IrModel, filter?: string): TensorListing[] {
         node: node.name ?? '',
         type: elementTypeName(type?.elemType),
         shape: type?.shape ? type.shape.map((d) => d ?? null) : null,
+        ...quantizedMark(ir, name),
       });
     }
   }
   return out;
+}
+
+function quantizedMark(ir: IrModel, name: string): Pick<TensorListing, 'quantized'> {
+  const path = quantizedPath(ir.graph, name);
+  if (path.kind === 'none') return {};
+  return { quantized: { via: path.quantize.name ?? '', readersUse: path.kind === 'pair' ? path.value : null } };
 }
 
 /**
@@ -86,7 +96,8 @@ export function formatTensorListing(rows: TensorListing[]): string {
       lines.push(module || '(top level)');
     }
     const shape = r.shape ? `[${r.shape.map((d) => d ?? '?').join(', ')}]` : '[?]';
-    lines.push(`  ${r.name.padEnd(width)}  ${r.op.padEnd(18)} ${r.type} ${shape}`);
+    const quantized = r.quantized ? `  quantized before its readers${r.quantized.readersUse ? `: they use '${r.quantized.readersUse}'` : ''}` : '';
+    lines.push(`  ${r.name.padEnd(width)}  ${r.op.padEnd(18)} ${r.type} ${shape}${quantized}`);
   }
   return lines.join('\n');
 }

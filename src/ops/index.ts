@@ -5,3 +5,4 @@ export * from './weights.js';
 export * from './patterns.js';
 export * from './refusals.js';
 export * from './step.js';
+export * from './outputs.js';

@@ -160,7 +160,7 @@ define('com.microsoft', ['SkipSimplifiedLayerNormalization', 'SimplifiedLayerNor
 define('com.microsoft', ['FusedMatMul'], 1, () => ({ kind: 'linear' }));
 
 /** The default domain's two spellings. */
-function domainKey(domain: string | undefined): string {
+export function domainKey(domain: string | undefined): string {
   return !domain || domain === 'ai.onnx' ? '' : domain;
 }
 
@@ -173,6 +173,11 @@ export function opBehaviour(node: NodeLike, lookup: GraphLookup): AxisBehaviour 
   const spec = specs.find((s) => s.since <= opset);
   if (!spec) return { kind: 'opaque', reason: `${node.opType} is not defined at opset ${opset}` };
   return spec.rule(node, lookup, opset);
+}
+
+/** Every op the registry has a behaviour for, as `domain:op` ('' for the default domain). */
+export function knownOpKeys(): string[] {
+  return [...REGISTRY.keys()];
 }
 
 /** Whether the registry knows `opType` in `domain` at all. */

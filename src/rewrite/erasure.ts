@@ -21,6 +21,7 @@ import { DataType, type NodeProto } from '../onnx/types.js';
 import { orthonormalize } from './basis.js';
 import { NODE_PREFIX, SubgraphBuilder } from './builder.js';
 import { insertAfter } from './insert.js';
+import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';
 import type { Intervention } from './intervention.js';
 import type { AppliedPatch } from './patch.js';
 import { tensorType } from './target.js';
@@ -45,6 +46,7 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   const e = anchor.eraser!;
   const tensor = anchor.tensor;
   ir.graph.require(tensor, label);
+  const place = placeIntervention(ir, tensor, label);
   const type = tensorType(ir, tensor, label, options.shapes);
   const rank = type.shape.length;
   if (anchor.axis !== undefined && (anchor.axis + rank) % rank !== rank - 1) {
@@ -57,6 +59,7 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   const base = { tensor, concept: anchor.concept, axis: rank - 1, intervention };
   const record = { concept: anchor.concept, mode: 'erase', method: anchor.provenance?.method ?? 'leace', rank: e.left.length };
   if (options.fold) {
+    if (place.tensor !== tensor || place.split) throw new UsageError(`${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the eraser instead (leave out fold)`, 'REFUSED');
     const edited = foldErasure(ir, tensor, e, label);
     recordIntervention(ir.proto, { kind: 'fold', tensor, ...record, edited });
     return { ...base, prefix: '(folded into weights)', nodes: 0 };
@@ -68,9 +71,11 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   const opset = ir.opset();
   if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
   const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
-  insertAfter(ir.graph, tensor, type, b, ({ input, output }) => buildErasure(b, input, output, e));
-  recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix });
-  return { ...base, prefix: b.prefix, nodes: b.nodes.length };
+  const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
+  const split = applyPlacement(ir, place, b, type);
+  insertAfter(ir.graph, place.tensor, at, b, ({ input, output }) => buildErasure(b, input, output, e));
+  recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix, ...placementRecord(place, split) });
+  return { ...base, prefix: b.prefix, nodes: b.nodes.length, ...placementResult(place, split) };
 }
 
 function uniquePrefix(graph: Graph): string {

@@ -15,6 +15,7 @@ import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
+import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';
 import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
@@ -49,7 +50,14 @@ export interface AppliedPatch {
   /** Prefix of every node and initializer added. */
   prefix: string;
   nodes: number;
+  /** The tensor the nodes were spliced in after, when not `tensor` (the dequantized value of a quantized activation). */
+  actsOn?: string;
+  /** Nodes a fused op was split into so the patch reaches every reader of the value. */
+  split?: string[];
+  /** What was placed differently from a plain splice after `tensor`, and why. */
+  notes?: string[];
 }
+
 
 export interface PatchOptions {
   /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
@@ -84,6 +92,10 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const tensor = request.tensor ?? anchor?.tensor;
   if (!tensor) throw new UsageError('give a tensor or a concept to act on');
   ir.graph.require(tensor, label);
+  // Nothing can be inserted without a default-domain opset: say that before anything about placement.
+  const opset = ir.opset();
+  if (opset === undefined && !request.fold) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const place = placeIntervention(ir, tensor, label);
 
   const type = tensorType(ir, tensor, label, options.shapes);
   const basis = resolveBasis(request, anchor);
@@ -93,14 +105,17 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const target: Target = { ...basis, tensor, axis, rank, width };
   const intervention = resolveIntervention(request, target);
 
-  if (request.fold) return foldPatch(ir, request, target, intervention);
+  if (request.fold) {
+    if (place.tensor !== tensor || place.split) throw new UsageError(`${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the patch instead (leave out fold)`, 'REFUSED');
+    return foldPatch(ir, request, target, intervention);
+  }
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
-  const opset = ir.opset();
-  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
-  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
-  insertAfter(ir.graph, tensor, type, b, ({ input, output }) => {
+  const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
+  const split = applyPlacement(ir, place, b, type);
+  insertAfter(ir.graph, place.tensor, at, b, ({ input, output }) => {
     if (axis === rank - 1) return build(b, input, output, intervention, width);
     // The builders act on the last axis: move the target axis there and back.
     const moved = b.transpose('to_last', input, axis, rank);
@@ -121,8 +136,9 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
     ...(intervention.falloff ? { falloff: intervention.falloff } : {}),
     ...(intervention.strengthInput ? { strengthInput: intervention.strengthInput } : {}),
     prefix: b.prefix,
+    ...placementRecord(place, split),
   });
-  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length };
+  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length, ...placementResult(place, split) };
 }
 
 /**
