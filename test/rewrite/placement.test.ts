@@ -9,7 +9,7 @@ import { attrFloat, attrInt } from '../../src/onnx/build.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { serializeModel, type Model } from '../../src/onnx/model.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
-import { DataType, type NodeProto, type TensorProto } from '../../src/onnx/types.js';
+import { DataType, type NodeProto } from '../../src/onnx/types.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { openSession, ort, tensorNumbers } from '../../src/runtime/session.js';
 import { ScaError } from '../../src/errors.js';
@@ -193,7 +193,7 @@ function qdqModel(extra: NodeProto[] = []): Model {
       node('MatMul', ['hq', 'w1'], ['out']),
       ...extra,
     ],
-    initializer: [weight('w0', [D, D], 61), weight('w1', [D, 2], 62), makeTensor('scale', DataType.FLOAT, [], [0.02]), { name: 'zp', dataType: DataType.UINT8, dims: [], rawData: new Uint8Array([0]) } as TensorProto],
+    initializer: [weight('w0', [D, D], 61), weight('w1', [D, 2], 62), makeTensor('scale', DataType.FLOAT, [], [0.02]), { ...makeTensor('zp', DataType.FLOAT, [], [0]), dataType: DataType.UINT8, rawData: new Uint8Array([0]) }],
     input: [makeValueInfo('x', DataType.FLOAT, ['N', D])],
     output: [makeValueInfo('out', DataType.FLOAT, ['N', 2]), ...extra.map((n) => makeValueInfo(n.output[0], DataType.FLOAT, ['N', D]))],
   }, 13);
