@@ -122,6 +122,8 @@ export interface SaveOptions {
   inlineLimit?: number;
   /** Called as bytes are written (model and side file together), for progress on large models. */
   onProgress?: (written: number, total: number) => void;
+  /** Name of the side file, beside the model (default `<model file>.data`); model folders keep the one they had. */
+  dataName?: string;
 }
 
 export interface SaveResult {
@@ -151,7 +153,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
   const outDir = path.dirname(path.resolve(outPath));
   if (!fs.existsSync(outDir)) throw new UsageError(`${outPath}: folder ${outDir} does not exist`);
   const limit = options.inlineLimit ?? PROTOBUF_LIMIT;
-  const dataName = `${path.basename(outPath)}.data`;
+  const dataName = options.dataName ?? `${path.basename(outPath)}.data`;
   const tensors = allTensors(model.proto);
   const keepExternal = options.externalData || tensors.some(isExternal);
 

@@ -1,0 +1,153 @@
+/**
+ * A model folder: what transformers.js, optimum and onnxruntime-genai ship.
+ * Several `.onnx` files (in subfolders too, like transformers.js's `onnx/`),
+ * each with its own external data, beside side files the toolkit never edits
+ * (`config.json`, `generation_config.json`, `tokenizer*.json`,
+ * `genai_config.json`, anything else).
+ *
+ * Saving writes a new folder atomically: everything goes into a temporary
+ * folder beside the destination, which is renamed into place only when
+ * complete, so a failure leaves neither an output folder nor temporaries.
+ * Models that were not edited, their external data and every side file are
+ * copied byte for byte; an edited model is encoded again, keeping the name
+ * of its external data file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { fsReason, isInside } from '../util/files.js';
+import { loadModel, saveModel, type Model } from './model.js';
+import { allTensors, externalRef, isExternal } from './tensor.js';
+
+export interface ModelFolder {
+  /** The folder as the user named it. */
+  dir: string;
+  /** Every `.onnx` file, by '/'-separated path relative to `dir`, with weights left in their files. */
+  models: Map<string, Model>;
+  /** Every other regular file (external data included), relative to `dir`. */
+  files: string[];
+  /** Models changed since loading (relative paths): these are encoded again on save, the rest copied. */
+  edited: Set<string>;
+}
+
+export interface FolderSaveResult {
+  dir: string;
+  /** Files written, and how many of them were copied unchanged. */
+  files: number;
+  copied: number;
+  bytes: number;
+}
+
+/** Guards against a folder that is not a model folder (a home directory, a dataset). */
+const MAX_FILES = 10_000;
+const MAX_DEPTH = 8;
+
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Loads every `.onnx` file of `dir`; the folder must hold only regular files and folders. */
+export function loadModelFolder(dir: string): ModelFolder {
+  if (!isDirectory(dir)) throw new UsageError(`${dir}: not a folder`, 'NOT_FOUND');
+  const entries = listFolder(dir);
+  const models = new Map<string, Model>();
+  const files: string[] = [];
+  for (const rel of entries) {
+    if (rel.endsWith('.onnx')) models.set(rel, loadModel(path.join(dir, rel)));
+    else files.push(rel);
+  }
+  if (models.size === 0) throw new UsageError(`${dir}: the folder holds no .onnx file`, 'BAD_MODEL');
+  return { dir, models, files, edited: new Set() };
+}
+
+function listFolder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string, depth: number): void => {
+    if (depth > MAX_DEPTH) throw new UsageError(`${dir}: folders nest more than ${MAX_DEPTH} deep at '${rel}'; is this a model folder?`);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    } catch (err) {
+      throw new UsageError(`${path.join(dir, rel)}: cannot read: ${fsReason(err)}`);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(child, depth + 1);
+      else if (e.isFile()) out.push(child);
+      // A link could lead outside the folder; a FIFO or device could hang a copy.
+      else throw new UsageError(`${dir}: '${child}' is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; a model folder may hold only regular files and folders`);
+      if (out.length > MAX_FILES) throw new UsageError(`${dir}: more than ${MAX_FILES} files; is this a model folder?`);
+    }
+  };
+  walk('', 0);
+  return out;
+}
+
+/** External data files a model reads, relative to the folder. */
+function dataFilesOf(rel: string, model: Model): string[] {
+  const base = path.posix.dirname(rel);
+  const locations = new Set(allTensors(model.proto).filter(isExternal).map((t) => externalRef(t).location));
+  return [...locations].map((loc) => path.posix.normalize(base === '.' ? loc : `${base}/${loc}`));
+}
+
+export interface FolderSaveOptions {
+  onProgress?: (written: number, total: number) => void;
+  /** Called before each file is written (tests inject failures here). */
+  beforeFile?: (rel: string) => void;
+}
+
+/**
+ * Writes `folder` to `outDir`, which must not exist yet and must not be
+ * inside the input folder (nor hold it).
+ */
+export function saveModelFolder(folder: ModelFolder, outDir: string, options: FolderSaveOptions = {}): FolderSaveResult {
+  const out = path.resolve(outDir);
+  const input = path.resolve(folder.dir);
+  if (isInside(input, out) || isInside(out, input)) throw new UsageError(`${outDir}: the output folder must be outside the input folder ${folder.dir}, and not hold it`);
+  if (fs.existsSync(out)) throw new UsageError(`${outDir}: already exists; give a new folder for the output`);
+  const parent = path.dirname(out);
+  if (!isDirectory(parent)) throw new UsageError(`${outDir}: folder ${parent} does not exist`);
+
+  // Data files only edited models read are written again by saveModel; any other reader keeps the copy.
+  const kept = new Set([...folder.models].filter(([rel]) => !folder.edited.has(rel)).flatMap(([rel, m]) => dataFilesOf(rel, m)));
+  const rewritten = new Set([...folder.edited].flatMap((rel) => dataFilesOf(rel, folder.models.get(rel)!)).filter((f) => !kept.has(f)));
+  const copies = [...[...folder.models.keys()].filter((rel) => !folder.edited.has(rel)), ...folder.files.filter((f) => !rewritten.has(f))];
+  const total = copies.reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
+
+  const tmp = path.join(parent, `.${path.basename(out)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  fs.mkdirSync(tmp);
+  let bytes = 0;
+  let written = copies.length;
+  try {
+    for (const rel of copies) {
+      options.beforeFile?.(rel);
+      const dest = path.join(tmp, rel);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(path.join(folder.dir, rel), dest, fs.constants.COPYFILE_EXCL);
+      bytes += fs.statSync(dest).size;
+      options.onProgress?.(bytes, total);
+    }
+    for (const rel of folder.edited) {
+      options.beforeFile?.(rel);
+      const model = folder.models.get(rel);
+      if (!model) throw new Error(`saveModelFolder: '${rel}' is marked edited but is not a model of the folder`);
+      const dest = path.join(tmp, rel);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      const own = dataFilesOf(rel, model).filter((f) => rewritten.has(f));
+      const dataName = own.length === 1 && path.posix.dirname(own[0]) === path.posix.dirname(rel) ? path.posix.basename(own[0]) : undefined;
+      const saved = saveModel(model, dest, dataName ? { dataName } : {});
+      bytes += saved.bytes + (saved.dataBytes ?? 0);
+      written += saved.dataPath ? 2 : 1;
+    }
+    fs.renameSync(tmp, out);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir: outDir, files: written, copied: copies.length, bytes };
+}
