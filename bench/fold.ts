@@ -16,7 +16,7 @@ import { makeValueInfo } from '../src/onnx/graph.js';
 import { loadModel, saveModel } from '../src/onnx/model.js';
 import { makeTensor } from '../src/onnx/tensor.js';
 import { DataType } from '../src/onnx/types.js';
-import { Random } from '../src/train/random.js';
+import { Random } from '../src/maths/random.js';
 import { isLinearOp, linearOp, lookupFromGraph } from '../src/ops/index.js';
 import { foldTensorLowRank } from '../src/weights/lowrank.js';
 

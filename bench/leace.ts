@@ -7,8 +7,8 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { covariance, fitLeace } from '../src/anchors/fromData.js';
-import { columnMeans, type Features } from '../src/probe/features.js';
-import { Random } from '../src/train/random.js';
+import { columnMeans, type Features } from '../src/maths/features.js';
+import { Random } from '../src/maths/random.js';
 
 const d = Number(process.argv[2] ?? 512);
 const rows = d + 256;

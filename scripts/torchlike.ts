@@ -9,7 +9,7 @@ import { makeValueInfo } from '../src/onnx/graph.js';
 import { attrFloat, attrInt, attrInts, emptyGraph, newModel, node } from '../src/onnx/build.js';
 import { makeTensor } from '../src/onnx/tensor.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type TensorProto } from '../src/onnx/types.js';
-import { Random } from '../src/train/random.js';
+import { Random } from '../src/maths/random.js';
 
 export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
   return {

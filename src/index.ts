@@ -13,7 +13,7 @@ export { ScaError, UsageError, type ScaErrorCode } from './errors.js';
 
 // Models: load, save, inspect
 export { loadModel, saveModel, parseModel, serializeModel, type Model, type SaveOptions, type SaveResult } from './onnx/model.js';
-export { summarizeModel, type ModelSummary, type TensorSummary } from './onnx/inspect.js';
+export { summarizeModel, type ModelSummary, type TensorSummary } from './api/inspect.js';
 
 // Interventions inserted as nodes (sca patch)
 export { patchModel, type PatchRequest, type AppliedPatch } from './rewrite/patch.js';
@@ -48,7 +48,7 @@ export { checkSummaryMarkdown } from './eval/checkSummary.js';
 
 // Probes (sca probe) and concepts found from labelled data (sca anchor --from-data)
 export { probeModels, type ProbeRequest, type ProbeReport, type TensorProbe } from './probe/run.js';
-export { anchorFromData, METHODS, type Method, type AnchorFromDataRequest } from './anchors/anchorFromData.js';
+export { anchorFromData, METHODS, type Method, type AnchorFromDataRequest } from './api/anchor.js';
 export { fitLeace, applyEraser, meanDifference, type Eraser } from './anchors/fromData.js';
 
 // Training (sca train color): the paper's presets, seed sweeps on worker threads; the trainer loads on the first call

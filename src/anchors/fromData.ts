@@ -18,7 +18,7 @@
  */
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { UsageError } from '../errors.js';
-import { classMeans, columnMeans, norm, type Features } from '../probe/features.js';
+import { classMeans, columnMeans, norm, type Features } from '../maths/features.js';
 
 /**
  * x' = x - Σ_r (right_r · (x - mean)) left_r; with L (columns left_r) and R

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { anchorFromData, METHODS, type Method } from '../anchors/anchorFromData.js';
+import { anchorFromData, METHODS, type Method } from '../api/anchor.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 import { parseDevice } from '../runtime/session.js';
 import { UsageError } from '../errors.js';
 import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
-import { parseSingleDirection } from '../util/directions.js';
+import { parseSingleDirection } from '../data/directions.js';
 import { intList, integer } from '../util/options.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';

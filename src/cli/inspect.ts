@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
 import { formatTensorListing, listTensors } from '../ir/tensors.js';
 import { loadModel } from '../onnx/model.js';
-import { formatSummary, summarizeModel } from '../onnx/inspect.js';
+import { formatSummary, summarizeModel } from '../api/inspect.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, JSON_HELP, type JsonOption } from './json.js';
 

@@ -6,7 +6,7 @@ import { loadModel, saveModel, type Model } from '../onnx/model.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
 import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
 import { ShapeUnknownError } from '../rewrite/target.js';
-import { parseDirectionOptions, resolvePlanDirections } from '../util/directions.js';
+import { parseDirectionOptions, resolvePlanDirections } from '../data/directions.js';
 import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';

@@ -21,7 +21,7 @@ import { loadModel, type Model } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { MODES, PROJECTIONS } from '../rewrite/intervention.js';
 import { patchModel, type PatchRequest } from '../rewrite/patch.js';
-import { resolvePlanDirections } from '../util/directions.js';
+import { resolvePlanDirections } from '../data/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
 import { NAMED_COLORS } from './colors.js';

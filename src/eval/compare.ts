@@ -9,7 +9,7 @@ import { readAnchors, readInterventions } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { usesExternalData, type Model } from '../onnx/model.js';
 import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
-import { colorDataset, loadDataset, loadGroups, requiredInputs, sampleFeeds, type Dataset } from './data.js';
+import { colorDataset, loadDataset, loadGroups, requiredInputs, sampleFeeds, type Dataset } from '../data/datasets.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
 import { ort, tensorNumbers, type Device } from '../runtime/session.js';
 import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';

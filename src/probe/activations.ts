@@ -3,10 +3,10 @@
  * reads external data in place) and gathers their values as probe rows.
  */
 import { UsageError } from '../errors.js';
-import { sampleFeeds, type Dataset } from '../eval/data.js';
+import { sampleFeeds, type Dataset } from '../data/datasets.js';
 import { tensorNumbers, type Device, type ort } from '../runtime/session.js';
 import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';
-import type { Features } from './features.js';
+import type { Features } from '../maths/features.js';
 
 /** A model to run: a file, or one built in memory (e.g. patched on the fly). */
 export type ModelSource = string | LoadedSource;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Device } from '../runtime/session.js';
 import type { ModelSource } from './activations.js';
-import { REDNESS_LABELS } from './labels.js';
+import { REDNESS_LABELS } from '../data/labels.js';
 import { probeModels } from './run.js';
 
 export const PROBE_METRICS = ['probe_accuracy', 'probe_auc', 'purity'] as const;

@@ -4,7 +4,7 @@
  * split every time.
  */
 import { UsageError } from '../errors.js';
-import { Random } from '../train/random.js';
+import { Random } from '../maths/random.js';
 
 export function stratifiedFolds(labels: ArrayLike<number>, classes: number, k: number, seed: number): number[][] {
   if (!Number.isInteger(k) || k < 2) throw new UsageError(`--folds: ${k} must be a whole number of at least 2`);

@@ -4,7 +4,7 @@
  * s_i = +1 for label 1 and -1 for label 0; the bias is not penalised.
  * Callers standardise the features first so one l2 suits every tensor.
  */
-import type { Features } from './features.js';
+import type { Features } from '../maths/features.js';
 import { minimize } from './lbfgs.js';
 
 export interface LogisticModel {

@@ -8,7 +8,7 @@
  * baseline that a probe "at chance" matches.
  */
 import { UsageError } from '../errors.js';
-import { columnMeans, type Features } from './features.js';
+import { columnMeans, type Features } from '../maths/features.js';
 import { stratifiedFolds } from './folds.js';
 import { decision, fitLogistic, type LogisticModel } from './logistic.js';
 import { auc, wilson, type Estimate } from './stats.js';

@@ -7,8 +7,8 @@
  * caught nothing.
  */
 import type { Anchor } from '../anchors/manifest.js';
-import { orthonormalize } from '../rewrite/basis.js';
-import { classMeans, dot, features, type Features } from './features.js';
+import { orthonormalize } from '../maths/basis.js';
+import { classMeans, dot, features, type Features } from '../maths/features.js';
 import { probeDirection } from './probe.js';
 
 export interface Purity {

@@ -8,11 +8,11 @@
  */
 import { readAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { loadDataset, requiredInputs, type Dataset } from '../eval/data.js';
+import { loadDataset, requiredInputs, type Dataset } from '../data/datasets.js';
 import type { Device } from '../runtime/session.js';
 import { resolveSource } from '../runtime/taps.js';
 import { collectActivations, rowsFor, type ModelSource } from './activations.js';
-import { loadLabels, REDNESS_LABELS, rednessLabels, type Labels } from './labels.js';
+import { loadLabels, REDNESS_LABELS, rednessLabels, type Labels } from '../data/labels.js';
 import { crossValidatedProbe, type ProbeOptions, type ProbeResult } from './probe.js';
 import { purity, type Purity } from './purity.js';
 

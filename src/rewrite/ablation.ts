@@ -14,7 +14,7 @@ import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
 import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
 import { layoutOf } from '../ir/layout.js';
-import { lookupOf } from '../ir/lookup.js';
+import { lookupOf } from '../ops/irLookup.js';
 import { nodeLabel, type GraphLookup } from '../ops/lookup.js';
 import { normAxis } from '../ops/registry.js';
 import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';

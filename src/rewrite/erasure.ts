@@ -18,7 +18,7 @@ import type { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
 import { makeTensor, setTensorFloats, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type NodeProto } from '../onnx/types.js';
-import { orthonormalize } from './basis.js';
+import { orthonormalize } from '../maths/basis.js';
 import { NODE_PREFIX, SubgraphBuilder } from './builder.js';
 import { insertAfter } from './insert.js';
 import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';

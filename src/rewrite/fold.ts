@@ -15,7 +15,7 @@
  */
 import { recordIntervention } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import { lookupOf } from '../ir/lookup.js';
+import { lookupOf } from '../ops/irLookup.js';
 import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
 import { nodeLabel } from '../ops/lookup.js';

@@ -10,7 +10,7 @@ import { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
 import type { Model } from '../onnx/model.js';
 import { buildAmplification } from './amplification.js';
-import { normalize, orthonormalize } from './basis.js';
+import { normalize, orthonormalize } from '../maths/basis.js';
 import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';

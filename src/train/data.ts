@@ -4,7 +4,7 @@
  * "red" with probability 0.08 redness^8, "vibrant" with 0.01 (s v)^10.
  */
 import { colorCube, rgbToHsv, type Rgb } from '../eval/colors.js';
-import { Random } from './random.js';
+import { Random } from '../maths/random.js';
 
 export { colorCube, type Rgb };
 

@@ -9,7 +9,7 @@
  * costs far more than the arithmetic, so loops over typed arrays are faster.
  */
 import { gelu, geluDerivativeFromCdf, normalCdf } from './gelu.js';
-import { Random } from './random.js';
+import { Random } from '../maths/random.js';
 
 export interface Architecture {
   /** Latent dims K. */

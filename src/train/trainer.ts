@@ -9,7 +9,7 @@ import { Adam } from './adam.js';
 import { colorCube, sampleBatch } from './data.js';
 import { backwardStack, forwardStack, initialParameters, network, normalizeBackward, normalizeRows, type Architecture, type Network, type StackCache } from './network.js';
 import { PRESETS, VIBRANT_DIMS, withPeakLearningRate, type Preset, type PresetName, type TermName } from './presets.js';
-import { Random } from './random.js';
+import { Random } from '../maths/random.js';
 import { anchor } from './regularizers/anchor.js';
 import { antiAnchor } from './regularizers/antiAnchor.js';
 import { separate } from './regularizers/separate.js';

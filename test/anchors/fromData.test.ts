@@ -8,7 +8,7 @@ import { Matrix, inverse } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { applyEraser, fitLeace, meanDifference, type Eraser } from '../../src/anchors/fromData.js';
 import { cosine } from '../../src/eval/metrics.js';
-import { classMeans, columnMeans, features, type Features } from '../../src/probe/features.js';
+import { classMeans, columnMeans, features, type Features } from '../../src/maths/features.js';
 import { fitLogistic } from '../../src/probe/logistic.js';
 import { plantedConcept } from '../helpers/concepts.js';
 

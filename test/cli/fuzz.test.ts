@@ -16,7 +16,7 @@ import { main } from '../../src/cli.js';
 import { decodeMessage } from '../../src/onnx/codec.js';
 import { saveModel, serializeModel } from '../../src/onnx/model.js';
 import type { ModelProto } from '../../src/onnx/types.js';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder } from '../helpers/graphs.js';
 import { useTempDir } from '../helpers/tmp.js';

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 import { sca } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { fixturePath } from '../helpers/torchFixtures.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findAnchor } from '../../src/anchors/manifest.js';
-import { encodeNpy } from '../../src/eval/npy.js';
+import { encodeNpy } from '../../src/data/npy.js';
 import { loadModel, saveModel, usesExternalData } from '../../src/onnx/model.js';
 import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder, randomValues } from '../helpers/graphs.js';

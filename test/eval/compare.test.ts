@@ -9,7 +9,7 @@ import { patchModel } from '../../src/rewrite/patch.js';
 import { FIXTURE_LATENT, FIXTURE_MODEL, fixtureExpected } from '../helpers/fixture.js';
 import { model, node, weight } from '../helpers/graphs.js';
 import { loadModel } from '../../src/onnx/model.js';
-import { encodeNpy } from '../../src/eval/npy.js';
+import { encodeNpy } from '../../src/data/npy.js';
 import { kl, softmax } from '../../src/eval/metrics.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tensorFloats } from '../../src/onnx/tensor.js';

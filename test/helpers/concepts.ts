@@ -1,6 +1,6 @@
 /** Synthetic labelled activations with a known answer, for probe and erasure tests. */
-import { features, type Features } from '../../src/probe/features.js';
-import { Random } from '../../src/train/random.js';
+import { features, type Features } from '../../src/maths/features.js';
+import { Random } from '../../src/maths/random.js';
 
 /**
  * n examples in `width` dims: correlated Gaussian noise (a fixed random mixing

@@ -7,7 +7,7 @@ import type { Model } from '../../src/onnx/model.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
 import { attrFloat, attrInt, emptyGraph, newModel, node } from '../../src/onnx/build.js';
 import { DataType, type GraphProto, type TensorProto } from '../../src/onnx/types.js';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 
 export function randomValues(n: number, seed: number, scale = 1): number[] {
   const r = new Random(seed);

@@ -11,12 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage } from '../../src/onnx/codec.js';
 import { opsetOf } from '../../src/onnx/graph.js';
 import { Graph } from '../../src/ir/graph.js';
-import { formatSummary, summarizeModel } from '../../src/onnx/inspect.js';
+import { formatSummary, summarizeModel } from '../../src/api/inspect.js';
 import { loadModel, serializeModel } from '../../src/onnx/model.js';
 import { DataType, type TensorProto } from '../../src/onnx/types.js';
 import { openSession, ort } from '../../src/runtime/session.js';
 import { patchModel } from '../../src/rewrite/patch.js';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 
 const CORPUS = '/usr/share/libonnx-testdata/data';
 const installed = fs.existsSync(CORPUS);

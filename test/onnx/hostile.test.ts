@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { attrFloat, attrInt, emptyGraph, newModel, node } from '../../src/onnx/build.js';
 import { decodeMessage, type Message } from '../../src/onnx/codec.js';
 import { makeValueInfo, opsetOf } from '../../src/onnx/graph.js';
-import { summarizeModel } from '../../src/onnx/inspect.js';
+import { summarizeModel } from '../../src/api/inspect.js';
 import { loadModel, parseModel, saveModel, serializeModel, type Model } from '../../src/onnx/model.js';
 import { makeTensor, tensorFloats } from '../../src/onnx/tensor.js';
 import { DataType, type ModelProto } from '../../src/onnx/types.js';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeNpy } from '../../src/eval/npy.js';
-import { loadDataset, requiredInputs } from '../../src/eval/data.js';
+import { encodeNpy } from '../../src/data/npy.js';
+import { loadDataset, requiredInputs } from '../../src/data/datasets.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { collectActivations, rowsFor } from '../../src/probe/activations.js';
 import { useTempDir } from '../helpers/tmp.js';

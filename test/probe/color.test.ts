@@ -4,13 +4,13 @@
  * these tests pin are the README's "Is red really gone?" table.
  */
 import { describe, expect, it } from 'vitest';
-import { anchorFromData } from '../../src/anchors/anchorFromData.js';
+import { anchorFromData } from '../../src/api/anchor.js';
 import { findAnchor } from '../../src/anchors/manifest.js';
 import { meanDifference } from '../../src/anchors/fromData.js';
-import { loadDataset, requiredInputs } from '../../src/eval/data.js';
+import { loadDataset, requiredInputs } from '../../src/data/datasets.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { collectActivations } from '../../src/probe/activations.js';
-import { rednessLabels } from '../../src/probe/labels.js';
+import { rednessLabels } from '../../src/data/labels.js';
 import { probeModels, type ProbeReport } from '../../src/probe/run.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { patchModel } from '../../src/rewrite/patch.js';

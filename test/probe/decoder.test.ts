@@ -9,13 +9,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { anchorFromData } from '../../src/anchors/anchorFromData.js';
+import { anchorFromData } from '../../src/api/anchor.js';
 import { compareModels } from '../../src/eval/compare.js';
-import { encodeNpy } from '../../src/eval/npy.js';
+import { encodeNpy } from '../../src/data/npy.js';
 import { loadModel, saveModel } from '../../src/onnx/model.js';
 import { probeModels } from '../../src/probe/run.js';
 import { patchModel } from '../../src/rewrite/patch.js';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;

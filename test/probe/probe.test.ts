@@ -4,7 +4,7 @@ import { stratifiedFolds } from '../../src/probe/folds.js';
 import { auc, wilson } from '../../src/probe/stats.js';
 import { Matrix, solve } from 'ml-matrix';
 import { cosine } from '../../src/eval/metrics.js';
-import { classMeans, type Features } from '../../src/probe/features.js';
+import { classMeans, type Features } from '../../src/maths/features.js';
 import { plantedConcept, randomLabels } from '../helpers/concepts.js';
 
 describe('interval estimates', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareModels } from '../../src/eval/compare.js';
 import { loadModel, saveModel } from '../../src/onnx/model.js';
-import { features } from '../../src/probe/features.js';
+import { features } from '../../src/maths/features.js';
 import { anchoredShare, purity } from '../../src/probe/purity.js';
 import { probeModels } from '../../src/probe/run.js';
 import { patchModel } from '../../src/rewrite/patch.js';

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { anchorFromData } from '../../src/anchors/anchorFromData.js';
+import { anchorFromData } from '../../src/api/anchor.js';
 import { applyEraser } from '../../src/anchors/fromData.js';
 import { findAnchor, readInterventions, writeAnchors } from '../../src/anchors/manifest.js';
-import { encodeNpy } from '../../src/eval/npy.js';
-import { features } from '../../src/probe/features.js';
+import { encodeNpy } from '../../src/data/npy.js';
+import { features } from '../../src/maths/features.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { DataType } from '../../src/onnx/types.js';
 import { gemmAutoencoder, model as graphModel, node, randomValues, weight } from '../helpers/graphs.js';

@@ -10,7 +10,7 @@ import { erf, erfSeries, gelu, geluDerivative } from '../../src/train/gelu.js';
 import { evaluateSeed, fallbackEdit, isUnlikeRed, REDIRECT_GAMMA } from '../../src/train/evaluate.js';
 import { forwardStack, infer, initialParameters, network, type Architecture } from '../../src/train/network.js';
 import { PRESETS, withPeakLearningRate } from '../../src/train/presets.js';
-import { Random } from '../../src/train/random.js';
+import { Random } from '../../src/maths/random.js';
 import { anchor } from '../../src/train/regularizers/anchor.js';
 import { antiAnchor } from '../../src/train/regularizers/antiAnchor.js';
 import { separate } from '../../src/train/regularizers/separate.js';

@@ -12,7 +12,7 @@ import { DataType, type ModelProto } from '../../../src/onnx/types.js';
 import { ort, ORT_TYPE } from '../../../src/runtime/session.js';
 import { evaluateDim } from '../../../src/ir/infer/dims.js';
 import { inferModel } from '../../../src/ir/infer/graph.js';
-import { Random } from '../../../src/train/random.js';
+import { Random } from '../../../src/maths/random.js';
 
 export interface Feed {
   name: string;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { loadDataset, loadGroups, type ModelInput } from '../../src/eval/data.js';
-import { encodeNpy, parseNpy } from '../../src/eval/npy.js';
+import { loadDataset, loadGroups, type ModelInput } from '../../src/data/datasets.js';
+import { encodeNpy, parseNpy } from '../../src/data/npy.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const tmp = useTempDir('data');

@@ -3,8 +3,8 @@
  * nested graphs (a node whose subgraph reads a value counts as a reader),
  * constants from initializers and Constant nodes alike, inferred types.
  */
-import { constantNodeValue, tensorValues, type GraphLookup } from '../ops/lookup.js';
-import type { IrModel } from './model.js';
+import { constantNodeValue, tensorValues, type GraphLookup } from './lookup.js';
+import type { IrModel } from '../ir/model.js';
 
 export function lookupOf(ir: IrModel): GraphLookup {
   const graph = ir.graph;

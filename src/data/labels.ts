@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { parseNpy } from '../eval/npy.js';
+import { parseNpy } from './npy.js';
 
 export interface Labels {
   /** Class index of each example. */

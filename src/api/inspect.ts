@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import { readAnchors, readInterventions, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
-import type { Model } from './model.js';
-import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorFloats } from './tensor.js';
-import { DataType, type TensorProto } from './types.js';
-import type { ValueInfoProto } from './types.js';
+import type { Model } from '../onnx/model.js';
+import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorFloats } from '../onnx/tensor.js';
+import { DataType, type TensorProto } from '../onnx/types.js';
+import type { ValueInfoProto } from '../onnx/types.js';
 
 /** Integer element types whose values inspect can show, and the typed array that reads them. */
 const INTEGER_VIEWS: Record<number, (b: ArrayBuffer, n: number) => ArrayLike<number | bigint>> = {

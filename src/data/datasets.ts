@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { statRegularFile } from '../util/files.js';
 import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
-import { colorCube, NAMED_COLORS, type Rgb } from './colors.js';
+import { colorCube, NAMED_COLORS, type Rgb } from '../eval/colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
 import { ORT_TYPE, ort } from '../runtime/session.js';
 

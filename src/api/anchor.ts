@@ -7,15 +7,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import { loadDataset, requiredInputs } from '../eval/data.js';
+import { loadDataset, requiredInputs } from '../data/datasets.js';
 import type { Device } from '../runtime/session.js';
 import type { Model } from '../onnx/model.js';
 import { collectActivations, rowsFor } from '../probe/activations.js';
-import type { Labels } from '../probe/labels.js';
+import type { Labels } from '../data/labels.js';
 import { resolveLabels } from '../probe/run.js';
-import { normalize } from '../rewrite/basis.js';
-import { fitLeace, meanDifference, type Provenance } from './fromData.js';
-import { writeAnchors, type Anchor } from './manifest.js';
+import { normalize } from '../maths/basis.js';
+import { fitLeace, meanDifference, type Provenance } from '../anchors/fromData.js';
+import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 
 export const METHODS = ['mean-diff', 'leace'] as const;
 export type Method = (typeof METHODS)[number];

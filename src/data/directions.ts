@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { UsageError } from '../errors.js';
-import { parseNpy } from '../eval/npy.js';
-import { numberList } from './options.js';
+import { parseNpy } from './npy.js';
+import { numberList } from '../util/options.js';
 
 /** `--direction` values (each inline or `@FILE`) as a list of directions; files are relative to `baseDir`. */
 export function parseDirectionOptions(option: string, values: string[], baseDir = '.'): number[][] {
