@@ -43,7 +43,7 @@ export { renderReport, type ReportOptions, type ReportPart } from './eval/report
 export { withInputValues, cudaAvailable, type Device } from './runtime/session.js';
 
 // CI gate (sca check)
-export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './eval/check.js';
+export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './api/check.js';
 export { checkSummaryMarkdown } from './eval/checkSummary.js';
 
 // Probes (sca probe) and concepts found from labelled data (sca anchor --from-data)

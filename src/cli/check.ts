@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { junitErrorXml, junitXml, runChecks } from '../eval/check.js';
+import { junitErrorXml, junitXml, runChecks } from '../api/check.js';
 import { parseDevice } from '../runtime/session.js';
 import fs from 'node:fs';
 import { writeTextFile } from '../util/files.js';

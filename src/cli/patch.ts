@@ -1,11 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { probeShapes } from '../runtime/shapes.js';
-import { loadModel, saveModel, type Model } from '../onnx/model.js';
+import { patchFile } from '../api/patch.js';
+import { saveModel } from '../onnx/model.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
-import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
-import { ShapeUnknownError } from '../rewrite/target.js';
+import type { PatchRequest } from '../rewrite/patch.js';
 import { parseDirectionOptions, resolvePlanDirections } from '../data/directions.js';
 import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
@@ -55,7 +54,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
       // Folds of large weights are computed as saving writes them into the output.
-      const { model, applied } = await patchWithShapes(file, requests);
+      const { model, applied } = await patchFile(file, requests);
       const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
@@ -66,23 +65,6 @@ export function registerPatch(program: Command, { io }: Context): void {
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
-}
-
-/**
- * Patches from the IR's shapes; when those leave a needed axis open, runs the
- * model once to find it (by file path, so external data works) and patches a
- * fresh copy with what it found.
- */
-async function patchWithShapes(file: string, requests: PatchRequest[]): Promise<{ model: Model; applied: AppliedPatch[] }> {
-  const model = loadModel(file);
-  try {
-    return { model, applied: patchModel(model, requests, file) };
-  } catch (err) {
-    if (!(err instanceof ShapeUnknownError)) throw err;
-    const shapes = await probeShapes(loadModel(file), [err.tensor], file);
-    const fresh = loadModel(file);
-    return { model: fresh, applied: patchModel(fresh, requests, file, { shapes }) };
-  }
 }
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {

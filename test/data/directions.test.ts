@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
 import { readAnchors } from '../../src/anchors/manifest.js';
-import { parseSpec } from '../../src/eval/check.js';
+import { parseSpec } from '../../src/api/check.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { node } from '../../src/onnx/build.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';

@@ -141,3 +141,26 @@ describe('sca check probe metrics', () => {
     expect(r.err).toMatch(/checks\[0\]: probe_auc needs "tensor"/);
   });
 });
+
+describe('sca check runs the same verbs as the commands', () => {
+  it('an on-the-fly ablate of a direction anchor gives the model bytes sca ablate writes', async () => {
+    const anchored = new URL('../../models/color-anchored.onnx', import.meta.url).pathname;
+    const out = path.join(tmp(), 'ablated.onnx');
+    const r = await sca('ablate', anchored, '-o', out, '--concept', 'red');
+    expect(r.code).toBe(0);
+    const { patchedSource } = await import('../../src/api/check.js');
+    const { serializeModel } = await import('../../src/onnx/model.js');
+    const source = await patchedSource({ ablate: { concept: 'red' }, metric: 'mse', max: 1 } as never, anchored, tmp());
+    if (typeof source === 'string') throw new Error('expected a model');
+    expect(Buffer.compare(Buffer.from(serializeModel(source.model.proto)), fs.readFileSync(out))).toBe(0);
+  });
+
+  it('a spec ablating a direction anchor runs (it used to be refused)', async () => {
+    const anchored = new URL('../../models/color-anchored.onnx', import.meta.url).pathname;
+    const spec = path.join(tmp(), 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ intact: anchored, data: 'color-cube:4', checks: [{ name: 'red goes', ablate: { concept: 'red' }, metric: 'ratio', color: 'red', min: 10 }] }));
+    const r = await sca('check', spec);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^1 passed, 0 failed$/m);
+  });
+});

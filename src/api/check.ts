@@ -15,17 +15,17 @@
  *   }
  */
 import path from 'node:path';
-import { findAnchor } from '../anchors/manifest.js';
 import { didYouMean, UsageError } from '../errors.js';
 import { loadModel, type Model } from '../onnx/model.js';
-import { ablateDims } from '../rewrite/ablation.js';
+import { ablate } from './ablate.js';
+import { patchFile } from './patch.js';
 import { MODES, PROJECTIONS } from '../rewrite/intervention.js';
-import { patchModel, type PatchRequest } from '../rewrite/patch.js';
+import type { PatchRequest } from '../rewrite/patch.js';
 import { resolvePlanDirections } from '../data/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
-import { NAMED_COLORS } from './colors.js';
-import { compareModels, type Comparison, type ModelSource } from './compare.js';
+import { NAMED_COLORS } from '../eval/colors.js';
+import { compareModels, type Comparison, type ModelSource } from '../eval/compare.js';
 import type { Device } from '../runtime/session.js';
 
 export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as const;
@@ -202,20 +202,16 @@ export function checkLabel(check: CheckSpec, i: number): string {
   return `checks[${i}]${check.name ? ` ("${check.name}")` : ''}`;
 }
 
-async function patchedSource(check: CheckSpec, intactPath: string, dir: string): Promise<ModelSource> {
+/** The patched side of a check: a file, or the intact model patched or ablated on the fly by the same verbs as `sca patch` and `sca ablate`. */
+export async function patchedSource(check: CheckSpec, intactPath: string, dir: string): Promise<ModelSource> {
   if (check.patched) return path.resolve(dir, check.patched);
-  const model: Model = loadModel(intactPath);
   if (check.patch) {
-    await patchModel(model, Array.isArray(check.patch) ? check.patch : [check.patch], intactPath);
+    const { model } = await patchFile(intactPath, Array.isArray(check.patch) ? check.patch : [check.patch]);
     return { label: `${intactPath} + patch`, model };
   }
   const a = check.ablate!;
-  const anchor = a.concept ? findAnchor(model.proto, a.concept, intactPath) : undefined;
-  const tensor = a.tensor ?? anchor?.tensor;
-  const dims = a.dims ?? anchor?.dims;
-  if (!tensor || !dims) throw new UsageError('"ablate" needs "concept" (with dims in the manifest) or "tensor" and "dims"');
-  const axis = a.axis ?? anchor?.axis;
-  ablateDims(model, tensor, dims, { prune: a.prune, concept: a.concept, ...(axis !== undefined ? { axis } : {}) });
+  const model: Model = loadModel(intactPath);
+  ablate(model, a, intactPath);
   return { label: `${intactPath} + ${a.prune ? 'prune' : 'ablate'}`, model };
 }
 
