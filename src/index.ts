@@ -44,7 +44,7 @@ export { withInputValues, cudaAvailable, type Device } from './runtime/session.j
 
 // CI gate (sca check)
 export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './api/check.js';
-export { checkSummaryMarkdown } from './eval/checkSummary.js';
+export { checkSummaryMarkdown } from './api/checkSummary.js';
 
 // Probes (sca probe) and concepts found from labelled data (sca anchor --from-data)
 export { probeModels, type ProbeRequest, type ProbeReport, type TensorProbe } from './probe/run.js';

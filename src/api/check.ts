@@ -24,7 +24,7 @@ import type { PatchRequest } from '../rewrite/patch.js';
 import { resolvePlanDirections } from '../data/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
-import { NAMED_COLORS } from '../eval/colors.js';
+import { DEFAULT_OFF_TARGET, NAMED_COLORS } from '../eval/colors.js';
 import { compareModels, type Comparison, type ModelSource } from '../eval/compare.js';
 import type { Device } from '../runtime/session.js';
 
@@ -32,8 +32,7 @@ export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as cons
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;
 type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric;
 
-/** Colours far from red in hue: what suppressing red must leave alone. */
-export const DEFAULT_OFF_TARGET = ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'];
+export { DEFAULT_OFF_TARGET };
 
 interface AblateSpec {
   concept?: string;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { writeTextFile } from '../util/files.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
-import { checkSummaryMarkdown } from '../eval/checkSummary.js';
+import { checkSummaryMarkdown } from '../api/checkSummary.js';
 
 export function registerCheck(program: Command, ctx: Context): void {
   program

@@ -122,3 +122,6 @@ export function colorMse(x: ArrayLike<number>, y: ArrayLike<number>): number {
   for (let k = 0; k < 3; k++) s += (Math.min(Math.max(y[k], 0), 1) - x[k]) ** 2;
   return s / 3;
 }
+
+/** Colours far from red in hue: what suppressing red must leave alone. */
+export const DEFAULT_OFF_TARGET = ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'];

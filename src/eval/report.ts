@@ -7,8 +7,7 @@
  * "exactly 0" strip instead of on a made-up floor of the log scale.
  */
 import path from 'node:path';
-import { DEFAULT_OFF_TARGET } from '../api/check.js';
-import { NAMED_COLORS } from './colors.js';
+import { DEFAULT_OFF_TARGET, NAMED_COLORS } from './colors.js';
 import type { Comparison, ComparisonResult } from './compare.js';
 import { sci } from './format.js';
 import { histogram } from './metrics.js';

@@ -2,7 +2,7 @@
  * `sca check --summary FILE`: the results as a markdown verdict table, for a
  * CI job summary (GitHub Actions shows $GITHUB_STEP_SUMMARY on the run page).
  */
-import type { CheckResult } from '../api/check.js';
+import type { CheckResult } from './check.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
