@@ -58,7 +58,7 @@ function ownShape(graph: Graph, reshape: NodeProto): TensorProto {
   if (graph.initializer(name)) return ownWeight(graph, reshape, 1);
   const constant = graph.producer(name)!;
   if (graph.uses(name).length > 1) {
-    throw new UsageError(`cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`);
+    throw new UsageError(`cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`, 'REFUSED');
   }
   return graph.constantTensor(name)!;
 }
@@ -93,9 +93,9 @@ function ownTensor(graph: Graph, node: NodeProto, input: number): TensorProto {
   const name = node.input[input];
   if (graph.initializer(name)) return ownWeight(graph, node, input);
   const t = graph.constantTensor(name);
-  if (!t) throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it is computed in the graph or a graph input, not a stored constant`);
+  if (!t) throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it is computed in the graph or a graph input, not a stored constant`, 'REFUSED');
   if (graph.uses(name).length > 1 || graph.isOutput(name)) {
-    throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it comes from Constant '${graph.producer(name)?.name ?? name}', which other nodes read too`);
+    throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it comes from Constant '${graph.producer(name)?.name ?? name}', which other nodes read too`, 'REFUSED');
   }
   return t;
 }
@@ -120,6 +120,7 @@ function biasEdit(lookup: GraphLookup, a: { node: NodeProto; bias: string; tenso
   if (at < 0 || shape[at] !== channels) {
     throw new UsageError(
       `${a.node.opType} at ${nodeLabel(a.node)} adds '${a.bias}' [${shape.join(', ')}], which does not hold one entry per channel (${channels}): zeroing one channel's share of it would change the others; patch the tensor instead`,
+      'REFUSED',
     );
   }
   return { node: a.node, input: a.node.input.indexOf(a.bias), slices: [{ axis: at, indices: dims }] };
@@ -138,12 +139,12 @@ function tensorEdits(lookup: GraphLookup, tensor: string, axis: number, plan: Wa
   for (const d of dims) if (d >= channels) throw new UsageError(`dim ${d} is out of range: '${tensor}' has ${channels} channels on axis ${axis} (0 to ${channels - 1})`);
   const edits: TensorEdit[] = [];
   for (const { node, op } of plan.writers) {
-    if (prune && op.group !== 1) throw new UsageError(`cannot prune the output channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`);
+    if (prune && op.group !== 1) throw new UsageError(`cannot prune the output channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`, 'REFUSED');
     edits.push({ node, input: op.writes.input, slices: slicesOf(dims.map((d) => writeSlice(op, d)), op.writes.axis) });
     if (op.bias) {
       const b = lookup.weight(node.input[op.bias.input])!.dims;
       if (b[op.bias.axis] !== channels) {
-        throw new UsageError(`${op.op} at ${nodeLabel(node)} has bias '${node.input[op.bias.input]}' [${b.join(', ')}], which does not hold one entry per channel (${channels}); patch the tensor instead`);
+        throw new UsageError(`${op.op} at ${nodeLabel(node)} has bias '${node.input[op.bias.input]}' [${b.join(', ')}], which does not hold one entry per channel (${channels}); patch the tensor instead`, 'REFUSED');
       }
       edits.push({ node, input: op.bias.input, slices: [{ axis: op.bias.axis, indices: dims }] });
     }
@@ -155,9 +156,9 @@ function tensorEdits(lookup: GraphLookup, tensor: string, axis: number, plan: Wa
   for (const { node, op, block } of plan.readers) {
     const read = readCoordinates(op);
     if (read !== channels * block) {
-      throw new UsageError(`${op.op} at ${nodeLabel(node)} reads ${read} coordinates where '${tensor}' has ${channels} channels${block > 1 ? ` of ${block} each` : ''}; patch the tensor instead`);
+      throw new UsageError(`${op.op} at ${nodeLabel(node)} reads ${read} coordinates where '${tensor}' has ${channels} channels${block > 1 ? ` of ${block} each` : ''}; patch the tensor instead`, 'REFUSED');
     }
-    if (prune && op.group !== 1) throw new UsageError(`cannot prune the input channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`);
+    if (prune && op.group !== 1) throw new UsageError(`cannot prune the input channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`, 'REFUSED');
     const coords = dims.flatMap((d) => Array.from({ length: block }, (_, k) => d * block + k));
     edits.push({ node, input: op.reads.input, slices: slicesOf(coords.map((c) => readSlice(op, c)), op.reads.axis) });
   }
@@ -185,7 +186,7 @@ function shrinkReshapes(graph: Graph, lookup: GraphLookup, reshapes: ReshapeEdit
   const byNode = new Map(reshapes.map((r) => [r.node, r]));
   for (const r of byNode.values()) {
     const target = lookup.constant(r.node.input[1])?.values;
-    if (!target) throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: its target shape is computed`);
+    if (!target) throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: its target shape is computed`, 'REFUSED');
     const a = normAxis(r.axis, target.length);
     if (!(target[a] > 0)) continue; // 0 (copy) and -1 (infer) follow the new length by themselves
     target[a] -= removed * r.block;
@@ -228,7 +229,7 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
   const prune = Boolean(options.prune);
   const lookup = editLookup(ir);
   const walked = planChannelEdit(graph, lookup, tensor, axis, prune ? 'pruning' : 'ablation');
-  if ('refused' in walked) throw new UsageError(`cannot ${prune ? 'prune' : 'ablate'} '${tensor}': ${walked.refused}`);
+  if ('refused' in walked) throw new UsageError(`cannot ${prune ? 'prune' : 'ablate'} '${tensor}': ${walked.refused}`, 'REFUSED');
   const plan = walked.plan;
   const edits = tensorEdits(lookup, tensor, axis, plan, dims, prune);
   const channels = writtenChannels(plan.writers[0].op);

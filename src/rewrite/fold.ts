@@ -38,7 +38,7 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
   const readers: Reader[] = [];
   const visit = (tensor: string, axis: number): void => {
     for (const { node, index } of graph.uses(tensor)) {
-      if (index < 0) throw new UsageError(`cannot fold into the readers of '${target.tensor}': node '${nodeLabel(node)}' (${node.opType}) reads '${tensor}' inside its subgraph`);
+      if (index < 0) throw new UsageError(`cannot fold into the readers of '${target.tensor}': node '${nodeLabel(node)}' (${node.opType}) reads '${tensor}' inside its subgraph`, 'REFUSED');
       const step = stepDown(node, tensor, axis, lookup, 'fold');
       switch (step.kind) {
         case 'weight':
@@ -46,17 +46,17 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
           break;
         case 'through':
           if (step.block && step.block > 1) {
-            throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} spreads each channel over ${step.block} coordinates; fold at its output instead`);
+            throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} spreads each channel over ${step.block} coordinates; fold at its output instead`, 'REFUSED');
           }
-          if (graph.isOutput(step.tensor)) throw new UsageError(`cannot fold: '${step.tensor}' carries the edited channels to a graph output, which a fold into weights would leave unchanged`);
+          if (graph.isOutput(step.tensor)) throw new UsageError(`cannot fold: '${step.tensor}' carries the edited channels to a graph output, which a fold into weights would leave unchanged`, 'REFUSED');
           visit(step.tensor, step.axis);
           break;
         case 'shape':
           break;
         case 'refuse':
-          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${step.message}`);
+          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${step.message}`, 'REFUSED');
         default:
-          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} does not read it through a weight`);
+          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} does not read it through a weight`, 'REFUSED');
       }
     }
   };
@@ -69,7 +69,7 @@ export function foldIntoReaders(model: Model, target: Target, basis: number[][],
   const ir = new IrModel(model);
   const graph = ir.graph;
   if (graph.isOutput(target.tensor)) {
-    throw new UsageError(`cannot fold into readers: '${target.tensor}' is a graph output, which folding would leave unchanged`);
+    throw new UsageError(`cannot fold into readers: '${target.tensor}' is a graph output, which folding would leave unchanged`, 'REFUSED');
   }
   const edited: string[] = [];
   for (const { node, op } of findReaders(ir, target)) {
@@ -77,7 +77,7 @@ export function foldIntoReaders(model: Model, target: Target, basis: number[][],
     const input = op.reads.input;
     const name = node.input[input];
     if (!graph.initializer(name) || graph.isInput(name)) {
-      throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight '${name}' is not a stored initializer`);
+      throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight '${name}' is not a stored initializer`, 'REFUSED');
     }
     const width = fold.axis === 0 ? fold.rows : fold.cols;
     if (width !== target.width) throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);

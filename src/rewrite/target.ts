@@ -81,11 +81,13 @@ export function chooseAxis(ir: IrModel, tensor: string, shape: (Dim | undefined)
       if (candidates.length > 1) {
         throw new UsageError(
           `${label}: ${describeFit(fit)} fits axes ${candidates.join(' and ')} of '${tensor}' ${shapeText(shape)}, whose layout is unknown: say which with axis`,
+          'REFUSED',
         );
       }
       if (candidates.length === 1 && candidates[0] !== axis) {
         throw new UsageError(
           `${label}: ${describeFit(fit)} fits axis ${candidates[0]} of '${tensor}' ${shapeText(shape)}, not its last axis; give the axis to act on explicitly`,
+          'REFUSED',
         );
       }
     }

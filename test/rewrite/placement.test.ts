@@ -237,3 +237,26 @@ describe('a quantized activation', () => {
     expect(rows.find((r) => r.name === 'hq')?.quantized).toBeUndefined();
   });
 });
+
+describe('soundness refusals carry the REFUSED code', () => {
+  it('an ablation through a LayerNorm, a fold through a residual Add, an ambiguous axis', async () => {
+    const { ablateDims } = await import('../../src/rewrite/ablation.js');
+    const { layerNormBlock } = await import('../helpers/graphs.js');
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as ScaError).code;
+      }
+      return 'no error';
+    };
+    expect(codeOf(() => ablateDims(layerNormBlock(), 'x', [1]))).toBe('REFUSED');
+    expect(codeOf(() => patchModel(layerNormBlock(), [{ tensor: 'x', dims: [1], mode: 'suppress', fold: true }]))).toBe('REFUSED');
+    const square = model({
+      node: [node('Relu', ['x'], ['sq'])],
+      input: [makeValueInfo('x', DataType.FLOAT, [D, D])],
+      output: [makeValueInfo('sq', DataType.FLOAT, [D, D])],
+    });
+    expect(codeOf(() => patchModel(square, [{ tensor: 'sq', dims: [1], mode: 'clamp' }]))).toBe('REFUSED');
+  });
+});
