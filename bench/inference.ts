@@ -51,7 +51,11 @@ export function benchInferenceGraphs(): InferenceRow[] {
   const models: [string, ModelProto, boolean][] = [
     ['synthetic, 30 blocks, no value_info', syntheticModel(false), false],
     ['synthetic, 30 blocks, value_info checked', syntheticModel(true), true],
-    ['torch-style GPT-2, 30 blocks (Shape chains)', gpt2Like({ opset: 14, d: 768, heads: 12, layers: 30, vocab: 1024, maxPos: 64, withWeights: false }).model, false],
+    [
+      'torch-style GPT-2, 30 blocks (Shape chains)',
+      gpt2Like({ opset: 14, d: 768, heads: 12, layers: 30, vocab: 1024, maxPos: 64, withWeights: false }).model,
+      false,
+    ],
   ];
   return models.map(([label, model, useValueInfo]) => {
     const nodes = model.graph!.node;

@@ -85,7 +85,7 @@ function median(values: number[]): number {
 
 function measure(args: string[]): { seconds: number; maxRssBytes: number } {
   const out = execFileSync(process.execPath, [path.join(here, 'measure.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const last = JSON.parse(out.trim().split('\n').pop()!);
+  const last = JSON.parse(out.trim().split('\n').pop()!) as { code: number; seconds: number; maxRssBytes: number };
   if (last.code !== 0) throw new Error(`sca ${args.join(' ')} exited ${last.code}`);
   return last;
 }
@@ -119,7 +119,9 @@ function benchIo(dir: string, sizeText: string): string {
   const t0 = performance.now();
   writeSyntheticModel(file, { dim: DIM, layers, vocab: VOCAB, external, valueInfo: false });
   const size = fileSize(file);
-  console.log(`\n${sizeText}: ${layers} blocks of D=${DIM}, no value_info, ${mb(size)}${external ? ' (external data)' : ''}, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `\n${sizeText}: ${layers} blocks of D=${DIM}, no value_info, ${mb(size)}${external ? ' (external data)' : ''}, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const copyArgs = ['--copy', file, path.join(dir, 'copy.onnx'), ...(external ? [`${file}.data`, path.join(dir, 'copy.onnx.data')] : [])];
   const reps = size > 2e9 ? 2 : 3;
   const out = path.join(dir, 'out.onnx');
@@ -143,7 +145,11 @@ function benchIo(dir: string, sizeText: string): string {
 
 function ids(batch: number, seed: number): ort.Tensor {
   const r = new Random(seed);
-  return new ort.Tensor('int64', BigInt64Array.from({ length: batch * SEQ }, () => BigInt(r.int(VOCAB))), [batch, SEQ]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from({ length: batch * SEQ }, () => BigInt(r.int(VOCAB))),
+    [batch, SEQ],
+  );
 }
 
 /** Shape inference alone on a 30-block model (D small: the graph, not the weights, is what inference walks). */
@@ -181,7 +187,10 @@ async function benchRuntime(dir: string, file: string, device: Device): Promise<
     const tp: number[] = [];
     for (let i = 0; i < reps; i++) {
       // Interleaved, so drift in machine load hits both alike.
-      for (const [s, list] of [[intact, ti], [patched, tp]] as const) {
+      for (const [s, list] of [
+        [intact, ti],
+        [patched, tp],
+      ] as const) {
         const t = performance.now();
         await s.run(feeds);
         list.push((performance.now() - t) / 1000);
@@ -214,7 +223,13 @@ async function benchCompare(dir: string, intactFile: string, patchedFile: string
   await a.release();
   await b.release();
   const loopSeconds = (performance.now() - t1) / 1000;
-  report(`compare throughput, ${samples} samples (${device})`, samples / compareSeconds, samples / loopSeconds, rate, 'within 1.2x of session.run loop: ratio >= 0.83');
+  report(
+    `compare throughput, ${samples} samples (${device})`,
+    samples / compareSeconds,
+    samples / loopSeconds,
+    rate,
+    'within 1.2x of session.run loop: ratio >= 0.83',
+  );
 }
 
 /** Seconds per step of the isolated preset's recipe in tfjs (wasm): same loss, schedules, Adam and batches. */
@@ -275,13 +290,20 @@ async function benchTraining(): Promise<void> {
   const jobs = defaultJobs();
   const t2 = performance.now();
   const cpu = process.cpuUsage();
-  await sweep({ preset: 'isolated' }, Array.from({ length: 60 }, (_, i) => i), { jobs });
+  await sweep(
+    { preset: 'isolated' },
+    Array.from({ length: 60 }, (_, i) => i),
+    { jobs },
+  );
   const sweepSeconds = (performance.now() - t2) / 1000;
   const used = process.cpuUsage(cpu);
   // CPU time of every thread: on a machine shared with other work, cpu / cores is the wall time the sweep needs on idle cores.
   const cpuSeconds = (used.user + used.system) / 1e6;
   const torch = pytorchSweepSeconds();
-  const torchLabel = torch === undefined ? `PyTorch's ${PYTORCH_60_SEEDS_SECONDS} s (the issue's figure; python3-torch is not installed here)` : 'PyTorch, the same 60 seeds one after another, this run';
+  const torchLabel =
+    torch === undefined
+      ? `PyTorch's ${PYTORCH_60_SEEDS_SECONDS} s (the issue's figure; python3-torch is not installed here)`
+      : 'PyTorch, the same 60 seeds one after another, this run';
   report(`train color --seeds 60 (${jobs} worker threads)`, sweepSeconds, torch ?? PYTORCH_60_SEEDS_SECONDS, secs, `target: under 1, against ${torchLabel}`);
   report(`  same sweep, CPU seconds / ${jobs} cores`, cpuSeconds / jobs, torch ?? PYTORCH_60_SEEDS_SECONDS, secs, 'its wall time on idle cores');
   report('  60 tfjs seeds one after another', tfjsPerStep * steps * 60, sweepSeconds, secs, 'the sweep above as baseline');
@@ -289,7 +311,7 @@ async function benchTraining(): Promise<void> {
 
 function foldChild(args: string[]): { seconds: number; maxRssBytes: number } {
   const out = execFileSync(process.execPath, [path.join(here, 'fold.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  return JSON.parse(out.trim().split('\n').pop()!);
+  return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; maxRssBytes: number };
 }
 
 /** Low-rank fold into one LLM-sized weight (4096 x 11008 float32, 180 MB). */
@@ -317,7 +339,7 @@ function benchFold(dir: string): void {
 
 function leaceChild(d: number, baseline: boolean): Record<string, number> {
   const out = execFileSync(process.execPath, [path.join(here, 'leace.js'), String(d), ...(baseline ? ['--baseline'] : [])], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!);
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
 function benchLeace(dims: number[]): void {
@@ -326,7 +348,7 @@ function benchLeace(dims: number[]): void {
     const product = leaceChild(d, true);
     report(`LEACE fit, D=${d} (${fit.rows} rows)`, fit.fitSeconds, product.mmulSeconds, secs, 'vs one DxD product');
     report(`  eigendecomposition, D=${d} (CPU seconds)`, fit.eigenCpuSeconds, product.mmulCpuSeconds, secs, 'vs one DxD product, CPU');
-    report(`  peak RSS, D=${d}`, fit.maxRssBytes, product.maxRssBytes, mb, 'vs the product\'s process');
+    report(`  peak RSS, D=${d}`, fit.maxRssBytes, product.maxRssBytes, mb, "vs the product's process");
   }
 }
 
@@ -344,7 +366,8 @@ async function mainBench(): Promise<void> {
   try {
     if (!skip.has('infer')) {
       benchInference(dir);
-      for (const r of benchInferenceGraphs()) report(`${r.figure} (${r.nodes} nodes)`, r.seconds, r.baselineSeconds, ms, 'under 0.2 s; baseline: a plain pass over the nodes');
+      for (const r of benchInferenceGraphs())
+        report(`${r.figure} (${r.nodes} nodes)`, r.seconds, r.baselineSeconds, ms, 'under 0.2 s; baseline: a plain pass over the nodes');
       console.log('');
     }
     let small: string | undefined;
@@ -352,7 +375,10 @@ async function mainBench(): Promise<void> {
       for (const size of sizes) {
         const file = benchIo(dir, size);
         small ??= file;
-        if (file !== small) fs.rmSync(file, { force: true }), fs.rmSync(`${file}.data`, { force: true });
+        if (file !== small) {
+          fs.rmSync(file, { force: true });
+          fs.rmSync(`${file}.data`, { force: true });
+        }
       }
     }
     if (!skip.has('runtime') || !skip.has('compare')) {

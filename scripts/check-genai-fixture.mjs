@@ -26,7 +26,10 @@ let failed = false;
 // messages merge, and repeated fields append, so this adds one graph output without parsing the model.
 function varint(n) {
   const out = [];
-  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n >>>= 7; }
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
   out.push(n);
   return out;
 }
@@ -41,8 +44,8 @@ function withExtraOutput(modelBytes, name) {
 const i64 = (arr, dims) => new ort.Tensor('int64', BigInt64Array.from(arr.map(BigInt)), dims);
 function emptyPast() {
   const feeds = {};
-  for (let i = 0; i < layers; i++) for (const kv of ['key', 'value'])
-    feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+  for (let i = 0; i < layers; i++)
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
   return feeds;
 }
 function maxDiff(a, b, label) {
@@ -84,7 +87,10 @@ try {
     report(`${v.folder} logits [1,${n},${vocab}] vs ${v.ref} intact_logits`, maxDiff(out.logits.data, r.intact_logits, 'logits'), v.tol);
     for (let i = 0; i < layers; i++) {
       const dims = out[`present.${i}.key`].dims.join(',');
-      if (dims !== `1,${kvHeads},${n},${headDim}`) { failed = true; console.log(`FAIL present.${i}.key dims ${dims}`); }
+      if (dims !== `1,${kvHeads},${n},${headDim}`) {
+        failed = true;
+        console.log(`FAIL present.${i}.key dims ${dims}`);
+      }
     }
 
     // 2. the residual after layer 0, by name
@@ -94,8 +100,7 @@ try {
     const dbg = await ort.InferenceSession.create(join(dbgDir, 'model.onnx'));
     const dout = await dbg.run(promptFeeds());
     const res = dout[ref.residual_tensor];
-    report(`${v.folder} ${ref.residual_tensor} [${res.dims}] vs residual_after_layer0`,
-      maxDiff(res.data, r.residual_after_layer0, 'residual'), v.tol);
+    report(`${v.folder} ${ref.residual_tensor} [${res.dims}] vs residual_after_layer0`, maxDiff(res.data, r.residual_after_layer0, 'residual'), v.tol);
     await dbg.release();
 
     // 3. greedy decoding with the KV cache
@@ -114,8 +119,7 @@ try {
         attention_mask: i64(Array(total + 1).fill(1), [1, total + 1]),
         position_ids: i64([total], [1, 1]),
       };
-      for (let i = 0; i < layers; i++) for (const kv of ['key', 'value'])
-        feeds[`past_key_values.${i}.${kv}`] = o[`present.${i}.${kv}`];
+      for (let i = 0; i < layers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = o[`present.${i}.${kv}`];
       total += 1;
       o = await session.run(feeds);
     }

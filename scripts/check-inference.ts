@@ -71,7 +71,11 @@ function checkTest(dir: string): Outcome {
     const sameElem = got.type.elemType === expected.dataType || (got.type.elemType === 16 && expected.dataType === 4);
     const agrees = shape.length === want.length && shape.every((d, k) => typeof d !== 'number' || d === want[k]);
     if (!sameElem || !agrees) {
-      return { test, kind: 'mismatch', detail: `'${vi.name}': inferred ${got.type.elemType} ${formatShape(shape)}, expected ${expected.dataType} ${formatShape(want)}` };
+      return {
+        test,
+        kind: 'mismatch',
+        detail: `'${vi.name}': inferred ${got.type.elemType} ${formatShape(shape)}, expected ${expected.dataType} ${formatShape(want)}`,
+      };
     }
     // A symbol where the data has a length: data-dependent (NonZero, a Loop's trip count), not wrong.
     if (shape.some((d) => typeof d !== 'number')) symbolic = `'${vi.name}': ${formatShape(shape)} for ${formatShape(want)}`;
@@ -96,4 +100,6 @@ for (const o of outcomes.filter((x) => x.kind === 'stopped')) reasons.set(o.deta
 for (const [reason, tests] of [...reasons].sort((a, b) => b[1].length - a[1].length)) {
   console.log(`stopped x${tests.length}: ${reason}${verbose ? `  [${tests.join(' ')}]` : ` (e.g. ${tests[0]})`}`);
 }
-console.log(`\n${outcomes.length} tests: ${count('ok')} agree, ${count('symbolic')} agree with data-dependent dims left symbolic, ${count('mismatch')} disagree, ${count('stopped')} stopped, ${count('skipped')} skipped`);
+console.log(
+  `\n${outcomes.length} tests: ${count('ok')} agree, ${count('symbolic')} agree with data-dependent dims left symbolic, ${count('mismatch')} disagree, ${count('stopped')} stopped, ${count('skipped')} skipped`,
+);

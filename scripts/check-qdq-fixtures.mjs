@@ -77,7 +77,9 @@ const fail = (msg) => {
 for (const [name, rec] of Object.entries(ref.models)) {
   const site = rec.site;
   console.log(`\n${name}: site ${site.tensor} (${site.holds}), ${site.q_node} -> ${site.dq_output} -> ${site.dq_readers.join(', ')}`);
-  console.log(`  output ${rec.output} quantized: scale ${fmt(rec.output_scale)} (one step); float intact outputs span ${range(rec.float_outputs.intact.data).toFixed(4)}`);
+  console.log(
+    `  output ${rec.output} quantized: scale ${fmt(rec.output_scale)} (one step); float intact outputs span ${range(rec.float_outputs.intact.data).toFixed(4)}`,
+  );
   const intact = {};
   const outs = {};
   const optimized = path.join(os.tmpdir(), `sca-qdq-${process.pid}-${name}.optimized.onnx`);
@@ -85,7 +87,9 @@ for (const [name, rec] of Object.entries(ref.models)) {
     const out = await run(path.join(fixtures, rec.file), rec, level, level === 'all' ? optimized : undefined);
     outs[level] = out;
     intact[level] = maxAbs(out, rec.float_outputs.intact);
-    console.log(`  intact, optimizations ${level.padEnd(8)}: max |ORT - float intact| = ${fmt(intact[level])} (${(intact[level] / rec.output_scale).toFixed(2)} output steps)`);
+    console.log(
+      `  intact, optimizations ${level.padEnd(8)}: max |ORT - float intact| = ${fmt(intact[level])} (${(intact[level] / rec.output_scale).toFixed(2)} output steps)`,
+    );
   }
   // the site: what the producer writes, and what its DequantizeLinear hands on
   {
@@ -101,12 +105,14 @@ for (const [name, rec] of Object.entries(ref.models)) {
     const grid = maxAbs({ dims: got[site.dq_output].dims, data: dq }, { shape: relu.dims, data: relu.data });
     // relu(producer output) vs the float site value: the error the input's quantization brings
     const upstream = maxAbs(relu, { shape: [t.shape[0], ...site.shape.slice(1)], data: site.value });
-    console.log(`  ${site.tensor}: ${neg} of ${raw.length} values negative (min ${Math.min(...raw).toFixed(4)}); ` +
-      `max |DQ output - relu(${site.tensor})| = ${fmt(grid)} (half a site step: ${fmt(site.scale / 2)}); ` +
-      `max |relu(${site.tensor}) - float site value| = ${fmt(upstream)}`);
+    console.log(
+      `  ${site.tensor}: ${neg} of ${raw.length} values negative (min ${Math.min(...raw).toFixed(4)}); ` +
+        `max |DQ output - relu(${site.tensor})| = ${fmt(grid)} (half a site step: ${fmt(site.scale / 2)}); ` +
+        `max |relu(${site.tensor}) - float site value| = ${fmt(upstream)}`,
+    );
     const removed = site.holds.startsWith('pre-ReLU');
     if (removed !== neg > 0) fail(`${name}: ${site.tensor} should ${removed ? '' : 'not '}hold negative (pre-ReLU) values`);
-    if (grid > site.scale / 2 * (1 + 1e-5)) fail(`${name}: DequantizeLinear output is ${fmt(grid)} from relu(${site.tensor})`);
+    if (grid > (site.scale / 2) * (1 + 1e-5)) fail(`${name}: DequantizeLinear output is ${fmt(grid)} from relu(${site.tensor})`);
   }
   const fused = onnxProto.onnx.ModelProto.decode(fs.readFileSync(optimized)).graph.node.map((n) => n.opType);
   fs.rmSync(optimized, { force: true });

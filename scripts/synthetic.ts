@@ -49,7 +49,18 @@ function randomWeights(n: number, state: { s: number }, scale: number): Float32A
 }
 
 function tensorHeader(name: string, dims: number[]): TensorProto {
-  return { name, dataType: DataType.FLOAT, dims, floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [] };
+  return {
+    name,
+    dataType: DataType.FLOAT,
+    dims,
+    floatData: [],
+    int32Data: [],
+    stringData: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    externalData: [],
+  };
 }
 
 export function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: string; dims: number[]; scale: number }[] } {
@@ -74,7 +85,8 @@ export function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: {
       node('Add', [`${p}.fc2.mm`, `${p}.fc2.bias`], [`${p}.fc2`], [], `${p}/fc2/Add`),
       node('Add', [x, `${p}.fc2`], [`${p}.out`], [], `${p}/residual`),
     );
-    if (o.valueInfo !== false) for (const t of ['ln', 'fc1.mm', 'fc1', 'act', 'fc2.mm', 'fc2', 'out']) g.valueInfo.push(makeValueInfo(`${p}.${t}`, DataType.FLOAT, ['batch', 'seq', D]));
+    if (o.valueInfo !== false)
+      for (const t of ['ln', 'fc1.mm', 'fc1', 'act', 'fc2.mm', 'fc2', 'out']) g.valueInfo.push(makeValueInfo(`${p}.${t}`, DataType.FLOAT, ['batch', 'seq', D]));
     x = `${p}.out`;
   }
   g.node.push(node('ReduceMean', [x], ['pooled'], [attrInts('axes', [1]), attrInt('keepdims', 0)], 'pool'));
@@ -89,7 +101,11 @@ export function writeSyntheticModel(file: string, o: SyntheticOptions): number {
   const state = { s: o.seed ?? 12345 };
   if (!o.external) {
     for (const w of weights) {
-      const values = randomWeights(w.dims.reduce((a, b) => a * b, 1), state, w.scale);
+      const values = randomWeights(
+        w.dims.reduce((a, b) => a * b, 1),
+        state,
+        w.scale,
+      );
       graph.initializer.push({ ...tensorHeader(w.name, w.dims), rawData: new Uint8Array(values.buffer) });
     }
     const saved = saveModel({ proto, baseDir: path.dirname(path.resolve(file)) }, file);
@@ -100,13 +116,21 @@ export function writeSyntheticModel(file: string, o: SyntheticOptions): number {
   let offset = 0;
   try {
     for (const w of weights) {
-      const values = randomWeights(w.dims.reduce((a, b) => a * b, 1), state, w.scale);
+      const values = randomWeights(
+        w.dims.reduce((a, b) => a * b, 1),
+        state,
+        w.scale,
+      );
       const bytes = new Uint8Array(values.buffer);
       writeAll(fd, bytes, offset);
       graph.initializer.push({
         ...tensorHeader(w.name, w.dims),
         dataLocation: DATA_LOCATION_EXTERNAL,
-        externalData: [{ key: 'location', value: dataName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(bytes.length) }],
+        externalData: [
+          { key: 'location', value: dataName },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(bytes.length) },
+        ],
       });
       offset += bytes.length;
     }
@@ -125,4 +149,3 @@ export function parseSize(text: string): number {
   const unit = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9 }[(m[2] ?? 'B').toUpperCase() as 'B'];
   return Number(m[1]) * unit;
 }
-

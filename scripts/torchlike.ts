@@ -13,8 +13,17 @@ import { Random } from '../src/maths/random.js';
 
 export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
   return {
-    name, dataType: DataType.INT64, dims, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
-    floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [],
+    name,
+    dataType: DataType.INT64,
+    dims,
+    rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
+    floatData: [],
+    int32Data: [],
+    stringData: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    externalData: [],
   };
 }
 
@@ -32,7 +41,10 @@ export class GraphWriter {
   private n = 0;
   private seed = 100;
   /** `withWeights: false` writes weight headers only (dims, no data): enough for inference, not for running. */
-  constructor(readonly opset: number, private readonly withWeights = true) {}
+  constructor(
+    readonly opset: number,
+    private readonly withWeights = true,
+  ) {}
 
   op(opType: string, inputs: string[], attrs: AttributeProto[] = [], outputs = 1, domain = ''): string[] {
     const id = this.n++;
@@ -76,7 +88,8 @@ export class GraphWriter {
 
   split(x: string, axis: number, sizes: number[]): string[] {
     if (this.opset < 13) return this.op('Split', [x], [attrInt('axis', axis), attrInts('split', sizes)], sizes.length);
-    if (this.opset >= 18 && sizes.every((s) => s === sizes[0])) return this.op('Split', [x], [attrInt('axis', axis), attrInt('num_outputs', sizes.length)], sizes.length);
+    if (this.opset >= 18 && sizes.every((s) => s === sizes[0]))
+      return this.op('Split', [x], [attrInt('axis', axis), attrInt('num_outputs', sizes.length)], sizes.length);
     return this.op('Split', [x, this.ints(sizes)], [attrInt('axis', axis)], sizes.length);
   }
 
@@ -110,7 +123,11 @@ export class GraphWriter {
  * from Shape/Gather/Unsqueeze/Concat) and a GELU MLP, final LayerNorm, logits.
  * Returns the model and the names of the residual stream after each block.
  */
-export function gpt2Like(opts: { opset: number; d?: number; heads?: number; layers?: number; vocab?: number; maxPos?: number; withWeights?: boolean }): { model: ModelProto; residual: string[]; logits: string } {
+export function gpt2Like(opts: { opset: number; d?: number; heads?: number; layers?: number; vocab?: number; maxPos?: number; withWeights?: boolean }): {
+  model: ModelProto;
+  residual: string[];
+  logits: string;
+} {
   const { opset, d = 16, heads = 4, layers = 2, vocab = 11, maxPos = 32 } = opts;
   const hd = d / heads;
   const w = new GraphWriter(opset, opts.withWeights ?? true);
@@ -169,9 +186,22 @@ export function cnnLike(opset: number): { model: ModelProto; flat: string; poole
   const w = new GraphWriter(opset);
   let x = 'image';
   let c = 3;
-  for (const [i, out] of [[0, 8], [1, 12]] as const) {
-    x = w.one('Conv', [x, w.weight(`conv${i}.weight`, [out, c, 3, 3]), w.weight(`conv${i}.bias`, [out], 0.1)], [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInts('strides', [1, 1])]);
-    x = w.one('BatchNormalization', [x, w.weight(`bn${i}.weight`, [out], 1), w.weight(`bn${i}.bias`, [out], 0.1), w.weight(`bn${i}.mean`, [out], 0.1), w.tensor(makeTensor(`bn${i}.var`, DataType.FLOAT, [out], Array(out).fill(1)))]);
+  for (const [i, out] of [
+    [0, 8],
+    [1, 12],
+  ] as const) {
+    x = w.one(
+      'Conv',
+      [x, w.weight(`conv${i}.weight`, [out, c, 3, 3]), w.weight(`conv${i}.bias`, [out], 0.1)],
+      [attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInts('strides', [1, 1])],
+    );
+    x = w.one('BatchNormalization', [
+      x,
+      w.weight(`bn${i}.weight`, [out], 1),
+      w.weight(`bn${i}.bias`, [out], 0.1),
+      w.weight(`bn${i}.mean`, [out], 0.1),
+      w.tensor(makeTensor(`bn${i}.var`, DataType.FLOAT, [out], Array(out).fill(1))),
+    ]);
     x = w.one('Relu', [x]);
     x = w.one('MaxPool', [x], [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2]), attrInt('ceil_mode', i)]);
     c = out;

@@ -24,6 +24,10 @@ for (const preset of ['anchored', 'isolated'] as PresetName[]) {
   const r = await trainColorModel(output, { config: { preset }, seed: 0, seeds, jobs });
   const s = r.stats;
   const q = r.best.quality;
-  console.log(`${preset}: score mean ${s.mean?.toFixed(3)} +- ${s.sd?.toFixed(3)}, min ${s.min?.toFixed(3)}, best ${s.max?.toFixed(3)} over ${s.seeds} seeds (${r.seconds.toFixed(0)} s)`);
-  console.log(`  kept seed ${r.best.seed}: score ${q.score?.toFixed(4)}, val recon ${q.valRecon.toExponential(2)}, val anchor ${q.valAnchor.toFixed(3)}; wrote ${r.saved.path} (${r.saved.bytes} bytes)`);
+  console.log(
+    `${preset}: score mean ${s.mean?.toFixed(3)} +- ${s.sd?.toFixed(3)}, min ${s.min?.toFixed(3)}, best ${s.max?.toFixed(3)} over ${s.seeds} seeds (${r.seconds.toFixed(0)} s)`,
+  );
+  console.log(
+    `  kept seed ${r.best.seed}: score ${q.score?.toFixed(4)}, val recon ${q.valRecon.toExponential(2)}, val anchor ${q.valAnchor.toFixed(3)}; wrote ${r.saved.path} (${r.saved.bytes} bytes)`,
+  );
 }

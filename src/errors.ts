@@ -21,7 +21,10 @@ export type ScaErrorCode =
 export class ScaError extends Error {
   override readonly name: string = 'ScaError';
 
-  constructor(message: string, readonly code: ScaErrorCode = 'BAD_INPUT') {
+  constructor(
+    message: string,
+    readonly code: ScaErrorCode = 'BAD_INPUT',
+  ) {
     super(message);
   }
 }
@@ -41,7 +44,10 @@ export function closeNames(name: string, candidates: Iterable<string>, max = 3):
   for (const c of candidates) scored.push([editDistance(name.toLowerCase(), c.toLowerCase()), c]);
   scored.sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]));
   const limit = Math.max(3, Math.ceil(name.length * 0.6));
-  return scored.filter(([d]) => d <= limit).slice(0, max).map(([, c]) => c);
+  return scored
+    .filter(([d]) => d <= limit)
+    .slice(0, max)
+    .map(([, c]) => c);
 }
 
 export function didYouMean(name: string, candidates: Iterable<string>): string {

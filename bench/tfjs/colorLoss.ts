@@ -81,7 +81,10 @@ export function tfjsLoss(model: TfjsModel, batch: TfjsBatch, weights: Partial<Re
     separate: () => {
       const norms = tf.norm(z, 'euclidean', 1, true);
       const c = tf.div(tf.matMul(z, z, false, true), tf.matMul(norms, norms, false, true));
-      const keep = tf.tensor2d(Float32Array.from(c.dataSync(), (v) => (isDuplicateCosine(v) ? 0 : 1)), [rows, rows]);
+      const keep = tf.tensor2d(
+        Float32Array.from(c.dataSync(), (v) => (isDuplicateCosine(v) ? 0 : 1)),
+        [rows, rows],
+      );
       const kept = tf.mul(keep, tf.pow(tf.div(tf.add(c, 1), 2), SEPARATE_POWER));
       const dropped = tf.mul(tf.sub(1, keep), 0.5 ** SEPARATE_POWER);
       return tf.div(tf.sum(tf.add(kept, dropped)), rows);

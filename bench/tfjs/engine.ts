@@ -10,8 +10,6 @@ import { registerGradients } from './gradients.js';
 
 export type TrainBackend = 'cpu' | 'wasm';
 
-
-
 let ready: TrainBackend | undefined;
 
 export async function useBackend(name: TrainBackend = 'cpu'): Promise<typeof tf> {

@@ -104,7 +104,11 @@ export function fitLeace(x: Features, labels: ArrayLike<number>, classes: number
   };
 
   const whitened = sigmaXz.map((col) => applyPower(col, -1));
-  const svd = new SingularValueDecomposition(new Matrix(whitened).transpose(), { computeLeftSingularVectors: true, computeRightSingularVectors: false, autoTranspose: true });
+  const svd = new SingularValueDecomposition(new Matrix(whitened).transpose(), {
+    computeLeftSingularVectors: true,
+    computeRightSingularVectors: false,
+    autoTranspose: true,
+  });
   const s = svd.diagonal;
   const top = Math.max(...s);
   const u = svd.leftSingularVectors;

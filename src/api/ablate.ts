@@ -44,7 +44,11 @@ export function ablate(model: Model, request: AblateRequest, label = 'model'): A
   }
   if (anchor?.direction) {
     if (request.prune) throw new UsageError(`concept '${request.concept}' is anchored to a direction, not dims; \`prune\` needs dims`);
-    const [applied] = patchModel(model, [{ concept: request.concept, mode: 'suppress', projection: 'full', fold: true, ...(axis !== undefined ? { axis } : {}) }], label);
+    const [applied] = patchModel(
+      model,
+      [{ concept: request.concept, mode: 'suppress', projection: 'full', fold: true, ...(axis !== undefined ? { axis } : {}) }],
+      label,
+    );
     return { tensor, method: 'folded', edited: [], axis: applied.axis };
   }
   throw new UsageError('give `dims` (or `concept` for a model with anchors)');

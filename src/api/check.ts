@@ -97,29 +97,61 @@ type Shape = Record<string, FieldCheck>;
 const isString: FieldCheck = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
 const isNumber: FieldCheck = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : 'must be a finite number');
 const isBoolean: FieldCheck = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false');
-const isNumberList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? undefined : 'must be a non-empty list of numbers');
-const isIndexList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0) ? undefined : 'must be a non-empty list of non-negative integers');
-const isStringList: FieldCheck = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') ? undefined : 'must be a non-empty list of strings');
-const oneOf = (options: readonly string[]): FieldCheck => (v) => (typeof v === 'string' && options.includes(v) ? undefined : `must be one of ${options.join(', ')}`);
+const isNumberList: FieldCheck = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? undefined : 'must be a non-empty list of numbers';
+const isIndexList: FieldCheck = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0) ? undefined : 'must be a non-empty list of non-negative integers';
+const isStringList: FieldCheck = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') ? undefined : 'must be a non-empty list of strings';
+const oneOf =
+  (options: readonly string[]): FieldCheck =>
+  (v) =>
+    typeof v === 'string' && options.includes(v) ? undefined : `must be one of ${options.join(', ')}`;
 
 const FALLOFF_SHAPE: Shape = { threshold: isNumber, strength: isNumber, power: isNumber };
 const PATCH_SHAPE: Shape = {
-  tensor: isString, concept: isString, mode: oneOf(MODES), strength: isNumber, strengthInput: isString, fold: isBoolean, dims: isIndexList,
+  tensor: isString,
+  concept: isString,
+  mode: oneOf(MODES),
+  strength: isNumber,
+  strengthInput: isString,
+  fold: isBoolean,
+  dims: isIndexList,
   axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer (negative counts from the end)'),
   projection: oneOf(PROJECTIONS),
   directions: (v) =>
-    (typeof v === 'string' && v.startsWith('@')) || (Array.isArray(v) && v.length > 0 && v.every((d) => isNumberList(d) === undefined || (typeof d === 'string' && d.startsWith('@'))))
+    (typeof v === 'string' && v.startsWith('@')) ||
+    (Array.isArray(v) && v.length > 0 && v.every((d) => isNumberList(d) === undefined || (typeof d === 'string' && d.startsWith('@'))))
       ? undefined
       : 'must be a non-empty list of directions (lists of numbers, or "@FILE")',
   falloff: () => undefined, // an object, checked with FALLOFF_SHAPE below
 };
-const ABLATE_SHAPE: Shape = { concept: isString, tensor: isString, dims: isIndexList, axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer'), prune: isBoolean };
+const ABLATE_SHAPE: Shape = {
+  concept: isString,
+  tensor: isString,
+  dims: isIndexList,
+  axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer'),
+  prune: isBoolean,
+};
 const CHECK_SHAPE: Shape = {
-  name: isString, intact: isString, data: isString, patched: isString, output: isString, group: isString, color: isString,
-  colors: isStringList, min: isNumber, max: isNumber,
-  metric: (v) => ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS] as unknown[]).includes(v) ? undefined : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`,
+  name: isString,
+  intact: isString,
+  data: isString,
+  patched: isString,
+  output: isString,
+  group: isString,
+  color: isString,
+  colors: isStringList,
+  min: isNumber,
+  max: isNumber,
+  metric: (v) =>
+    ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS] as unknown[]).includes(v)
+      ? undefined
+      : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`,
   // Probe metrics (src/probe/check.ts).
-  tensor: isString, labels: isString, model: oneOf(['intact', 'patched']),
+  tensor: isString,
+  labels: isString,
+  model: oneOf(['intact', 'patched']),
   patch: () => undefined, // an object or a list of them, checked with PATCH_SHAPE below
   ablate: () => undefined,
 };
@@ -239,7 +271,9 @@ function measure(check: CheckSpec, c: Comparison): { value: number | null; subje
     }
   }
   const outputName = check.output ?? r.outputs[0].name;
-  const summary = check.group ? r.groups.find((g) => g.group === check.group)?.outputs.find((o) => o.name === outputName) : r.outputs.find((o) => o.name === outputName);
+  const summary = check.group
+    ? r.groups.find((g) => g.group === check.group)?.outputs.find((o) => o.name === outputName)
+    : r.outputs.find((o) => o.name === outputName);
   if (!summary) throw new UsageError(check.group ? `no group '${check.group}' with output '${outputName}' in the data` : `no output '${outputName}'`);
   const key = ({ mse: 'mse', max_abs: 'maxAbs', cosine: 'cosine', kl: 'kl', top1: 'top1' } as const)[check.metric as (typeof OUTPUT_METRICS)[number]];
   const value = summary[key];
@@ -307,7 +341,9 @@ export function junitXml(results: CheckResult[], suite: string): string {
   const cases = results
     .map((r) => {
       const value = r.value === null ? 'undefined' : String(r.value);
-      const body = r.passed ? '' : `<failure message="${xml(r.reason ?? 'failed')}">${xml(`${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}`)}</failure>`;
+      const body = r.passed
+        ? ''
+        : `<failure message="${xml(r.reason ?? 'failed')}">${xml(`${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}`)}</failure>`;
       return `  <testcase classname="sca.check" name="${xml(r.name)}" time="${(r.seconds ?? 0).toFixed(3)}">${body}<system-out>${xml(`value=${value}`)}</system-out></testcase>`;
     })
     .join('\n');

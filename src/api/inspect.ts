@@ -11,8 +11,14 @@ import type { ValueInfoProto } from '../onnx/types.js';
 
 /** Integer element types whose values inspect can show, and the typed array that reads them. */
 const INTEGER_VIEWS: Record<number, (b: ArrayBuffer, n: number) => ArrayLike<number | bigint>> = {
-  2: (b, n) => new Uint8Array(b, 0, n), 3: (b, n) => new Int8Array(b, 0, n), 4: (b, n) => new Uint16Array(b, 0, n), 5: (b, n) => new Int16Array(b, 0, n),
-  6: (b, n) => new Int32Array(b, 0, n), 7: (b, n) => new BigInt64Array(b, 0, n), 9: (b, n) => new Uint8Array(b, 0, n), 12: (b, n) => new Uint32Array(b, 0, n),
+  2: (b, n) => new Uint8Array(b, 0, n),
+  3: (b, n) => new Int8Array(b, 0, n),
+  4: (b, n) => new Uint16Array(b, 0, n),
+  5: (b, n) => new Int16Array(b, 0, n),
+  6: (b, n) => new Int32Array(b, 0, n),
+  7: (b, n) => new BigInt64Array(b, 0, n),
+  9: (b, n) => new Uint8Array(b, 0, n),
+  12: (b, n) => new Uint32Array(b, 0, n),
   13: (b, n) => new BigUint64Array(b, 0, n),
 };
 const INTEGER_BYTES: Record<number, number> = { 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 12: 4, 13: 8 };
@@ -130,7 +136,10 @@ export function formatSummary(s: ModelSummary): string {
   for (const t of s.inputs) lines.push(`  input   ${formatTensor(t)}`);
   for (const t of s.optionalInputs) lines.push(`  input   ${formatTensor(t)}  optional${t.default ? `, default ${t.default.join(', ')}` : ''}`);
   for (const t of s.outputs) lines.push(`  output  ${formatTensor(t)}`);
-  const topOps = Object.entries(s.ops).slice(0, 8).map(([op, n]) => `${op} ${n}`).join(', ');
+  const topOps = Object.entries(s.ops)
+    .slice(0, 8)
+    .map(([op, n]) => `${op} ${n}`)
+    .join(', ');
   lines.push(`  nodes   ${s.nodes}${topOps ? `  (${topOps}${Object.keys(s.ops).length > 8 ? ', ...' : ''})` : ''}`);
   const external = s.externalWeightBytes ? `, ${formatBytes(s.externalWeightBytes)} in external data` : '';
   lines.push(`  weights ${s.initializers} initializers, ${formatBytes(s.weightBytes)}${external}`);
@@ -138,9 +147,13 @@ export function formatSummary(s: ModelSummary): string {
   if (s.anchors.length === 0) lines.push('  anchors none recorded (sca.anchors)');
   for (const a of s.anchors) {
     const where = [
-      a.direction ? `direction ${formatVector(a.direction)}` : '', a.dims ? `dims [${a.dims.join(', ')}]` : '',
-      a.eraser ? `LEACE eraser of rank ${a.eraser.left.length}` : '', a.provenance ? `from ${a.provenance.samples} examples (${a.provenance.method})` : '',
-    ].filter(Boolean).join(', ');
+      a.direction ? `direction ${formatVector(a.direction)}` : '',
+      a.dims ? `dims [${a.dims.join(', ')}]` : '',
+      a.eraser ? `LEACE eraser of rank ${a.eraser.left.length}` : '',
+      a.provenance ? `from ${a.provenance.samples} examples (${a.provenance.method})` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     lines.push(`  anchor  ${a.concept} -> ${a.tensor}  ${where}`);
   }
   s.interventions.forEach((iv, i) => {

@@ -23,9 +23,9 @@ export function registerAblate(program: Command, { io }: Context): void {
     .description('remove an anchored concept for good by editing weights (zero, prune, or fold a direction)')
     .argument('<model>', 'ONNX model (never modified)')
     .requiredOption('-o, --output <file>', 'where to write the ablated model')
-    .option('--concept <name>', 'concept from the model\'s anchors: its dims are zeroed, or its direction folded out')
+    .option('--concept <name>', "concept from the model's anchors: its dims are zeroed, or its direction folded out")
     .option('--tensor <name>', 'anchored tensor (with --dims)')
-    .option('--dims <i,...>', 'reserved dims of the tensor\'s feature axis')
+    .option('--dims <i,...>', "reserved dims of the tensor's feature axis")
     .option('--axis <n>', 'axis holding the dims (negative counts from the end; ablation supports the last axis of Gemm/MatMul layers)')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
@@ -43,9 +43,10 @@ export function registerAblate(program: Command, { io }: Context): void {
         },
         file,
       );
-      const summary = done.method === 'folded'
-        ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
-        : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
+      const summary =
+        done.method === 'folded'
+          ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
+          : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
       const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
       io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);

@@ -48,15 +48,19 @@ export function registerAnchor(program: Command, { io }: Context): void {
       if (opts.fromData) {
         if (opts.direction || opts.dims) throw new UsageError('give --from-data or --direction/--dims, not both');
         if (!opts.labels) throw new UsageError('--from-data needs --labels');
-        anchor = await anchorFromData(model, {
-          concept: opts.concept,
-          tensor: opts.tensor,
-          data: opts.fromData,
-          labels: opts.labels,
-          method: (opts.method ?? 'mean-diff') as Method,
-          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-          device: parseDevice(opts.device),
-        }, file);
+        anchor = await anchorFromData(
+          model,
+          {
+            concept: opts.concept,
+            tensor: opts.tensor,
+            data: opts.fromData,
+            labels: opts.labels,
+            method: (opts.method ?? 'mean-diff') as Method,
+            ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+            device: parseDevice(opts.device),
+          },
+          file,
+        );
         what = ` as ${anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction'} from ${anchor.provenance!.samples} examples`;
       } else {
         if (opts.labels || opts.method) throw new UsageError('--labels and --method go with --from-data');

@@ -33,7 +33,9 @@ export function registerCheck(program: Command, ctx: Context): void {
       if (!emitJson(ctx.io, opts.json, { spec, passed: results.length - failed, failed, results })) {
         for (const r of results) {
           const value = r.value === null ? 'undefined' : r.value.toPrecision(4);
-          ctx.io.out(`${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}${r.reason ? `: ${r.reason}` : ''})\n`);
+          ctx.io.out(
+            `${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.metric}${r.subject ? `[${r.subject}]` : ''} = ${value}${r.reason ? `: ${r.reason}` : ''})\n`,
+          );
         }
         ctx.io.out(`${results.length - failed} passed, ${failed} failed\n`);
       }

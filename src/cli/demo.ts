@@ -8,7 +8,7 @@ import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';
 
 const rel = (file: string) => path.relative(process.cwd(), file) || file;
-const delta = (v: number) => v === 0 ? '0' : `${v > 0 ? '+' : '-'}${Math.abs(v) >= 1e-3 ? Math.abs(v).toFixed(3) : sci(Math.abs(v), 1)}`;
+const delta = (v: number) => (v === 0 ? '0' : `${v > 0 ? '+' : '-'}${Math.abs(v) >= 1e-3 ? Math.abs(v).toFixed(3) : sci(Math.abs(v), 1)}`);
 const paper = (v: number, bound: boolean) => (bound ? `<${v}` : `+${v.toFixed(3)}`);
 
 /** The paper's table: baseline MSE and deltas per colour, ours beside the paper's (exp. 2.9.1, best seed). */
@@ -59,12 +59,17 @@ function verdictLines(demo: DemoResult): string[] {
 export function registerDemo(program: Command, { io }: Context): void {
   program
     .command('demo')
-    .description('suppress red in the shipped anchored colour model and ablate it in the isolated one, compare each with its intact model, print the paper-format table and write a report')
+    .description(
+      'suppress red in the shipped anchored colour model and ablate it in the isolated one, compare each with its intact model, print the paper-format table and write a report',
+    )
     .option('--out <dir>', 'folder for the patched models and report.html', 'sca-demo')
     .option('--device <device>', 'cpu or cuda', 'cpu')
     .option(JSON_FLAG, 'print both comparisons and the paper-format table as JSON, or write them to a file')
     .action(async (opts: { out: string; device: string; json?: JsonOption }) => {
-      const demo = await runDemo(opts.out, { device: parseDevice(opts.device), onStep: opts.json === true || opts.json === '-' ? undefined : (t) => io.err(`sca demo: ${t}\n`) });
+      const demo = await runDemo(opts.out, {
+        device: parseDevice(opts.device),
+        onStep: opts.json === true || opts.json === '-' ? undefined : (t) => io.err(`sca demo: ${t}\n`),
+      });
       const run = (r: DemoResult['suppressed']) => ({ intactModel: r.model, model: r.path, paperSelectivity: r.paperSelectivity, ...r.comparison.result });
       if (emitJson(io, opts.json, { report: demo.report, suppressed: run(demo.suppressed), ablated: run(demo.ablated), table: demo.table })) return;
       io.out(`${formatDemo(demo)}\n`);

@@ -19,7 +19,8 @@ export function registerInspect(program: Command, { io }: Context): void {
       if (opts.filter !== undefined && !opts.tensors) throw new UsageError('--filter goes with --tensors');
       if (opts.tensors) {
         const tensors = listTensors(new IrModel(loadModel(file)), opts.filter);
-        if (!emitJson(io, opts.json, { file, tensors })) io.out(tensors.length ? `${formatTensorListing(tensors)}\n` : `no tensor name contains '${opts.filter}'\n`);
+        if (!emitJson(io, opts.json, { file, tensors }))
+          io.out(tensors.length ? `${formatTensorListing(tensors)}\n` : `no tensor name contains '${opts.filter}'\n`);
         return;
       }
       const summary = summarizeModel(loadModel(file));

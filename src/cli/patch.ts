@@ -37,13 +37,19 @@ export function registerPatch(program: Command, { io }: Context): void {
     .description('insert nodes that suppress, amplify, steer or clamp an anchored concept')
     .argument('<model>', 'ONNX model to patch (never modified)')
     .requiredOption('-o, --output <file>', 'where to write the patched model')
-    .option('--tensor <name>', 'tensor to act on (default: the concept\'s anchored tensor)')
-    .option('--concept <name>', 'concept from the model\'s anchors (sca.anchors)')
+    .option('--tensor <name>', "tensor to act on (default: the concept's anchored tensor)")
+    .option('--concept <name>', "concept from the model's anchors (sca.anchors)")
     .option('--direction <v,...|@file>', 'direction along the axis, or @FILE (.npy [D] or [k,D], or JSON); repeat (or separate with ;) for a subspace', collect)
     .option('--dims <i,...>', 'axis-aligned dims of the axis')
-    .option('--axis <n>', 'axis to act on, negative from the end (default: the anchor\'s; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)')
+    .option(
+      '--axis <n>',
+      "axis to act on, negative from the end (default: the anchor's; else 1 on channel-first maps from Conv/BatchNorm/pooling, else the last)",
+    )
     .option('--mode <mode>', `one of ${MODES.join(', ')} (default with --concept: suppress, which applies a LEACE anchor's eraser)`)
-    .option('--projection <p>', 'suppress along one direction: half (the paper\'s: only where z.a > 0; default) or full (z - (z.a) a, linear; the default with --fold)')
+    .option(
+      '--projection <p>',
+      "suppress along one direction: half (the paper's: only where z.a > 0; default) or full (z - (z.a) a, linear; the default with --fold)",
+    )
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= 0; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
     .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
@@ -60,7 +66,9 @@ export function registerPatch(program: Command, { io }: Context): void {
       for (const a of applied) {
         const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
         const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
-        io.out(`${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
+        io.out(
+          `${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`,
+        );
         for (const note of a.notes ?? []) io.out(`  ${note}\n`);
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
@@ -100,7 +108,7 @@ function planFromFile(file: string): PatchRequest[] {
   if (!Array.isArray(plan) || plan.length === 0) throw new UsageError(`${file}: a plan is a non-empty JSON list of interventions`);
   return plan.map((item, i) => {
     if (typeof item !== 'object' || item === null) throw new UsageError(`${file}: entry ${i} is not an object`);
-    for (const key of Object.keys(item)) {
+    for (const key of Object.keys(item as object)) {
       if (!PLAN_FIELDS.has(key)) throw new UsageError(`${file}: entry ${i} has unknown field '${key}' (fields: ${[...PLAN_FIELDS].join(', ')})`);
     }
     const directions = resolvePlanDirections(`${file}: entry ${i}`, (item as { directions?: unknown }).directions, path.dirname(file));

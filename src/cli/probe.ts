@@ -72,7 +72,11 @@ export function formatProbe(r: ProbeReport): string {
   ];
   const header = ['tensor', 'width', 'majority', `accuracy [95% CI]`, 'AUC [95% CI]', ...(r.patched ? ['patched accuracy', 'patched AUC'] : [])];
   const rows = r.tensors.map((t) => [
-    t.tensor, String(t.width), t.intact.majority.toFixed(3), pct(t.intact.accuracy), pct(t.intact.auc),
+    t.tensor,
+    String(t.width),
+    t.intact.majority.toFixed(3),
+    pct(t.intact.accuracy),
+    pct(t.intact.auc),
     ...(r.patched ? [pct(t.patched!.accuracy), pct(t.patched!.auc)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

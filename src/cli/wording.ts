@@ -18,7 +18,23 @@ export function flagFor(field: string): string {
 }
 
 /** Fields a library message may open with ("dims: the list is empty"). */
-const LEADING_FIELDS = new Set(['mode', 'dims', 'directions', 'direction', 'falloff', 'projection', 'axis', 'strength', 'strengthInput', 'tensor', 'concept', 'data', 'groups', 'device', 'outDir']);
+const LEADING_FIELDS = new Set([
+  'mode',
+  'dims',
+  'directions',
+  'direction',
+  'falloff',
+  'projection',
+  'axis',
+  'strength',
+  'strengthInput',
+  'tensor',
+  'concept',
+  'data',
+  'groups',
+  'device',
+  'outDir',
+]);
 
 export function cliWording(message: string): string {
   const lead = /^([a-z][A-Za-z]*):/.exec(message);

@@ -39,7 +39,16 @@ export interface Dataset {
   colors?: Rgb[];
 }
 
-const NPY_TYPE: Record<string, ort.Tensor.Type> = { f4: 'float32', f8: 'float64', i4: 'int32', i8: 'int64', u1: 'uint8', b1: 'bool', i1: 'int8', f2: 'float16' };
+const NPY_TYPE: Record<string, ort.Tensor.Type> = {
+  f4: 'float32',
+  f8: 'float64',
+  i4: 'int32',
+  i8: 'int64',
+  u1: 'uint8',
+  b1: 'bool',
+  i1: 'int8',
+  f2: 'float16',
+};
 
 /** The inputs a caller must feed: graph inputs without a default (initializer). */
 export function requiredInputs(graph: GraphProto): ModelInput[] {
@@ -49,7 +58,11 @@ export function requiredInputs(graph: GraphProto): ModelInput[] {
     .map((v) => {
       const t = v.type?.tensorType;
       const dims = t?.shape?.dim ?? [];
-      return { name: v.name!, elemType: t?.elemType ?? DataType.FLOAT, sampleShape: dims.slice(1).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : undefined)) };
+      return {
+        name: v.name!,
+        elemType: t?.elemType ?? DataType.FLOAT,
+        sampleShape: dims.slice(1).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : undefined)),
+      };
     });
 }
 
@@ -77,7 +90,11 @@ export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string):
   return {
     name,
     samples: colors.length,
-    inputs: { [input.name]: half ? { type: 'float16', sampleShape: [3], data: float16Bits(values) } : { type: 'float32', sampleShape: [3], data: Float32Array.from(values) } },
+    inputs: {
+      [input.name]: half
+        ? { type: 'float16', sampleShape: [3], data: float16Bits(values) }
+        : { type: 'float32', sampleShape: [3], data: Float32Array.from(values) },
+    },
     groups: colors.map(nearestColorName),
     colors,
   };
@@ -101,7 +118,11 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   const ext = path.extname(spec).toLowerCase();
   let arrays: Record<string, NpyArray>;
   if (ext === '.npy') {
-    if (inputs.length !== 1) throw new UsageError(`${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`, 'BAD_DATA');
+    if (inputs.length !== 1)
+      throw new UsageError(
+        `${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`,
+        'BAD_DATA',
+      );
     arrays = { [inputs[0].name]: parseNpy(bytes, spec) };
   } else if (ext === '.npz') {
     arrays = parseNpz(bytes, spec);
@@ -120,8 +141,13 @@ function parseJsonData(text: string, label: string, inputs: ModelInput[]): Recor
   } catch (err) {
     throw new UsageError(`${label}: not valid JSON (${(err as Error).message})`, 'BAD_DATA');
   }
-  const named: Record<string, unknown> = Array.isArray(parsed) ? (inputs.length === 1 ? { [inputs[0].name]: parsed } : {}) : (parsed as Record<string, unknown>);
-  if (Array.isArray(parsed) && inputs.length !== 1) throw new UsageError(`${label}: a bare JSON list feeds one input, but the model takes ${inputs.length}; use {"name": [...]}`, 'BAD_DATA');
+  const named: Record<string, unknown> = Array.isArray(parsed)
+    ? inputs.length === 1
+      ? { [inputs[0].name]: parsed }
+      : {}
+    : (parsed as Record<string, unknown>);
+  if (Array.isArray(parsed) && inputs.length !== 1)
+    throw new UsageError(`${label}: a bare JSON list feeds one input, but the model takes ${inputs.length}; use {"name": [...]}`, 'BAD_DATA');
   const out: Record<string, NpyArray> = {};
   for (const [name, value] of Object.entries(named)) {
     const shape: number[] = [];
@@ -163,7 +189,14 @@ function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[
   for (const input of inputs) {
     const array = arrays[input.name];
     if (!array) {
-      throw new UsageError(`${label}: no data for input '${input.name}' (has ${Object.keys(arrays).map((k) => `'${k}'`).join(', ') || 'nothing'})`, 'BAD_DATA');
+      throw new UsageError(
+        `${label}: no data for input '${input.name}' (has ${
+          Object.keys(arrays)
+            .map((k) => `'${k}'`)
+            .join(', ') || 'nothing'
+        })`,
+        'BAD_DATA',
+      );
     }
     const where = `${label}: input '${input.name}'`;
     if (array.shape.length !== input.sampleShape.length + 1) {
@@ -183,7 +216,8 @@ function datasetFromArrays(arrays: Record<string, NpyArray>, inputs: ModelInput[
     dataset.inputs[input.name] = { type, sampleShape: array.shape.slice(1), data: convert(array, type, where) };
   }
   for (const extra of Object.keys(arrays)) {
-    if (!inputs.some((i) => i.name === extra)) throw new UsageError(`${label}: '${extra}' is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`, 'BAD_DATA');
+    if (!inputs.some((i) => i.name === extra))
+      throw new UsageError(`${label}: '${extra}' is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`, 'BAD_DATA');
   }
   if (dataset.samples === 0) throw new UsageError(`${label}: no samples`, 'BAD_DATA');
   return dataset;
@@ -205,8 +239,9 @@ export function loadGroups(file: string, samples: number): string[] {
   const labels = new Array<string>(samples).fill('(none)');
   for (const [label, indices] of Object.entries(parsed as Record<string, unknown>)) {
     if (!Array.isArray(indices)) throw new UsageError(`\`groups\`: '${label}' must list sample indices`, 'BAD_DATA');
-    for (const i of indices) {
-      if (!Number.isInteger(i) || i < 0 || i >= samples) throw new UsageError(`\`groups\`: index ${i} of '${label}' is out of range (0 to ${samples - 1})`, 'BAD_DATA');
+    for (const i of indices as unknown[]) {
+      if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= samples)
+        throw new UsageError(`\`groups\`: index ${i} of '${label}' is out of range (0 to ${samples - 1})`, 'BAD_DATA');
       labels[i] = label;
     }
   }

@@ -14,7 +14,9 @@ import { numberList } from '../util/options.js';
 
 /** `--direction` values (each inline or `@FILE`) as a list of directions; files are relative to `baseDir`. */
 export function parseDirectionOptions(option: string, values: string[], baseDir = '.'): number[][] {
-  return values.flatMap((v) => (v.trim().startsWith('@') ? readDirectionFile(option, path.resolve(baseDir, v.trim().slice(1))) : v.split(';').map((d) => numberList(option, d))));
+  return values.flatMap((v) =>
+    v.trim().startsWith('@') ? readDirectionFile(option, path.resolve(baseDir, v.trim().slice(1))) : v.split(';').map((d) => numberList(option, d)),
+  );
 }
 
 /** One direction (an anchor): `@FILE` must hold [D] or [1, D]. */
@@ -71,7 +73,10 @@ function fromNpy(where: string, bytes: Uint8Array): number[][] {
   if (arr.shape.length !== 1 && arr.shape.length !== 2) {
     throw new UsageError(`${where}: shape [${arr.shape.join(', ')}]; expected [D] for one direction or [k, D] for a subspace`);
   }
-  const values = arr.dtype === 'f2' ? Array.from(new Float16Array((arr.data as Uint16Array).buffer, (arr.data as Uint16Array).byteOffset, arr.data.length)) : Array.from(arr.data as Float32Array | Float64Array);
+  const values =
+    arr.dtype === 'f2'
+      ? Array.from(new Float16Array((arr.data as Uint16Array).buffer, (arr.data as Uint16Array).byteOffset, arr.data.length))
+      : Array.from(arr.data as Float32Array | Float64Array);
   if (arr.shape.length === 1) return [values];
   const [k, d] = arr.shape;
   return Array.from({ length: k }, (_, j) => values.slice(j * d, (j + 1) * d));
@@ -86,7 +91,7 @@ function fromJson(where: string, bytes: Uint8Array): number[][] {
   }
   if (!Array.isArray(value)) throw new UsageError(`${where}: expected a JSON list [...] or a list of lists [[...], ...]`);
   if (value.length === 0) throw new UsageError(`${where}: holds no values`);
-  const rows = Array.isArray(value[0]) ? value : [value];
+  const rows = (Array.isArray(value[0]) ? value : [value]) as unknown[][];
   for (const row of rows) {
     if (!Array.isArray(row) || row.some((x) => Array.isArray(x))) {
       throw new UsageError(`${where}: expected [D] (one direction) or [k, D] (a subspace); nesting deeper than two levels or mixed`);

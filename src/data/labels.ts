@@ -68,5 +68,8 @@ export function redness([r, g, b]: [number, number, number]): number {
 export const REDNESS_LABELS = 'redness';
 
 export function rednessLabels(colors: [number, number, number][]): Labels {
-  return labelsFrom(colors.map((c) => redness(c) > 0.5), 'redness > 0.5');
+  return labelsFrom(
+    colors.map((c) => redness(c) > 0.5),
+    'redness > 0.5',
+  );
 }

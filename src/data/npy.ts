@@ -17,7 +17,14 @@ export interface NpyArray {
 const MAGIC = '\x93NUMPY';
 
 const CONSTRUCTORS: Record<string, { new (buffer: ArrayBuffer, offset: number, length: number): NumericArray; BYTES_PER_ELEMENT: number }> = {
-  f4: Float32Array, f8: Float64Array, i4: Int32Array, i8: BigInt64Array, u1: Uint8Array, b1: Uint8Array, i1: Int8Array, f2: Uint16Array,
+  f4: Float32Array,
+  f8: Float64Array,
+  i4: Int32Array,
+  i8: BigInt64Array,
+  u1: Uint8Array,
+  b1: Uint8Array,
+  i1: Int8Array,
+  f2: Uint16Array,
 };
 
 export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
@@ -37,7 +44,11 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const dtype = descr[2];
   const Ctor = CONSTRUCTORS[dtype];
   if (!Ctor) throw new UsageError(`${label}: dtype ${dtype} is not supported (use float32, float64, int32, int64, uint8 or bool)`, 'BAD_DATA');
-  const shape = shapeText[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLength;
   if (bytes.length - offset < count * Ctor.BYTES_PER_ELEMENT) throw new UsageError(`${label}: truncated .npy data`, 'BAD_DATA');

@@ -112,7 +112,10 @@ export const SELECTIVITY_POWER = { suppression: 2, ablation: 3 } as const;
  * grows exactly with similarity. Undefined when either side is constant.
  */
 export function selectivity(colors: Rgb[], errors: ArrayLike<number>, power: number, anchor: Rgb = NAMED_COLORS.red): number | undefined {
-  const r = pearson(errors, colors.map((c) => hsvSimilarity(c, anchor) ** power));
+  const r = pearson(
+    errors,
+    colors.map((c) => hsvSimilarity(c, anchor) ** power),
+  );
   return r === undefined ? undefined : r * r;
 }
 

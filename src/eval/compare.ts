@@ -120,8 +120,6 @@ function openForCompare(source: LoadedSource, taps: string[], device: Device, va
   return openWithOutputs(source, taps, device, values);
 }
 
-
-
 export async function compareModels(intactSource: ModelSource, patchedSource: ModelSource, options: CompareOptions): Promise<Comparison> {
   const started = performance.now();
   const intact = resolveSource(intactSource);
@@ -187,9 +185,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
 
     const all = Array.from({ length: dataset.samples }, (_, i) => i);
     const colorOrder = Object.keys(NAMED_COLORS);
-    const groupNames = dataset.groups
-      ? [...new Set(dataset.groups)].sort((x, y) => (colorOrder.indexOf(x) - colorOrder.indexOf(y)) || x.localeCompare(y))
-      : [];
+    const groupNames = dataset.groups ? [...new Set(dataset.groups)].sort((x, y) => colorOrder.indexOf(x) - colorOrder.indexOf(y) || x.localeCompare(y)) : [];
     const result: ComparisonResult = {
       schemaVersion: 1,
       intact: intact.label,
@@ -202,11 +198,24 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
         return { group, samples: idx.length, outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], idx) })) };
       }),
       color: null,
-      taps: taps.map((t) => ({ ...tapResult(intact.model, t, perSample[t], all, tapValues[t]), purity: purityOf(intact.model, t, tapValues[t], dataset, options.labels) })),
+      taps: taps.map((t) => ({
+        ...tapResult(intact.model, t, perSample[t], all, tapValues[t]),
+        purity: purityOf(intact.model, t, tapValues[t], dataset, options.labels),
+      })),
       timing: { seconds: 0, samplesPerSecond: 0 },
     };
     const detail: ComparisonDetail = { dataset, perSample };
-    if (dataset.colors) await analyseColors(result, detail, a, b, outputNames[0], options.anchorColor ?? NAMED_COLORS.red, selectivityPower(intact.model, patched.model, options.selectivityPower), options.selectivityGrid ?? SELECTIVITY_GRID);
+    if (dataset.colors)
+      await analyseColors(
+        result,
+        detail,
+        a,
+        b,
+        outputNames[0],
+        options.anchorColor ?? NAMED_COLORS.red,
+        selectivityPower(intact.model, patched.model, options.selectivityPower),
+        options.selectivityGrid ?? SELECTIVITY_GRID,
+      );
     const seconds = (performance.now() - started) / 1000;
     result.timing = { seconds, samplesPerSecond: dataset.samples / seconds };
     return { result, detail };
@@ -268,8 +277,18 @@ async function analyseColors(
   const dataset = detail.dataset;
   const inputName = Object.keys(dataset.inputs)[0];
   const names = Object.keys(NAMED_COLORS);
-  const intactOut = await runColors(a, inputName, output, names.map((n) => NAMED_COLORS[n]));
-  const patchedOut = await runColors(b, inputName, output, names.map((n) => NAMED_COLORS[n]));
+  const intactOut = await runColors(
+    a,
+    inputName,
+    output,
+    names.map((n) => NAMED_COLORS[n]),
+  );
+  const patchedOut = await runColors(
+    b,
+    inputName,
+    output,
+    names.map((n) => NAMED_COLORS[n]),
+  );
   if (intactOut.length !== 3 * names.length) return; // not a colour model after all: no colour table
   detail.namedOutputs = { intact: intactOut, patched: patchedOut };
   const rows: NamedColorRow[] = names.map((name, i) => {

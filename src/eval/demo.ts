@@ -83,7 +83,10 @@ export function paperTable(suppressed: Comparison, ablated: Comparison): PaperRo
 
 const published = (preset: 'anchored' | 'isolated') => PAPER_SELECTIVITY.find((p) => p.preset === preset)!;
 
-export async function runDemo(outDir: string, options: { device?: Device; models?: { anchored?: string; isolated?: string }; onStep?: (text: string) => void } = {}): Promise<DemoResult> {
+export async function runDemo(
+  outDir: string,
+  options: { device?: Device; models?: { anchored?: string; isolated?: string }; onStep?: (text: string) => void } = {},
+): Promise<DemoResult> {
   const anchored = options.models?.anchored ?? SHIPPED_MODELS.anchored;
   const isolated = options.models?.isolated ?? SHIPPED_MODELS.isolated;
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new UsageError(`\`outDir\`: ${outDir} is a file, not a folder`);

@@ -64,10 +64,14 @@ function scatter(id: string, title: string, points: Point[], x: Axis, yLabel: st
   const yTicks = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
   const dots = points
     .filter((p) => p.y > 0)
-    .map((p) => `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${p.fill}" stroke="#333" stroke-width="0.4"><title>${esc(p.title)}</title></circle>`);
+    .map(
+      (p) =>
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${p.fill}" stroke="#333" stroke-width="0.4"><title>${esc(p.title)}</title></circle>`,
+    );
   // Exact zeros: hollow squares in their own strip, so "no change at all" never reads as "a small change".
   const zeroMarks = zeros.map(
-    (p) => `<rect class="zero" data-zero="1" x="${(sx(p.x) - 3.5).toFixed(1)}" y="${zeroY - 3.5}" width="7" height="7" fill="none" stroke="${p.fill === 'rgb(255,255,255)' ? '#999' : p.fill}" stroke-width="1.6"><title>${esc(p.title)}</title></rect>`,
+    (p) =>
+      `<rect class="zero" data-zero="1" x="${(sx(p.x) - 3.5).toFixed(1)}" y="${zeroY - 3.5}" width="7" height="7" fill="none" stroke="${p.fill === 'rgb(255,255,255)' ? '#999' : p.fill}" stroke-width="1.6"><title>${esc(p.title)}</title></rect>`,
   );
   return `<svg data-plot="${id}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">
 <text x="${W / 2}" y="16" text-anchor="middle" class="title">${esc(title)}</text>
@@ -81,7 +85,14 @@ ${zeroMarks.join('\n')}
 </svg>`;
 }
 
-function bars(id: string, title: string, edges: number[], series: { label: string; counts: number[]; color: string }[], xLabel: string, yLabel: string): string {
+function bars(
+  id: string,
+  title: string,
+  edges: number[],
+  series: { label: string; counts: number[]; color: string }[],
+  xLabel: string,
+  yLabel: string,
+): string {
   const max = Math.max(1, ...series.flatMap((s) => s.counts));
   const n = edges.length - 1;
   const bw = (W - M.left - M.right) / n / series.length;
@@ -116,7 +127,9 @@ function swatches(c: Comparison): string {
 /** A table with its columns defined beside it. */
 function definedTable(header: string[], rows: string[][], definitions: Record<string, string>): string {
   const table = `<table><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v, i) => (i === 0 ? `<td>${esc(v)}</td>` : `<td class="num">${esc(v)}</td>`)).join('')}</tr>`).join('')}</tbody></table>`;
-  const defs = `<dl class="defs" data-definitions>${Object.entries(definitions).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+  const defs = `<dl class="defs" data-definitions>${Object.entries(definitions)
+    .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
+    .join('')}</dl>`;
   return `<div class="table-with-defs">${table}${defs}</div>`;
 }
 
@@ -164,7 +177,16 @@ export function colorVerdict(r: ComparisonResult): ColorVerdict {
   const worst = offTarget.length ? offTarget.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a)) : undefined;
   return {
     concept,
-    ...(row ? { target: { intactMse: row.intactMse, patchedMse: row.patchedMse, ratio: row.ratio, state: row.ratio === null ? 'changed' : row.ratio >= 100 ? 'removed' : row.ratio >= 10 ? 'weakened, not removed' : 'barely touched' } } : {}),
+    ...(row
+      ? {
+          target: {
+            intactMse: row.intactMse,
+            patchedMse: row.patchedMse,
+            ratio: row.ratio,
+            state: row.ratio === null ? 'changed' : row.ratio >= 100 ? 'removed' : row.ratio >= 10 ? 'weakened, not removed' : 'barely touched',
+          },
+        }
+      : {}),
     ...(worst ? { worstOffTarget: { name: worst.name, patchedMse: worst.patchedMse, ratio: worst.ratio, among: offTarget.map((x) => x.name) } } : {}),
     selectivity: r.color!.selectivity,
   };
@@ -196,11 +218,15 @@ function verdict(r: ComparisonResult, paper?: PublishedSelectivity): string {
   } else {
     for (const o of r.outputs) {
       const state = o.maxAbs === 0 ? 'unchanged' : 'changed';
-      items.push(`<li data-verdict="output"><b>Output '${esc(o.name)}' ${state}:</b> MSE ${sci(o.mse)} between patched and intact, largest single difference ${sci(o.maxAbs)}, mean cosine ${o.cosine.toFixed(4)}.</li>`);
+      items.push(
+        `<li data-verdict="output"><b>Output '${esc(o.name)}' ${state}:</b> MSE ${sci(o.mse)} between patched and intact, largest single difference ${sci(o.maxAbs)}, mean cosine ${o.cosine.toFixed(4)}.</li>`,
+      );
     }
     if (r.groups.length > 1) {
       const sorted = [...r.groups].sort((a, b) => b.outputs[0].mse - a.outputs[0].mse);
-      items.push(`<li data-verdict="groups"><b>Most changed group:</b> ${esc(sorted[0].group)} (MSE ${sci(sorted[0].outputs[0].mse)}); least changed: ${esc(sorted[sorted.length - 1].group)} (MSE ${sci(sorted[sorted.length - 1].outputs[0].mse)}).</li>`);
+      items.push(
+        `<li data-verdict="groups"><b>Most changed group:</b> ${esc(sorted[0].group)} (MSE ${sci(sorted[0].outputs[0].mse)}); least changed: ${esc(sorted[sorted.length - 1].group)} (MSE ${sci(sorted[sorted.length - 1].outputs[0].mse)}).</li>`,
+      );
     }
   }
   return `<div class="verdict" data-verdict-box><h3>Verdict</h3><ul>${items.join('')}</ul></div>`;
@@ -234,9 +260,9 @@ function comparisonSections(c: Comparison, options: ReportOptions, paper?: Publi
         r.color.named.map((row) => [row.name, sci(row.intactMse), sci(row.patchedMse), times(row.ratio), sci(row.changeMse)]),
         {
           'intact MSE': "the intact model's reconstruction error for this colour: mean over R, G, B of (output − input)², RGB in 0..1",
-          'patched MSE': "the same for the patched model: how far its output is from the input colour",
+          'patched MSE': 'the same for the patched model: how far its output is from the input colour',
           '× intact': 'patched MSE ÷ intact MSE: how many times worse the reconstruction got (n/a when the intact error is exactly 0)',
-          'change MSE': "mean over R, G, B of (patched output − intact output)²: how far the output moved, whatever the input",
+          'change MSE': 'mean over R, G, B of (patched output − intact output)²: how far the output moved, whatever the input',
         },
       )}`,
     );
@@ -251,7 +277,19 @@ function comparisonSections(c: Comparison, options: ReportOptions, paper?: Publi
     const yLabel = 'change MSE, patched vs intact (RGB², log)';
     const zeros = cube.filter((p) => p.change === 0).length;
     sections.push(
-      `<h3>Where the damage falls</h3><div class="plots">${scatter('error-vs-hue', 'Change vs hue (grays at hue 0)', points((p) => p.hue), { label: 'hue of the input colour (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] }, yLabel)}${scatter('error-vs-similarity', `Change vs similarity to ${concept}`, points((p) => p.similarity ** r.color!.power), { label: `(HSV similarity to ${concept})^${r.color.power}, 0 = unlike, 1 = ${concept}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] }, yLabel)}</div>` +
+      `<h3>Where the damage falls</h3><div class="plots">${scatter(
+        'error-vs-hue',
+        'Change vs hue (grays at hue 0)',
+        points((p) => p.hue),
+        { label: 'hue of the input colour (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] },
+        yLabel,
+      )}${scatter(
+        'error-vs-similarity',
+        `Change vs similarity to ${concept}`,
+        points((p) => p.similarity ** r.color!.power),
+        { label: `(HSV similarity to ${concept})^${r.color.power}, 0 = unlike, 1 = ${concept}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] },
+        yLabel,
+      )}</div>` +
         `<p class="note">One point per colour of the cube, in its own colour; hover for its value. ${zeros ? `${zeros} colours did not change at all: hollow squares in the "exactly 0" strip.` : 'Every colour changed.'}</p>`,
     );
   } else {
@@ -283,14 +321,23 @@ function comparisonSections(c: Comparison, options: ReportOptions, paper?: Publi
     sections.push(`<h3>Tap ${esc(t.tensor)}</h3><p>Change of the tensor itself: MSE ${sci(t.change.mse)}, max |diff| ${sci(t.change.maxAbs)}.</p>`);
     if (t.purity) {
       const p = t.purity;
-      sections.push(`<p>Anchoring purity of '${esc(p.concept)}' (share inside the anchor): class-mean difference ${p.intact.meanDiff.toFixed(3)} intact, ${p.patched.meanDiff.toFixed(3)} patched; probe weight ${p.intact.probeWeight.toFixed(3)} intact, ${p.patched.probeWeight.toFixed(3)} patched.</p>`);
+      sections.push(
+        `<p>Anchoring purity of '${esc(p.concept)}' (share inside the anchor): class-mean difference ${p.intact.meanDiff.toFixed(3)} intact, ${p.patched.meanDiff.toFixed(3)} patched; probe weight ${p.intact.probeWeight.toFixed(3)} intact, ${p.patched.probeWeight.toFixed(3)} patched.</p>`,
+      );
     }
     if (t.cosine) {
       sections.push(
-        bars(`tap-cosine-${t.tensor.replace(/[^\w-]/g, '_')}`, `Where samples sit relative to the '${t.cosine.concept}' anchor`, t.cosine.bins, [
-          { label: 'intact', counts: t.cosine.intact, color: '#9aa5b1' },
-          { label: 'patched', counts: t.cosine.patched, color: '#c8402f' },
-        ], `cos(${t.tensor}, '${t.cosine.concept}' anchor), unitless, −1 to 1`, 'samples (count)'),
+        bars(
+          `tap-cosine-${t.tensor.replace(/[^\w-]/g, '_')}`,
+          `Where samples sit relative to the '${t.cosine.concept}' anchor`,
+          t.cosine.bins,
+          [
+            { label: 'intact', counts: t.cosine.intact, color: '#9aa5b1' },
+            { label: 'patched', counts: t.cosine.patched, color: '#c8402f' },
+          ],
+          `cos(${t.tensor}, '${t.cosine.concept}' anchor), unitless, −1 to 1`,
+          'samples (count)',
+        ),
       );
     }
   }
@@ -311,7 +358,8 @@ export interface ReportPart {
 export function renderReport(parts: Comparison | ReportPart[], title = 'sca compare', options: ReportOptions = {}): string {
   const list: ReportPart[] = Array.isArray(parts) ? parts : [{ heading: '', comparison: parts }];
   const columns = list.map(
-    (p) => `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p.comparison, options, p.paper).join('\n')}</section>`,
+    (p) =>
+      `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p.comparison, options, p.paper).join('\n')}</section>`,
   );
   const seconds = list.reduce((s, p) => s + p.comparison.result.timing.seconds, 0);
   return `<!doctype html>

@@ -177,7 +177,10 @@ export class Graph {
     // A module path (`blocks.0`, `/blocks.0/attn`) names no tensor, but the user wants one under it.
     const under = tensorsUnderModule(this.valueNames(), name);
     if (under.length) {
-      const shown = under.slice(0, 4).map((n) => `'${n}'`).join(', ');
+      const shown = under
+        .slice(0, 4)
+        .map((n) => `'${n}'`)
+        .join(', ');
       throw new UsageError(
         `${label}: no tensor named '${name}'; it looks like a module: tensors under it include ${shown}${under.length > 4 ? ` (${under.length} in all)` : ''}; list them with sca inspect --tensors --filter '${name}'`,
       );
@@ -264,11 +267,7 @@ export function subgraphsOf(node: NodeProto): GraphProto[] {
 }
 
 function definesLocally(g: GraphProto, name: string): boolean {
-  return (
-    g.input.some((v) => v.name === name) ||
-    g.initializer.some((t) => t.name === name) ||
-    g.node.some((n) => n.output.includes(name))
-  );
+  return g.input.some((v) => v.name === name) || g.initializer.some((t) => t.name === name) || g.node.some((n) => n.output.includes(name));
 }
 
 function redirect(g: GraphProto, from: string, to: string, except: ReadonlySet<NodeProto>): void {

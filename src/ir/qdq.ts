@@ -36,7 +36,8 @@ export function quantizedPath(graph: Graph, tensor: string): QuantizedPath {
   if (graph.isOutput(qOut)) return { kind: 'mixed', quantize: q, why: `its quantized form '${qOut}' is a graph output` };
   const qUses = graph.uses(qOut);
   const integerReader = qUses.find((u) => !(u.index === 0 && isDequantize(u.node)));
-  if (integerReader) return { kind: 'mixed', quantize: q, why: `${nodeName(integerReader.node)} reads its quantized (integer) form '${qOut}', which a float edit cannot reach` };
+  if (integerReader)
+    return { kind: 'mixed', quantize: q, why: `${nodeName(integerReader.node)} reads its quantized (integer) form '${qOut}', which a float edit cannot reach` };
   const dqs = [...new Set(qUses.map((u) => u.node))];
   if (dqs.length !== 1) return { kind: 'mixed', quantize: q, why: `its quantized form is dequantized by ${dqs.length} DequantizeLinear nodes` };
   return { kind: 'pair', quantize: q, dequantize: dqs[0], value: dqs[0].output[0] };

@@ -83,7 +83,10 @@ export function tensorsUnderModule(names: Iterable<string>, text: string): strin
   }
   // The module's own outputs (the residual stream of a block) before those of its submodules.
   const depth = (n: string) => modulePath(n).split('/').length;
-  return hits.map((n, i) => [n, i] as const).sort((a, b) => depth(a[0]) - depth(b[0]) || a[1] - b[1]).map(([n]) => n);
+  return hits
+    .map((n, i) => [n, i] as const)
+    .sort((a, b) => depth(a[0]) - depth(b[0]) || a[1] - b[1])
+    .map(([n]) => n);
 }
 
 export function formatTensorListing(rows: TensorListing[]): string {

@@ -52,7 +52,11 @@ export abstract class LazyBytes {
  * range from the file through a small buffer.
  */
 export class FileRange extends LazyBytes {
-  constructor(readonly file: string, readonly offset: number, readonly length: number) {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly length: number,
+  ) {
     super();
   }
 
@@ -66,7 +70,7 @@ export class FileRange extends LazyBytes {
   stream(sink: (chunk: Uint8Array, offset: number) => void, buffer: Uint8Array = Buffer.allocUnsafe(Math.min(this.length, 1 << 20))): void {
     const { fd } = openRegularFile(this.file);
     try {
-      for (let done = 0; done < this.length; ) {
+      for (let done = 0; done < this.length;) {
         const into = buffer.subarray(0, Math.min(buffer.length, this.length - done));
         if (readAt(fd, into, this.offset + done) < into.length) throw new DecodeError(`${this.file} ended early (truncated while in use?)`);
         sink(into, done);

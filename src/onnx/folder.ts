@@ -80,7 +80,10 @@ function listFolder(dir: string): string[] {
       if (e.isDirectory()) walk(child, depth + 1);
       else if (e.isFile()) out.push(child);
       // A link could lead outside the folder; a FIFO or device could hang a copy.
-      else throw new UsageError(`${dir}: '${child}' is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; a model folder may hold only regular files and folders`);
+      else
+        throw new UsageError(
+          `${dir}: '${child}' is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; a model folder may hold only regular files and folders`,
+        );
       if (out.length > MAX_FILES) throw new UsageError(`${dir}: more than ${MAX_FILES} files; is this a model folder?`);
     }
   };
@@ -91,7 +94,11 @@ function listFolder(dir: string): string[] {
 /** External data files a model reads, relative to the folder. */
 function dataFilesOf(rel: string, model: Model): string[] {
   const base = path.posix.dirname(rel);
-  const locations = new Set(allTensors(model.proto).filter(isExternal).map((t) => externalRef(t).location));
+  const locations = new Set(
+    allTensors(model.proto)
+      .filter(isExternal)
+      .map((t) => externalRef(t).location),
+  );
   return [...locations].map((loc) => path.posix.normalize(base === '.' ? loc : `${base}/${loc}`));
 }
 
@@ -108,7 +115,8 @@ export interface FolderSaveOptions {
 export function saveModelFolder(folder: ModelFolder, outDir: string, options: FolderSaveOptions = {}): FolderSaveResult {
   const out = path.resolve(outDir);
   const input = path.resolve(folder.dir);
-  if (isInside(input, out) || isInside(out, input)) throw new UsageError(`${outDir}: the output folder must be outside the input folder ${folder.dir}, and not hold it`);
+  if (isInside(input, out) || isInside(out, input))
+    throw new UsageError(`${outDir}: the output folder must be outside the input folder ${folder.dir}, and not hold it`);
   if (fs.existsSync(out)) throw new UsageError(`${outDir}: already exists; give a new folder for the output`);
   const parent = path.dirname(out);
   if (!isDirectory(parent)) throw new UsageError(`${outDir}: folder ${parent} does not exist`);

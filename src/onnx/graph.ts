@@ -10,7 +10,9 @@ export function makeValueInfo(name: string, elemType: number, shape?: (number | 
   if (shape) {
     tensorType.shape = {
       // A length that is not a whole number (inference over a corrupt file) is written as unknown, never as NaN.
-      dim: shape.map((d) => (typeof d === 'number' ? (Number.isSafeInteger(d) && d >= 0 ? { dimValue: d } : {}) : typeof d === 'string' ? { dimParam: d } : {})),
+      dim: shape.map((d) =>
+        typeof d === 'number' ? (Number.isSafeInteger(d) && d >= 0 ? { dimValue: d } : {}) : typeof d === 'string' ? { dimParam: d } : {},
+      ),
     };
   }
   return { name, type: { tensorType } };

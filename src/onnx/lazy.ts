@@ -20,7 +20,11 @@ class FileWindow {
   private start = 0;
   private end = 0;
 
-  constructor(readonly file: string, private readonly fd: number, readonly size: number) {}
+  constructor(
+    readonly file: string,
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
 
   /** A copy of `length` bytes at `pos` (copies: the window is reused). */
   copy(pos: number, length: number): Uint8Array {

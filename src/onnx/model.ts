@@ -60,7 +60,10 @@ export function loadModel(file: string, options: { lazyBytes?: number } = {}): M
 function corrupt(label: string, err: unknown): Error {
   if (err instanceof UsageError) return err;
   const e = asDecodeError(err);
-  return new UsageError(`${label}: not a valid ONNX model (truncated or corrupt at ${e.path.length ? e.path.join('.') : 'the top level'}: ${e.reason})`, 'BAD_MODEL');
+  return new UsageError(
+    `${label}: not a valid ONNX model (truncated or corrupt at ${e.path.length ? e.path.join('.') : 'the top level'}: ${e.reason})`,
+    'BAD_MODEL',
+  );
 }
 
 export function parseModel(bytes: Uint8Array, baseDir: string, label = 'model'): Model {
@@ -162,8 +165,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
     if (isExternal(t)) {
       const ext = resolveExternal(t, model.baseDir, model.path ?? 'model');
       placements.push({ tensor: t, from: { file: ext.file, ref: { ...externalRef(t), length: ext.length } } });
-    }
-    else if (keepExternal && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD) placements.push({ tensor: t, from: { bytes: t.rawData } });
+    } else if (keepExternal && t.rawData && t.rawData.length >= EXTERNAL_THRESHOLD) placements.push({ tensor: t, from: { bytes: t.rawData } });
   }
   // Inline weights move out, largest first, until the protobuf fits. With
   // nothing to place (the common case) this first encoding is the one written.
@@ -215,7 +217,10 @@ function withPlacements<T>(placements: Placement[], location: string, fn: () => 
   try {
     for (const p of placements) {
       const length = 'bytes' in p.from ? p.from.bytes.length : p.from.ref.length;
-      const entries: StringStringEntryProto[] = [{ key: 'location', value: location }, { key: 'offset', value: String(p.offset ?? 0) }];
+      const entries: StringStringEntryProto[] = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(p.offset ?? 0) },
+      ];
       if (length !== undefined) entries.push({ key: 'length', value: String(length) });
       // Keep entries such as checksum that describe the bytes, not where they are.
       for (const e of p.tensor.externalData) if (!['location', 'offset', 'length'].includes(e.key ?? '')) entries.push(e);

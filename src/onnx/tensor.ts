@@ -11,15 +11,45 @@ import { FileRange, LazyBytes, type Bytes } from './codec.js';
 import { DATA_LOCATION_EXTERNAL, DataType, type GraphProto, type Int64, type ModelProto, type TensorProto } from './types.js';
 
 const ELEMENT_NAMES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string',
-  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
   16: 'bfloat16',
 };
 
 const ELEMENT_BYTES: Record<number, number> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  14: 8,
+  15: 16,
+  16: 2,
   // float8 variants
-  17: 1, 18: 1, 19: 1, 20: 1,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
 };
 /** Bytes one element of `dataType` takes; undefined for strings and sub-byte types. */
 export function elementBytes(dataType: number | undefined): number | undefined {
@@ -70,7 +100,8 @@ export function externalRef(t: TensorProto): ExternalRef {
 /** Bytes the tensor's data takes, from its dims and element type; undefined when the type has no fixed size. */
 export function expectedByteSize(t: TensorProto): number | undefined {
   for (const d of t.dims) {
-    if (!Number.isSafeInteger(Number(d)) || Number(d) < 0) throw new UsageError(`tensor '${t.name}': dims [${t.dims.join(', ')}] are not all non-negative integers`);
+    if (!Number.isSafeInteger(Number(d)) || Number(d) < 0)
+      throw new UsageError(`tensor '${t.name}': dims [${t.dims.join(', ')}] are not all non-negative integers`);
   }
   const n = elementCount(t.dims);
   const dt = t.dataType ?? 0;
@@ -122,9 +153,12 @@ export function resolveExternal(t: TensorProto, baseDir: string, label = 'model'
   if (ref.offset > size) throw new UsageError(`${at}: external data offset ${ref.offset} is past the end of ${loc} (${size} bytes)`);
   const length = ref.length ?? expected ?? size - ref.offset;
   if (expected !== undefined && length !== expected) {
-    throw new UsageError(`${at}: external data length ${length} does not match the tensor's ${expected} bytes (${elementTypeName(t.dataType)} [${t.dims.join(', ')}])`);
+    throw new UsageError(
+      `${at}: external data length ${length} does not match the tensor's ${expected} bytes (${elementTypeName(t.dataType)} [${t.dims.join(', ')}])`,
+    );
   }
-  if (ref.offset + length > size) throw new UsageError(`${at}: external data runs past the end of ${loc} (offset ${ref.offset} + length ${length} > ${size} bytes; truncated?)`);
+  if (ref.offset + length > size)
+    throw new UsageError(`${at}: external data runs past the end of ${loc} (offset ${ref.offset} + length ${length} > ${size} bytes; truncated?)`);
   return { file: real, offset: ref.offset, length };
 }
 

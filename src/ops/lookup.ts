@@ -80,24 +80,43 @@ export function tensorValues(t: TensorProto): ConstantValue | undefined {
     const bytes = new Uint8Array(raw); // aligned copy
     const buf = bytes.buffer;
     switch (t.dataType) {
-      case 1: return { dims, values: numbersOf(new Float32Array(buf, 0, count)) };
-      case 11: return { dims, values: numbersOf(new Float64Array(buf, 0, count)) };
-      case 10: return { dims, values: numbersOf(new Float16Array(buf, 0, count)) };
-      case 16: return { dims, values: Array.from(new Uint16Array(buf, 0, count), (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]) };
-      case 6: return { dims, values: numbersOf(new Int32Array(buf, 0, count)) };
-      case 7: return { dims, values: numbersOf(new BigInt64Array(buf, 0, count)) };
-      case 2: case 9: return { dims, values: numbersOf(new Uint8Array(buf, 0, count)) };
-      case 3: return { dims, values: numbersOf(new Int8Array(buf, 0, count)) };
-      default: return undefined;
+      case 1:
+        return { dims, values: numbersOf(new Float32Array(buf, 0, count)) };
+      case 11:
+        return { dims, values: numbersOf(new Float64Array(buf, 0, count)) };
+      case 10:
+        return { dims, values: numbersOf(new Float16Array(buf, 0, count)) };
+      case 16:
+        return { dims, values: Array.from(new Uint16Array(buf, 0, count), (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]) };
+      case 6:
+        return { dims, values: numbersOf(new Int32Array(buf, 0, count)) };
+      case 7:
+        return { dims, values: numbersOf(new BigInt64Array(buf, 0, count)) };
+      case 2:
+      case 9:
+        return { dims, values: numbersOf(new Uint8Array(buf, 0, count)) };
+      case 3:
+        return { dims, values: numbersOf(new Int8Array(buf, 0, count)) };
+      default:
+        return undefined;
     }
   }
   switch (t.dataType) {
-    case 1: return { dims, values: [...t.floatData] };
-    case 11: return { dims, values: [...t.doubleData] };
-    case 7: return { dims, values: t.int64Data.map((v: Int64) => Number(v)) };
-    case 10: return { dims, values: numbersOf(new Float16Array(Uint16Array.from(t.int32Data).buffer)) };
-    case 6: case 2: case 3: case 9: return { dims, values: [...t.int32Data] };
-    default: return undefined;
+    case 1:
+      return { dims, values: [...t.floatData] };
+    case 11:
+      return { dims, values: [...t.doubleData] };
+    case 7:
+      return { dims, values: t.int64Data.map((v: Int64) => Number(v)) };
+    case 10:
+      return { dims, values: numbersOf(new Float16Array(Uint16Array.from(t.int32Data).buffer)) };
+    case 6:
+    case 2:
+    case 3:
+    case 9:
+      return { dims, values: [...t.int32Data] };
+    default:
+      return undefined;
   }
 }
 
@@ -105,11 +124,16 @@ export function tensorValues(t: TensorProto): ConstantValue | undefined {
 export function constantNodeValue(node: NodeLike): ConstantValue | undefined {
   for (const a of node.attribute) {
     switch (a.name) {
-      case 'value': return a.t ? tensorValues(a.t) : undefined;
-      case 'value_float': return { dims: [], values: [a.f ?? 0] };
-      case 'value_floats': return { dims: [a.floats.length], values: [...a.floats] };
-      case 'value_int': return { dims: [], values: [Number(a.i ?? 0)] };
-      case 'value_ints': return { dims: [a.ints.length], values: a.ints.map(Number) };
+      case 'value':
+        return a.t ? tensorValues(a.t) : undefined;
+      case 'value_float':
+        return { dims: [], values: [a.f ?? 0] };
+      case 'value_floats':
+        return { dims: [a.floats.length], values: [...a.floats] };
+      case 'value_int':
+        return { dims: [], values: [Number(a.i ?? 0)] };
+      case 'value_ints':
+        return { dims: [a.ints.length], values: a.ints.map(Number) };
     }
   }
   return undefined;

@@ -40,13 +40,29 @@ const ATTENTION_INSTEAD = 'patch the attention input or its output 0; the cache 
 
 const SPECS: Record<string, OutputSpec> = {
   // --- default domain ---
-  ':LayerNormalization': { outputs: ['Y', 'Mean', 'InvStdDev'], derived: { 1: [0], 2: [0] }, instead: { 1: 'patch its input or output 0', 2: 'patch its input or output 0' } },
+  ':LayerNormalization': {
+    outputs: ['Y', 'Mean', 'InvStdDev'],
+    derived: { 1: [0], 2: [0] },
+    instead: { 1: 'patch its input or output 0', 2: 'patch its input or output 0' },
+  },
   ':SimplifiedLayerNormalization': { outputs: ['Y', 'inv_std_var'], derived: { 1: [0] }, instead: { 1: 'patch its input or output 0' } },
   ':RMSNormalization': single('Y'),
   // Y holds every step's hidden state and Y_h the last one: each is a view of the other, and the recurrence reads neither.
-  ':RNN': { outputs: ['Y', 'Y_h'], derived: { 0: [1], 1: [0] }, instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' } },
-  ':GRU': { outputs: ['Y', 'Y_h'], derived: { 0: [1], 1: [0] }, instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' } },
-  ':LSTM': { outputs: ['Y', 'Y_h', 'Y_c'], derived: { 0: [1], 1: [0] }, instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' } },
+  ':RNN': {
+    outputs: ['Y', 'Y_h'],
+    derived: { 0: [1], 1: [0] },
+    instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' },
+  },
+  ':GRU': {
+    outputs: ['Y', 'Y_h'],
+    derived: { 0: [1], 1: [0] },
+    instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' },
+  },
+  ':LSTM': {
+    outputs: ['Y', 'Y_h', 'Y_c'],
+    derived: { 0: [1], 1: [0] },
+    instead: { 0: 'patch a reader of the output instead', 1: 'patch a reader of the output instead' },
+  },
 
   // --- com.microsoft (onnxruntime's contrib ops) ---
   'com.microsoft:SkipLayerNormalization': {
@@ -61,16 +77,32 @@ const SPECS: Record<string, OutputSpec> = {
     split: { 3: 'skip-simplified-layernorm' },
     instead: { 1: 'patch output 3 (the residual sum) or output 0', 2: 'patch output 3 (the residual sum) or output 0' },
   },
-  'com.microsoft:LayerNormalization': { outputs: ['Y', 'Mean', 'InvStdDev'], derived: { 1: [0], 2: [0] }, instead: { 1: 'patch its input or output 0', 2: 'patch its input or output 0' } },
+  'com.microsoft:LayerNormalization': {
+    outputs: ['Y', 'Mean', 'InvStdDev'],
+    derived: { 1: [0], 2: [0] },
+    instead: { 1: 'patch its input or output 0', 2: 'patch its input or output 0' },
+  },
   'com.microsoft:SimplifiedLayerNormalization': { outputs: ['Y', 'inv_std_var'], derived: { 1: [0] }, instead: { 1: 'patch its input or output 0' } },
   'com.microsoft:EmbedLayerNormalization': {
     outputs: ['output', 'mask_index', 'embedding_sum'],
     derived: { 2: [0] },
     instead: { 2: 'patch output 0 (the normalised embedding) or a reader of output 2' },
   },
-  'com.microsoft:Attention': { outputs: ['output', 'present', 'present_key', 'present_value'], derived: { 1: [0], 2: [0], 3: [0] }, instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD } },
-  'com.microsoft:MultiHeadAttention': { outputs: ['output', 'present_key', 'present_value', 'qk'], derived: { 1: [0], 2: [0], 3: [0] }, instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD } },
-  'com.microsoft:GroupQueryAttention': { outputs: ['output', 'present_key', 'present_value', 'output_qk'], derived: { 1: [0], 2: [0], 3: [0] }, instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD } },
+  'com.microsoft:Attention': {
+    outputs: ['output', 'present', 'present_key', 'present_value'],
+    derived: { 1: [0], 2: [0], 3: [0] },
+    instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD },
+  },
+  'com.microsoft:MultiHeadAttention': {
+    outputs: ['output', 'present_key', 'present_value', 'qk'],
+    derived: { 1: [0], 2: [0], 3: [0] },
+    instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD },
+  },
+  'com.microsoft:GroupQueryAttention': {
+    outputs: ['output', 'present_key', 'present_value', 'output_qk'],
+    derived: { 1: [0], 2: [0], 3: [0] },
+    instead: { 1: ATTENTION_INSTEAD, 2: ATTENTION_INSTEAD, 3: ATTENTION_INSTEAD },
+  },
   'com.microsoft:Gelu': single('Y'),
   'com.microsoft:FastGelu': single('Y'),
   'com.microsoft:BiasGelu': single('Y'),

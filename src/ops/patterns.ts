@@ -105,7 +105,8 @@ function onePlus(lookup: GraphLookup, t: string, opType: string): { add: NodeLik
 /** The tensor the GELU's inner x/sqrt(2) reads, or undefined. */
 function overSqrt2(lookup: GraphLookup, t: string): { x: string; node: NodeLike } | undefined {
   const div = made(lookup, t, 'Div');
-  if (div && near(scalarOf(lookup, div.input[1]), SQRT2, CONSTANT_TOLERANCE) && scalarOf(lookup, div.input[0]) === undefined) return { x: div.input[0], node: div };
+  if (div && near(scalarOf(lookup, div.input[1]), SQRT2, CONSTANT_TOLERANCE) && scalarOf(lookup, div.input[0]) === undefined)
+    return { x: div.input[0], node: div };
   const mul = made(lookup, t, 'Mul');
   const x = mul && withScalar(lookup, mul, 1 / SQRT2);
   return x && mul ? { x, node: mul } : undefined;
@@ -120,7 +121,10 @@ function matchErfGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undefi
     const one = onePlus(lookup, term, 'Erf');
     const scaled = one && overSqrt2(lookup, one.fn.input[0]);
     if (one && scaled && scaled.x === x) {
-      return finish(lookup, 'gelu', 'GELU', 'torch erf decomposition', x, end, [scaled.node, one.fn, one.add, ...inner], { kind: 'elementwise', zeroPreserving: true });
+      return finish(lookup, 'gelu', 'GELU', 'torch erf decomposition', x, end, [scaled.node, one.fn, one.add, ...inner], {
+        kind: 'elementwise',
+        zeroPreserving: true,
+      });
     }
   }
   return undefined;
@@ -145,9 +149,21 @@ function matchTanhGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undef
     const mulCube = made(lookup, cubeTerm, 'Mul');
     if (!mulCube) continue;
     cubeNodes.push(mulCube);
-    const cube = scalarProduct(lookup, mulCube.input.flatMap((i) => factors(lookup, i, cubeNodes, 1)));
+    const cube = scalarProduct(
+      lookup,
+      mulCube.input.flatMap((i) => factors(lookup, i, cubeNodes, 1)),
+    );
     if (!near(cube.scalar, GELU_KAPPA, CONSTANT_TOLERANCE) || cube.rest.length !== 3 || cube.rest.some((f) => f !== x)) continue;
-    return finish(lookup, 'gelu', 'GELU', 'tanh decomposition', x, end, [...cubeNodes, sum, ...argNodes, made(lookup, one.fn.input[0], 'Mul')!, one.fn, one.add, ...inner], { kind: 'elementwise', zeroPreserving: true });
+    return finish(
+      lookup,
+      'gelu',
+      'GELU',
+      'tanh decomposition',
+      x,
+      end,
+      [...cubeNodes, sum, ...argNodes, made(lookup, one.fn.input[0], 'Mul')!, one.fn, one.add, ...inner],
+      { kind: 'elementwise', zeroPreserving: true },
+    );
   }
   return undefined;
 }
@@ -156,7 +172,10 @@ function matchTanhGelu(end: NodeLike, lookup: GraphLookup): PatternMatch | undef
 function matchSilu(end: NodeLike, lookup: GraphLookup): PatternMatch | undefined {
   if (end.opType !== 'Mul') return undefined;
   const [a, b] = end.input;
-  for (const [x, s] of [[a, b], [b, a]]) {
+  for (const [x, s] of [
+    [a, b],
+    [b, a],
+  ]) {
     const sig = made(lookup, s, 'Sigmoid');
     if (sig && sig.input[0] === x) return finish(lookup, 'silu', 'SiLU', 'x * Sigmoid(x)', x, end, [sig], { kind: 'elementwise', zeroPreserving: true });
   }
@@ -258,7 +277,17 @@ function matchDecomposedLayerNorm(end: NodeLike, lookup: GraphLookup): PatternMa
   if (!Array.isArray(axes) || JSON.stringify(axes) !== JSON.stringify(axesOf(lookup, varNode))) return undefined;
   if (square(lookup, varNode.input[0], nodes) !== d) return undefined;
   nodes.push(sub, meanNode, varNode);
-  return finish(lookup, 'layernorm', 'LayerNorm', 'torch decomposition (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div)', x, end, nodes, { kind: 'normalize', axes }, { scale, bias, epsilon: root.eps, axes });
+  return finish(
+    lookup,
+    'layernorm',
+    'LayerNorm',
+    'torch decomposition (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div)',
+    x,
+    end,
+    nodes,
+    { kind: 'normalize', axes },
+    { scale, bias, epsilon: root.eps, axes },
+  );
 }
 
 /** x * 1/sqrt(mean(x^2) + eps) [* gamma]: RMSNorm (LLaMA, T5) as torch writes it. */
@@ -292,7 +321,17 @@ function matchRmsNorm(end: NodeLike, lookup: GraphLookup): PatternMatch | undefi
   const axes = axesOf(lookup, mean);
   if (!Array.isArray(axes)) return undefined;
   nodes.push(...local, mean);
-  return finish(lookup, 'rmsnorm', 'RMSNorm', 'torch decomposition (Pow/ReduceMean/Add/Sqrt)', x, end, nodes, { kind: 'rowScale', axes }, { scale, epsilon: root.eps, axes });
+  return finish(
+    lookup,
+    'rmsnorm',
+    'RMSNorm',
+    'torch decomposition (Pow/ReduceMean/Add/Sqrt)',
+    x,
+    end,
+    nodes,
+    { kind: 'rowScale', axes },
+    { scale, epsilon: root.eps, axes },
+  );
 }
 
 /** x / max(norm(x), eps) over the last axis: SCA's bottleneck, F.normalize, and ReduceL2 forms. */
@@ -309,7 +348,10 @@ function matchL2(end: NodeLike, lookup: GraphLookup): PatternMatch | undefined {
   let epsilon = 0;
   const guard = made(lookup, t, 'Clip', 'Max', 'Add');
   if (guard) {
-    const eps = guard.opType === 'Clip' ? scalarOf(lookup, guard.input[1]) ?? (guard.input[1] ? undefined : attrFloat(guard, 'min', 0)) : splitScalar(lookup, guard)?.value;
+    const eps =
+      guard.opType === 'Clip'
+        ? (scalarOf(lookup, guard.input[1]) ?? (guard.input[1] ? undefined : attrFloat(guard, 'min', 0)))
+        : splitScalar(lookup, guard)?.value;
     if (eps !== undefined) {
       nodes.push(guard);
       epsilon = eps;
@@ -359,12 +401,19 @@ function matchSingle(node: NodeLike, lookup: GraphLookup): PatternMatch | undefi
     switch (node.opType) {
       case 'LayerNormalization': {
         const axis = attrInt(node, 'axis', -1);
-        return one('layernorm', 'LayerNorm', { kind: 'normalize', axes: [axis], toEnd: true }, { scale: node.input[1], bias: node.input[2] || undefined, epsilon: eps, axes: [axis] });
+        return one(
+          'layernorm',
+          'LayerNorm',
+          { kind: 'normalize', axes: [axis], toEnd: true },
+          { scale: node.input[1], bias: node.input[2] || undefined, epsilon: eps, axes: [axis] },
+        );
       }
       case 'Gelu':
         return one('gelu', 'GELU', { kind: 'elementwise', zeroPreserving: true });
       case 'LpNormalization':
-        return attrInt(node, 'p', 2) === 2 ? one('l2norm', 'L2 normalisation', { kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }, { axes: [attrInt(node, 'axis', -1)] }) : undefined;
+        return attrInt(node, 'p', 2) === 2
+          ? one('l2norm', 'L2 normalisation', { kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }, { axes: [attrInt(node, 'axis', -1)] })
+          : undefined;
       case 'RMSNormalization':
         return one('rmsnorm', 'RMSNorm', { kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }, { scale: node.input[1], epsilon: eps });
     }
@@ -380,19 +429,29 @@ function matchSingle(node: NodeLike, lookup: GraphLookup): PatternMatch | undefi
       // gelu(x + bias): still one coordinate at a time, but 0 goes to gelu(bias).
       return one('gelu', 'GELU', { kind: 'elementwise', zeroPreserving: !node.input[1] }, node.input[1] ? { bias: node.input[1] } : {});
     case 'LayerNormalization':
-      return one('layernorm', 'LayerNorm', { kind: 'normalize', axes: [attrInt(node, 'axis', -1)], toEnd: true }, { scale: node.input[1], bias: node.input[2] || undefined, epsilon: eps });
+      return one(
+        'layernorm',
+        'LayerNorm',
+        { kind: 'normalize', axes: [attrInt(node, 'axis', -1)], toEnd: true },
+        { scale: node.input[1], bias: node.input[2] || undefined, epsilon: eps },
+      );
     case 'SimplifiedLayerNormalization':
       return one('rmsnorm', 'RMSNorm', { kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }, { scale: node.input[1], epsilon: eps });
     case 'SkipLayerNormalization':
     case 'SkipSimplifiedLayerNormalization': {
       const simplified = node.opType === 'SkipSimplifiedLayerNormalization';
-      return one('skip-layernorm', simplified ? 'SkipRMSNorm' : 'SkipLayerNorm', simplified ? { kind: 'rowScale', axes: [-1] } : { kind: 'normalize', axes: [-1] }, {
-        skip: node.input[1],
-        scale: node.input[2],
-        bias: (simplified ? undefined : node.input[3]) || undefined,
-        epsilon: eps,
-        axes: [-1],
-      });
+      return one(
+        'skip-layernorm',
+        simplified ? 'SkipRMSNorm' : 'SkipLayerNorm',
+        simplified ? { kind: 'rowScale', axes: [-1] } : { kind: 'normalize', axes: [-1] },
+        {
+          skip: node.input[1],
+          scale: node.input[2],
+          bias: (simplified ? undefined : node.input[3]) || undefined,
+          epsilon: eps,
+          axes: [-1],
+        },
+      );
     }
   }
   return undefined;

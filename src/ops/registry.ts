@@ -50,10 +50,44 @@ interface OpSpec {
   rule: Rule;
 }
 
-const elementwise = (zeroPreserving: boolean): Rule => () => ({ kind: 'elementwise', zeroPreserving });
+const elementwise =
+  (zeroPreserving: boolean): Rule =>
+  () => ({ kind: 'elementwise', zeroPreserving });
 
 /** Unary ops with f(0) = 0 that act on each element alone. */
-const ZERO_KEEPING = ['Identity', 'Relu', 'Tanh', 'LeakyRelu', 'Neg', 'Dropout', 'Elu', 'Selu', 'Celu', 'Softsign', 'HardSwish', 'Mish', 'Gelu', 'Erf', 'Abs', 'Sign', 'Sin', 'Sinh', 'Tan', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Sqrt', 'Floor', 'Ceil', 'Round', 'Shrink', 'ThresholdedRelu', 'Cast', 'CastLike'];
+const ZERO_KEEPING = [
+  'Identity',
+  'Relu',
+  'Tanh',
+  'LeakyRelu',
+  'Neg',
+  'Dropout',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softsign',
+  'HardSwish',
+  'Mish',
+  'Gelu',
+  'Erf',
+  'Abs',
+  'Sign',
+  'Sin',
+  'Sinh',
+  'Tan',
+  'Asin',
+  'Asinh',
+  'Atan',
+  'Atanh',
+  'Sqrt',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Shrink',
+  'ThresholdedRelu',
+  'Cast',
+  'CastLike',
+];
 /** Unary ops acting on each element alone that move 0 somewhere else. */
 const ZERO_MOVING = ['Sigmoid', 'HardSigmoid', 'Softplus', 'Exp', 'Log', 'Cos', 'Cosh', 'Acos', 'Acosh', 'Reciprocal', 'Not', 'IsNaN', 'IsInf'];
 
@@ -113,11 +147,13 @@ export function reduceAxes(node: NodeLike, lookup: GraphLookup, opset: number, i
   return opset >= inputSince && attrInt(node, 'noop_with_empty_axes', 0) ? [] : 'all';
 }
 
-const reduce = (inputSince: number): Rule => (node, lookup, opset) => {
-  const axes = reduceAxes(node, lookup, opset, inputSince);
-  if (axes === undefined) return { kind: 'opaque', reason: `${node.opType} over computed axes` };
-  return { kind: 'reduce', axes, keepdims: attrInt(node, 'keepdims', 1) === 1 };
-};
+const reduce =
+  (inputSince: number): Rule =>
+  (node, lookup, opset) => {
+    const axes = reduceAxes(node, lookup, opset, inputSince);
+    if (axes === undefined) return { kind: 'opaque', reason: `${node.opType} over computed axes` };
+    return { kind: 'reduce', axes, keepdims: attrInt(node, 'keepdims', 1) === 1 };
+  };
 
 /** Softmax before opset 13 flattens to 2-D at `axis` (default 1) and normalises over all axes from there. */
 function softmax(node: NodeLike, _lookup: GraphLookup, opset: number): AxisBehaviour {
@@ -146,7 +182,10 @@ define('', ['Softmax', 'LogSoftmax', 'Hardmax'], 1, softmax);
 define('', ['LayerNormalization'], 17, (node) => ({ kind: 'normalize', axes: [attrInt(node, 'axis', -1)], toEnd: true }));
 define('', ['RMSNormalization'], 23, (node) => ({ kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }));
 define('', ['LpNormalization'], 1, (node) => ({ kind: 'rowScale', axes: [attrInt(node, 'axis', -1)] }));
-define('', ['InstanceNormalization', 'GroupNormalization', 'MeanVarianceNormalization', 'LRN'], 1, (node) => ({ kind: 'opaque', reason: `${node.opType} re-centres or mixes channels` }));
+define('', ['InstanceNormalization', 'GroupNormalization', 'MeanVarianceNormalization', 'LRN'], 1, (node) => ({
+  kind: 'opaque',
+  reason: `${node.opType} re-centres or mixes channels`,
+}));
 define('', ['BatchNormalization'], 1, () => ({ kind: 'channelAffine', axis: 1 }));
 define('', ['ReduceSum'], 1, reduce(13));
 define('', ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'], 1, reduce(18));
@@ -154,7 +193,10 @@ define('', ['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Expand']
 define('', ['Gemm', 'MatMul', 'Conv', 'ConvTranspose'], 1, () => ({ kind: 'linear' }));
 define('', ['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'GlobalLpPool'], 1, () => ({ kind: 'pool' }));
 // com.microsoft contrib ops that optimum/onnxruntime transformers write.
-define('com.microsoft', ['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu'], 1, (node) => ({ kind: 'elementwise', zeroPreserving: node.opType === 'Gelu' || node.opType === 'QuickGelu' || !node.input[1] }));
+define('com.microsoft', ['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu'], 1, (node) => ({
+  kind: 'elementwise',
+  zeroPreserving: node.opType === 'Gelu' || node.opType === 'QuickGelu' || !node.input[1],
+}));
 define('com.microsoft', ['SkipLayerNormalization', 'LayerNormalization'], 1, () => ({ kind: 'normalize', axes: [-1] }));
 define('com.microsoft', ['SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization'], 1, () => ({ kind: 'rowScale', axes: [-1] }));
 define('com.microsoft', ['FusedMatMul'], 1, () => ({ kind: 'linear' }));
@@ -168,7 +210,8 @@ export function domainKey(domain: string | undefined): string {
 export function opBehaviour(node: NodeLike, lookup: GraphLookup): AxisBehaviour {
   const domain = domainKey(node.domain);
   const specs = REGISTRY.get(`${domain}:${node.opType}`);
-  if (!specs) return { kind: 'opaque', reason: `${node.opType ?? '?'}${domain ? ` (${domain})` : ''} is not an op this toolkit knows how coordinates pass through` };
+  if (!specs)
+    return { kind: 'opaque', reason: `${node.opType ?? '?'}${domain ? ` (${domain})` : ''} is not an op this toolkit knows how coordinates pass through` };
   const opset = lookup.opset?.(domain) ?? (domain ? 1 : 17);
   const spec = specs.find((s) => s.since <= opset);
   if (!spec) return { kind: 'opaque', reason: `${node.opType} is not defined at opset ${opset}` };
@@ -315,4 +358,3 @@ function product(dims: Dim[]): number | undefined {
   }
   return p;
 }
-

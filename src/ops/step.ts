@@ -63,16 +63,25 @@ function patternStep(m: PatternMatch, axis: number, lookup: GraphLookup, edit: W
   if (b.kind === 'rowScale') {
     if (edit === 'fold') return { kind: 'refuse', message: rowScaleFoldRefusal(m) };
     if (!b.axes.every((a) => sameAxis(a, axis, rank))) {
-      return { kind: 'refuse', message: `${m.label} at ${m.site} normalises over axis ${b.axes.join(', ')}, not the edited axis ${axis}; ${edit} through it is unsound` };
+      return {
+        kind: 'refuse',
+        message: `${m.label} at ${m.site} normalises over axis ${b.axes.join(', ')}, not the edited axis ${axis}; ${edit} through it is unsound`,
+      };
     }
     return { kind: 'through', nodes: m.nodes, tensor: to, axis, pattern: m };
   }
   if (b.kind === 'elementwise') {
     if (edit === 'fold') {
-      return { kind: 'refuse', message: `${m.label} at ${m.site} is not linear, so a map folded into the weights after it is not the map before it; fold into weights that read '${m.input}' directly, or patch it` };
+      return {
+        kind: 'refuse',
+        message: `${m.label} at ${m.site} is not linear, so a map folded into the weights after it is not the map before it; fold into weights that read '${m.input}' directly, or patch it`,
+      };
     }
     if (!b.zeroPreserving) {
-      return { kind: 'refuse', message: `${m.label} at ${m.site} adds a bias before its nonlinearity, so zeroed dims do not stay zero; ${edit} through it is unsound` };
+      return {
+        kind: 'refuse',
+        message: `${m.label} at ${m.site} adds a bias before its nonlinearity, so zeroed dims do not stay zero; ${edit} through it is unsound`,
+      };
     }
     return { kind: 'through', nodes: m.nodes, tensor: to, axis, pattern: m };
   }
@@ -103,33 +112,48 @@ export function stepDown(node: NodeLike, tensor: string, axis: number, lookup: G
     case 'elementwise':
       if (edit === 'fold') {
         if (commutesWithChannelMap(node, behaviour, lookup)) return { kind: 'through', nodes: [node], tensor: out, axis };
-        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} is not a scalar linear op, so a map folded into the weights after it is not the map before it; fold into weights that read '${tensor}' directly` };
+        return {
+          kind: 'refuse',
+          message: `${node.opType} at ${nodeLabel(node)} is not a scalar linear op, so a map folded into the weights after it is not the map before it; fold into weights that read '${tensor}' directly`,
+        };
       }
-      if (!behaviour.zeroPreserving) return { kind: 'refuse', message: opaqueRefusal(node, 'it maps 0 to another value, so zeroed dims do not stay zero', edit) };
+      if (!behaviour.zeroPreserving)
+        return { kind: 'refuse', message: opaqueRefusal(node, 'it maps 0 to another value, so zeroed dims do not stay zero', edit) };
       return { kind: 'through', nodes: [node], tensor: out, axis };
     case 'product':
-      if (edit === 'fold') return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} multiplies '${tensor}' by another activation, so a map of its channels cannot be folded past it` };
+      if (edit === 'fold')
+        return {
+          kind: 'refuse',
+          message: `${node.opType} at ${nodeLabel(node)} multiplies '${tensor}' by another activation, so a map of its channels cannot be folded past it`,
+        };
       return { kind: 'through', nodes: [node], tensor: out, axis };
     case 'merge':
       return { kind: 'refuse', message: residualRefusal(node, tensor, edit) };
     case 'normalize':
       return { kind: 'refuse', message: softmaxRefusal(node, behaviour.axes, edit, behaviour.toEnd) };
     case 'pool':
-      if (!sameAxis(axis, 1, rank)) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} pools the axes after the channels; the edited axis ${axis} is one of them` };
-      if (edit === 'fold' && !commutesWithChannelMap(node, behaviour, lookup)) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} is not linear, so a map of the channels cannot be folded past it` };
+      if (!sameAxis(axis, 1, rank))
+        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} pools the axes after the channels; the edited axis ${axis} is one of them` };
+      if (edit === 'fold' && !commutesWithChannelMap(node, behaviour, lookup))
+        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} is not linear, so a map of the channels cannot be folded past it` };
       return { kind: 'through', nodes: [node], tensor: out, axis };
     case 'reduce': {
       if (behaviour.axes === 'all' || behaviour.axes.some((a) => sameAxis(a, axis, rank))) {
         return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} reduces over the edited axis` };
       }
-      if (edit === 'fold' && !['ReduceSum', 'ReduceMean'].includes(node.opType ?? '')) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} is not linear` };
+      if (edit === 'fold' && !['ReduceSum', 'ReduceMean'].includes(node.opType ?? ''))
+        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} is not linear` };
       const a = rank === undefined ? axis : normAxis(axis, rank);
       const dropped = behaviour.keepdims || rank === undefined ? 0 : behaviour.axes.filter((x) => normAxis(x, rank) < a).length;
       return { kind: 'through', nodes: [node], tensor: out, axis: axis < 0 || behaviour.keepdims ? axis : a - dropped };
     }
     case 'layout': {
       const mapped = mapAxis(node, axis, lookup);
-      if (!mapped) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} splits, merges or drops the edited axis (or its shapes are unknown), so the channels cannot be followed past it` };
+      if (!mapped)
+        return {
+          kind: 'refuse',
+          message: `${node.opType} at ${nodeLabel(node)} splits, merges or drops the edited axis (or its shapes are unknown), so the channels cannot be followed past it`,
+        };
       return { kind: 'through', nodes: [node], tensor: out, axis: mapped.axis, ...(mapped.block ? { block: mapped.block } : {}) };
     }
     case 'channelAffine':
@@ -174,7 +198,8 @@ export function stepUp(tensor: string, axis: number, lookup: GraphLookup, edit: 
     case 'linear': {
       const op = linearOp(node, data(node), lookup);
       if (!isLinearOp(op)) return { kind: 'refuse', message: op.refused };
-      if (!sameAxis(op.outAxis, axis, rank)) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} writes axis ${op.outAxis} of '${tensor}', not the edited axis ${axis}` };
+      if (!sameAxis(op.outAxis, axis, rank))
+        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} writes axis ${op.outAxis} of '${tensor}', not the edited axis ${axis}` };
       return { kind: 'weight', node, op };
     }
     case 'elementwise': {
@@ -183,11 +208,13 @@ export function stepUp(tensor: string, axis: number, lookup: GraphLookup, edit: 
       if ((node.opType === 'Add' || node.opType === 'Sub') && constant && !behaviour.zeroPreserving) {
         return { kind: 'bias', node, bias: constant, tensor: input, axis };
       }
-      if (!behaviour.zeroPreserving) return { kind: 'refuse', message: opaqueRefusal(node, 'it maps 0 to another value, so zeroing its input does not zero its output', edit) };
+      if (!behaviour.zeroPreserving)
+        return { kind: 'refuse', message: opaqueRefusal(node, 'it maps 0 to another value, so zeroing its input does not zero its output', edit) };
       return { kind: 'through', nodes: [node], tensor: input, axis };
     }
     case 'channelAffine':
-      if (!sameAxis(axis, behaviour.axis, rank)) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} acts per channel on axis ${behaviour.axis}, not the edited axis ${axis}` };
+      if (!sameAxis(axis, behaviour.axis, rank))
+        return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} acts per channel on axis ${behaviour.axis}, not the edited axis ${axis}` };
       return { kind: 'channelAffine', node, tensor: node.input[0], axis };
     case 'pool':
       if (!sameAxis(axis, 1, rank)) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} pools the edited axis` };
@@ -200,7 +227,11 @@ export function stepUp(tensor: string, axis: number, lookup: GraphLookup, edit: 
       return { kind: 'refuse', message: softmaxRefusal(node, behaviour.axes, edit, behaviour.toEnd) };
     case 'layout': {
       const a = inverseAxis(node, axis, lookup);
-      if (a === undefined) return { kind: 'refuse', message: `${node.opType} at ${nodeLabel(node)} makes the edited axis out of several (or its shapes are unknown), so the channels cannot be traced to their writer` };
+      if (a === undefined)
+        return {
+          kind: 'refuse',
+          message: `${node.opType} at ${nodeLabel(node)} makes the edited axis out of several (or its shapes are unknown), so the channels cannot be traced to their writer`,
+        };
       return { kind: 'through', nodes: [node], tensor: node.input[0], axis: a };
     }
     case 'reduce':

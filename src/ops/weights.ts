@@ -64,7 +64,9 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
   const dataIndex = node.input.indexOf(dataTensor);
   if (dataIndex < 0) return { refused: `${at} does not read '${dataTensor}'` };
   const weightOf = (i: number) => (node.input[i] ? lookup.weight(node.input[i]) : undefined);
-  const computed = (i: number) => ({ refused: `${at}: its weight '${node.input[i] ?? ''}' is computed in the graph (or a graph input), not a stored constant` });
+  const computed = (i: number) => ({
+    refused: `${at}: its weight '${node.input[i] ?? ''}' is computed in the graph (or a graph input), not a stored constant`,
+  });
   switch (node.domain && node.domain !== 'ai.onnx' ? `${node.domain}:${node.opType}` : node.opType) {
     case 'MatMul': {
       const other = 1 - dataIndex;
@@ -73,9 +75,29 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
       if (w.dims.length !== 2) return { refused: `${at}: weight '${node.input[other]}' has shape [${w.dims.join(', ')}]; only matrix weights are edited` };
       const [rows, cols] = w.dims;
       if (dataIndex === 0) {
-        return { op: 'MatMul', data: 0, dataAxis: -1, outAxis: -1, reads: { input: 1, axis: 0 }, writes: { input: 1, axis: 1 }, group: 1, weightDims: w.dims, fold: { rows, cols, axis: 0 } };
+        return {
+          op: 'MatMul',
+          data: 0,
+          dataAxis: -1,
+          outAxis: -1,
+          reads: { input: 1, axis: 0 },
+          writes: { input: 1, axis: 1 },
+          group: 1,
+          weightDims: w.dims,
+          fold: { rows, cols, axis: 0 },
+        };
       }
-      return { op: 'MatMul', data: 1, dataAxis: -2, outAxis: -2, reads: { input: 0, axis: 1 }, writes: { input: 0, axis: 0 }, group: 1, weightDims: w.dims, fold: { rows, cols, axis: 1 } };
+      return {
+        op: 'MatMul',
+        data: 1,
+        dataAxis: -2,
+        outAxis: -2,
+        reads: { input: 0, axis: 1 },
+        writes: { input: 0, axis: 0 },
+        group: 1,
+        weightDims: w.dims,
+        fold: { rows, cols, axis: 1 },
+      };
     }
     case 'Gemm': {
       if (dataIndex !== 0) return { refused: `${at} reads '${dataTensor}' as its ${dataIndex === 1 ? 'B' : 'C'} input; only data in A is supported` };

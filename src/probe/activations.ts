@@ -52,15 +52,20 @@ export async function collectActivations(
         const value = result[tensor];
         const shape = [...value.dims];
         if (shape.length < 2 || shape[0] !== end - start) {
-          throw new UsageError(`${resolved.label}: tensor '${tensor}' has shape [${shape.join(', ')}]; a probe needs the example axis first and a feature axis`);
+          throw new UsageError(
+            `${resolved.label}: tensor '${tensor}' has shape [${shape.join(', ')}]; a probe needs the example axis first and a feature axis`,
+          );
         }
         const axis = options.axis === undefined ? shape.length - 1 : options.axis < 0 ? shape.length + options.axis : options.axis;
-        if (!(axis >= 1 && axis < shape.length)) throw new UsageError(`--axis ${options.axis}: tensor '${tensor}' has ${shape.length} axes (the first holds the examples)`);
+        if (!(axis >= 1 && axis < shape.length))
+          throw new UsageError(`--axis ${options.axis}: tensor '${tensor}' has ${shape.length} axes (the first holds the examples)`);
         const width = shape[axis];
         const perExample = shape.slice(1).reduce((a, b) => a * b, 1) / width;
         const known = layout[tensor];
         if (known && (known.width !== width || known.perExample !== perExample)) {
-          throw new UsageError(`${resolved.label}: tensor '${tensor}' changes shape between batches ([${known.shape.join(', ')}] then [${shape.join(', ')}]); give examples of one length`);
+          throw new UsageError(
+            `${resolved.label}: tensor '${tensor}' changes shape between batches ([${known.shape.join(', ')}] then [${shape.join(', ')}]); give examples of one length`,
+          );
         }
         layout[tensor] = { shape, axis, width, perExample };
         chunks[tensor].push(gatherRows(floatsOf(value, tensor, resolved.label), shape, axis));
@@ -110,7 +115,8 @@ export function rowsFor(t: TensorRows, labelCount: number, examples: number): { 
   if (t.perExample > 1 && labelCount === examples * t.perExample) return { x: t.positions, rows: 'position' };
   if (labelCount !== examples) {
     throw new UsageError(
-      `--labels: ${labelCount} labels, but tensor '${t.tensor}' has ${examples} examples` + (t.perExample > 1 ? ` (or ${examples * t.perExample} positions)` : ''),
+      `--labels: ${labelCount} labels, but tensor '${t.tensor}' has ${examples} examples` +
+        (t.perExample > 1 ? ` (or ${examples * t.perExample} positions)` : ''),
     );
   }
   if (t.perExample === 1) return { x: t.positions, rows: 'example' };

@@ -66,7 +66,13 @@ function standardise(x: Features, idx: number[], s: Standardiser): Features {
 /** One model per class (against the rest); for two classes one model for class 1. */
 function fitClasses(x: Features, labels: ArrayLike<number>, classes: number, l2: number): LogisticModel[] {
   const targets = classes === 2 ? [1] : Array.from({ length: classes }, (_, c) => c);
-  return targets.map((c) => fitLogistic(x, Array.from(labels, (l) => (l === c ? 1 : 0)), l2));
+  return targets.map((c) =>
+    fitLogistic(
+      x,
+      Array.from(labels, (l) => (l === c ? 1 : 0)),
+      l2,
+    ),
+  );
 }
 
 export function checkLabels(labels: ArrayLike<number>, classes: number, rows: number, label = '--labels'): void {
@@ -91,7 +97,12 @@ export function crossValidatedProbe(x: Features, labels: ArrayLike<number>, clas
     const inTest = new Set(test);
     const train = Array.from({ length: x.rows }, (_, i) => i).filter((i) => !inTest.has(i));
     const s = standardiser(x, train);
-    const models = fitClasses(standardise(x, train, s), train.map((i) => labels[i]), classes, l2);
+    const models = fitClasses(
+      standardise(x, train, s),
+      train.map((i) => labels[i]),
+      classes,
+      l2,
+    );
     const xt = standardise(x, test, s);
     test.forEach((i, k) => {
       const z = models.map((m) => decision(m, xt, k));

@@ -16,7 +16,6 @@ import { loadLabels, REDNESS_LABELS, rednessLabels, type Labels } from '../data/
 import { crossValidatedProbe, type ProbeOptions, type ProbeResult } from './probe.js';
 import { purity, type Purity } from './purity.js';
 
-
 export interface ProbeRequest extends ProbeOptions {
   model: ModelSource;
   patched?: ModelSource;
@@ -96,4 +95,3 @@ export async function probeModels(request: ProbeRequest): Promise<ProbeReport> {
     tensors,
   };
 }
-

@@ -28,7 +28,7 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>, z = Z9
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   // Mid-ranks, so tied scores count one half.
   const ranks = new Float64Array(scores.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && scores[order[j + 1]] === scores[order[i]]) j++;
     for (let k = i; k <= j; k++) ranks[order[k]] = (i + j) / 2 + 1;

@@ -58,7 +58,10 @@ function ownShape(graph: Graph, reshape: NodeProto): TensorProto {
   if (graph.initializer(name)) return ownWeight(graph, reshape, 1);
   const constant = graph.producer(name)!;
   if (graph.uses(name).length > 1) {
-    throw new UsageError(`cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`, 'REFUSED');
+    throw new UsageError(
+      `cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`,
+      'REFUSED',
+    );
   }
   return graph.constantTensor(name)!;
 }
@@ -93,9 +96,16 @@ function ownTensor(graph: Graph, node: NodeProto, input: number): TensorProto {
   const name = node.input[input];
   if (graph.initializer(name)) return ownWeight(graph, node, input);
   const t = graph.constantTensor(name);
-  if (!t) throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it is computed in the graph or a graph input, not a stored constant`, 'REFUSED');
+  if (!t)
+    throw new UsageError(
+      `cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it is computed in the graph or a graph input, not a stored constant`,
+      'REFUSED',
+    );
   if (graph.uses(name).length > 1 || graph.isOutput(name)) {
-    throw new UsageError(`cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it comes from Constant '${graph.producer(name)?.name ?? name}', which other nodes read too`, 'REFUSED');
+    throw new UsageError(
+      `cannot edit '${name}' of ${node.opType} at ${nodeLabel(node)}: it comes from Constant '${graph.producer(name)?.name ?? name}', which other nodes read too`,
+      'REFUSED',
+    );
   }
   return t;
 }
@@ -134,17 +144,34 @@ function tensorEdits(lookup: GraphLookup, tensor: string, axis: number, plan: Wa
   const shape = lookup.type?.(tensor)?.shape;
   const width = shape ? shape[normAxis(axis, shape.length)] : undefined;
   if (typeof width === 'number' && width !== channels) {
-    throw new UsageError(`axis ${axis} of '${tensor}' has ${width} entries, but ${plan.writers[0].node.opType} at ${nodeLabel(plan.writers[0].node)} writes ${channels} channels: give the channel axis with axis`);
+    throw new UsageError(
+      `axis ${axis} of '${tensor}' has ${width} entries, but ${plan.writers[0].node.opType} at ${nodeLabel(plan.writers[0].node)} writes ${channels} channels: give the channel axis with axis`,
+    );
   }
-  for (const d of dims) if (d >= channels) throw new UsageError(`dim ${d} is out of range: '${tensor}' has ${channels} channels on axis ${axis} (0 to ${channels - 1})`);
+  for (const d of dims)
+    if (d >= channels) throw new UsageError(`dim ${d} is out of range: '${tensor}' has ${channels} channels on axis ${axis} (0 to ${channels - 1})`);
   const edits: TensorEdit[] = [];
   for (const { node, op } of plan.writers) {
-    if (prune && op.group !== 1) throw new UsageError(`cannot prune the output channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`, 'REFUSED');
-    edits.push({ node, input: op.writes.input, slices: slicesOf(dims.map((d) => writeSlice(op, d)), op.writes.axis) });
+    if (prune && op.group !== 1)
+      throw new UsageError(
+        `cannot prune the output channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`,
+        'REFUSED',
+      );
+    edits.push({
+      node,
+      input: op.writes.input,
+      slices: slicesOf(
+        dims.map((d) => writeSlice(op, d)),
+        op.writes.axis,
+      ),
+    });
     if (op.bias) {
       const b = lookup.weight(node.input[op.bias.input])!.dims;
       if (b[op.bias.axis] !== channels) {
-        throw new UsageError(`${op.op} at ${nodeLabel(node)} has bias '${node.input[op.bias.input]}' [${b.join(', ')}], which does not hold one entry per channel (${channels}); patch the tensor instead`, 'REFUSED');
+        throw new UsageError(
+          `${op.op} at ${nodeLabel(node)} has bias '${node.input[op.bias.input]}' [${b.join(', ')}], which does not hold one entry per channel (${channels}); patch the tensor instead`,
+          'REFUSED',
+        );
       }
       edits.push({ node, input: op.bias.input, slices: [{ axis: op.bias.axis, indices: dims }] });
     }
@@ -156,11 +183,25 @@ function tensorEdits(lookup: GraphLookup, tensor: string, axis: number, plan: Wa
   for (const { node, op, block } of plan.readers) {
     const read = readCoordinates(op);
     if (read !== channels * block) {
-      throw new UsageError(`${op.op} at ${nodeLabel(node)} reads ${read} coordinates where '${tensor}' has ${channels} channels${block > 1 ? ` of ${block} each` : ''}; patch the tensor instead`, 'REFUSED');
+      throw new UsageError(
+        `${op.op} at ${nodeLabel(node)} reads ${read} coordinates where '${tensor}' has ${channels} channels${block > 1 ? ` of ${block} each` : ''}; patch the tensor instead`,
+        'REFUSED',
+      );
     }
-    if (prune && op.group !== 1) throw new UsageError(`cannot prune the input channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`, 'REFUSED');
+    if (prune && op.group !== 1)
+      throw new UsageError(
+        `cannot prune the input channels of ${op.op} at ${nodeLabel(node)}: it has group=${op.group}, and deleting channels would re-split its groups; ablate instead`,
+        'REFUSED',
+      );
     const coords = dims.flatMap((d) => Array.from({ length: block }, (_, k) => d * block + k));
-    edits.push({ node, input: op.reads.input, slices: slicesOf(coords.map((c) => readSlice(op, c)), op.reads.axis) });
+    edits.push({
+      node,
+      input: op.reads.input,
+      slices: slicesOf(
+        coords.map((c) => readSlice(op, c)),
+        op.reads.axis,
+      ),
+    });
   }
   return edits;
 }
@@ -217,7 +258,8 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
   let axis: number;
   if (options.axis !== undefined && rank !== undefined) {
     axis = options.axis < 0 ? rank + options.axis : options.axis;
-    if (!(Number.isInteger(axis) && axis >= 0 && axis < rank)) throw new UsageError(`axis ${options.axis} is out of range for '${tensor}', which has rank ${rank}`);
+    if (!(Number.isInteger(axis) && axis >= 0 && axis < rank))
+      throw new UsageError(`axis ${options.axis} is out of range for '${tensor}', which has rank ${rank}`);
   } else if (options.axis !== undefined) {
     if (options.axis !== -1) throw new UsageError(`the rank of '${tensor}' is not known, so axis ${options.axis} cannot be checked; give axis -1 or none`);
     axis = -1;

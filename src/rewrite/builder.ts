@@ -22,7 +22,19 @@ import { AttributeType, DataType, type AttributeProto, type NodeProto, type Tens
 
 /** Opset in which each op we emit reached the form we rely on (numpy broadcasting from 7, Min's from 8). */
 const MIN_OPSET: Record<string, number> = {
-  MatMul: 1, Add: 7, Sub: 7, Mul: 7, Div: 7, Pow: 7, Greater: 7, Relu: 6, Cast: 6, Min: 8, Neg: 6, Clip: 6, Transpose: 1,
+  MatMul: 1,
+  Add: 7,
+  Sub: 7,
+  Mul: 7,
+  Div: 7,
+  Pow: 7,
+  Greater: 7,
+  Relu: 6,
+  Cast: 6,
+  Min: 8,
+  Neg: 6,
+  Clip: 6,
+  Transpose: 1,
 };
 
 /** Ops with a legacy (broadcast=1) form below opset 7. */
@@ -52,7 +64,12 @@ export class SubgraphBuilder {
   private readonly ranks = new Map<string, number>();
 
   /** `prefix` names everything this intervention adds, e.g. `sca/suppress_0`. */
-  constructor(readonly graph: Graph, readonly prefix: string, readonly dataType: number, readonly options: BuilderOptions = {}) {
+  constructor(
+    readonly graph: Graph,
+    readonly prefix: string,
+    readonly dataType: number,
+    readonly options: BuilderOptions = {},
+  ) {
     this.taken = graph.allNames();
   }
 
@@ -94,7 +111,10 @@ export class SubgraphBuilder {
         if (this.rank(a) < this.rank(b)) {
           if (opType === 'Add' || opType === 'Mul') inputsUsed = [b, a];
           else if (opType === 'Sub') return this.op('Add', local, [this.op('Neg', `${local}_neg`, [b]), a], attrs, output);
-          else throw new UsageError(`${opType} with a smaller first input has no form valid at the model's opset ${opset} (legacy broadcasting extends the second input only)`);
+          else
+            throw new UsageError(
+              `${opType} with a smaller first input has no form valid at the model's opset ${opset} (legacy broadcasting extends the second input only)`,
+            );
         }
         attributes = [...attrs, intAttr('broadcast', 1)];
       } else if (opType === 'Cast' && opset < 6) {
@@ -103,7 +123,9 @@ export class SubgraphBuilder {
         if (!typeName) throw new UsageError(`Cast to element type ${to} has no form valid at the model's opset ${opset}`);
         attributes = [stringAttr('to', typeName)];
       } else if (!SAME_SINCE_1.has(opType)) {
-        throw new UsageError(`sca needs ${opType}, which has no form valid at the model's opset ${opset} (it needs opset ${MIN_OPSET[opType]}); the opset of an existing model is not raised, as that can change what its nodes mean`);
+        throw new UsageError(
+          `sca needs ${opType}, which has no form valid at the model's opset ${opset} (it needs opset ${MIN_OPSET[opType]}); the opset of an existing model is not raised, as that can change what its nodes mean`,
+        );
       }
     }
     this.nodes.push({ name: this.name(`${local}_node`), opType, domain: '', input: inputsUsed, output: [out], attribute: attributes });

@@ -40,7 +40,6 @@ export function buildErasure(b: SubgraphBuilder, z: string, out: string, e: Eras
   b.op('Sub', 'erase', [z, delta], [], out);
 }
 
-
 /** `sca patch --concept C` for a concept whose anchor carries an eraser; it acts on the tensor's last axis. */
 export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: boolean; shapes?: ReadonlyMap<string, ValueType> }, label = 'model'): AppliedPatch {
   const e = anchor.eraser!;
@@ -53,20 +52,32 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
     throw new UsageError(`${label}: concept '${anchor.concept}' is anchored on axis ${anchor.axis} of '${tensor}'; its eraser acts on the last axis only`);
   }
   const width = type.shape[rank - 1];
-  if (width !== e.mean.length) throw new UsageError(`${label}: the eraser for '${tensor}' has ${e.mean.length} values but the tensor's last axis has ${width ?? 'an unknown length'}`);
+  if (width !== e.mean.length)
+    throw new UsageError(`${label}: the eraser for '${tensor}' has ${e.mean.length} values but the tensor's last axis has ${width ?? 'an unknown length'}`);
   const basis = orthonormalize(e.left);
-  const intervention: Intervention = { mode: 'suppress', target: { kind: 'subspace', basis, tensor, axis: rank - 1, rank, width: e.mean.length }, strength: 1, projection: 'full' };
+  const intervention: Intervention = {
+    mode: 'suppress',
+    target: { kind: 'subspace', basis, tensor, axis: rank - 1, rank, width: e.mean.length },
+    strength: 1,
+    projection: 'full',
+  };
   const base = { tensor, concept: anchor.concept, axis: rank - 1, intervention };
   const record = { concept: anchor.concept, mode: 'erase', method: anchor.provenance?.method ?? 'leace', rank: e.left.length };
   if (options.fold) {
-    if (place.tensor !== tensor || place.split) throw new UsageError(`${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the eraser instead (leave out fold)`, 'REFUSED');
+    if (place.tensor !== tensor || place.split)
+      throw new UsageError(
+        `${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the eraser instead (leave out fold)`,
+        'REFUSED',
+      );
     const edited = foldErasure(ir, tensor, e, label);
     recordIntervention(ir.proto, { kind: 'fold', tensor, ...record, edited });
     return { ...base, prefix: '(folded into weights)', nodes: 0 };
   }
   const largest = Math.max(...[e.mean, ...e.left, ...e.right].map((v) => Math.max(...v.map(Math.abs))));
   if (type.elemType === DataType.FLOAT16 && !(largest < FLOAT16_MAX)) {
-    throw new UsageError(`${label}: the eraser for '${tensor}' has a coefficient of ${largest.toPrecision(3)}, beyond float16's range; it cannot be inserted in this float16 model`);
+    throw new UsageError(
+      `${label}: the eraser for '${tensor}' has a coefficient of ${largest.toPrecision(3)}, beyond float16's range; it cannot be inserted in this float16 model`,
+    );
   }
   const opset = ir.opset();
   if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
@@ -88,7 +99,7 @@ function uniquePrefix(graph: Graph): string {
 
 function attr(node: NodeProto, name: string): number | undefined {
   const a = node.attribute.find((x) => x.name === name);
-  return a === undefined ? undefined : a.f ?? (a.i === undefined ? undefined : Number(a.i));
+  return a === undefined ? undefined : (a.f ?? (a.i === undefined ? undefined : Number(a.i)));
 }
 
 const describe = (node: NodeProto): string => `node '${node.name || node.output[0]}' (${node.opType})`;
@@ -105,11 +116,14 @@ function readersOf(graph: Graph, tensor: string): Reader[] {
     const reads = index === 0 && node.input[0] === tensor && !node.input.slice(1).includes(tensor);
     if (node.opType === 'Gemm' && reads) {
       if ((attr(node, 'transA') ?? 0) !== 0) throw new UsageError(`cannot fold the eraser into ${describe(node)}: transA is not supported`);
-      if ((attr(node, 'alpha') ?? 1) !== 1 || (attr(node, 'beta') ?? 1) !== 1) throw new UsageError(`cannot fold the eraser into ${describe(node)}: alpha and beta must be 1`);
+      if ((attr(node, 'alpha') ?? 1) !== 1 || (attr(node, 'beta') ?? 1) !== 1)
+        throw new UsageError(`cannot fold the eraser into ${describe(node)}: alpha and beta must be 1`);
       return { node, transposed: (attr(node, 'transB') ?? 0) === 1 };
     }
     if (node.opType === 'MatMul' && reads) return { node, transposed: false };
-    throw new UsageError(`cannot fold the eraser into the readers of '${tensor}': ${describe(node)} reads it, and the erasure does not pass through a ${node.opType}; insert it instead (drop --fold)`);
+    throw new UsageError(
+      `cannot fold the eraser into the readers of '${tensor}': ${describe(node)} reads it, and the erasure does not pass through a ${node.opType}; insert it instead (drop --fold)`,
+    );
   });
 }
 
@@ -144,20 +158,25 @@ export function foldErasure(ir: IrModel, tensor: string, e: Eraser, label = 'mod
     if (stored.dims.length !== 2) throw new UsageError(`${label}: cannot fold into ${describe(reader.node)}: its weight is not a matrix`);
     const [rows, cols] = stored.dims.map(Number);
     const n = reader.transposed ? rows : cols;
-    if ((reader.transposed ? cols : rows) !== d) throw new UsageError(`${label}: weight '${stored.name}' of ${describe(reader.node)} does not read ${d} features`);
+    if ((reader.transposed ? cols : rows) !== d)
+      throw new UsageError(`${label}: weight '${stored.name}' of ${describe(reader.node)} does not read ${d} features`);
     const w = tensorFloats(stored, ir.baseDir);
     const at = (i: number, j: number): number => (reader.transposed ? w[j * cols + i] : w[i * cols + j]);
     // LW: r x N, the readers' response to each erased direction.
-    const lw = e.left.map((l) => Array.from({ length: n }, (_, j) => {
-      let s = 0;
-      for (let i = 0; i < d; i++) s += l[i] * at(i, j);
-      return s;
-    }));
+    const lw = e.left.map((l) =>
+      Array.from({ length: n }, (_, j) => {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += l[i] * at(i, j);
+        return s;
+      }),
+    );
     const shift = Array.from({ length: n }, (_, j) => lw.reduce((s, row, k) => s + rMu[k] * row[j], 0));
     const bias = biasOf(graph, reader, n);
     const largest = Math.max(...shift.map(Math.abs));
     if (!bias && largest > 1e-6 * Math.max(1, ...Array.from(w, Math.abs))) {
-      throw new UsageError(`${label}: cannot fold into ${describe(reader.node)}: the eraser shifts its output by a constant and it has no bias to take it; insert the eraser instead (drop --fold)`);
+      throw new UsageError(
+        `${label}: cannot fold into ${describe(reader.node)}: the eraser shifts its output by a constant and it has no bias to take it; insert the eraser instead (drop --fold)`,
+      );
     }
     const out = new Float64Array(rows * cols);
     for (let i = 0; i < d; i++) {
@@ -173,7 +192,10 @@ export function foldErasure(ir: IrModel, tensor: string, e: Eraser, label = 'mod
     if (bias) {
       const t = ownWeight(graph, bias.node, bias.input);
       const values = tensorFloats(t, ir.baseDir);
-      setTensorFloats(t, Array.from(values, (v, j) => v + shift[j]));
+      setTensorFloats(
+        t,
+        Array.from(values, (v, j) => v + shift[j]),
+      );
       edited.push(t.name!);
     } else if (reader.node.opType === 'Gemm' && largest > 0) {
       // A Gemm without C gets one, so the small constant term is kept exactly.

@@ -38,7 +38,11 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
   const readers: Reader[] = [];
   const visit = (tensor: string, axis: number): void => {
     for (const { node, index } of graph.uses(tensor)) {
-      if (index < 0) throw new UsageError(`cannot fold into the readers of '${target.tensor}': node '${nodeLabel(node)}' (${node.opType}) reads '${tensor}' inside its subgraph`, 'REFUSED');
+      if (index < 0)
+        throw new UsageError(
+          `cannot fold into the readers of '${target.tensor}': node '${nodeLabel(node)}' (${node.opType}) reads '${tensor}' inside its subgraph`,
+          'REFUSED',
+        );
       const step = stepDown(node, tensor, axis, lookup, 'fold');
       switch (step.kind) {
         case 'weight':
@@ -46,9 +50,16 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
           break;
         case 'through':
           if (step.block && step.block > 1) {
-            throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} spreads each channel over ${step.block} coordinates; fold at its output instead`, 'REFUSED');
+            throw new UsageError(
+              `cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} spreads each channel over ${step.block} coordinates; fold at its output instead`,
+              'REFUSED',
+            );
           }
-          if (graph.isOutput(step.tensor)) throw new UsageError(`cannot fold: '${step.tensor}' carries the edited channels to a graph output, which a fold into weights would leave unchanged`, 'REFUSED');
+          if (graph.isOutput(step.tensor))
+            throw new UsageError(
+              `cannot fold: '${step.tensor}' carries the edited channels to a graph output, which a fold into weights would leave unchanged`,
+              'REFUSED',
+            );
           visit(step.tensor, step.axis);
           break;
         case 'shape':
@@ -56,7 +67,10 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
         case 'refuse':
           throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${step.message}`, 'REFUSED');
         default:
-          throw new UsageError(`cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} does not read it through a weight`, 'REFUSED');
+          throw new UsageError(
+            `cannot fold into the readers of '${target.tensor}': ${node.opType} at ${nodeLabel(node)} does not read it through a weight`,
+            'REFUSED',
+          );
       }
     }
   };
@@ -80,7 +94,8 @@ export function foldIntoReaders(model: Model, target: Target, basis: number[][],
       throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight '${name}' is not a stored initializer`, 'REFUSED');
     }
     const width = fold.axis === 0 ? fold.rows : fold.cols;
-    if (width !== target.width) throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);
+    if (width !== target.width)
+      throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);
     const t = ownWeight(graph, node, input);
     foldTensorLowRank(t, model.baseDir, fold.axis, { basis, scale: c });
     edited.push(t.name!);

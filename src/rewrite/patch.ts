@@ -58,7 +58,6 @@ export interface AppliedPatch {
   notes?: string[];
 }
 
-
 export interface PatchOptions {
   /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
   shapes?: ReadonlyMap<string, ValueType>;
@@ -94,7 +93,8 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   ir.graph.require(tensor, label);
   // Nothing can be inserted without a default-domain opset: say that before anything about placement.
   const opset = ir.opset();
-  if (opset === undefined && !request.fold) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  if (opset === undefined && !request.fold)
+    throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
   const place = placeIntervention(ir, tensor, label);
 
   const type = tensorType(ir, tensor, label, options.shapes);
@@ -106,7 +106,11 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const intervention = resolveIntervention(request, target);
 
   if (request.fold) {
-    if (place.tensor !== tensor || place.split) throw new UsageError(`${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the patch instead (leave out fold)`, 'REFUSED');
+    if (place.tensor !== tensor || place.split)
+      throw new UsageError(
+        `${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the patch instead (leave out fold)`,
+        'REFUSED',
+      );
     return foldPatch(ir, request, target, intervention);
   }
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);

@@ -43,12 +43,16 @@ export function placeIntervention(ir: IrModel, tensor: string, label: string): P
   const g = ir.graph;
   const place: Placement = { requested: tensor, tensor, notes: [] };
   if (g.isInput(tensor) && g.isOutput(tensor)) {
-    throw refused(`${label}: '${tensor}' is both a graph input and a graph output; the output would keep the unpatched value: patch a tensor computed from it instead`);
+    throw refused(
+      `${label}: '${tensor}' is both a graph input and a graph output; the output would keep the unpatched value: patch a tensor computed from it instead`,
+    );
   }
   const producer = g.producer(tensor);
   if (producer?.opType === 'QuantizeLinear') {
     const dq = g.consumers(tensor).find((n) => n.opType === 'DequantizeLinear');
-    throw refused(`${label}: '${tensor}' is the quantized (integer) form written by ${describe(producer)}${dq ? `; patch '${dq.output[0]}', the dequantized value its readers use` : ''}`);
+    throw refused(
+      `${label}: '${tensor}' is the quantized (integer) form written by ${describe(producer)}${dq ? `; patch '${dq.output[0]}', the dequantized value its readers use` : ''}`,
+    );
   }
   if (producer) placeOnFusedOutput(g, producer, tensor, place, label);
   placeOnQuantized(g, tensor, place, label);
@@ -64,20 +68,28 @@ function placeOnFusedOutput(g: Graph, node: NodeProto, tensor: string, place: Pl
   const here = `'${tensor}' is ${outName(index)} of ${describe(node)}`;
   if (found.kind === 'unknown') {
     const others = node.output.filter((o, i) => o && i !== index).map((o) => `'${o}'`);
-    throw refused(`${label}: ${here}, an op this toolkit does not know; it also writes ${others.join(', ')}, which it may compute from the same value inside the op, where a patch here would not reach: patch one of its inputs, or a reader of '${tensor}', instead`);
+    throw refused(
+      `${label}: ${here}, an op this toolkit does not know; it also writes ${others.join(', ')}, which it may compute from the same value inside the op, where a patch here would not reach: patch one of its inputs, or a reader of '${tensor}', instead`,
+    );
   }
   const stale = found.derived.map((i) => `${outName(i)} '${node.output[i]}'`).join(' and ');
   if (found.kind === 'derived') {
-    throw refused(`${label}: ${here}, which also computes ${stale} from that value inside the op, where a patch here would not reach${found.instead ? `: ${found.instead}` : ''}`);
+    throw refused(
+      `${label}: ${here}, which also computes ${stale} from that value inside the op, where a patch here would not reach${found.instead ? `: ${found.instead}` : ''}`,
+    );
   }
   if (found.kind === 'split') {
     if (found.split === 'skip-simplified-layernorm' && node.output[1]) {
-      throw refused(`${label}: ${here}, whose output 1 '${node.output[1]}' (mean) is written too; the op cannot be split into Add and SimplifiedLayerNormalization with that output kept`);
+      throw refused(
+        `${label}: ${here}, whose output 1 '${node.output[1]}' (mean) is written too; the op cannot be split into Add and SimplifiedLayerNormalization with that output kept`,
+      );
     }
     if (g.subgraphs(node).length) throw refused(`${label}: ${describe(node)} holds subgraphs and cannot be split`);
     place.split = { node, kind: found.split };
     const norm = found.split === 'skip-layernorm' ? 'LayerNormalization' : 'SimplifiedLayerNormalization';
-    place.notes.push(`${describe(node)} computes ${stale} from '${tensor}' inside the op: split it into Add and ${norm} (same outputs, same names) so the patch reaches ${found.derived.length > 1 ? 'them' : 'it'}`);
+    place.notes.push(
+      `${describe(node)} computes ${stale} from '${tensor}' inside the op: split it into Add and ${norm} (same outputs, same names) so the patch reaches ${found.derived.length > 1 ? 'them' : 'it'}`,
+    );
   }
 }
 
@@ -85,10 +97,15 @@ function placeOnQuantized(g: Graph, tensor: string, place: Placement, label: str
   const path = quantizedPath(g, tensor);
   if (path.kind === 'none') return;
   if (path.kind === 'mixed') {
-    throw refused(`${label}: '${tensor}' is quantized by QuantizeLinear '${path.quantize.name ?? ''}' before its readers, but ${path.why}, so no one place acts on the value every reader computes with: patch a tensor that is not quantized, or the DequantizeLinear output itself`);
+    throw refused(
+      `${label}: '${tensor}' is quantized by QuantizeLinear '${path.quantize.name ?? ''}' before its readers, but ${path.why}, so no one place acts on the value every reader computes with: patch a tensor that is not quantized, or the DequantizeLinear output itself`,
+    );
   }
   if (path.kind !== 'pair') return;
-  if (place.split) throw refused(`${label}: '${tensor}' is both the output of a fused op that must be split and quantized before its readers; patch the DequantizeLinear output '${path.value}' instead`);
+  if (place.split)
+    throw refused(
+      `${label}: '${tensor}' is both the output of a fused op that must be split and quantized before its readers; patch the DequantizeLinear output '${path.value}' instead`,
+    );
   place.tensor = path.value;
   place.quantized = { quantize: path.quantize.name ?? '', dequantize: path.dequantize.name ?? '' };
   place.notes.push(
@@ -142,7 +159,14 @@ function splitSkipNorm(g: Graph, node: NodeProto, kind: SplitKind, b: SubgraphBu
   const epsilon = node.attribute.find((a) => a.name === 'epsilon');
   const nodes: NodeProto[] = [];
   const add = (inputs: string[], output: string): void => {
-    nodes.push({ name: b.name(`split/Add${nodes.length ? `_${nodes.length}` : ''}`), opType: 'Add', domain: '', input: inputs, output: [output], attribute: [] });
+    nodes.push({
+      name: b.name(`split/Add${nodes.length ? `_${nodes.length}` : ''}`),
+      opType: 'Add',
+      domain: '',
+      input: inputs,
+      output: [output],
+      attribute: [],
+    });
   };
   if (bias) {
     const partial = b.name('split/input_skip_sum');

@@ -19,7 +19,10 @@ export const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataTyp
 
 /** The shape of a tensor could not be found without running the model; carries the tensor so a caller can probe it. */
 export class ShapeUnknownError extends UsageError {
-  constructor(readonly tensor: string, message: string) {
+  constructor(
+    readonly tensor: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -30,9 +30,7 @@ export interface ReaderEdit {
 }
 
 /** A per-channel constant between writer and tensor: a bias Add (its constant input) or a BatchNormalization. */
-export type AffineEdit =
-  | { kind: 'bias'; node: NodeProto; bias: string; tensor: string; axis: number }
-  | { kind: 'batchnorm'; node: NodeProto };
+export type AffineEdit = { kind: 'bias'; node: NodeProto; bias: string; tensor: string; axis: number } | { kind: 'batchnorm'; node: NodeProto };
 
 /** A tensor that carries the channels on `axis`, each channel `block` coordinates long: pruning shrinks its declared shape. */
 export interface Carrier {
@@ -137,7 +135,8 @@ function walkUp(ctx: Ctx, start: string, startAxis: number, plan: WalkPlan): str
       if (side) {
         return `'${tensor}' (on the way from '${start}' to the weights that write it) is also read by ${side.opType} at ${nodeLabel(side)}, which would see the edit too; ${edit} at '${start}' is unsound: anchor at '${tensor}' instead, or patch '${start}'`;
       }
-      if (graph.isOutput(tensor)) return `'${tensor}' (on the way from '${start}' to the weights that write it) is a graph output, which the edit would change; patch '${start}' instead`;
+      if (graph.isOutput(tensor))
+        return `'${tensor}' (on the way from '${start}' to the weights that write it) is a graph output, which the edit would change; patch '${start}' instead`;
       plan.carriers.push({ tensor, axis, block: 1 });
     }
     const step: Step = stepUp(tensor, axis, lookup, edit);
@@ -165,7 +164,8 @@ function walkUp(ctx: Ctx, start: string, startAxis: number, plan: WalkPlan): str
         axis = step.axis;
         break;
       case 'channelAffine':
-        if (step.node.output.filter(Boolean).length > 1) return `BatchNormalization at ${nodeLabel(step.node)} is in training mode (it has running-statistics outputs); export the model in eval mode`;
+        if (step.node.output.filter(Boolean).length > 1)
+          return `BatchNormalization at ${nodeLabel(step.node)} is in training mode (it has running-statistics outputs); export the model in eval mode`;
         plan.affines.push({ kind: 'batchnorm', node: step.node as NodeProto });
         via = [step.node];
         tensor = step.tensor;
@@ -196,7 +196,8 @@ function walkUp(ctx: Ctx, start: string, startAxis: number, plan: WalkPlan): str
 
 function walkFactor(ctx: Ctx, factor: string, axis: number, product: NodeLike, plan: WalkPlan): string | undefined {
   const other = ctx.lookup.uses(factor).find((n) => n !== product);
-  if (other) return `'${factor}' (a factor of Mul at ${nodeLabel(product)}) is also read by ${other.opType} at ${nodeLabel(other)}, which would see the edit too`;
+  if (other)
+    return `'${factor}' (a factor of Mul at ${nodeLabel(product)}) is also read by ${other.opType} at ${nodeLabel(other)}, which would see the edit too`;
   if (ctx.graph.isOutput(factor)) return `'${factor}' (a factor of Mul at ${nodeLabel(product)}) is a graph output, which the edit would change`;
   plan.carriers.push({ tensor: factor, axis, block: 1 });
   return walkUp(ctx, factor, axis, plan);

@@ -16,8 +16,14 @@ export type Device = 'cpu' | 'cuda';
 
 /** onnxruntime's name for each TensorProto.DataType the toolkit feeds or reads. */
 export const ORT_TYPE: Record<number, ort.Tensor.Type> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
-  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.INT32]: 'int32',
+  [DataType.INT64]: 'int64',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT8]: 'int8',
+  [DataType.BOOL]: 'bool',
+  [DataType.FLOAT16]: 'float16',
 };
 
 export function onnxTypeOf(type: ort.Tensor.Type): number | undefined {
@@ -26,9 +32,14 @@ export function onnxTypeOf(type: ort.Tensor.Type): number | undefined {
 }
 
 const ZEROS: Partial<Record<ort.Tensor.Type, (n: number) => ort.Tensor.DataType>> = {
-  float32: (n) => new Float32Array(n), float64: (n) => new Float64Array(n), int32: (n) => new Int32Array(n),
-  int64: (n) => new BigInt64Array(n), uint8: (n) => new Uint8Array(n), int8: (n) => new Int8Array(n),
-  bool: (n) => new Uint8Array(n), float16: (n) => new Uint16Array(n),
+  float32: (n) => new Float32Array(n),
+  float64: (n) => new Float64Array(n),
+  int32: (n) => new Int32Array(n),
+  int64: (n) => new BigInt64Array(n),
+  uint8: (n) => new Uint8Array(n),
+  int8: (n) => new Int8Array(n),
+  bool: (n) => new Uint8Array(n),
+  float16: (n) => new Uint16Array(n),
 };
 
 /** A tensor of zeros of an ONNX element type, or undefined for types the toolkit cannot feed. */
@@ -96,9 +107,7 @@ export async function openSession(model: string | Uint8Array, device: Device = '
     ...(externalDataDir ? { extra: { session: { model_external_initializers_file_folder_path: externalDataDir } } } : {}),
   };
   try {
-    return typeof model === 'string'
-      ? await ort.InferenceSession.create(model, options)
-      : await ort.InferenceSession.create(model, options);
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {
     const label = typeof model === 'string' ? model : 'model';
     throw new UsageError(`${label}: onnxruntime cannot load it (${firstLine((err as Error).message)})`, 'BAD_MODEL');

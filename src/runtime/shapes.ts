@@ -35,7 +35,9 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
       }
       bytes += dims.reduce((a, b) => a * b, 1) * (elementBytes(elemType) ?? 8);
       if (bytes > PROBE_INPUT_LIMIT) {
-        throw new UsageError(`${label}: cannot infer the shapes needed, and running the model to find them would need inputs of ${(bytes / 2 ** 20).toFixed(0)} MiB or more (limit ${PROBE_INPUT_LIMIT / 2 ** 20} MiB)`);
+        throw new UsageError(
+          `${label}: cannot infer the shapes needed, and running the model to find them would need inputs of ${(bytes / 2 ** 20).toFixed(0)} MiB or more (limit ${PROBE_INPUT_LIMIT / 2 ** 20} MiB)`,
+        );
       }
       const zeros = zerosTensor(elemType, dims);
       if (!zeros) throw new UsageError(`${label}: cannot make a probe input for '${input.name}' (element type ${elemType})`);
@@ -51,7 +53,9 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
   const session = await openSession(serializeModel(probe), 'cpu', usesExternalData(model) ? model.baseDir : undefined);
   try {
     const first = await session.run(ones, tensors).catch((err: Error) => {
-      throw new UsageError(`${label}: cannot infer the shapes needed, and onnxruntime cannot run the model to find them (${String(err.message).split('\n')[0]})`);
+      throw new UsageError(
+        `${label}: cannot infer the shapes needed, and onnxruntime cannot run the model to find them (${String(err.message).split('\n')[0]})`,
+      );
     });
     // A model that fixes its batch size inside the graph may refuse 2: then only the first run speaks.
     const second = await session.run(twos, tensors).catch(() => first);

@@ -25,7 +25,12 @@ export function resolveSource(source: string | LoadedSource): LoadedSource {
  * is refused with suggestions), with `inputValues` set as the defaults of
  * initializer-backed inputs. With nothing to add, the file runs as it is.
  */
-export async function openWithOutputs(source: LoadedSource, tensors: string[], device: Device, inputValues: Record<string, number> = {}): Promise<ort.InferenceSession> {
+export async function openWithOutputs(
+  source: LoadedSource,
+  tensors: string[],
+  device: Device,
+  inputValues: Record<string, number> = {},
+): Promise<ort.InferenceSession> {
   const graph = source.model.proto.graph!;
   const ir = new Graph(graph);
   for (const t of tensors) ir.require(t, source.label);

@@ -79,7 +79,13 @@ function editSelectivity(net: Network, params: Float64Array, edit: LatentEdit, p
 }
 
 /** Selectivity of one intervention on an n^3 grid (SCA.md: 8, the notebooks also print 20). */
-export function interventionSelectivity(net: Network, params: Float64Array, intervention: 'suppression' | 'ablation', grid = SELECTIVITY_GRID, power: number = SELECTIVITY_POWER[intervention]): number | null {
+export function interventionSelectivity(
+  net: Network,
+  params: Float64Array,
+  intervention: 'suppression' | 'ablation',
+  grid = SELECTIVITY_GRID,
+  power: number = SELECTIVITY_POWER[intervention],
+): number | null {
   const cube = colorCube(grid);
   const errors = perColorMse(cube, infer(net, params, flat(cube), editFor(intervention, net.architecture.latent)).out);
   return selectivity(cube, errors, power) ?? null;
@@ -114,7 +120,11 @@ export function evaluateSeed(net: Network, params: Float64Array, preset: Preset)
 
   const names = Object.keys(NAMED_COLORS);
   const named = flat(names.map((n) => NAMED_COLORS[n]));
-  const mses = (edit: LatentEdit) => perColorMse(names.map((n) => NAMED_COLORS[n]), infer(net, params, named, edit).out);
+  const mses = (edit: LatentEdit) =>
+    perColorMse(
+      names.map((n) => NAMED_COLORS[n]),
+      infer(net, params, named, edit).out,
+    );
   const base = mses({ kind: 'none' });
   const sup = mses(editFor('suppression', latent));
   const abl = mses(editFor('ablation', latent));

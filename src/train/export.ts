@@ -27,7 +27,9 @@ function scalar(graph: GraphProto, name: string, value: number): string {
 /** Gemm (weights stored [in, out], as the trainer keeps them) then GELU as torch.onnx writes it: x * (1 + erf(x / sqrt2)) * 0.5. */
 function addLinear(graph: GraphProto, params: Float64Array, layer: Layer, input: string, activation: boolean, output?: string): string {
   const { inDim: fanIn, outDim: out } = layer;
-  graph.initializer.push(makeTensor(`${layer.name}.weight`, DataType.FLOAT, [fanIn, out], Float32Array.from(params.subarray(layer.weight, layer.weight + fanIn * out))));
+  graph.initializer.push(
+    makeTensor(`${layer.name}.weight`, DataType.FLOAT, [fanIn, out], Float32Array.from(params.subarray(layer.weight, layer.weight + fanIn * out))),
+  );
   graph.initializer.push(makeTensor(`${layer.name}.bias`, DataType.FLOAT, [out], Float32Array.from(params.subarray(layer.bias, layer.bias + out))));
   const gemm = activation || !output ? `/${layer.name}/Gemm_output_0` : output;
   graph.node.push(node('Gemm', [input, `${layer.name}.weight`, `${layer.name}.bias`], [gemm], [], `/${layer.name}/Gemm`));

@@ -86,7 +86,17 @@ function linearForward(params: Float64Array, w: number, b: number, inDim: number
 }
 
 /** Accumulates dW = x^T g and db = sum g into grads; returns g W^T. */
-function linearBackward(params: Float64Array, grads: Float64Array, w: number, b: number, inDim: number, outDim: number, x: Float64Array, g: Float64Array, rows: number): Float64Array {
+function linearBackward(
+  params: Float64Array,
+  grads: Float64Array,
+  w: number,
+  b: number,
+  inDim: number,
+  outDim: number,
+  x: Float64Array,
+  g: Float64Array,
+  rows: number,
+): Float64Array {
   const gx = new Float64Array(rows * inDim);
   for (let r = 0; r < rows; r++) {
     const go = r * outDim;
@@ -136,7 +146,14 @@ export function forwardStack(params: Float64Array, layers: Layer[], input: Float
  * Accumulates the parameter gradients of one stack into `grads` from the
  * gradient of its output; returns the gradient of its input.
  */
-export function backwardStack(params: Float64Array, grads: Float64Array, layers: Layer[], cache: StackCache, gradOut: Float64Array, rows: number): Float64Array {
+export function backwardStack(
+  params: Float64Array,
+  grads: Float64Array,
+  layers: Layer[],
+  cache: StackCache,
+  gradOut: Float64Array,
+  rows: number,
+): Float64Array {
   let g = gradOut;
   for (let li = layers.length - 1; li >= 0; li--) {
     const l = layers[li];

@@ -36,7 +36,13 @@ export interface Preset {
 
 const HIDDEN = 16;
 
-export const PAPER_LEARNING_RATE: Keyframes = [[0, 1e-8], [10, 0.01], [750, 0.1], [1425, 0.1], [1500, 0.05]];
+export const PAPER_LEARNING_RATE: Keyframes = [
+  [0, 1e-8],
+  [10, 0.01],
+  [750, 0.1],
+  [1425, 0.1],
+  [1500, 0.05],
+];
 
 const ISOLATED: Preset = {
   name: 'isolated',
@@ -46,10 +52,28 @@ const ISOLATED: Preset = {
   batch: 64,
   learningRate: PAPER_LEARNING_RATE,
   weights: {
-    separate: [[0, 0.01], [248, 0.01], [750, 0.001], [1425, 0]],
-    anchor: [[0, 0], [248, 0.1], [750, 0.1], [1425, 0]],
-    antiAnchor: [[0, 0], [248, 0.05], [1425, 0]],
-    antiSubspace: [[0, 0.25], [750, 0.003], [1425, 0]],
+    separate: [
+      [0, 0.01],
+      [248, 0.01],
+      [750, 0.001],
+      [1425, 0],
+    ],
+    anchor: [
+      [0, 0],
+      [248, 0.1],
+      [750, 0.1],
+      [1425, 0],
+    ],
+    antiAnchor: [
+      [0, 0],
+      [248, 0.05],
+      [1425, 0],
+    ],
+    antiSubspace: [
+      [0, 0.25],
+      [750, 0.003],
+      [1425, 0],
+    ],
   },
   vibrantLabels: false,
   intervention: 'ablation',
@@ -64,8 +88,17 @@ export const PRESETS: Record<PresetName, Preset> = {
     experiment: '2.10.1',
     weights: {
       separate: ISOLATED.weights.separate,
-      anchor: [[0, 0], [248, 0.1], [750, 0.12], [1425, 0]],
-      antiSubspace: [[0, 0.25], [750, 0.005], [1425, 0]],
+      anchor: [
+        [0, 0],
+        [248, 0.1],
+        [750, 0.12],
+        [1425, 0],
+      ],
+      antiSubspace: [
+        [0, 0.25],
+        [750, 0.005],
+        [1425, 0],
+      ],
     },
   },
   anchored: {
@@ -76,9 +109,22 @@ export const PRESETS: Record<PresetName, Preset> = {
     batch: 64,
     learningRate: PAPER_LEARNING_RATE,
     weights: {
-      separate: [[0, 0.01], [750, 0.01], [1425, 0]],
-      anchor: [[0, 0.01], [750, 0.1], [1425, 0]],
-      subspace: [[0, 0.01], [375, 0.1], [1125, 0.1], [1425, 0]],
+      separate: [
+        [0, 0.01],
+        [750, 0.01],
+        [1425, 0],
+      ],
+      anchor: [
+        [0, 0.01],
+        [750, 0.1],
+        [1425, 0],
+      ],
+      subspace: [
+        [0, 0.01],
+        [375, 0.1],
+        [1125, 0.1],
+        [1425, 0],
+      ],
     },
     vibrantLabels: true,
     intervention: 'suppression',

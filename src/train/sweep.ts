@@ -89,25 +89,27 @@ export async function sweep(config: TrainConfig, seeds: number[], options: Sweep
     const workers: Worker[] = [];
     try {
       await Promise.all(
-        Array.from({ length: jobs }, () =>
-          new Promise<void>((resolve, reject) => {
-            const worker = new Worker(script);
-            workers.push(worker);
-            const next = () => {
-              const seed = queue.shift();
-              if (seed === undefined) resolve();
-              else worker.postMessage({ config, seed, reportSteps: Boolean(options.onSteps) });
-            };
-            worker.on('message', (m: WorkerMessage) => {
-              if (m.kind === 'steps') return progress(m.seed, m.done);
-              report(m.result);
+        Array.from(
+          { length: jobs },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const worker = new Worker(script);
+              workers.push(worker);
+              const next = () => {
+                const seed = queue.shift();
+                if (seed === undefined) resolve();
+                else worker.postMessage({ config, seed, reportSteps: Boolean(options.onSteps) });
+              };
+              worker.on('message', (m: WorkerMessage) => {
+                if (m.kind === 'steps') return progress(m.seed, m.done);
+                report(m.result);
+                next();
+              });
+              worker.on('error', reject);
+              // An exit before the queue is done (after it, this reject is a no-op).
+              worker.on('exit', (code) => reject(new Error(`a sweep worker stopped (exit code ${code})`)));
               next();
-            });
-            worker.on('error', reject);
-            // An exit before the queue is done (after it, this reject is a no-op).
-            worker.on('exit', (code) => reject(new Error(`a sweep worker stopped (exit code ${code})`)));
-            next();
-          }),
+            }),
         ),
       );
     } finally {

@@ -7,7 +7,17 @@
  */
 import { Adam } from './adam.js';
 import { colorCube, sampleBatch } from './data.js';
-import { backwardStack, forwardStack, initialParameters, network, normalizeBackward, normalizeRows, type Architecture, type Network, type StackCache } from './network.js';
+import {
+  backwardStack,
+  forwardStack,
+  initialParameters,
+  network,
+  normalizeBackward,
+  normalizeRows,
+  type Architecture,
+  type Network,
+  type StackCache,
+} from './network.js';
 import { PRESETS, VIBRANT_DIMS, withPeakLearningRate, type Preset, type PresetName, type TermName } from './presets.js';
 import { Random } from '../maths/random.js';
 import { anchor } from './regularizers/anchor.js';

@@ -70,7 +70,9 @@ export class Progress {
       const decile = Math.floor(fraction * 10);
       if (decile <= this.lastDecile || decile >= 10 || elapsed * 1000 < this.quietMs) return;
       this.lastDecile = decile;
-      this.stream.write(`${this.label}: ${Math.round(fraction * 100)}% (${this.unit(done)}/${this.unit(this.total)}), ${formatSeconds(elapsed)} elapsed, about ${formatSeconds(left)} left\n`);
+      this.stream.write(
+        `${this.label}: ${Math.round(fraction * 100)}% (${this.unit(done)}/${this.unit(this.total)}), ${formatSeconds(elapsed)} elapsed, about ${formatSeconds(left)} left\n`,
+      );
       return;
     }
     const t = this.now();
@@ -90,7 +92,11 @@ export class Progress {
 }
 
 /** Progress for writing a model (saveModel's onProgress): silent unless the write takes over a second. */
-export function writingProgress(label = 'writing', stream: ProgressStream = process.stderr, options: ProgressOptions = {}): (written: number, total: number) => void {
+export function writingProgress(
+  label = 'writing',
+  stream: ProgressStream = process.stderr,
+  options: ProgressOptions = {},
+): (written: number, total: number) => void {
   let progress: Progress | undefined;
   return (written, total) => {
     progress ??= new Progress(label, total, stream, { unit: megabytes, ...options });

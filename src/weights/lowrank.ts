@@ -143,7 +143,17 @@ function planFold(w: WeightMatrix, map: LowRankMap, options: FoldOptions): FoldP
   // With D on the column axis, row r of W Qᵀ needs row r of W alone: chunks of whole rows take one pass, not two.
   const onePass = axis === 1 && chunk >= cols;
   if (onePass) chunk -= chunk % cols;
-  return { w, elementBytes, chunk: Math.min(chunk, rows * cols), k, width, q, scale: map.scale, onePass, p: new Float64Array(axis === 0 ? k * cols : rows * k) };
+  return {
+    w,
+    elementBytes,
+    chunk: Math.min(chunk, rows * cols),
+    k,
+    width,
+    q,
+    scale: map.scale,
+    onePass,
+    p: new Float64Array(axis === 0 ? k * cols : rows * k),
+  };
 }
 
 /**
@@ -191,7 +201,7 @@ export class FoldedWeight extends LazyBytes {
 
 /** Calls `segment(r, c0, n, i)` for each row's run in a chunk: elements i..i+n of the chunk are W[r][c0..c0+n). */
 function forEachRowRun(start: number, count: number, cols: number, segment: (r: number, c0: number, n: number, i: number) => void): void {
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const r = Math.floor((start + i) / cols);
     const c0 = start + i - r * cols;
     const n = Math.min(cols - c0, count - i);

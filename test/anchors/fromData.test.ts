@@ -62,16 +62,22 @@ describe('LEACE', () => {
     const { x, labels } = plantedConcept(800, 5, 2, 1, 21);
     const e = fitLeace(x, labels, 2);
     const mu = columnMeans(x);
-    const sigma = Array.from({ length: 5 }, (_, a) => Array.from({ length: 5 }, (_, b) => {
-      let s = 0;
-      for (let i = 0; i < x.rows; i++) s += (x.data[i * 5 + a] - mu[a]) * (x.data[i * 5 + b] - mu[b]);
-      return s / x.rows;
-    }));
+    const sigma = Array.from({ length: 5 }, (_, a) =>
+      Array.from({ length: 5 }, (_, b) => {
+        let s = 0;
+        for (let i = 0; i < x.rows; i++) s += (x.data[i * 5 + a] - mu[a]) * (x.data[i * 5 + b] - mu[b]);
+        return s / x.rows;
+      }),
+    );
     const m1 = classMeans(x, labels, 2)[1];
     const p1 = Array.from(labels).filter((l) => l === 1).length / x.rows;
     const sxz = Matrix.columnVector(Array.from(m1, (v, j) => (v - mu[j]) * p1));
     const sInv = inverse(new Matrix(sigma));
-    const expected = sxz.mmul(inverse(sxz.transpose().mmul(sInv).mmul(sxz))).mmul(sxz.transpose()).mmul(sInv).to2DArray();
+    const expected = sxz
+      .mmul(inverse(sxz.transpose().mmul(sInv).mmul(sxz)))
+      .mmul(sxz.transpose())
+      .mmul(sInv)
+      .to2DArray();
     const got = eraserMatrix(e);
     for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) expect(got[i][j]).toBeCloseTo(expected[i][j], 8);
   });
@@ -89,14 +95,24 @@ describe('LEACE', () => {
   });
 
   it('refuses labels whose classes have the same mean', () => {
-    const x = features([[1, 0], [-1, 0], [1, 0], [-1, 0]]);
+    const x = features([
+      [1, 0],
+      [-1, 0],
+      [1, 0],
+      [-1, 0],
+    ]);
     expect(() => fitLeace(x, Int32Array.from([0, 0, 1, 1]), 2)).toThrow(/class means are equal/);
   });
 });
 
 describe('mean-diff', () => {
   it('is the normalised difference of the class means', () => {
-    const x = features([[1, 0, 0], [3, 0, 2], [1, 4, 0], [1, 4, 2]]);
+    const x = features([
+      [1, 0, 0],
+      [3, 0, 2],
+      [1, 4, 0],
+      [1, 4, 2],
+    ]);
     // class 0: rows 0,1 mean [2,0,1]; class 1: rows 2,3 mean [1,4,1]; difference [-1,4,0] / sqrt(17)
     const d = meanDifference(x, Int32Array.from([0, 0, 1, 1]), 2);
     expect(d[0]).toBeCloseTo(-1 / Math.sqrt(17), 12);
@@ -107,7 +123,12 @@ describe('mean-diff', () => {
   it('follows a planted offset', () => {
     const { x, labels, offsets } = plantedConcept(2000, 8, 2, 2, 41);
     const d = meanDifference(x, labels, 2);
-    expect(cosine(d, offsets[1].map((v, j) => v - offsets[0][j]))).toBeGreaterThan(0.97);
+    expect(
+      cosine(
+        d,
+        offsets[1].map((v, j) => v - offsets[0][j]),
+      ),
+    ).toBeGreaterThan(0.97);
   });
 
   it('needs two classes', () => {

@@ -34,7 +34,10 @@ describe('library errors', () => {
     const cases: [PatchRequest, RegExp][] = [
       [{ concept: 'red', mode: 'erase' as never }, /^mode: expected one of suppress, amplify, steer, clamp, got 'erase'$/],
       [{ tensor: 'bottleneck', mode: 'suppress', dims: [9] }, /dim 9 is out of range for axis 1 of 'bottleneck'/],
-      [{ tensor: 'bottleneck', mode: 'suppress', dims: [0], fold: true, strengthInput: 's' }, /^fold bakes the strength into the weights; it cannot take a strength input$/],
+      [
+        { tensor: 'bottleneck', mode: 'suppress', dims: [0], fold: true, strengthInput: 's' },
+        /^fold bakes the strength into the weights; it cannot take a strength input$/,
+      ],
     ];
     for (const [request, message] of cases) {
       const err = await thrown(() => patchModel(loadModel(MODEL), [request]));
@@ -69,12 +72,30 @@ describe('library errors', () => {
 
 describe('importing the library', () => {
   it('exports the typed surface: load/save, patch, ablate, anchors, compare, check, train', () => {
-    for (const name of ['loadModel', 'saveModel', 'patchModel', 'ablate', 'ablateDims', 'foldIntoReaders', 'probeModels', 'anchorFromData', 'readAnchors', 'writeAnchors', 'compareModels', 'renderReport', 'runChecks', 'checkSummaryMarkdown', 'trainColorModel', 'ScaError', 'UsageError']) {
+    for (const name of [
+      'loadModel',
+      'saveModel',
+      'patchModel',
+      'ablate',
+      'ablateDims',
+      'foldIntoReaders',
+      'probeModels',
+      'anchorFromData',
+      'readAnchors',
+      'writeAnchors',
+      'compareModels',
+      'renderReport',
+      'runChecks',
+      'checkSummaryMarkdown',
+      'trainColorModel',
+      'ScaError',
+      'UsageError',
+    ]) {
       expect(typeof (sca_ as Record<string, unknown>)[name], name).toBe('function');
     }
   });
 
-  it('changes nothing process-wide: no tfjs loaded (so no module hook), onnxruntime\'s log level untouched, until asked', () => {
+  it("changes nothing process-wide: no tfjs loaded (so no module hook), onnxruntime's log level untouched, until asked", () => {
     const index = path.join(ROOT, 'dist', 'src', 'index.js');
     expect(fs.existsSync(index), 'run npm run build').toBe(true);
     const script = `
@@ -94,11 +115,19 @@ describe('importing the library', () => {
 });
 
 describe('trainColorModel (the paper-recipe trainer)', () => {
-  it('trains a preset\'s seeds, reports steps as it goes, and writes the pick with its anchors', async () => {
+  it("trains a preset's seeds, reports steps as it goes, and writes the pick with its anchors", async () => {
     const out = path.join(tmp(), 'anchored.onnx');
     const steps: [number, number][] = [];
     const done: number[] = [];
-    const r = await sca_.trainColorModel(out, { preset: 'anchored', seed: 3, seeds: 2, jobs: 1, steps: 30, onSteps: (d, t) => steps.push([d, t]), onResult: (x) => done.push(x.seed) });
+    const r = await sca_.trainColorModel(out, {
+      preset: 'anchored',
+      seed: 3,
+      seeds: 2,
+      jobs: 1,
+      steps: 30,
+      onSteps: (d, t) => steps.push([d, t]),
+      onResult: (x) => done.push(x.seed),
+    });
     expect(done).toEqual([3, 4]);
     expect(steps.every(([, t]) => t === 60)).toBe(true);
     expect(steps.map(([d]) => d)).toEqual([...steps.map(([d]) => d)].sort((a, b) => a - b));
@@ -158,7 +187,11 @@ describe('sca check --summary', () => {
     const spec = /SPEC: (\S+)/.exec(workflow)![1];
     const line = /run: npx sca (check .*)/.exec(workflow)![1];
     const summary = path.join(tmp(), 'step-summary.md');
-    const argv = line.split(' ').map((a) => a.replace('"$SPEC"', path.join(ROOT, spec)).replace('"$GITHUB_STEP_SUMMARY"', summary).replace('sca-check.xml', path.join(tmp(), 'sca-check.xml')));
+    const argv = line
+      .split(' ')
+      .map((a) =>
+        a.replace('"$SPEC"', path.join(ROOT, spec)).replace('"$GITHUB_STEP_SUMMARY"', summary).replace('sca-check.xml', path.join(tmp(), 'sca-check.xml')),
+      );
     const r = await sca(...argv);
     expect(r.code, r.err).toBe(0);
     expect(fs.readFileSync(summary, 'utf8')).toMatch(/✅ all \d+ checks passed/);

@@ -10,7 +10,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-export const LAYERS = ['errors.ts', 'util', 'maths', 'onnx', 'ir', 'ops', 'weights', 'anchors', 'rewrite', 'runtime', 'data', 'probe', 'eval', 'domains', 'train', 'api', 'index.ts', 'cli', 'cli.ts'];
+export const LAYERS = [
+  'errors.ts',
+  'util',
+  'maths',
+  'onnx',
+  'ir',
+  'ops',
+  'weights',
+  'anchors',
+  'rewrite',
+  'runtime',
+  'data',
+  'probe',
+  'eval',
+  'domains',
+  'train',
+  'api',
+  'index.ts',
+  'cli',
+  'cli.ts',
+];
 
 /**
  * Upward imports still to be removed, each with why it is here: the colour

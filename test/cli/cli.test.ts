@@ -30,7 +30,22 @@ describe('sca inspect', () => {
 describe('sca inspect after patches', () => {
   it('lists a strength input as optional, with its default', async () => {
     const out = path.join(tmp(), 'p.onnx');
-    await sca('patch', FIXTURE_MODEL, '-o', out, '--tensor', FIXTURE_LATENT, '--dims', '0', '--mode', 'suppress', '--strength', '0.5', '--strength-input', 'red_strength');
+    await sca(
+      'patch',
+      FIXTURE_MODEL,
+      '-o',
+      out,
+      '--tensor',
+      FIXTURE_LATENT,
+      '--dims',
+      '0',
+      '--mode',
+      'suppress',
+      '--strength',
+      '0.5',
+      '--strength-input',
+      'red_strength',
+    );
     const r = await sca('inspect', out);
     expect(r.out).toMatch(/input +red_strength +float32 \[\] +optional, default 0\.5/);
     expect(r.out).toMatch(/applied 1\. suppress \(sca\/suppress_0\) on \/bottleneck\/Div_output_0/);
@@ -65,7 +80,9 @@ describe('sca compare --device cuda without the CUDA provider', () => {
 describe('sca anchor, then sca patch --concept', () => {
   it('resolves tensor and direction from the recorded anchor, and inspect shows both', async () => {
     const anchored = path.join(tmp(), 'anchored.onnx');
-    expect((await sca('anchor', FIXTURE_MODEL, '-o', anchored, '--concept', 'red', '--tensor', FIXTURE_LATENT, '--direction', '1,0,0,0,0', '--dims', '0')).code).toBe(0);
+    expect(
+      (await sca('anchor', FIXTURE_MODEL, '-o', anchored, '--concept', 'red', '--tensor', FIXTURE_LATENT, '--direction', '1,0,0,0,0', '--dims', '0')).code,
+    ).toBe(0);
     const out = path.join(tmp(), 'safe.onnx');
     const r = await sca('patch', anchored, '-o', out, '--concept', 'red', '--mode', 'suppress');
     expect(r.code).toBe(0);
@@ -77,10 +94,13 @@ describe('sca anchor, then sca patch --concept', () => {
 
   it('--plan stacks several interventions in one call', async () => {
     const plan = path.join(tmp(), 'plan.json');
-    fs.writeFileSync(plan, JSON.stringify([
-      { tensor: FIXTURE_LATENT, mode: 'suppress', dims: [0] },
-      { tensor: FIXTURE_LATENT, mode: 'steer', directions: [[0, 1, 0, 0, 0]], strength: 0.2 },
-    ]));
+    fs.writeFileSync(
+      plan,
+      JSON.stringify([
+        { tensor: FIXTURE_LATENT, mode: 'suppress', dims: [0] },
+        { tensor: FIXTURE_LATENT, mode: 'steer', directions: [[0, 1, 0, 0, 0]], strength: 0.2 },
+      ]),
+    );
     const out = path.join(tmp(), 'p.onnx');
     expect((await sca('patch', FIXTURE_MODEL, '-o', out, '--plan', plan)).code).toBe(0);
     expect(loadModel(out).proto.graph!.node.filter((n) => n.name?.startsWith('sca/')).length).toBeGreaterThan(2);
@@ -91,23 +111,31 @@ describe('bad input: one line, exit code 2, no output file', () => {
   const good = ['--tensor', FIXTURE_LATENT, '--mode', 'suppress'];
   const cases: [string, (d: string) => string[], RegExp][] = [
     ['missing model', (d) => ['patch', path.join(d, 'nope.onnx'), ...good, '--dims', '0'], /nope\.onnx: cannot read/],
-    ['truncated model', (d) => {
-      const f = path.join(d, 't.onnx');
-      fs.writeFileSync(f, fs.readFileSync(FIXTURE_MODEL).subarray(0, 4000));
-      return ['patch', f, ...good, '--dims', '0'];
-    }, /truncated or corrupt/],
+    [
+      'truncated model',
+      (d) => {
+        const f = path.join(d, 't.onnx');
+        fs.writeFileSync(f, fs.readFileSync(FIXTURE_MODEL).subarray(0, 4000));
+        return ['patch', f, ...good, '--dims', '0'];
+      },
+      /truncated or corrupt/,
+    ],
     ['unknown tensor', () => ['patch', FIXTURE_MODEL, '--tensor', 'bottleneck', '--mode', 'suppress', '--dims', '0'], /no tensor named 'bottleneck'/],
     ['wrong-length direction', () => ['patch', FIXTURE_MODEL, ...good, '--direction', '1,0,0'], /has 3 values/],
     ['zero direction', () => ['patch', FIXTURE_MODEL, ...good, '--direction', '0,0,0,0,0'], /zero/],
     ['not numbers', () => ['patch', FIXTURE_MODEL, ...good, '--direction', '1,a,0,0,0'], /not a comma-separated list of numbers/],
     ['dims out of range', () => ['patch', FIXTURE_MODEL, ...good, '--dims', '7'], /7 is out of range/],
-    ['unsupported element type', (d) => {
-      const m = gemmAutoencoder();
-      m.proto.graph!.input[0].type!.tensorType!.elemType = 7;
-      const f = path.join(d, 'int.onnx');
-      fs.writeFileSync(f, serializeModel(m.proto));
-      return ['patch', f, '--tensor', 'x', '--mode', 'suppress', '--dims', '0'];
-    }, /int64; only float32, float16 and bfloat16/],
+    [
+      'unsupported element type',
+      (d) => {
+        const m = gemmAutoencoder();
+        m.proto.graph!.input[0].type!.tensorType!.elemType = 7;
+        const f = path.join(d, 'int.onnx');
+        fs.writeFileSync(f, serializeModel(m.proto));
+        return ['patch', f, '--tensor', 'x', '--mode', 'suppress', '--dims', '0'];
+      },
+      /int64; only float32, float16 and bfloat16/,
+    ],
     ['unknown mode', () => ['patch', FIXTURE_MODEL, '--tensor', FIXTURE_LATENT, '--mode', 'erase', '--dims', '0'], /--mode/],
     ['unknown option', () => ['patch', FIXTURE_MODEL, ...good, '--dims', '0', '--bogus'], /unknown option/],
   ];

@@ -79,7 +79,12 @@ function mutate(bytes: Uint8Array, r: Random): { kind: string; bytes: Uint8Array
     }
     case 4: {
       // A length (or any varint) that claims far more than the file holds.
-      const huge = [[0xff, 0xff, 0xff, 0xff, 0x0f], [0x80, 0x80, 0x80, 0x80, 0x08], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]][r.int(4)];
+      const huge = [
+        [0xff, 0xff, 0xff, 0xff, 0x0f],
+        [0x80, 0x80, 0x80, 0x80, 0x08],
+        [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+      ][r.int(4)];
       const where = at();
       return { kind: 'huge varint', bytes: Buffer.concat([b.subarray(0, where), Buffer.from(huge), b.subarray(where + 1)]) };
     }
@@ -92,7 +97,7 @@ function mutate(bytes: Uint8Array, r: Random): { kind: string; bytes: Uint8Array
 
 /** The external model with its location (or offset/length) set to something hostile, then encoded properly. */
 function hostileLocation(base: Base, canary: string, r: Random): { kind: string; bytes: Uint8Array } {
-  const proto = (JSON.parse(JSON.stringify(decodeForEdit(base.bytes), replacer), reviver)) as ModelProto;
+  const proto = JSON.parse(JSON.stringify(decodeForEdit(base.bytes), replacer), reviver) as ModelProto;
   const t = proto.graph!.initializer.find((x) => x.externalData.length > 0)!;
   const set = (key: string, value: string) => {
     const e = t.externalData.find((x) => x.key === key);
@@ -118,25 +123,142 @@ function hostileLocation(base: Base, canary: string, r: Random): { kind: string;
 function structural(base: Base, r: Random): { kind: string; bytes: Uint8Array } {
   const proto = decodeForEdit(base.bytes);
   const g = proto.graph!;
-  const pick = <T,>(list: T[]): T | undefined => (list.length ? list[r.int(list.length)] : undefined);
+  const pick = <T>(list: T[]): T | undefined => (list.length ? list[r.int(list.length)] : undefined);
   const huge = () => [-1, 0, 2 ** 40, 2 ** 31, -(2 ** 40), 7][r.int(6)];
   const kinds: [string, () => void][] = [
-    ['tensor dims', () => { const t = pick(g.initializer); if (t) t.dims = [huge(), ...t.dims.slice(1)]; }],
-    ['tensor type', () => { const t = pick(g.initializer); if (t) t.dataType = r.int(30); }],
-    ['raw data cut', () => { const t = pick(g.initializer.filter((x) => x.rawData)); if (t?.rawData instanceof Uint8Array) t.rawData = t.rawData.subarray(0, r.int(t.rawData.length)); }],
-    ['input shape', () => { const v = pick(g.input); const d = v?.type?.tensorType?.shape?.dim[0]; if (d) { delete d.dimParam; d.dimValue = huge(); } }],
-    ['probe shape', () => { g.valueInfo = []; const d = g.input[0]?.type?.tensorType?.shape?.dim[0]; if (d) { delete d.dimParam; d.dimValue = huge(); } }],
-    ['input type gone', () => { const v = pick([...g.input, ...g.valueInfo, ...g.output]); if (v) delete v.type; }],
-    ['element type', () => { const v = pick([...g.input, ...g.valueInfo, ...g.output]); if (v?.type?.tensorType) v.type.tensorType.elemType = r.int(30); }],
-    ['node input renamed', () => { const n = pick(g.node); if (n && n.input.length) n.input[r.int(n.input.length)] = ['', 'nope', n.output[0] ?? 'x'][r.int(3)]; }],
-    ['node outputs gone', () => { const n = pick(g.node); if (n) n.output = []; }],
-    ['op type', () => { const n = pick(g.node); if (n) n.opType = ['', 'Nope', 'Gemm', 'If', 'MatMul'][r.int(5)]; }],
-    ['attribute', () => { const a = pick(g.node.flatMap((n) => n.attribute)); if (a) { a.type = r.int(12); delete a.i; a.f = 0.5; } }],
-    ['opset', () => { if (r.next() < 0.3) proto.opsetImport = []; else if (proto.opsetImport[0]) proto.opsetImport[0].version = r.int(30); }],
-    ['ir version', () => { if (r.next() < 0.5) delete proto.irVersion; else proto.irVersion = r.int(12); }],
-    ['anchors', () => { proto.metadataProps = [{ key: 'sca.anchors', value: ['{', '[]', '{"version":1,"anchors":[{"concept":"red","tensor":"nope","dims":[99]}]}', '{"version":1,"anchors":[{"concept":"red","tensor":"latent","direction":[1e309]}]}', '{"version":2}'][r.int(5)] }]; }],
-    ['graph gone', () => { delete proto.graph; }],
-    ['duplicate node', () => { const n = pick(g.node); if (n) g.node.push({ ...n }); }],
+    [
+      'tensor dims',
+      () => {
+        const t = pick(g.initializer);
+        if (t) t.dims = [huge(), ...t.dims.slice(1)];
+      },
+    ],
+    [
+      'tensor type',
+      () => {
+        const t = pick(g.initializer);
+        if (t) t.dataType = r.int(30);
+      },
+    ],
+    [
+      'raw data cut',
+      () => {
+        const t = pick(g.initializer.filter((x) => x.rawData));
+        if (t?.rawData instanceof Uint8Array) t.rawData = t.rawData.subarray(0, r.int(t.rawData.length));
+      },
+    ],
+    [
+      'input shape',
+      () => {
+        const v = pick(g.input);
+        const d = v?.type?.tensorType?.shape?.dim[0];
+        if (d) {
+          delete d.dimParam;
+          d.dimValue = huge();
+        }
+      },
+    ],
+    [
+      'probe shape',
+      () => {
+        g.valueInfo = [];
+        const d = g.input[0]?.type?.tensorType?.shape?.dim[0];
+        if (d) {
+          delete d.dimParam;
+          d.dimValue = huge();
+        }
+      },
+    ],
+    [
+      'input type gone',
+      () => {
+        const v = pick([...g.input, ...g.valueInfo, ...g.output]);
+        if (v) delete v.type;
+      },
+    ],
+    [
+      'element type',
+      () => {
+        const v = pick([...g.input, ...g.valueInfo, ...g.output]);
+        if (v?.type?.tensorType) v.type.tensorType.elemType = r.int(30);
+      },
+    ],
+    [
+      'node input renamed',
+      () => {
+        const n = pick(g.node);
+        if (n && n.input.length) n.input[r.int(n.input.length)] = ['', 'nope', n.output[0] ?? 'x'][r.int(3)];
+      },
+    ],
+    [
+      'node outputs gone',
+      () => {
+        const n = pick(g.node);
+        if (n) n.output = [];
+      },
+    ],
+    [
+      'op type',
+      () => {
+        const n = pick(g.node);
+        if (n) n.opType = ['', 'Nope', 'Gemm', 'If', 'MatMul'][r.int(5)];
+      },
+    ],
+    [
+      'attribute',
+      () => {
+        const a = pick(g.node.flatMap((n) => n.attribute));
+        if (a) {
+          a.type = r.int(12);
+          delete a.i;
+          a.f = 0.5;
+        }
+      },
+    ],
+    [
+      'opset',
+      () => {
+        if (r.next() < 0.3) proto.opsetImport = [];
+        else if (proto.opsetImport[0]) proto.opsetImport[0].version = r.int(30);
+      },
+    ],
+    [
+      'ir version',
+      () => {
+        if (r.next() < 0.5) delete proto.irVersion;
+        else proto.irVersion = r.int(12);
+      },
+    ],
+    [
+      'anchors',
+      () => {
+        proto.metadataProps = [
+          {
+            key: 'sca.anchors',
+            value: [
+              '{',
+              '[]',
+              '{"version":1,"anchors":[{"concept":"red","tensor":"nope","dims":[99]}]}',
+              '{"version":1,"anchors":[{"concept":"red","tensor":"latent","direction":[1e309]}]}',
+              '{"version":2}',
+            ][r.int(5)],
+          },
+        ];
+      },
+    ],
+    [
+      'graph gone',
+      () => {
+        delete proto.graph;
+      },
+    ],
+    [
+      'duplicate node',
+      () => {
+        const n = pick(g.node);
+        if (n) g.node.push({ ...n });
+      },
+    ],
   ];
   const [kind, edit] = kinds[r.int(kinds.length)];
   edit();
@@ -146,7 +268,11 @@ function structural(base: Base, r: Random): { kind: string; bytes: Uint8Array } 
 // The codec's messages hold Uint8Arrays; a JSON round trip with these keeps them.
 const replacer = (_k: string, v: unknown) => (v instanceof Uint8Array ? { $bytes: Array.from(v) } : typeof v === 'bigint' ? { $bigint: v.toString() } : v);
 const reviver = (_k: string, v: unknown) =>
-  v && typeof v === 'object' && '$bytes' in v ? Uint8Array.from((v as { $bytes: number[] }).$bytes) : v && typeof v === 'object' && '$bigint' in v ? BigInt((v as { $bigint: string }).$bigint) : v;
+  v && typeof v === 'object' && '$bytes' in v
+    ? Uint8Array.from((v as { $bytes: number[] }).$bytes)
+    : v && typeof v === 'object' && '$bigint' in v
+      ? BigInt((v as { $bigint: string }).$bigint)
+      : v;
 
 function decodeForEdit(bytes: Uint8Array): ModelProto {
   return decodeMessage(bytes, 'ModelProto') as unknown as ModelProto;
@@ -192,7 +318,10 @@ describe('fuzzed models', () => {
       fs.writeFileSync(file, variant.bytes);
       const out = path.join(root, `out${v}.onnx`);
       opened = [];
-      for (const argv of [['inspect', file], ['patch', file, '-o', out, ...base.patch]]) {
+      for (const argv of [
+        ['inspect', file],
+        ['patch', file, '-o', out, ...base.patch],
+      ]) {
         const res = await sca(...argv);
         const what = `${argv[0]} of variant ${v} (${base.name}, ${variant.kind})`;
         expect([0, 2], `${what}: exit ${res.code}, ${res.err}`).toContain(res.code);
@@ -239,7 +368,9 @@ describe('the built executable on hostile files', () => {
     fs.writeFileSync(file, bytes);
     const r = run('inspect', file);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^sca: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid ONNX model \\(truncated or corrupt at [^\\n]*\\)\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(`^sca: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid ONNX model \\(truncated or corrupt at [^\\n]*\\)\\n$`),
+    );
     expect(r.stdout).toBe('');
   });
 
@@ -255,7 +386,12 @@ describe('the built executable on hostile files', () => {
   it('an internal error is one line with exit 3; SCA_DEBUG=1 prints the trace', async () => {
     // A stand-in for a bug: the output stream throws something that is not a usage error.
     let err = '';
-    const io = { out: () => { throw new TypeError('boom'); }, err: (t: string) => (err += t) };
+    const io = {
+      out: () => {
+        throw new TypeError('boom');
+      },
+      err: (t: string) => (err += t),
+    };
     const saved = process.env.SCA_DEBUG;
     try {
       delete process.env.SCA_DEBUG;

@@ -18,18 +18,24 @@ const tmp = useTempDir('fuzz-edits');
 const VARIANTS = Number(process.env.SCA_FUZZ_VARIANTS ?? 600);
 
 const CASES: [string, string[][]][] = [
-  ['cnn', [
-    ['ablate', '--tensor', '/relu1/Relu_output_0', '--dims', '1,3'],
-    ['ablate', '--tensor', '/relu1/Relu_output_0', '--dims', '1', '--prune'],
-    ['patch', '--tensor', '/flatten/Flatten_output_0', '--mode', 'suppress', '--dims', '0', '--fold'],
-    ['patch', '--tensor', '/pool1/MaxPool_output_0', '--mode', 'suppress', '--dims', '0'],
-  ]],
-  ['gpt2_op14', [
-    ['ablate', '--tensor', '/blocks.0/mlp/act/Mul_1_output_0', '--dims', '1,3'],
-    ['ablate', '--tensor', '/blocks.0/mlp/act/Mul_1_output_0', '--dims', '1', '--prune'],
-    ['patch', '--tensor', '/ln_f/Add_1_output_0', '--mode', 'suppress', '--dims', '0', '--fold'],
-    ['inspect', '--tensors'],
-  ]],
+  [
+    'cnn',
+    [
+      ['ablate', '--tensor', '/relu1/Relu_output_0', '--dims', '1,3'],
+      ['ablate', '--tensor', '/relu1/Relu_output_0', '--dims', '1', '--prune'],
+      ['patch', '--tensor', '/flatten/Flatten_output_0', '--mode', 'suppress', '--dims', '0', '--fold'],
+      ['patch', '--tensor', '/pool1/MaxPool_output_0', '--mode', 'suppress', '--dims', '0'],
+    ],
+  ],
+  [
+    'gpt2_op14',
+    [
+      ['ablate', '--tensor', '/blocks.0/mlp/act/Mul_1_output_0', '--dims', '1,3'],
+      ['ablate', '--tensor', '/blocks.0/mlp/act/Mul_1_output_0', '--dims', '1', '--prune'],
+      ['patch', '--tensor', '/ln_f/Add_1_output_0', '--mode', 'suppress', '--dims', '0', '--fold'],
+      ['inspect', '--tensors'],
+    ],
+  ],
 ];
 
 function mutate(bytes: Buffer, r: Random): Buffer {

@@ -112,7 +112,10 @@ describe('sca probe', () => {
       [['probe', model, '--tensor', 'latnt', '--data', data, '--labels', labels], /no tensor named 'latnt' \(did you mean 'latent'/],
       [['probe', model, '--tensor', 'latent', '--data', data, '--labels', path.join(dir, 'none.json')], /--labels: cannot read/],
       [['probe', model, '--tensor', 'latent', '--data', data, '--labels', labels, '--axis', '0'], /--axis 0: tensor 'latent' has 2 axes/],
-      [['anchor', model, '-o', out, '--concept', 'c', '--tensor', 'latent', '--from-data', data, '--labels', labels, '--method', 'pca'], /--method: expected mean-diff or leace, got 'pca'/],
+      [
+        ['anchor', model, '-o', out, '--concept', 'c', '--tensor', 'latent', '--from-data', data, '--labels', labels, '--method', 'pca'],
+        /--method: expected mean-diff or leace, got 'pca'/,
+      ],
       [['anchor', model, '-o', out, '--concept', 'c', '--tensor', 'latent', '--from-data', data], /--from-data needs --labels/],
     ];
     for (const [argv, message] of cases) {

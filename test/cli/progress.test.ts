@@ -76,7 +76,11 @@ describe('Progress on a terminal', () => {
 describe('a long command without a terminal', () => {
   it('sca train color --seeds 2 reports progress on stderr as it goes', () => {
     const out = path.join(tmp(), 'm.onnx');
-    const r = spawnSync(process.execPath, [CLI, 'train', 'color', '-o', out, '--seeds', '2', '--steps', '100'], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(process.execPath, [CLI, 'train', 'color', '-o', out, '--seeds', '2', '--steps', '100'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThanOrEqual(5);

@@ -21,13 +21,36 @@ import { useTempDir } from '../helpers/tmp.js';
 const tmp = useTempDir('shapes');
 
 function int64(name: string, values: bigint[]) {
-  return { name, dataType: DataType.INT64, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values).buffer), floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [] };
+  return {
+    name,
+    dataType: DataType.INT64,
+    dims: [values.length],
+    rawData: new Uint8Array(BigInt64Array.from(values).buffer),
+    floatData: [],
+    int32Data: [],
+    stringData: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    externalData: [],
+  };
 }
 
 /** x [N, width] -> CenterCropPad to [N, 4] (an op with no shape rule here) -> `c` -> Relu -> y. */
 function cropModel(inputShape: (number | string)[]): Model {
-  const crop = node('CenterCropPad', ['x', 'crop'], ['c'], [{ name: 'axes', type: AttributeType.INTS, ints: [1], floats: [], strings: [], tensors: [], graphs: [] }]);
-  const graph = { ...emptyGraph('crop'), node: [crop, node('Relu', ['c'], ['y'])], initializer: [int64('crop', [4n])], input: [makeValueInfo('x', DataType.FLOAT, inputShape)], output: [makeValueInfo('y', DataType.FLOAT)] };
+  const crop = node(
+    'CenterCropPad',
+    ['x', 'crop'],
+    ['c'],
+    [{ name: 'axes', type: AttributeType.INTS, ints: [1], floats: [], strings: [], tensors: [], graphs: [] }],
+  );
+  const graph = {
+    ...emptyGraph('crop'),
+    node: [crop, node('Relu', ['c'], ['y'])],
+    initializer: [int64('crop', [4n])],
+    input: [makeValueInfo('x', DataType.FLOAT, inputShape)],
+    output: [makeValueInfo('y', DataType.FLOAT)],
+  };
   return { proto: newModel(graph, 18), baseDir: tmp() };
 }
 
@@ -46,7 +69,12 @@ describe('shapes for patching', () => {
   });
 
   it('a huge declared input costs nothing: inference gives the shape, no model is run', () => {
-    const graph = { ...emptyGraph('big'), node: [node('Relu', ['x'], ['r']), node('Neg', ['r'], ['y'])], input: [makeValueInfo('x', DataType.FLOAT, [100000, 100000])], output: [makeValueInfo('y', DataType.FLOAT)] };
+    const graph = {
+      ...emptyGraph('big'),
+      node: [node('Relu', ['x'], ['r']), node('Neg', ['r'], ['y'])],
+      input: [makeValueInfo('x', DataType.FLOAT, [100000, 100000])],
+      output: [makeValueInfo('y', DataType.FLOAT)],
+    };
     const m: Model = { proto: newModel(graph, 17), baseDir: tmp() };
     // Any run would need 40 GB; patchModel is synchronous and only infers.
     const [applied] = patchModel(m, [{ tensor: 'r', mode: 'suppress', dims: [5], axis: -1 }]);

@@ -3,7 +3,7 @@ import { sca } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/torchFixtures.js';
 
 describe('sca inspect --tensors', () => {
-  it('lists the decoder\'s residual stream under /blocks.0/ with shapes [batch, seq, d]', async () => {
+  it("lists the decoder's residual stream under /blocks.0/ with shapes [batch, seq, d]", async () => {
     const r = await sca('inspect', fixturePath('gpt2_op14'), '--tensors', '--json');
     expect(r.code).toBe(0);
     const { tensors } = JSON.parse(r.out) as { tensors: { name: string; module: string; op: string; type: string; shape: unknown[] }[] };
@@ -28,7 +28,9 @@ describe('sca inspect --tensors', () => {
   it('--tensor NAME that names a module suggests the tensors under it', async () => {
     const r = await sca('patch', fixturePath('gpt2_op14'), '-o', '/nonexistent/x.onnx', '--tensor', 'blocks.0', '--mode', 'suppress', '--dims', '0');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/no tensor named 'blocks\.0'; it looks like a module: tensors under it include '\/blocks\.0\/Add_output_0', '\/blocks\.0\/Add_1_output_0'/);
+    expect(r.err).toMatch(
+      /no tensor named 'blocks\.0'; it looks like a module: tensors under it include '\/blocks\.0\/Add_output_0', '\/blocks\.0\/Add_1_output_0'/,
+    );
     expect(r.err.trim().split('\n')).toHaveLength(1);
   });
 });

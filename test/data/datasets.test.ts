@@ -9,7 +9,10 @@ import { useTempDir } from '../helpers/tmp.js';
 const tmp = useTempDir('data');
 
 const rgb: ModelInput[] = [{ name: 'rgb', elemType: 1, sampleShape: [3] }];
-const two: ModelInput[] = [{ name: 'a', elemType: 1, sampleShape: [2] }, { name: 'ids', elemType: 7, sampleShape: [undefined] }];
+const two: ModelInput[] = [
+  { name: 'a', elemType: 1, sampleShape: [2] },
+  { name: 'ids', elemType: 7, sampleShape: [undefined] },
+];
 
 describe('datasets', () => {
   it('the built-in colour cube, with N points per axis and named-colour groups', () => {
@@ -32,7 +35,10 @@ describe('datasets', () => {
 
   it('.npz with several inputs by name', () => {
     const f = path.join(tmp(), 'x.npz');
-    fs.writeFileSync(f, zipSync({ 'a.npy': encodeNpy('f4', [2, 2], Float32Array.from([1, 2, 3, 4])), 'ids.npy': encodeNpy('i8', [2, 5], new BigInt64Array(10)) }));
+    fs.writeFileSync(
+      f,
+      zipSync({ 'a.npy': encodeNpy('f4', [2, 2], Float32Array.from([1, 2, 3, 4])), 'ids.npy': encodeNpy('i8', [2, 5], new BigInt64Array(10)) }),
+    );
     const d = loadDataset(f, two);
     expect(d.inputs.ids.type).toBe('int64');
     expect(d.inputs.ids.sampleShape).toEqual([5]);
@@ -40,7 +46,13 @@ describe('datasets', () => {
 
   it('JSON, as a bare list for one input or by name', () => {
     const f = path.join(tmp(), 'x.json');
-    fs.writeFileSync(f, JSON.stringify([[0, 0, 1], [1, 0, 0]]));
+    fs.writeFileSync(
+      f,
+      JSON.stringify([
+        [0, 0, 1],
+        [1, 0, 0],
+      ]),
+    );
     expect(loadDataset(f, rgb).samples).toBe(2);
     fs.writeFileSync(f, JSON.stringify({ a: [[1, 2]], ids: [[3, 4, 5]] }));
     expect(Array.from(loadDataset(f, two).inputs.ids.data as BigInt64Array)).toEqual([3n, 4n, 5n]);

@@ -61,12 +61,19 @@ describe('--direction @FILE', () => {
   it('check specs read "@FILE" directions relative to the spec', () => {
     fs.mkdirSync(path.join(tmp(), 'dirs'));
     write('dirs/a.npy', encodeNpy('f8', [2, 3], Float64Array.from([1, 0, 0, 0, 1, 0])));
-    const spec = write('spec.json', JSON.stringify({
-      intact: 'm.onnx',
-      checks: [{ patch: { tensor: 'h', mode: 'suppress', directions: ['@dirs/a.npy', [0, 0, 1]] }, metric: 'mse', min: 0 }],
-    }));
+    const spec = write(
+      'spec.json',
+      JSON.stringify({
+        intact: 'm.onnx',
+        checks: [{ patch: { tensor: 'h', mode: 'suppress', directions: ['@dirs/a.npy', [0, 0, 1]] }, metric: 'mse', min: 0 }],
+      }),
+    );
     const { spec: parsed } = parseSpec(spec);
-    expect((parsed.checks[0].patch as { directions: number[][] }).directions).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    expect((parsed.checks[0].patch as { directions: number[][] }).directions).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
   });
 
   it('sca anchor records a direction read from JSON', async () => {
@@ -84,17 +91,30 @@ describe('--direction @FILE', () => {
   });
 
   it('reads [k, D] subspaces from .npy (float64, float16) and JSON', () => {
-    const rows = [[1, 0.5, -2], [0.25, 3, 1]];
+    const rows = [
+      [1, 0.5, -2],
+      [0.25, 3, 1],
+    ];
     expect(readDirectionFile('--direction', write('a.npy', encodeNpy('f8', [2, 3], Float64Array.from(rows.flat()))))).toEqual(rows);
     const half = new Float16Array(rows.flat());
     const f2 = Buffer.from(encodeNpy('f4', [2, 3], new Float32Array(6)));
     // Same header layout as f4 with the dtype renamed, followed by the float16 bytes.
-    const header = f2.subarray(0, f2.length - 24).toString('latin1').replace("'<f4'", "'<f2'");
+    const header = f2
+      .subarray(0, f2.length - 24)
+      .toString('latin1')
+      .replace("'<f4'", "'<f2'");
     const f2file = write('h.npy', Buffer.concat([Buffer.from(header, 'latin1'), Buffer.from(half.buffer)]));
     expect(readDirectionFile('--direction', f2file)).toEqual(rows);
     expect(readDirectionFile('--direction', write('a.json', JSON.stringify(rows)))).toEqual(rows);
-    expect(parseDirectionOptions('--direction', ['1,0;0,1', `@${write('b.json', '[3,4]')}`])).toEqual([[1, 0], [0, 1], [3, 4]]);
-    expect(resolvePlanDirections('plan', ['@b.json', [1, 2]], tmp())).toEqual([[3, 4], [1, 2]]);
+    expect(parseDirectionOptions('--direction', ['1,0;0,1', `@${write('b.json', '[3,4]')}`])).toEqual([
+      [1, 0],
+      [0, 1],
+      [3, 4],
+    ]);
+    expect(resolvePlanDirections('plan', ['@b.json', [1, 2]], tmp())).toEqual([
+      [3, 4],
+      [1, 2],
+    ]);
   });
 
   it('bad files get one line naming the file and the fault', async () => {

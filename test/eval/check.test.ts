@@ -60,17 +60,56 @@ describe('sca check refuses a spec that could pass by mistake', () => {
     JSON.stringify({ intact: MODEL, ...top, checks: [{ patched: MODEL, metric: 'mse', max: 1 }, check] });
 
   it.each([
-    ['top level', JSON.stringify({ intact: MODEL, dat: 'color-cube', checks: [{ patched: MODEL, metric: 'mse', max: 1 }] }), /spec\.json: unknown field 'dat' \(did you mean 'data'\?\)/],
+    [
+      'top level',
+      JSON.stringify({ intact: MODEL, dat: 'color-cube', checks: [{ patched: MODEL, metric: 'mse', max: 1 }] }),
+      /spec\.json: unknown field 'dat' \(did you mean 'data'\?\)/,
+    ],
     ['check', base({ patched: MODEL, metric: 'mse', maxx: 1, max: 1 }), /spec\.json: checks\[1\]: unknown field 'maxx'/],
-    ['patch', base({ patch: { concept: 'red', mode: 'suppress', strenght: 0.3 }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\]\.patch: unknown field 'strenght' \(did you mean 'strength'/],
-    ['patch list', base({ patch: [{ concept: 'red', mode: 'suppress' }, { concept: 'red', mode: 'steer', strenth: 1 }], metric: 'mse', min: 0 }), /checks\[1\]\.patch\[1\]: unknown field 'strenth'/],
-    ['falloff', base({ patch: { concept: 'red', mode: 'suppress', falloff: { threshold: 0, strength: 1, powr: 2 } }, metric: 'mse', min: 0 }), /checks\[1\]\.patch\.falloff: unknown field 'powr'/],
+    [
+      'patch',
+      base({ patch: { concept: 'red', mode: 'suppress', strenght: 0.3 }, metric: 'mse', min: 0 }),
+      /spec\.json: checks\[1\]\.patch: unknown field 'strenght' \(did you mean 'strength'/,
+    ],
+    [
+      'patch list',
+      base({
+        patch: [
+          { concept: 'red', mode: 'suppress' },
+          { concept: 'red', mode: 'steer', strenth: 1 },
+        ],
+        metric: 'mse',
+        min: 0,
+      }),
+      /checks\[1\]\.patch\[1\]: unknown field 'strenth'/,
+    ],
+    [
+      'falloff',
+      base({ patch: { concept: 'red', mode: 'suppress', falloff: { threshold: 0, strength: 1, powr: 2 } }, metric: 'mse', min: 0 }),
+      /checks\[1\]\.patch\.falloff: unknown field 'powr'/,
+    ],
     ['ablate', base({ ablate: { concept: 'red', prun: true }, metric: 'mse', min: 0 }), /checks\[1\]\.ablate: unknown field 'prun'/],
-    ['mistyped value', base({ patch: { concept: 'red', mode: 'suppress', strength: '0.3' }, metric: 'mse', min: 0 }), /checks\[1\]\.patch\.strength: must be a finite number/],
+    [
+      'mistyped value',
+      base({ patch: { concept: 'red', mode: 'suppress', strength: '0.3' }, metric: 'mse', min: 0 }),
+      /checks\[1\]\.patch\.strength: must be a finite number/,
+    ],
     ['min above max', base({ patched: MODEL, metric: 'mse', min: 1, max: 0.1 }), /checks\[1\]: "min" 1 is above "max" 0\.1/],
-    ['unknown colour in a list', base({ patched: MODEL, metric: 'max_off_target_mse', colors: ['green', 'bleu'], max: 1 }), /checks\[1\]\.colors\[1\]: unknown colour 'bleu'/],
-    ['typo in a concept', base({ name: 'red is gone', patch: { concept: 'rde', mode: 'suppress' }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\] \("red is gone"\): .*'rde'/],
-    ['strength out of range', base({ patch: { concept: 'red', mode: 'suppress', strength: 2 }, metric: 'mse', min: 0 }), /spec\.json: checks\[1\]: strength 2 is out of range for suppress: it takes from 0 to 1/],
+    [
+      'unknown colour in a list',
+      base({ patched: MODEL, metric: 'max_off_target_mse', colors: ['green', 'bleu'], max: 1 }),
+      /checks\[1\]\.colors\[1\]: unknown colour 'bleu'/,
+    ],
+    [
+      'typo in a concept',
+      base({ name: 'red is gone', patch: { concept: 'rde', mode: 'suppress' }, metric: 'mse', min: 0 }),
+      /spec\.json: checks\[1\] \("red is gone"\): .*'rde'/,
+    ],
+    [
+      'strength out of range',
+      base({ patch: { concept: 'red', mode: 'suppress', strength: 2 }, metric: 'mse', min: 0 }),
+      /spec\.json: checks\[1\]: strength 2 is out of range for suppress: it takes from 0 to 1/,
+    ],
   ])('%s: exits 2 naming the spec and the JSON path', async (_name, text, message) => {
     const spec = path.join(tmp(), 'spec.json');
     fs.writeFileSync(spec, text);
@@ -98,7 +137,17 @@ describe('sca check refuses a spec that could pass by mistake', () => {
 
   it('JUnit test cases carry their time', async () => {
     const spec = path.join(tmp(), 'spec.json');
-    fs.writeFileSync(spec, JSON.stringify({ intact: MODEL, data: 'color-cube:3', checks: [{ patched: MODEL, metric: 'mse', max: 0 }, { patched: MODEL, metric: 'cosine', min: 0.999 }] }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        intact: MODEL,
+        data: 'color-cube:3',
+        checks: [
+          { patched: MODEL, metric: 'mse', max: 0 },
+          { patched: MODEL, metric: 'cosine', min: 0.999 },
+        ],
+      }),
+    );
     const junit = path.join(tmp(), 'out.xml');
     const r = await sca('check', spec, '--junit', junit);
     expect(r.code).toBe(0);
@@ -113,16 +162,26 @@ describe('sca check probe metrics', () => {
 
   it('probe_accuracy, probe_auc and purity of the intact or patched model, with bounds', async () => {
     const spec = path.join(tmp(), 'probe.json');
-    fs.writeFileSync(spec, JSON.stringify({
-      intact: model,
-      data: 'color-cube',
-      checks: [
-        { name: 'red readable before', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, model: 'intact', min: 0.95 },
-        { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.85 },
-        { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: COLOR_DECODER_HIDDEN, labels: 'redness', min: 0.9 },
-        { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.6, max: 0.8 },
-      ],
-    }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        intact: model,
+        data: 'color-cube',
+        checks: [
+          {
+            name: 'red readable before',
+            patch: { concept: 'red', mode: 'suppress' },
+            metric: 'probe_accuracy',
+            tensor: COLOR_LATENT,
+            model: 'intact',
+            min: 0.95,
+          },
+          { name: 'red unreadable after suppression', patch: { concept: 'red', mode: 'suppress' }, metric: 'probe_accuracy', tensor: COLOR_LATENT, max: 0.85 },
+          { name: 'auc after ablation', ablate: { concept: 'red' }, metric: 'probe_auc', tensor: COLOR_DECODER_HIDDEN, labels: 'redness', min: 0.9 },
+          { name: 'purity', patch: { concept: 'red', mode: 'suppress' }, metric: 'purity', tensor: COLOR_LATENT, model: 'intact', min: 0.6, max: 0.8 },
+        ],
+      }),
+    );
     const r = await sca('check', spec);
     expect(r.err).toBe('');
     expect(r.code).toBe(1);
@@ -158,7 +217,14 @@ describe('sca check runs the same verbs as the commands', () => {
   it('a spec ablating a direction anchor runs (it used to be refused)', async () => {
     const anchored = new URL('../../models/color-anchored.onnx', import.meta.url).pathname;
     const spec = path.join(tmp(), 'spec.json');
-    fs.writeFileSync(spec, JSON.stringify({ intact: anchored, data: 'color-cube:4', checks: [{ name: 'red goes', ablate: { concept: 'red' }, metric: 'ratio', color: 'red', min: 10 }] }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        intact: anchored,
+        data: 'color-cube:4',
+        checks: [{ name: 'red goes', ablate: { concept: 'red' }, metric: 'ratio', color: 'red', min: 10 }],
+      }),
+    );
     const r = await sca('check', spec);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/^1 passed, 0 failed$/m);

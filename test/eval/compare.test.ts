@@ -54,7 +54,7 @@ describe('sca compare', () => {
     expect(JSON.stringify(result)).not.toContain('NaN');
   });
 
-  it('matches an independent computation from PyTorch\'s reference outputs', async () => {
+  it("matches an independent computation from PyTorch's reference outputs", async () => {
     const expected = fixtureExpected();
     const patched = loadModel(FIXTURE_MODEL);
     await patchModel(patched, [{ tensor: FIXTURE_LATENT, mode: 'suppress', directions: [[1, 0, 0, 0, 0]] }]);
@@ -83,7 +83,7 @@ describe('sca compare', () => {
     expect(Object.keys(json.timing)).toEqual(['seconds', 'samplesPerSecond']);
   });
 
-  it('selectivity is the paper\'s: r^2 of MSE vs HSV similarity^p over the 8^3 grid, p = 3 for ablation, 2 for suppression', async () => {
+  it("selectivity is the paper's: r^2 of MSE vs HSV similarity^p over the 8^3 grid, p = 3 for ablation, 2 for suppression", async () => {
     const ablated = loadModel(SHIPPED);
     ablateDims(ablated, 'bottleneck', [0], { concept: 'red' });
     const file = path.join(tmp(), 'ablated.onnx');
@@ -124,7 +124,7 @@ describe('sca compare', () => {
     expect(bad.err).toBe("sca: --power: '0' must be above 0\n");
   });
 
-  it('taps the anchored tensor: suppression moves every sample out of the anchor\'s half-space', async () => {
+  it("taps the anchored tensor: suppression moves every sample out of the anchor's half-space", async () => {
     const patched = loadModel(SHIPPED);
     await patchModel(patched, [{ concept: 'red', mode: 'suppress' }]);
     const file = path.join(tmp(), 'p.onnx');
@@ -161,7 +161,10 @@ describe('sca compare', () => {
     expect(result.outputs[0].kl).toBeCloseTo(klRef.reduce((s, v) => s + v, 0) / 10, 5);
     expect(result.outputs[0].top1).toBeGreaterThan(0);
     expect(result.outputs[0].top1).toBeLessThanOrEqual(1);
-    expect(result.groups.map((g) => [g.group, g.samples])).toEqual([['first', 5], ['second', 5]]);
+    expect(result.groups.map((g) => [g.group, g.samples])).toEqual([
+      ['first', 5],
+      ['second', 5],
+    ]);
     expect(result.groups[0].outputs[0].kl).toBeCloseTo(klRef.slice(0, 5).reduce((s, v) => s + v, 0) / 5, 5);
     expect(detail.perSample.logits.kl).toHaveLength(10);
   });

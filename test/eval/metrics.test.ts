@@ -37,14 +37,14 @@ describe('colour measurements', () => {
     expect(hueChroma([0.5, 0.5, 0.5])).toEqual({ hue: 0, chroma: 0 });
   });
 
-  it('HSV as Python\'s colorsys: hue in degrees, greys at h = 0, s = 0', () => {
+  it("HSV as Python's colorsys: hue in degrees, greys at h = 0, s = 0", () => {
     expect(rgbToHsv([1, 0.5, 0])).toEqual({ h: 30, s: 1, v: 1 });
     expect(rgbToHsv([0.25, 0.5, 0.5])).toEqual({ h: 180, s: 0.5, v: 0.5 });
     expect(rgbToHsv([0.5, 0.5, 0.5])).toEqual({ h: 0, s: 0, v: 0.5 });
     expect(rgbToHsv([0, 0, 0])).toEqual({ h: 0, s: 0, v: 0 });
   });
 
-  it('the paper\'s similarity to red, by hand: red 1; orange, pink 2/3; yellow, magenta 1/3; lime to purple and greys 0', () => {
+  it("the paper's similarity to red, by hand: red 1; orange, pink 2/3; yellow, magenta 1/3; lime to purple and greys 0", () => {
     const sim = (name: string) => hsvSimilarity(NAMED_COLORS[name]);
     expect(sim('red')).toBe(1);
     for (const name of ['orange', 'pink']) expect(sim(name), name).toBeCloseTo(2 / 3, 12);
@@ -78,6 +78,16 @@ describe('colour measurements', () => {
     expect(pearson([1, 2, 3], [2, 4, 6])).toBeCloseTo(1, 12);
     expect(pearson([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
     expect(pearson([1, 2, 3], [0, 0, 0])).toBeUndefined();
-    expect(selectivity([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [0, 0, 0], 2)).toBeUndefined();
+    expect(
+      selectivity(
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+        [0, 0, 0],
+        2,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('sca demo', () => {
-  it('red\'s error rises over 1000x under suppression (anchored model) and ablation (isolated model); green, cyan, blue and gray stay under 5e-3', () => {
+  it("red's error rises over 1000x under suppression (anchored model) and ablation (isolated model); green, cyan, blue and gray stay under 5e-3", () => {
     for (const run of [demo.suppressed, demo.ablated]) {
       const rows = Object.fromEntries(run.comparison.result.color!.named.map((r) => [r.name, r]));
       expect(rows.red.ratio).toBeGreaterThan(1000);
@@ -31,8 +31,26 @@ describe('sca demo', () => {
     expect(demo.ablated.comparison.result.color!.power).toBe(3);
   });
 
-  it('builds the paper-format table: 17 colours, baseline MSE and deltas beside the paper\'s', () => {
-    expect(demo.table.map((r) => r.name)).toEqual(['red', 'orange', 'yellow', 'lime', 'green', 'teal', 'cyan', 'azure', 'blue', 'purple', 'magenta', 'pink', 'black', 'dark gray', 'gray', 'light gray', 'white']);
+  it("builds the paper-format table: 17 colours, baseline MSE and deltas beside the paper's", () => {
+    expect(demo.table.map((r) => r.name)).toEqual([
+      'red',
+      'orange',
+      'yellow',
+      'lime',
+      'green',
+      'teal',
+      'cyan',
+      'azure',
+      'blue',
+      'purple',
+      'magenta',
+      'pink',
+      'black',
+      'dark gray',
+      'gray',
+      'light gray',
+      'white',
+    ]);
     const red = demo.table[0];
     const row = demo.ablated.comparison.result.color!.named[0];
     expect(red.ablation).toEqual({ baseline: row.intactMse, delta: row.patchedMse - row.intactMse, paper: 0.343, paperIsBound: false });
@@ -63,9 +81,18 @@ describe('the HTML report', () => {
   });
 
   it.runIf(CHROMIUM || process.env.CI)('renders in headless Chromium: verdict, defined columns, labelled axes, zero markers, side by side', () => {
-    expect(CHROMIUM, 'CI needs Debian\'s chromium (apt-get install chromium)').toBeDefined();
-    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'chromium')}`];
+    expect(CHROMIUM, "CI needs Debian's chromium (apt-get install chromium)").toBeDefined();
+    const args = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${path.join(dir, 'chromium')}`,
+    ];
     // The report has no scripts; a copy with one measures the laid-out page and writes the numbers into the DOM.
     const measure = `<script>addEventListener('load', () => {
       const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, width: r.width }; };
@@ -74,7 +101,11 @@ describe('the HTML report', () => {
     });</script>`;
     const probe = path.join(dir, 'probe.html');
     fs.writeFileSync(probe, fs.readFileSync(demo.report, 'utf8').replace('</body>', `${measure}</body>`));
-    const dom = execFileSync(CHROMIUM!, [...args, '--window-size=1500,2400', '--dump-dom', `file://${probe}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const dom = execFileSync(CHROMIUM!, [...args, '--window-size=1500,2400', '--dump-dom', `file://${probe}`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const section = (name: string) => new RegExp(`<section class="comparison" data-comparison="${name} [^"]*">[\\s\\S]*?</section>`).exec(dom)?.[0] ?? '';
     const runs = { Suppression: demo.suppressed, Ablation: demo.ablated };
 
@@ -88,7 +119,9 @@ describe('the HTML report', () => {
       const red = r.color!.named.find((x) => x.name === 'red')!;
       const verdict = /<div class="verdict"[\s\S]*?<\/div>/.exec(html)?.[0] ?? '';
       expect(verdict).toContain(`red removed:</b> its reconstruction error rose <b>${red.ratio!.toFixed(0)}×</b>`);
-      const far = r.color!.named.filter((x) => ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'].includes(x.name));
+      const far = r.color!.named.filter((x) =>
+        ['green', 'teal', 'cyan', 'azure', 'blue', 'black', 'dark gray', 'gray', 'light gray', 'white'].includes(x.name),
+      );
       const worst = far.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a));
       expect(verdict).toContain(`Worst off-target change:</b> ${worst.name}, MSE`);
       expect(verdict).toContain(`Selectivity ${r.color!.selectivity!.toFixed(3)}:</b>`);
@@ -132,7 +165,10 @@ describe('the HTML report', () => {
     expect(demo.suppressed.comparison.detail.cube!.some((p) => p.change === 0)).toBe(true);
 
     // Suppression and ablation side by side: same top, two columns across the page.
-    const layout = JSON.parse(/<pre id="layout">(.*?)<\/pre>/.exec(dom)![1]) as { sections: { left: number; right: number; top: number; width: number }[]; page: number };
+    const layout = JSON.parse(/<pre id="layout">(.*?)<\/pre>/.exec(dom)![1]) as {
+      sections: { left: number; right: number; top: number; width: number }[];
+      page: number;
+    };
     expect(layout.sections).toHaveLength(2);
     const [a, b] = layout.sections;
     expect(Math.abs(a.top - b.top)).toBeLessThan(2);

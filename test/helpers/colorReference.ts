@@ -50,6 +50,9 @@ export function colorForward(model: Model, colors: number[][], zeroBeforeNorm: n
   return colors.map((c) => {
     const raw = apply(enc, c).map((v, i) => (zeroBeforeNorm.includes(i) ? 0 : v));
     const norm = Math.max(Math.hypot(...raw), 1e-12);
-    return apply(dec, raw.map((v) => v / norm)).map((v) => Math.min(Math.max(v, 0), 1));
+    return apply(
+      dec,
+      raw.map((v) => v / norm),
+    ).map((v) => Math.min(Math.max(v, 0), 1));
   });
 }

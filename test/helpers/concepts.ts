@@ -6,7 +6,13 @@ import { Random } from '../../src/maths/random.js';
  * n examples in `width` dims: correlated Gaussian noise (a fixed random mixing
  * matrix) plus `shift` times a class-specific offset; labels 0..classes-1 drawn uniformly.
  */
-export function plantedConcept(n: number, width: number, classes: number, shift: number, seed: number): { x: Features; labels: Int32Array; offsets: number[][] } {
+export function plantedConcept(
+  n: number,
+  width: number,
+  classes: number,
+  shift: number,
+  seed: number,
+): { x: Features; labels: Int32Array; offsets: number[][] } {
   const r = new Random(seed);
   const mixing = Array.from({ length: width }, () => Array.from({ length: width }, () => r.normal() / Math.sqrt(width)));
   const offsets = Array.from({ length: classes }, () => Array.from({ length: width }, () => r.normal()));

@@ -37,7 +37,8 @@ export async function greedyDecode(modelPath: string, ref: GenaiReference, steps
       attention_mask: i64(Array(n).fill(1), [1, n]),
       position_ids: i64(ref.position_ids, [1, n]),
     };
-    for (let i = 0; i < layers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+    for (let i = 0; i < layers; i++)
+      for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
     let out = await session.run(feeds);
     const promptLogits = out.logits.data as Float32Array;
     const tokens: number[] = [];

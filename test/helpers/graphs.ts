@@ -15,7 +15,16 @@ export function randomValues(n: number, seed: number, scale = 1): number[] {
 }
 
 export function weight(name: string, dims: number[], seed: number, dataType: number = DataType.FLOAT): TensorProto {
-  return makeTensor(name, dataType, dims, randomValues(dims.reduce((a, b) => a * b, 1), seed, 0.8));
+  return makeTensor(
+    name,
+    dataType,
+    dims,
+    randomValues(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+      0.8,
+    ),
+  );
 }
 
 export function model(graph: Partial<GraphProto> & Pick<GraphProto, 'node' | 'input' | 'output'>, opset = 17): Model {
@@ -38,10 +47,14 @@ export function gemmAutoencoder(D = 5, dataType: number = DataType.FLOAT): Model
       node('Gemm', ['a2', 'w3', 'b3'], ['out'], [attrInt('transB', 1)]),
     ],
     initializer: [
-      weight('w0', [H, 3], 1, dataType), weight('b0', [H], 2, dataType),
-      weight('w1', [D, H], 3, dataType), weight('b1', [D], 4, dataType),
-      weight('w2', [H, D], 5, dataType), weight('b2', [H], 6, dataType),
-      weight('w3', [3, H], 7, dataType), weight('b3', [3], 8, dataType),
+      weight('w0', [H, 3], 1, dataType),
+      weight('b0', [H], 2, dataType),
+      weight('w1', [D, H], 3, dataType),
+      weight('b1', [D], 4, dataType),
+      weight('w2', [H, D], 5, dataType),
+      weight('b2', [H], 6, dataType),
+      weight('w3', [3, H], 7, dataType),
+      weight('b3', [3], 8, dataType),
     ],
     input: [makeValueInfo('x', dataType, ['N', 3])],
     output: [makeValueInfo('out', dataType, ['N', 3])],
@@ -52,11 +65,7 @@ export function gemmAutoencoder(D = 5, dataType: number = DataType.FLOAT): Model
 /** x [N,4] -> MatMul + Add -> `z` [N,6] -> MatMul -> y [N,2]; `z` has no value info (like torch exports). */
 export function matmulMlp(): Model {
   return model({
-    node: [
-      node('MatMul', ['x', 'w0'], ['xw']),
-      node('Add', ['xw', 'b0'], ['z']),
-      node('MatMul', ['z', 'w1'], ['y']),
-    ],
+    node: [node('MatMul', ['x', 'w0'], ['xw']), node('Add', ['xw', 'b0'], ['z']), node('MatMul', ['z', 'w1'], ['y'])],
     initializer: [weight('w0', [4, 6], 11), weight('b0', [6], 12), weight('w1', [6, 2], 13)],
     input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
     output: [makeValueInfo('y', DataType.FLOAT, ['N', 2])],

@@ -14,7 +14,11 @@ function fileURLToDir(url: URL): string {
   return decodeURIComponent(url.pathname);
 }
 
-export interface Input { type: 'int64' | 'float32'; shape: number[]; data: number[] }
+export interface Input {
+  type: 'int64' | 'float32';
+  shape: number[];
+  data: number[];
+}
 export interface Site {
   tensor: string;
   axis: number;
@@ -45,14 +49,17 @@ export function expected(name: string): Expected {
 }
 
 export function feeds(inputs: Record<string, Input>): Record<string, ort.Tensor> {
-  return Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.type === 'int64'
-    ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape)
-    : new ort.Tensor('float32', Float32Array.from(v.data), v.shape)]));
+  return Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [
+      k,
+      v.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape) : new ort.Tensor('float32', Float32Array.from(v.data), v.shape),
+    ]),
+  );
 }
 
 /** Float values of an output, float16 decoded (independently of the toolkit's own decoder). */
 export function floats(t: ort.Tensor): ArrayLike<number> {
-  return t.type === 'float16' ? new Float16Array((t.data as Uint16Array).buffer, (t.data as Uint16Array).byteOffset, t.size) : t.data as Float32Array;
+  return t.type === 'float16' ? new Float16Array((t.data as Uint16Array).buffer, (t.data as Uint16Array).byteOffset, t.size) : (t.data as Float32Array);
 }
 
 export async function runSource(source: string | Uint8Array, inputs: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {

@@ -25,11 +25,7 @@ function modelWithIf() {
   };
   const ifNode: NodeProto = { ...node('If', ['cond'], ['branch']), attribute: [graphAttr('then_branch', thenBranch), graphAttr('else_branch', elseBranch)] };
   return model({
-    node: [
-      node('Gemm', ['x', 'w0', 'b0'], ['z']),
-      node('Gemm', ['z', 'w1'], ['y']),
-      ifNode,
-    ],
+    node: [node('Gemm', ['x', 'w0', 'b0'], ['z']), node('Gemm', ['z', 'w1'], ['y']), ifNode],
     initializer: [weight('w0', [4, 4], 1), weight('b0', [4], 2), weight('w1', [4, 3], 3)],
     input: [makeValueInfo('x', DataType.FLOAT, ['N', 4]), makeValueInfo('cond', DataType.BOOL, [])],
     output: [makeValueInfo('y', DataType.FLOAT, ['N', 3]), makeValueInfo('branch', DataType.FLOAT, ['N', 4])],
@@ -54,7 +50,10 @@ describe('def-use', () => {
     const m = modelWithIf();
     const g = new Graph(m.proto.graph!);
     const uses = g.uses('z');
-    expect(uses.map((u) => [u.node.opType, u.index])).toEqual([['Gemm', 0], ['If', -1]]);
+    expect(uses.map((u) => [u.node.opType, u.index])).toEqual([
+      ['Gemm', 0],
+      ['If', -1],
+    ]);
     const [thenBranch, elseBranch] = g.subgraphs(g.producer('branch')!);
     expect([...thenBranch.freeNames()]).toEqual(['z']);
     expect([...elseBranch.freeNames()]).toEqual(['x']);
@@ -89,7 +88,9 @@ describe('def-use', () => {
   it('constants come from initializers and Constant nodes, but not from overridable inputs', () => {
     const constNode: NodeProto = {
       ...node('Constant', [], ['k']),
-      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: makeTensor('', DataType.FLOAT, [], [2]), floats: [], ints: [], strings: [], tensors: [], graphs: [] }],
+      attribute: [
+        { name: 'value', type: AttributeType.TENSOR, t: makeTensor('', DataType.FLOAT, [], [2]), floats: [], ints: [], strings: [], tensors: [], graphs: [] },
+      ],
     };
     const g = new Graph({
       ...emptyGraph('c'),
@@ -116,7 +117,13 @@ describe('def-use', () => {
 describe('layout', () => {
   it('channel-first after Conv and elementwise ops, channel-last after Gemm, unknown for graph inputs', () => {
     const m = model({
-      node: [node('Conv', ['x', 'k'], ['c']), node('Relu', ['c'], ['r']), node('Add', ['r', 'x'], ['s']), node('Flatten', ['s'], ['f']), node('Gemm', ['f', 'w'], ['g'])],
+      node: [
+        node('Conv', ['x', 'k'], ['c']),
+        node('Relu', ['c'], ['r']),
+        node('Add', ['r', 'x'], ['s']),
+        node('Flatten', ['s'], ['f']),
+        node('Gemm', ['f', 'w'], ['g']),
+      ],
       initializer: [weight('k', [2, 2, 1, 1], 1), weight('w', [8, 3], 2)],
       input: [makeValueInfo('x', DataType.FLOAT, [1, 2, 2, 2])],
       output: [makeValueInfo('g', DataType.FLOAT, [1, 3])],

@@ -43,10 +43,23 @@ describe('schema', () => {
       metadataProps: [{ key: 'k', value: 'v' }],
       graph: {
         name: 'g',
-        node: [{ opType: 'Slice', input: ['a', 's', 'e'], output: ['b'], name: 'n', attribute: [
-          { name: 'ints', type: 7, ints: [1, -2, 3] }, { name: 'f', type: 1, f: 0.5 }, { name: 'fs', type: 6, floats: [1.5, -2] },
-        ] }],
-        initializer: [{ name: 'e', dims: [1], dataType: 7, int64Data: ['9223372036854775807'] }, { name: 'w', dims: [2], dataType: 1, floatData: [1, 2] }],
+        node: [
+          {
+            opType: 'Slice',
+            input: ['a', 's', 'e'],
+            output: ['b'],
+            name: 'n',
+            attribute: [
+              { name: 'ints', type: 7, ints: [1, -2, 3] },
+              { name: 'f', type: 1, f: 0.5 },
+              { name: 'fs', type: 6, floats: [1.5, -2] },
+            ],
+          },
+        ],
+        initializer: [
+          { name: 'e', dims: [1], dataType: 7, int64Data: ['9223372036854775807'] },
+          { name: 'w', dims: [2], dataType: 1, floatData: [1, 2] },
+        ],
         input: [{ name: 'a', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 4 }] } } } }],
         output: [{ name: 'b' }],
       },
@@ -64,7 +77,10 @@ describe('schema', () => {
 
 /** A field the schema does not know: `id` as a length-delimited payload. */
 function unknownField(id: number, payload: string): Uint8Array {
-  return protobuf.Writer.create().uint32((id << 3) | 2).string(payload).finish();
+  return protobuf.Writer.create()
+    .uint32((id << 3) | 2)
+    .string(payload)
+    .finish();
 }
 
 describe('lossless round trip', () => {
@@ -93,7 +109,15 @@ describe('lossless round trip', () => {
 
   it('keeps 64-bit integers beyond 2^53 exact', () => {
     const m = gemmAutoencoder();
-    m.proto.graph!.node[0].attribute.push({ name: 'big', type: 7, ints: [9223372036854775807n, -9223372036854775808n, 5], floats: [], strings: [], tensors: [], graphs: [] });
+    m.proto.graph!.node[0].attribute.push({
+      name: 'big',
+      type: 7,
+      ints: [9223372036854775807n, -9223372036854775808n, 5],
+      floats: [],
+      strings: [],
+      tensors: [],
+      graphs: [],
+    });
     const again = parseModel(serializeModel(m.proto), '/');
     expect(again.proto.graph!.node[0].attribute.at(-1)!.ints).toEqual([9223372036854775807n, -9223372036854775808n, 5]);
   });

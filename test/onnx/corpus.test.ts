@@ -34,12 +34,33 @@ function corpusModels(): string[] {
 }
 
 const ORT_TYPES: Record<number, ort.Tensor.Type> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
 };
 const ARRAYS: Partial<Record<ort.Tensor.Type, { new (b: ArrayBuffer, o: number, n: number): ArrayLike<unknown>; BYTES_PER_ELEMENT: number }>> = {
-  float32: Float32Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, int32: Int32Array,
-  int64: BigInt64Array, bool: Uint8Array, float16: Uint16Array, float64: Float64Array, uint32: Uint32Array, uint64: BigUint64Array,
+  float32: Float32Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  bool: Uint8Array,
+  float16: Uint16Array,
+  float64: Float64Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
 };
 
 /** A corpus input_k.pb (a TensorProto) as an onnxruntime tensor, or undefined for what we do not feed (sequences, optionals). */
@@ -140,7 +161,10 @@ describe.skipIf(!installed)('ONNX conformance corpus (libonnx-testdata; .ci/run 
       if (!target) continue;
       const op = ir.producer(target.name!)!.opType!;
       if (done.has(op)) continue;
-      const feeds = corpusFeeds(file, graph.input.map((i) => i.name!).filter((n) => !inits.has(n)));
+      const feeds = corpusFeeds(
+        file,
+        graph.input.map((i) => i.name!).filter((n) => !inits.has(n)),
+      );
       if (!feeds) continue;
       let intact: Record<string, ort.Tensor>;
       try {

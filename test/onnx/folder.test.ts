@@ -57,7 +57,8 @@ describe('model folders', () => {
     const result = saveModelFolder(folder, out);
     expect(result).toMatchObject({ files: 7, copied: 5 });
     expect(filesUnder(out)).toEqual(filesUnder(input));
-    for (const f of ['config.json', 'genai_config.json', 'tokenizer.json', 'onnx/model_quantized.onnx', 'onnx/notes.bin']) expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
+    for (const f of ['config.json', 'genai_config.json', 'tokenizer.json', 'onnx/model_quantized.onnx', 'onnx/notes.bin'])
+      expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
     expect(same(path.join(input, 'model.onnx'), path.join(out, 'model.onnx'))).toBe(false);
     // The input folder is untouched.
     for (const [f, bytes] of Object.entries(before)) expect(Buffer.compare(fs.readFileSync(path.join(input, f)), bytes), f).toBe(0);
@@ -74,7 +75,13 @@ describe('model folders', () => {
     folder.edited.add('model.onnx');
     let n = 0;
     const out = path.join(root, 'out');
-    expect(() => saveModelFolder(folder, out, { beforeFile: () => { if (++n === 4) throw new Error('disk full (injected)'); } })).toThrow(/injected/);
+    expect(() =>
+      saveModelFolder(folder, out, {
+        beforeFile: () => {
+          if (++n === 4) throw new Error('disk full (injected)');
+        },
+      }),
+    ).toThrow(/injected/);
     expect(fs.readdirSync(root)).toEqual(['in']);
   });
 

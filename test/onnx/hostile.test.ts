@@ -38,7 +38,11 @@ function externalModel(edit: (entries: Map<string, string>) => void = () => {}):
   const blobs: Buffer[] = [];
   m.proto.graph!.initializer.forEach((t, i) => {
     const raw = Buffer.from(t.rawData as Uint8Array);
-    const entries = new Map([['location', 'weights.bin'], ['offset', String(offset)], ['length', String(raw.length)]]);
+    const entries = new Map([
+      ['location', 'weights.bin'],
+      ['offset', String(offset)],
+      ['length', String(raw.length)],
+    ]);
     if (i === 0) edit(entries);
     t.externalData = [...entries].map(([key, value]) => ({ key, value }));
     t.dataLocation = 1;
@@ -84,7 +88,9 @@ describe('external data stays inside the model folder', () => {
     fs.rmSync(path.join(dir, 'link.bin'));
     fs.symlinkSync('weights.bin', path.join(dir, 'link.bin'));
     const m = loadModel(file);
-    expect(Array.from(tensorFloats(m.proto.graph!.initializer[0], m.baseDir))).toEqual(Array.from(tensorFloats(gemmAutoencoder().proto.graph!.initializer[0], '/')));
+    expect(Array.from(tensorFloats(m.proto.graph!.initializer[0], m.baseDir))).toEqual(
+      Array.from(tensorFloats(gemmAutoencoder().proto.graph!.initializer[0], '/')),
+    );
   });
 
   it('refuses a folder symlinked out of the model folder', () => {
@@ -175,7 +181,11 @@ describe('protobuf semantics', () => {
     const r = await sca('patch', file, '-o', out, '--tensor', 'latent', '--mode', 'suppress', '--dims', '0');
     expect(r.err).toBe('');
     const patched = loadModel(out);
-    for (const name of ['h0', 'a0', 'h2', 'a2', 'out']) expect(patched.proto.graph!.node.some((n) => n.output.includes(name)), name).toBe(true);
+    for (const name of ['h0', 'a0', 'h2', 'a2', 'out'])
+      expect(
+        patched.proto.graph!.node.some((n) => n.output.includes(name)),
+        name,
+      ).toBe(true);
     // The merged graph is written as one message: the only change the spec allows.
     const intact = await run(m, { x });
     const again = await run(parseModel(bytes, tmp()), { x });
@@ -200,18 +210,45 @@ describe('protobuf semantics', () => {
     // TypeProto.sequence_type.elem_type.sequence_type... 2,000 deep, inside a graph input.
     let type: Uint8Array = protobuf.Writer.create().finish();
     for (let i = 0; i < 2000; i++) {
-      const seq = protobuf.Writer.create().uint32((1 << 3) | 2).bytes(type).finish();
-      type = protobuf.Writer.create().uint32((4 << 3) | 2).bytes(seq).finish();
+      const seq = protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .bytes(type)
+        .finish();
+      type = protobuf.Writer.create()
+        .uint32((4 << 3) | 2)
+        .bytes(seq)
+        .finish();
     }
-    const input = protobuf.Writer.create().uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).bytes(type).finish();
-    const graph = protobuf.Writer.create().uint32((11 << 3) | 2).bytes(input).finish();
-    const model = protobuf.Writer.create().uint32((1 << 3) | 0).int64(8).uint32((7 << 3) | 2).bytes(graph).finish();
-    expect(() => parseModel(model, '/', 'deep.onnx')).toThrow(/deep\.onnx: not a valid ONNX model \(truncated or corrupt at graph\.input\[0\]\.type(\.sequenceType\.elemType)+.*: messages nested more than 100 deep\)/);
+    const input = protobuf.Writer.create()
+      .uint32((1 << 3) | 2)
+      .string('x')
+      .uint32((2 << 3) | 2)
+      .bytes(type)
+      .finish();
+    const graph = protobuf.Writer.create()
+      .uint32((11 << 3) | 2)
+      .bytes(input)
+      .finish();
+    const model = protobuf.Writer.create()
+      .uint32((1 << 3) | 0)
+      .int64(8)
+      .uint32((7 << 3) | 2)
+      .bytes(graph)
+      .finish();
+    expect(() => parseModel(model, '/', 'deep.onnx')).toThrow(
+      /deep\.onnx: not a valid ONNX model \(truncated or corrupt at graph\.input\[0\]\.type(\.sequenceType\.elemType)+.*: messages nested more than 100 deep\)/,
+    );
   });
 
   it('keeps the last value of a scalar written twice', () => {
     const m = gemmAutoencoder();
-    const bytes = Buffer.concat([serializeModel(m.proto), protobuf.Writer.create().uint32((1 << 3) | 0).int64(5).finish()]);
+    const bytes = Buffer.concat([
+      serializeModel(m.proto),
+      protobuf.Writer.create()
+        .uint32((1 << 3) | 0)
+        .int64(5)
+        .finish(),
+    ]);
     expect(Number(parseModel(bytes, '/').proto.irVersion)).toBe(5);
   });
 
@@ -224,7 +261,13 @@ describe('protobuf semantics', () => {
     m.proto.graph!.docString = 'PLACEHOLDER_B';
     m.proto.producerName = good;
     const plain = Buffer.from(serializeModel(m.proto));
-    const withBad = Buffer.from(plain.toString('latin1').replace('PLACEHOLDER_A', bad.toString('latin1').padEnd(13, '!')).replace('PLACEHOLDER_B', Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]).toString('latin1')), 'latin1');
+    const withBad = Buffer.from(
+      plain
+        .toString('latin1')
+        .replace('PLACEHOLDER_A', bad.toString('latin1').padEnd(13, '!'))
+        .replace('PLACEHOLDER_B', Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]).toString('latin1')),
+      'latin1',
+    );
     expect(withBad.includes(bad)).toBe(true);
     const file = path.join(tmp(), 'names.onnx');
     fs.writeFileSync(file, withBad);
@@ -262,7 +305,15 @@ describe('old opsets and IR versions', () => {
       { tensor: 'latent', mode: 'suppress' as const, directions: [[0.6, -0.3, 0.5, 0.2, -0.5]] },
       { tensor: 'latent', mode: 'suppress' as const, directions: [[0.6, -0.3, 0.5, 0.2, -0.5]], falloff: { threshold: 0.1, strength: 0.8, power: 2 } },
       { tensor: 'latent', mode: 'amplify' as const, dims: [1, 3], strength: 0.5 },
-      { tensor: 'latent', mode: 'clamp' as const, directions: [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0]], strength: 0.25 },
+      {
+        tensor: 'latent',
+        mode: 'clamp' as const,
+        directions: [
+          [1, 0, 0, 0, 0],
+          [0, 1, 0, 0, 0],
+        ],
+        strength: 0.25,
+      },
       { tensor: 'latent', mode: 'clamp' as const, dims: [2], strength: 0.25, strengthInput: 'level' },
       { tensor: 'latent', mode: 'steer' as const, dims: [4], strength: -1 },
     ]) {
@@ -289,7 +340,10 @@ describe('old opsets and IR versions', () => {
       const inputs = new Set(g.input.map((v) => v.name));
       for (const t of g.initializer) expect(inputs.has(t.name), t.name).toBe(true);
       // Same maths: numpy broadcasting (opset 7) agrees with legacy broadcasting where the second input is a suffix.
-      const modern = JSON.parse(JSON.stringify(m.proto, (_k, v) => (v instanceof Uint8Array ? { $b: Array.from(v) } : v)), (_k, v) => (v && v.$b ? Uint8Array.from(v.$b) : v)) as ModelProto;
+      const modern = JSON.parse(
+        JSON.stringify(m.proto, (_k, v) => (v instanceof Uint8Array ? { $b: Array.from(v) } : v)),
+        (_k, v) => (v && v.$b ? Uint8Array.from(v.$b) : v),
+      ) as ModelProto;
       modern.opsetImport[0].version = 7;
       for (const n of modern.graph!.node) n.attribute = n.attribute.filter((a) => a.name !== 'broadcast');
       const want = gemmAutoencoder();
@@ -382,11 +436,22 @@ describe('strength ranges', () => {
   });
 
   it('the falloff strength is a suppression strength too', () => {
-    expect(() => patchModel(gemmAutoencoder(), [{ tensor: 'latent', mode: 'suppress', directions: [[1, 0, 0, 0, 0]], falloff: { threshold: 0, strength: 1.5, power: 1 } }])).toThrow(/strength 1.5 is out of range for suppress/);
+    expect(() =>
+      patchModel(gemmAutoencoder(), [
+        { tensor: 'latent', mode: 'suppress', directions: [[1, 0, 0, 0, 0]], falloff: { threshold: 0, strength: 1.5, power: 1 } },
+      ]),
+    ).toThrow(/strength 1.5 is out of range for suppress/);
   });
 
   it('steer and clamp take any finite value; the ends of a range are allowed', () => {
-    for (const [mode, strength] of [['steer', -3], ['clamp', -2], ['suppress', 0], ['suppress', 1], ['amplify', 0], ['amplify', 10]] as const) {
+    for (const [mode, strength] of [
+      ['steer', -3],
+      ['clamp', -2],
+      ['suppress', 0],
+      ['suppress', 1],
+      ['amplify', 0],
+      ['amplify', 10],
+    ] as const) {
       expect(patchModel(gemmAutoencoder(), [{ tensor: 'latent', mode, dims: [0], strength }])).toHaveLength(1);
     }
   });
@@ -394,7 +459,10 @@ describe('strength ranges', () => {
 
 describe('inspect accepts valid but unusual models', () => {
   it('a model that imports only ai.onnx.preview.training: inspect works, patch says why it cannot', async () => {
-    const g = { ...emptyGraph('train'), node: [{ ...node('Adagrad', ['r', 't', 'x', 'g', 'h'], ['x_new', 'h_new'], [attrFloat('decay_factor', 0.1)]), domain: 'ai.onnx.preview.training' }] };
+    const g = {
+      ...emptyGraph('train'),
+      node: [{ ...node('Adagrad', ['r', 't', 'x', 'g', 'h'], ['x_new', 'h_new'], [attrFloat('decay_factor', 0.1)]), domain: 'ai.onnx.preview.training' }],
+    };
     g.input = ['r', 't', 'x', 'g', 'h'].map((n) => makeValueInfo(n, DataType.FLOAT, [2]));
     g.output = ['x_new', 'h_new'].map((n) => makeValueInfo(n, DataType.FLOAT, [2]));
     const proto = newModel(g, 1);

@@ -19,7 +19,11 @@ import { useTempDir } from '../helpers/tmp.js';
 const D = 16;
 const tmp = useTempDir('large');
 
-const ids = new ort.Tensor('int64', BigInt64Array.from({ length: 3 * 5 }, (_, i) => BigInt((i * 7) % 32)), [3, 5]);
+const ids = new ort.Tensor(
+  'int64',
+  BigInt64Array.from({ length: 3 * 5 }, (_, i) => BigInt((i * 7) % 32)),
+  [3, 5],
+);
 
 async function pooled(file: string): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(file);
@@ -60,7 +64,11 @@ describe('lazily loaded weights', () => {
       ablateDims(ablated, 'blocks.0.act', [1, 5]);
       const pruned = loadModel(file, { lazyBytes });
       ablateDims(pruned, 'blocks.0.act', [1, 5], { prune: true });
-      for (const [name, m] of [['p', patched], ['a', ablated], ['r', pruned]] as const) {
+      for (const [name, m] of [
+        ['p', patched],
+        ['a', ablated],
+        ['r', pruned],
+      ] as const) {
         const out = path.join(tmp(), `${name}-${lazyBytes}.onnx`);
         const saved = saveModel(m, out);
         expect(Boolean(saved.dataPath)).toBe(external);

@@ -28,7 +28,11 @@ function writeExternalModel(): string {
   const blobs: Buffer[] = [];
   for (const t of m.proto.graph!.initializer) {
     const raw = Buffer.from(t.rawData as Uint8Array);
-    t.externalData = [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
+    t.externalData = [
+      { key: 'location', value: 'weights.bin' },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
     t.dataLocation = 1;
     delete t.rawData;
     blobs.push(raw);
@@ -106,12 +110,16 @@ describe('bad files', () => {
     ['missing', (f: string) => f, /cannot read: no such file or directory \(ENOENT\)/],
     ['truncated', (f: string) => (fs.writeFileSync(f, serializeModel(gemmAutoencoder().proto).subarray(0, 100)), f), /truncated or corrupt/],
     ['not protobuf', (f: string) => (fs.writeFileSync(f, 'hello, I am a text file\n'), f), /not (a valid )?(an )?ONNX model/],
-    ['unknown opset', (f: string) => {
-      const m = gemmAutoencoder();
-      m.proto.opsetImport[0].version = 99;
-      fs.writeFileSync(f, serializeModel(m.proto));
-      return f;
-    }, /unknown opset 99/],
+    [
+      'unknown opset',
+      (f: string) => {
+        const m = gemmAutoencoder();
+        m.proto.opsetImport[0].version = 99;
+        fs.writeFileSync(f, serializeModel(m.proto));
+        return f;
+      },
+      /unknown opset 99/,
+    ],
   ])('%s', (_name, make, message) => {
     const f = make(path.join(tmp(), 'bad.onnx'));
     expect(() => loadModel(f)).toThrow(message);

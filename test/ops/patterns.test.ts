@@ -11,18 +11,35 @@ import { makeValueInfo } from '../../src/onnx/graph.js';
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 function int64Tensor(name: string, values: number[], dims = [values.length]): TensorProto {
-  return { ...makeTensor(name, DataType.FLOAT, [], [0]), dataType: DataType.INT64, dims, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) };
+  return {
+    ...makeTensor(name, DataType.FLOAT, [], [0]),
+    dataType: DataType.INT64,
+    dims,
+    rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+  };
 }
 
 /** A Constant node as torch.onnx writes it: `value` holds a 0-d tensor (float32 unless told). */
 function constant(output: string, value: number, dataType: number = DataType.FLOAT): NodeProto {
   const t = makeTensor('', dataType, [], [value]);
   delete t.name;
-  return node('Constant', [], [output], [{ name: 'value', type: AttributeType.TENSOR, t, floats: [], ints: [], strings: [], tensors: [], graphs: [] }], output.replace(/_output_0$/, ''));
+  return node(
+    'Constant',
+    [],
+    [output],
+    [{ name: 'value', type: AttributeType.TENSOR, t, floats: [], ints: [], strings: [], tensors: [], graphs: [] }],
+    output.replace(/_output_0$/, ''),
+  );
 }
 
 function constantInts(output: string, values: number[]): NodeProto {
-  return node('Constant', [], [output], [{ name: 'value', type: AttributeType.TENSOR, t: int64Tensor('', values), floats: [], ints: [], strings: [], tensors: [], graphs: [] }], output.replace(/_output_0$/, ''));
+  return node(
+    'Constant',
+    [],
+    [output],
+    [{ name: 'value', type: AttributeType.TENSOR, t: int64Tensor('', values), floats: [], ints: [], strings: [], tensors: [], graphs: [] }],
+    output.replace(/_output_0$/, ''),
+  );
 }
 
 function graphOf(nodes: NodeProto[], extra: Partial<GraphProto> = {}): GraphProto {
@@ -67,7 +84,10 @@ function torchLayerNorm(p: string, x: string, prefix = 'ln'): NodeProto[] {
   ];
 }
 
-const lnWeights = (prefix = 'ln') => [makeTensor(`${prefix}.weight`, DataType.FLOAT, [4], [1, 1, 1, 1]), makeTensor(`${prefix}.bias`, DataType.FLOAT, [4], [0, 0, 0, 0])];
+const lnWeights = (prefix = 'ln') => [
+  makeTensor(`${prefix}.weight`, DataType.FLOAT, [4], [1, 1, 1, 1]),
+  makeTensor(`${prefix}.bias`, DataType.FLOAT, [4], [0, 0, 0, 0]),
+];
 
 function expectMatch(m: PatternMatch | undefined, fields: Partial<PatternMatch>, nodeCount: number): PatternMatch {
   expect(m).toBeDefined();
@@ -81,10 +101,18 @@ describe('GELU', () => {
     const nodes = [...torchErfGelu('/mlp/act', 'h'), reader('/mlp/act/Mul_1_output_0')];
     const lookup = lookupOf(nodes);
     for (const n of nodes.slice(0, 8)) {
-      expectMatch(recognizePattern(n, lookup), {
-        pattern: 'gelu', label: 'GELU', input: 'h', output: '/mlp/act/Mul_1_output_0', site: '/mlp/act',
-        behaviour: { kind: 'elementwise', zeroPreserving: true },
-      }, 8);
+      expectMatch(
+        recognizePattern(n, lookup),
+        {
+          pattern: 'gelu',
+          label: 'GELU',
+          input: 'h',
+          output: '/mlp/act/Mul_1_output_0',
+          site: '/mlp/act',
+          behaviour: { kind: 'elementwise', zeroPreserving: true },
+        },
+        8,
+      );
     }
     expect(patternReading('h', lookup).map((m) => m.output)).toEqual(['/mlp/act/Mul_1_output_0']);
     expect(patternWriting('/mlp/act/Mul_1_output_0', lookup)?.input).toBe('h');
@@ -92,7 +120,11 @@ describe('GELU', () => {
 
   it('recognises the other operand orders and x * (1/sqrt 2), scalars as initializers', () => {
     // 0.5 * x first, then * (1 + erf(x * 0.7071)), constants stored as initializers (float64).
-    const init = [makeTensor('half', DataType.DOUBLE, [], [0.5]), makeTensor('one', DataType.FLOAT, [1], [1]), makeTensor('rsqrt2', DataType.FLOAT, [], [Math.SQRT1_2])];
+    const init = [
+      makeTensor('half', DataType.DOUBLE, [], [0.5]),
+      makeTensor('one', DataType.FLOAT, [1], [1]),
+      makeTensor('rsqrt2', DataType.FLOAT, [], [Math.SQRT1_2]),
+    ];
     const nodes = [
       node('Mul', ['half', 'x'], ['hx']),
       node('Mul', ['x', 'rsqrt2'], ['xs']),
@@ -123,7 +155,10 @@ describe('GELU', () => {
     // torch 1.13 symbolic: 0.5 * (x * (1 + tanh(beta * (x + kappa * (x * (x * x)))))), constants float64.
     const d = DataType.DOUBLE;
     const torchTanh = [
-      constant('beta', Math.sqrt(2 / Math.PI), d), constant('kappa', 0.044715, d), constant('one', 1, d), constant('half', 0.5, d),
+      constant('beta', Math.sqrt(2 / Math.PI), d),
+      constant('kappa', 0.044715, d),
+      constant('one', 1, d),
+      constant('half', 0.5, d),
       node('Mul', ['x', 'x'], ['xx']),
       node('Mul', ['x', 'xx'], ['x3']),
       node('Mul', ['kappa', 'x3'], ['kx3']),
@@ -140,7 +175,11 @@ describe('GELU', () => {
 
     // HF NewGELU: 0.5 * x * (1.0 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3.0))))
     const newGelu = [
-      constant('c05', 0.5), constant('c3', 3), constant('ck', 0.044715), constant('cb', 0.7978845608028654), constant('c1', 1),
+      constant('c05', 0.5),
+      constant('c3', 3),
+      constant('ck', 0.044715),
+      constant('cb', 0.7978845608028654),
+      constant('c1', 1),
       node('Mul', ['x', 'c05'], ['hx']),
       node('Pow', ['x', 'c3'], ['p3']),
       node('Mul', ['p3', 'ck'], ['kp']),
@@ -166,7 +205,11 @@ describe('GELU', () => {
 
   it('recognises SiLU (x * Sigmoid(x))', () => {
     const nodes = [node('Sigmoid', ['g'], ['s']), node('Mul', ['g', 's'], ['y']), reader('y')];
-    expectMatch(recognizePattern(nodes[0], lookupOf(nodes)), { pattern: 'silu', input: 'g', output: 'y', behaviour: { kind: 'elementwise', zeroPreserving: true } }, 2);
+    expectMatch(
+      recognizePattern(nodes[0], lookupOf(nodes)),
+      { pattern: 'silu', input: 'g', output: 'y', behaviour: { kind: 'elementwise', zeroPreserving: true } },
+      2,
+    );
   });
 });
 
@@ -175,10 +218,19 @@ describe('LayerNorm', () => {
     const nodes = [...torchLayerNorm('/ln_f', 'resid'), reader('/ln_f/Add_1_output_0')];
     const lookup = lookupOf(nodes, { initializer: lnWeights() });
     for (const n of nodes.slice(0, 11)) {
-      const m = expectMatch(recognizePattern(n, lookup), {
-        pattern: 'layernorm', label: 'LayerNorm', input: 'resid', output: '/ln_f/Add_1_output_0', site: '/ln_f',
-        behaviour: { kind: 'normalize', axes: [-1] }, params: { scale: 'ln.weight', bias: 'ln.bias', axes: [-1] },
-      }, 11);
+      const m = expectMatch(
+        recognizePattern(n, lookup),
+        {
+          pattern: 'layernorm',
+          label: 'LayerNorm',
+          input: 'resid',
+          output: '/ln_f/Add_1_output_0',
+          site: '/ln_f',
+          behaviour: { kind: 'normalize', axes: [-1] },
+          params: { scale: 'ln.weight', bias: 'ln.bias', axes: [-1] },
+        },
+        11,
+      );
       expect(m.params.epsilon).toBeCloseTo(1e-5, 10);
     }
   });
@@ -195,19 +247,45 @@ describe('LayerNorm', () => {
   });
 
   it('recognises LayerNormalization (opset 17) and com.microsoft SkipLayerNormalization', () => {
-    const ln = node('LayerNormalization', ['x', 'ln.weight', 'ln.bias'], ['y'], [makeAttrInt('axis', -1), makeAttrFloat('epsilon', 1e-5)], '/ln_f/LayerNormalization');
-    expectMatch(recognizePattern(ln, lookupOf([ln], {}, 17)), {
-      pattern: 'layernorm', site: '/ln_f', form: 'LayerNormalization', behaviour: { kind: 'normalize', axes: [-1], toEnd: true }, params: { scale: 'ln.weight', bias: 'ln.bias' },
-    }, 1);
-    const skip = { ...node('SkipLayerNormalization', ['x', 'attn_out', 'g', 'b'], ['y', '', '', 'sum'], [], '/blocks.0/SkipLayerNorm'), domain: 'com.microsoft' };
-    expectMatch(recognizePattern(skip, lookupOf([skip], {}, 17, { 'com.microsoft': 1 })), {
-      pattern: 'skip-layernorm', input: 'x', output: 'y', params: { skip: 'attn_out', scale: 'g', bias: 'b' }, behaviour: { kind: 'normalize', axes: [-1] },
-    }, 1);
+    const ln = node(
+      'LayerNormalization',
+      ['x', 'ln.weight', 'ln.bias'],
+      ['y'],
+      [makeAttrInt('axis', -1), makeAttrFloat('epsilon', 1e-5)],
+      '/ln_f/LayerNormalization',
+    );
+    expectMatch(
+      recognizePattern(ln, lookupOf([ln], {}, 17)),
+      {
+        pattern: 'layernorm',
+        site: '/ln_f',
+        form: 'LayerNormalization',
+        behaviour: { kind: 'normalize', axes: [-1], toEnd: true },
+        params: { scale: 'ln.weight', bias: 'ln.bias' },
+      },
+      1,
+    );
+    const skip = {
+      ...node('SkipLayerNormalization', ['x', 'attn_out', 'g', 'b'], ['y', '', '', 'sum'], [], '/blocks.0/SkipLayerNorm'),
+      domain: 'com.microsoft',
+    };
+    expectMatch(
+      recognizePattern(skip, lookupOf([skip], {}, 17, { 'com.microsoft': 1 })),
+      {
+        pattern: 'skip-layernorm',
+        input: 'x',
+        output: 'y',
+        params: { skip: 'attn_out', scale: 'g', bias: 'b' },
+        behaviour: { kind: 'normalize', axes: [-1] },
+      },
+      1,
+    );
   });
 
   it('recognises RMSNorm as LLaMA exports it (a row scale)', () => {
     const nodes = [
-      constant('two', 2), constant('eps', 1e-6),
+      constant('two', 2),
+      constant('eps', 1e-6),
       node('Pow', ['x', 'two'], ['sq']),
       node('ReduceMean', ['sq'], ['ms'], [attrInts('axes', [-1])]),
       node('Add', ['ms', 'eps'], ['mse']),
@@ -218,7 +296,11 @@ describe('LayerNorm', () => {
       reader('y'),
     ];
     const lookup = lookupOf(nodes, { initializer: [makeTensor('norm.weight', DataType.FLOAT, [4], [1, 2, 3, 4])] });
-    expectMatch(recognizePattern(nodes[3], lookup), { pattern: 'rmsnorm', input: 'x', output: 'y', params: { scale: 'norm.weight' }, behaviour: { kind: 'rowScale', axes: [-1] } }, 9);
+    expectMatch(
+      recognizePattern(nodes[3], lookup),
+      { pattern: 'rmsnorm', input: 'x', output: 'y', params: { scale: 'norm.weight' }, behaviour: { kind: 'rowScale', axes: [-1] } },
+      9,
+    );
   });
 });
 
@@ -233,7 +315,11 @@ describe('L2 normalisation', () => {
       node('Div', ['z', 'e'], ['y'], [], '/norm/Div'),
       reader('y'),
     ];
-    const m = expectMatch(recognizePattern(nodes[0], lookupOf(nodes)), { pattern: 'l2norm', input: 'z', output: 'y', site: '/norm', behaviour: { kind: 'rowScale', axes: [-1] } }, 5);
+    const m = expectMatch(
+      recognizePattern(nodes[0], lookupOf(nodes)),
+      { pattern: 'l2norm', input: 'z', output: 'y', site: '/norm', behaviour: { kind: 'rowScale', axes: [-1] } },
+      5,
+    );
     expect(m.params.epsilon).toBeCloseTo(1e-12, 20);
   });
 
@@ -265,16 +351,30 @@ describe('real torch.onnx exports (test/fixtures)', () => {
     const l2 = matches.find((m) => m.pattern === 'l2norm')!;
     expect(l2).toMatchObject({ input: '/encoder/encoder.4/Gemm_output_0', output: '/bottleneck/Div_output_0', site: '/bottleneck' });
     expect(l2.nodes.map((n) => n.opType).sort()).toEqual(['Abs', 'Clip', 'Constant', 'Constant', 'Constant', 'Constant', 'Div', 'Pow', 'Pow', 'ReduceSum']);
-    expect(matches.filter((m) => m.pattern === 'gelu').map((m) => m.site)).toEqual(['/encoder/encoder.1', '/encoder/encoder.3', '/decoder/decoder.1', '/decoder/decoder.3']);
+    expect(matches.filter((m) => m.pattern === 'gelu').map((m) => m.site)).toEqual([
+      '/encoder/encoder.1',
+      '/encoder/encoder.3',
+      '/decoder/decoder.1',
+      '/decoder/decoder.3',
+    ]);
   });
 
   it('GPT-2 at opset 14: five decomposed LayerNorms and two erf GELUs; the MLP site is a GELU output', () => {
     const { matches, count } = census('gpt2_op14.onnx');
     expect(count).toEqual({ layernorm: 5, gelu: 2 });
-    expect(matches.filter((m) => m.pattern === 'layernorm').map((m) => m.site)).toEqual(['/blocks.0/ln_1', '/blocks.0/ln_2', '/blocks.1/ln_1', '/blocks.1/ln_2', '/ln_f']);
+    expect(matches.filter((m) => m.pattern === 'layernorm').map((m) => m.site)).toEqual([
+      '/blocks.0/ln_1',
+      '/blocks.0/ln_2',
+      '/blocks.1/ln_1',
+      '/blocks.1/ln_2',
+      '/ln_f',
+    ]);
     const lnF = matches.find((m) => m.site === '/ln_f')!;
     expect(lnF).toMatchObject({ input: '/blocks.1/Add_1_output_0', output: '/ln_f/Add_1_output_0', params: { scale: 'ln_f.weight', bias: 'ln_f.bias' } });
-    expect(matches.find((m) => m.site === '/blocks.0/mlp/act')).toMatchObject({ input: '/blocks.0/mlp/fc/Add_output_0', output: '/blocks.0/mlp/act/Mul_1_output_0' });
+    expect(matches.find((m) => m.site === '/blocks.0/mlp/act')).toMatchObject({
+      input: '/blocks.0/mlp/fc/Add_output_0',
+      output: '/blocks.0/mlp/act/Mul_1_output_0',
+    });
   });
 
   it('GPT-2 in float16: the same patterns, with float16 constants', () => {
@@ -298,14 +398,18 @@ describe('real torch.onnx exports (test/fixtures)', () => {
     expect(normalizationRefusal(lnF, 'ablation')).toBe(
       "LayerNorm at /ln_f normalises over the last axis: ablation through it is unsound (it re-centres and rescales each row, so zeroed dims do not stay zero); fold at its output ('/ln_f/Add_1_output_0') instead",
     );
-    expect(normalizationRefusal(lnF, 'fold')).toMatch(/^LayerNorm at \/ln_f normalises over the last axis: a map folded into the weights after it is not the map before it; fold at its output/);
+    expect(normalizationRefusal(lnF, 'fold')).toMatch(
+      /^LayerNorm at \/ln_f normalises over the last axis: a map folded into the weights after it is not the map before it; fold at its output/,
+    );
     const { lookup } = fixture('gpt2_op14.onnx');
     const add = lookup.producer('/blocks.0/Add_1_output_0')!;
     expect(residualRefusal(add, '/blocks.0/mlp/proj/Add_output_0', 'ablation')).toBe(
       "residual Add at /blocks.0/Add_1 adds '/blocks.0/mlp/proj/Add_output_0' to '/blocks.0/Add_output_0': the concept reaches '/blocks.0/Add_1_output_0' through the other branch, so ablation of the weights on this side does not remove it; patch the stream after the Add ('/blocks.0/Add_1_output_0') with sca patch, or fold into the weights that read it",
     );
     const softmax = lookup.producer('/blocks.0/attn/Softmax_output_0')!;
-    expect(softmaxRefusal(softmax, [-1], 'pruning')).toMatch(/^Softmax at \/blocks\.0\/attn\/Softmax normalises over the last axis: pruning through it is unsound/);
+    expect(softmaxRefusal(softmax, [-1], 'pruning')).toMatch(
+      /^Softmax at \/blocks\.0\/attn\/Softmax normalises over the last axis: pruning through it is unsound/,
+    );
     const l2 = census('color_red.onnx').matches.find((m) => m.pattern === 'l2norm')!;
     expect(rowScaleFoldRefusal(l2)).toMatch(/^L2 normalisation at \/bottleneck rescales each row by its norm/);
   });

@@ -5,12 +5,28 @@ import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
 import { DataType, type GraphProto, type NodeProto, type TensorProto } from '../../src/onnx/types.js';
-import { isLinearOp, linearOp, lookupFromGraph, mapAxis, mapThroughShapes, opBehaviour, readSlice, resolveReshape, writeSlice, type GraphLookup, type LinearOp } from '../../src/ops/index.js';
+import {
+  isLinearOp,
+  linearOp,
+  lookupFromGraph,
+  mapAxis,
+  mapThroughShapes,
+  opBehaviour,
+  readSlice,
+  resolveReshape,
+  writeSlice,
+  type GraphLookup,
+  type LinearOp,
+} from '../../src/ops/index.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 function int64(name: string, values: number[]): TensorProto {
-  return { ...makeTensor(name, DataType.FLOAT, [values.length], new Array(values.length).fill(0)), dataType: DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) };
+  return {
+    ...makeTensor(name, DataType.FLOAT, [values.length], new Array(values.length).fill(0)),
+    dataType: DataType.INT64,
+    rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+  };
 }
 
 const w = (name: string, dims: number[]) => makeTensor(name, DataType.FLOAT, dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(0.5));
@@ -43,7 +59,9 @@ describe('op behaviour', () => {
   });
 
   it('Clip keeps zeros when its range holds 0: bounds from inputs (opset 11+) or attributes', () => {
-    const l = lookupOf([], { initializer: [makeTensor('lo', DataType.FLOAT, [], [0]), makeTensor('one', DataType.FLOAT, [], [1]), makeTensor('half', DataType.FLOAT, [], [0.5])] });
+    const l = lookupOf([], {
+      initializer: [makeTensor('lo', DataType.FLOAT, [], [0]), makeTensor('one', DataType.FLOAT, [], [1]), makeTensor('half', DataType.FLOAT, [], [0.5])],
+    });
     expect(of(node('Clip', ['x', 'lo', 'one'], ['y']), l)).toEqual({ kind: 'elementwise', zeroPreserving: true });
     expect(of(node('Clip', ['x', 'half', ''], ['y']), l)).toEqual({ kind: 'elementwise', zeroPreserving: false });
     expect(of(node('Clip', ['x'], ['y'], [attrFloat('min', 0.1)]), lookupOf([], {}, 9))).toEqual({ kind: 'elementwise', zeroPreserving: false });
@@ -54,13 +72,17 @@ describe('op behaviour', () => {
     expect(of(node('Softmax', ['x'], ['y']), lookupOf([], {}, 11))).toEqual({ kind: 'normalize', axes: [1], toEnd: true });
   });
 
-  it('Reduce axes come from the attribute or, from the op\'s switch-over opset, from input 1', () => {
+  it("Reduce axes come from the attribute or, from the op's switch-over opset, from input 1", () => {
     expect(of(node('ReduceSum', ['x'], ['y'], [attrInts('axes', [-1])]), lookupOf([], {}, 11))).toEqual({ kind: 'reduce', axes: [-1], keepdims: true });
     const l13 = lookupOf([], { initializer: [int64('ax', [-1])] }, 13);
     expect(of(node('ReduceSum', ['x', 'ax'], ['y'], [attrInt('keepdims', 0)]), l13)).toEqual({ kind: 'reduce', axes: [-1], keepdims: false });
     // ReduceMean still takes an attribute at opset 13 (its input form starts at 18).
     expect(of(node('ReduceMean', ['x'], ['y'], [attrInts('axes', [2])]), l13)).toEqual({ kind: 'reduce', axes: [2], keepdims: true });
-    expect(of(node('ReduceMean', ['x', 'ax'], ['y']), lookupOf([], { initializer: [int64('ax', [1])] }, 18))).toEqual({ kind: 'reduce', axes: [1], keepdims: true });
+    expect(of(node('ReduceMean', ['x', 'ax'], ['y']), lookupOf([], { initializer: [int64('ax', [1])] }, 18))).toEqual({
+      kind: 'reduce',
+      axes: [1],
+      keepdims: true,
+    });
     expect(of(node('ReduceSum', ['x', 'computed'], ['y']), l13).kind).toBe('opaque');
   });
 
@@ -123,15 +145,36 @@ describe('weight ops: channels to weight axes', () => {
   };
 
   it('MatMul and Gemm (transA, transB): which weight axis reads and which writes, and the fold orientation', () => {
-    expect(lin(node('MatMul', ['x', 'B'], ['y']))).toMatchObject({ dataAxis: -1, reads: { input: 1, axis: 0 }, writes: { input: 1, axis: 1 }, fold: { rows: 6, cols: 4, axis: 0 } });
+    expect(lin(node('MatMul', ['x', 'B'], ['y']))).toMatchObject({
+      dataAxis: -1,
+      reads: { input: 1, axis: 0 },
+      writes: { input: 1, axis: 1 },
+      fold: { rows: 6, cols: 4, axis: 0 },
+    });
     expect(lin(node('MatMul', ['Bt', 'x'], ['y']))).toMatchObject({ data: 1, dataAxis: -2, reads: { input: 0, axis: 1 }, fold: { axis: 1 } });
-    expect(lin(node('Gemm', ['x', 'B', 'bias'], ['y']))).toMatchObject({ dataAxis: 1, reads: { axis: 0 }, writes: { axis: 1 }, bias: { input: 2, axis: 0 }, fold: { axis: 0 } });
-    expect(lin(node('Gemm', ['x', 'Bt', 'bias'], ['y'], [attrInt('transB', 1)]))).toMatchObject({ reads: { axis: 1 }, writes: { axis: 0 }, fold: { rows: 4, cols: 6, axis: 1 } });
+    expect(lin(node('Gemm', ['x', 'B', 'bias'], ['y']))).toMatchObject({
+      dataAxis: 1,
+      reads: { axis: 0 },
+      writes: { axis: 1 },
+      bias: { input: 2, axis: 0 },
+      fold: { axis: 0 },
+    });
+    expect(lin(node('Gemm', ['x', 'Bt', 'bias'], ['y'], [attrInt('transB', 1)]))).toMatchObject({
+      reads: { axis: 1 },
+      writes: { axis: 0 },
+      fold: { rows: 4, cols: 6, axis: 1 },
+    });
     expect(lin(node('Gemm', ['x', 'B'], ['y'], [attrInt('transA', 1)]))).toMatchObject({ dataAxis: 0 });
   });
 
   it('Conv: 1x1 folds as [N, D]; kxk and grouped convolutions say why they cannot', () => {
-    expect(lin(node('Conv', ['x', 'K1', 'bias'], ['y']))).toMatchObject({ dataAxis: 1, reads: { axis: 1 }, writes: { axis: 0 }, bias: { input: 2, axis: 0 }, fold: { rows: 8, cols: 6, axis: 1 } });
+    expect(lin(node('Conv', ['x', 'K1', 'bias'], ['y']))).toMatchObject({
+      dataAxis: 1,
+      reads: { axis: 1 },
+      writes: { axis: 0 },
+      bias: { input: 2, axis: 0 },
+      fold: { rows: 8, cols: 6, axis: 1 },
+    });
     expect(lin(node('Conv', ['x', 'K3'], ['y'])).foldRefusal).toMatch(/a 3x3 kernel mixes positions/);
     const grouped = lin(node('Conv', ['x', 'Kg'], ['y'], [attrInt('group', 2)]));
     expect(grouped.foldRefusal).toMatch(/group=2/);
@@ -145,7 +188,9 @@ describe('weight ops: channels to weight axes', () => {
   });
 
   it('refuses computed weights and ops that are not weight ops', () => {
-    expect(linearOp(node('MatMul', ['x', 'k'], ['y']), 'x', lookup)).toEqual({ refused: "MatMul 'y': its weight 'k' is computed in the graph (or a graph input), not a stored constant" });
+    expect(linearOp(node('MatMul', ['x', 'k'], ['y']), 'x', lookup)).toEqual({
+      refused: "MatMul 'y': its weight 'k' is computed in the graph (or a graph input), not a stored constant",
+    });
     expect(linearOp(node('Gemm', ['a', 'x'], ['y']), 'x', lookup)).toMatchObject({ refused: expect.stringMatching(/as its B input/) });
     expect(linearOp(node('Relu', ['x'], ['y']), 'x', lookup)).toMatchObject({ refused: expect.stringMatching(/not a weight op/) });
   });

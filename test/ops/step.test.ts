@@ -19,7 +19,9 @@ function walkUp(lookup: GraphLookup, tensor: string, axis: number): { path: stri
   const path: string[] = [];
   let step = stepUp(tensor, axis, lookup, 'ablation');
   for (let i = 0; i < 10; i++) {
-    path.push(step.kind === 'through' && step.pattern ? `through ${step.pattern.label}` : step.kind === 'through' ? `through ${step.nodes[0].opType}` : step.kind);
+    path.push(
+      step.kind === 'through' && step.pattern ? `through ${step.pattern.label}` : step.kind === 'through' ? `through ${step.nodes[0].opType}` : step.kind,
+    );
     if (step.kind === 'through' || step.kind === 'bias' || step.kind === 'channelAffine') step = stepUp(step.tensor, step.axis, lookup, 'ablation');
     else break;
   }
@@ -49,10 +51,13 @@ describe('stepping up to the writer (ablation)', () => {
     const gpt2 = fixture('gpt2_op14.onnx');
     expect(walkUp(gpt2, '/blocks.0/Add_1_output_0', -1).last).toEqual({
       kind: 'refuse',
-      message: "residual Add at /blocks.0/Add_1 adds '/blocks.0/mlp/proj/Add_output_0' to '/blocks.0/Add_output_0': the concept reaches '/blocks.0/Add_1_output_0' through the other branch, so ablation of the weights on this side does not remove it; patch the stream after the Add ('/blocks.0/Add_1_output_0') with sca patch, or fold into the weights that read it",
+      message:
+        "residual Add at /blocks.0/Add_1 adds '/blocks.0/mlp/proj/Add_output_0' to '/blocks.0/Add_output_0': the concept reaches '/blocks.0/Add_1_output_0' through the other branch, so ablation of the weights on this side does not remove it; patch the stream after the Add ('/blocks.0/Add_1_output_0') with sca patch, or fold into the weights that read it",
     });
     const ln = walkUp(gpt2, '/ln_f/Add_1_output_0', -1).last;
-    expect(ln.kind === 'refuse' && ln.message).toMatch(/^LayerNorm at \/ln_f normalises over the last axis: ablation through it is unsound .*; fold at its output \('\/ln_f\/Add_1_output_0'\) instead$/);
+    expect(ln.kind === 'refuse' && ln.message).toMatch(
+      /^LayerNorm at \/ln_f normalises over the last axis: ablation through it is unsound .*; fold at its output \('\/ln_f\/Add_1_output_0'\) instead$/,
+    );
     const ln17 = walkUp(fixture('gpt2_op17_ext.onnx'), '/ln_f/LayerNormalization_output_0', -1).last;
     expect(ln17.kind === 'refuse' && ln17.message).toMatch(/^LayerNorm at \/ln_f normalises over the last axis/);
   });
@@ -62,13 +67,18 @@ describe('stepping down to the readers', () => {
   it('GPT-2 MLP hidden: its reader is the proj MatMul, reading weight rows', () => {
     const lookup = fixture('gpt2_op14.onnx');
     const tensor = '/blocks.0/mlp/act/Mul_1_output_0';
-    expect(lookup.uses(tensor).map((n) => stepDown(n, tensor, -1, lookup, 'ablation'))).toMatchObject([{ kind: 'weight', op: { op: 'MatMul', reads: { input: 1, axis: 0 }, fold: { axis: 0 } } }]);
+    expect(lookup.uses(tensor).map((n) => stepDown(n, tensor, -1, lookup, 'ablation'))).toMatchObject([
+      { kind: 'weight', op: { op: 'MatMul', reads: { input: 1, axis: 0 }, fold: { axis: 0 } } },
+    ]);
   });
 
   it('the residual stream is read by a LayerNorm and a residual Add: both refuse, by name', () => {
     const lookup = fixture('gpt2_op14.onnx');
     const tensor = '/blocks.0/Add_1_output_0';
-    const messages = lookup.uses(tensor).map((n) => stepDown(n, tensor, -1, lookup, 'ablation')).map((s) => (s.kind === 'refuse' ? s.message : s.kind));
+    const messages = lookup
+      .uses(tensor)
+      .map((n) => stepDown(n, tensor, -1, lookup, 'ablation'))
+      .map((s) => (s.kind === 'refuse' ? s.message : s.kind));
     expect(messages.some((m) => m.startsWith('LayerNorm at /blocks.1/ln_1 normalises over the last axis: ablation through it is unsound'))).toBe(true);
     expect(messages.some((m) => m.startsWith("residual Add at /blocks.1/Add adds '/blocks.0/Add_1_output_0'"))).toBe(true);
   });
@@ -91,10 +101,19 @@ describe('stepping down to the readers', () => {
     expect(pool).toMatchObject({ kind: 'through', tensor: '/pool1/MaxPool_output_0', axis: 1 });
     const conv2 = lookup.uses('/pool1/MaxPool_output_0')[0];
     expect(stepDown(conv2, '/pool1/MaxPool_output_0', 1, lookup, 'ablation')).toMatchObject({ kind: 'weight', op: { op: 'Conv', reads: { axis: 1 } } });
-    expect(stepDown(conv2, '/pool1/MaxPool_output_0', 1, lookup, 'fold')).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/a 3x3 kernel mixes positions/) });
-    expect(stepDown(lookup.uses(relu)[0], relu, 1, lookup, 'fold')).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/MaxPool .* is not linear/) });
+    expect(stepDown(conv2, '/pool1/MaxPool_output_0', 1, lookup, 'fold')).toMatchObject({
+      kind: 'refuse',
+      message: expect.stringMatching(/a 3x3 kernel mixes positions/),
+    });
+    expect(stepDown(lookup.uses(relu)[0], relu, 1, lookup, 'fold')).toMatchObject({
+      kind: 'refuse',
+      message: expect.stringMatching(/MaxPool .* is not linear/),
+    });
     const features = '/flatten/Flatten_output_0';
-    expect(stepDown(lookup.uses(features)[0], features, -1, lookup, 'fold')).toMatchObject({ kind: 'weight', op: { op: 'Gemm', fold: { rows: 5, cols: 16, axis: 1 } } });
+    expect(stepDown(lookup.uses(features)[0], features, -1, lookup, 'fold')).toMatchObject({
+      kind: 'weight',
+      op: { op: 'Gemm', fold: { rows: 5, cols: 16, axis: 1 } },
+    });
   });
 
   it('BERT: attention scores reach a Softmax, which refuses by name', () => {
@@ -103,7 +122,8 @@ describe('stepping down to the readers', () => {
     const softmax = lookup.uses(scores).find((n) => n.opType === 'Softmax')!;
     expect(stepDown(softmax, scores, -1, lookup, 'ablation')).toEqual({
       kind: 'refuse',
-      message: 'Softmax at /layers.0/attention/Softmax normalises over the last axis: ablation through it is unsound (a zeroed input becomes exp(0)/sum, not 0, and every other output is rescaled); edit the tensor before it instead',
+      message:
+        'Softmax at /layers.0/attention/Softmax normalises over the last axis: ablation through it is unsound (a zeroed input becomes exp(0)/sum, not 0, and every other output is rescaled); edit the tensor before it instead',
     });
   });
 });

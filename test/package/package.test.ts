@@ -26,7 +26,7 @@ function run(cmd: string, args: string[], options: SpawnSyncOptions = {}) {
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
-describe('the repository\'s npm configuration', () => {
+describe("the repository's npm configuration", () => {
   it('makes npm print no warnings: npx sca --help, and no install script left unreviewed', () => {
     const help = run('npx', ['sca', '--help'], { cwd: ROOT });
     expect(help.status).toBe(0);
@@ -55,7 +55,15 @@ describe('the packed tarball in another project', () => {
 
   it('holds the built library with its types, the CLI and the shipped model, and no tests or sources', () => {
     const list = run('tar', ['-tzf', tarball]).stdout.split('\n');
-    for (const f of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli.js', 'package/models/color-isolated.onnx', 'package/models/color-anchored.onnx', 'package/README.md']) expect(list).toContain(f);
+    for (const f of [
+      'package/dist/src/index.js',
+      'package/dist/src/index.d.ts',
+      'package/dist/src/cli.js',
+      'package/models/color-isolated.onnx',
+      'package/models/color-anchored.onnx',
+      'package/README.md',
+    ])
+      expect(list).toContain(f);
     expect(list.filter((f) => /\/test\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
@@ -63,21 +71,37 @@ describe('the packed tarball in another project', () => {
     const project = path.join(dir, 'consumer');
     fs.mkdirSync(project);
     // What the README tells a consumer to add: onnxruntime-node's install script (the CUDA download) does not run.
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', allowScripts: { 'onnxruntime-node': false } }, null, 2));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module', allowScripts: { 'onnxruntime-node': false } }, null, 2),
+    );
     // Any attempt to reach the download host goes to a closed port and fails the install.
     const offline = cleanEnv({ GLOBAL_AGENT_HTTPS_PROXY: 'http://127.0.0.1:9', GLOBAL_AGENT_HTTP_PROXY: 'http://127.0.0.1:9' });
     const install = run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: offline });
     expect(install.status, install.stderr).toBe(0);
     // npm lists a tarball's own prepare script as unreviewed (it lists none for a registry install); nothing else may warn.
-    const warnings = install.stderr.split('\n').filter((l) => /npm warn/i.test(l) && !/npm warn install-scripts( +sca-onnx@| *$| 1 package has| Run `npm install-scripts)/.test(l));
+    const warnings = install.stderr
+      .split('\n')
+      .filter((l) => /npm warn/i.test(l) && !/npm warn install-scripts( +sca-onnx@| *$| 1 package has| Run `npm install-scripts)/.test(l));
     expect(warnings).toEqual([]);
     expect(install.stderr).not.toMatch(/onnxruntime-node/);
-    expect(fs.readdirSync(path.join(project, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64')).some((f) => /providers_cuda/.test(f))).toBe(false);
+    expect(fs.readdirSync(path.join(project, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64')).some((f) => /providers_cuda/.test(f))).toBe(
+      false,
+    );
 
     fs.writeFileSync(
       path.join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, outDir: 'out', types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          outDir: 'out',
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+        },
         files: ['main.ts'],
       }),
     );
@@ -113,12 +137,55 @@ console.log(JSON.stringify({ nodes: applied[0].nodes, redRatio: red.ratio, selec
     // The README's library example type-checks against the installed package.
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     fs.writeFileSync(path.join(project, 'readme.ts'), /```ts\n([\s\S]*?)```/.exec(readme)![1]);
-    const example = run(process.execPath, [TSC, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'readme.ts'], { cwd: project });
+    const example = run(
+      process.execPath,
+      [
+        TSC,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'NodeNext',
+        '--moduleResolution',
+        'NodeNext',
+        '--target',
+        'ES2022',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(ROOT, 'node_modules', '@types'),
+        'readme.ts',
+      ],
+      { cwd: project },
+    );
     expect(example.status, example.stdout).toBe(0);
 
     // The types are precise: a wrong mode does not type-check.
-    fs.writeFileSync(path.join(project, 'bad.ts'), `import { patchModel, loadModel } from 'sca-onnx';\nawait patchModel(loadModel('m.onnx'), [{ tensor: 'z', mode: 'erase' }]);\n`);
-    const badCheck = run(process.execPath, [TSC, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'bad.ts'], { cwd: project });
+    fs.writeFileSync(
+      path.join(project, 'bad.ts'),
+      `import { patchModel, loadModel } from 'sca-onnx';\nawait patchModel(loadModel('m.onnx'), [{ tensor: 'z', mode: 'erase' }]);\n`,
+    );
+    const badCheck = run(
+      process.execPath,
+      [
+        TSC,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'NodeNext',
+        '--moduleResolution',
+        'NodeNext',
+        '--target',
+        'ES2022',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(ROOT, 'node_modules', '@types'),
+        'bad.ts',
+      ],
+      { cwd: project },
+    );
     expect(badCheck.status).not.toBe(0);
     expect(badCheck.stdout).toMatch(/'"erase"' is not assignable/);
 

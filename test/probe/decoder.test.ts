@@ -48,7 +48,10 @@ function writeTokens(dir: string, name: string, n: number, seed: number): { data
 }
 
 describe('LEACE on the GPT-2-style decoder fixture', () => {
-  for (const [fixture, lnF] of [['gpt2_op14.onnx', '/ln_f/Add_1_output_0'], ['gpt2_op17_ext.onnx', '/ln_f/LayerNormalization_output_0']] as const) {
+  for (const [fixture, lnF] of [
+    ['gpt2_op14.onnx', '/ln_f/Add_1_output_0'],
+    ['gpt2_op17_ext.onnx', '/ln_f/LayerNormalization_output_0'],
+  ] as const) {
     it(`${fixture}: erasing at the residual stream takes the probe there to chance; the logits change`, async () => {
       const dir = tmp();
       const fit = writeTokens(dir, 'fit', 3000, 1);

@@ -15,13 +15,28 @@ describe('anchoring purity', () => {
   it('is the share of |v|² inside the anchored subspace', () => {
     // v = [3, 4, 0]: e0 holds 9/25, span(e0, e1) all of it, a direction (1,1,0)/√2 holds 49/50.
     expect(anchoredShare([3, 4, 0], [[1, 0, 0]])).toBeCloseTo(0.36, 12);
-    expect(anchoredShare([3, 4, 0], [[1, 0, 0], [0, 1, 0]])).toBeCloseTo(1, 12);
+    expect(
+      anchoredShare(
+        [3, 4, 0],
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+      ),
+    ).toBeCloseTo(1, 12);
     expect(anchoredShare([3, 4, 0], [[Math.SQRT1_2, Math.SQRT1_2, 0]])).toBeCloseTo(0.98, 12);
   });
 
   it('of the class-mean difference, for an anchor given by dims or by direction', () => {
     // class 0 mean [0, 0, 1], class 1 mean [2, 1, 1]: difference [2, 1, 0], e0 share 4/5.
-    const x = features([[0, 0, 1], [0, 0, 1], [2, 1, 1], [2, 1, 1], [0, 0, 1], [2, 1, 1]]);
+    const x = features([
+      [0, 0, 1],
+      [0, 0, 1],
+      [2, 1, 1],
+      [2, 1, 1],
+      [0, 0, 1],
+      [2, 1, 1],
+    ]);
     const labels = [0, 0, 1, 1, 0, 1];
     expect(purity(x, labels, { concept: 'c', tensor: 't', dims: [0] }).meanDiff).toBeCloseTo(0.8, 12);
     expect(purity(x, labels, { concept: 'c', tensor: 't', direction: [2, 0, 0] }).meanDiff).toBeCloseTo(0.8, 12);

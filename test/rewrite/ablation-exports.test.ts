@@ -44,12 +44,12 @@ const MLP_CASES = [
   ['mlp_matmul_add', 'hidden', 'ablate_hidden'],
 ] as const;
 
-describe.each(MLP_CASES)('%s: MLP neurons at %s (behind torch\'s GELU or ReLU)', (name, siteName, editName) => {
+describe.each(MLP_CASES)("%s: MLP neurons at %s (behind torch's GELU or ReLU)", (name, siteName, editName) => {
   const ref = expected(name);
   const site = ref.sites[siteName];
   const reference = ref.weight_edits[editName].output;
 
-  it.each([false, true])('prune %s equals PyTorch\'s weight edit (max |diff| < 1e-4)', async (prune) => {
+  it.each([false, true])("prune %s equals PyTorch's weight edit (max |diff| < 1e-4)", async (prune) => {
     const m = loadModel(fixturePath(name));
     const result = ablateDims(m, site.tensor, site.dims, { prune });
     // The writer's weight and bias and the reader's weight at least.
@@ -88,7 +88,14 @@ describe('cnn: Conv channels', () => {
     const site = ref.sites.map1_relu;
     // No axis given: the channel axis (1) of the channel-first map.
     const result = ablateDims(m, site.tensor, site.dims, { prune });
-    expect(result.edited).toEqual(['conv1.weight', 'conv1.bias', 'bn1.weight', 'bn1.bias', ...(prune ? ['bn1.running_mean', 'bn1.running_var'] : []), 'conv2.weight']);
+    expect(result.edited).toEqual([
+      'conv1.weight',
+      'conv1.bias',
+      'bn1.weight',
+      'bn1.bias',
+      ...(prune ? ['bn1.running_mean', 'bn1.running_var'] : []),
+      'conv2.weight',
+    ]);
     if (prune) {
       expect(initializer(m, 'conv1.weight').dims.map(Number)).toEqual([6, 3, 3, 3]);
       expect(initializer(m, 'conv2.weight').dims.map(Number)).toEqual([16, 6, 3, 3]);
@@ -109,27 +116,37 @@ describe('cnn: Conv channels', () => {
   ] as const)('conv2 channels 1,3 anchored at %s through MaxPool, GlobalAveragePool and Flatten into the Gemm (prune %s)', async (tensor, prune) => {
     const m = loadModel(fixturePath(name));
     const result = ablateDims(m, tensor, [1, 3], { prune });
-    expect(result.edited).toEqual(['conv2.weight', 'conv2.bias', 'bn2.weight', 'bn2.bias', ...(prune ? ['bn2.running_mean', 'bn2.running_var'] : []), 'fc.weight']);
+    expect(result.edited).toEqual([
+      'conv2.weight',
+      'conv2.bias',
+      'bn2.weight',
+      'bn2.bias',
+      ...(prune ? ['bn2.running_mean', 'bn2.running_var'] : []),
+      'fc.weight',
+    ]);
     if (prune) expect(initializer(m, 'fc.weight').dims.map(Number)).toEqual([5, 14]);
     const out = await output(name, m);
     const diffs = [maxAbsDiff(out, ref.weight_edits.ablate_conv2_channels.output), maxAbsDiff(out, ref.sites.features.outputs.dims_zero)];
-    console.log(`cnn ${prune ? 'prune' : 'ablate'} conv2 channels at ${tensor}: max |diff| ${diffs.map((d) => d.toExponential(2)).join(' (weight edit), ')} (hook)`);
+    console.log(
+      `cnn ${prune ? 'prune' : 'ablate'} conv2 channels at ${tensor}: max |diff| ${diffs.map((d) => d.toExponential(2)).join(' (weight edit), ')} (hook)`,
+    );
     for (const d of diffs) expect(d).toBeLessThan(1e-4);
   });
 
   it('a flattened map: each channel is a block of H*W columns of the Gemm', async () => {
     // conv -> [N,2,2,2] -> Flatten -> [N,8] -> Gemm(transB=1, W [3,8]): channel 1 is columns 4..7.
-    const build = () => model({
-      node: [
-        node('Conv', ['x', 'k', 'kb'], ['c']),
-        node('Relu', ['c'], ['r']),
-        node('Flatten', ['r'], ['f']),
-        node('Gemm', ['f', 'w', 'b'], ['y'], [attrInt('transB', 1)]),
-      ],
-      initializer: [weight('k', [2, 1, 1, 1], 1), weight('kb', [2], 2), weight('w', [3, 8], 3), weight('b', [3], 4)],
-      input: [makeValueInfo('x', DataType.FLOAT, ['N', 1, 2, 2])],
-      output: [makeValueInfo('y', DataType.FLOAT, ['N', 3])],
-    });
+    const build = () =>
+      model({
+        node: [
+          node('Conv', ['x', 'k', 'kb'], ['c']),
+          node('Relu', ['c'], ['r']),
+          node('Flatten', ['r'], ['f']),
+          node('Gemm', ['f', 'w', 'b'], ['y'], [attrInt('transB', 1)]),
+        ],
+        initializer: [weight('k', [2, 1, 1, 1], 1), weight('kb', [2], 2), weight('w', [3, 8], 3), weight('b', [3], 4)],
+        input: [makeValueInfo('x', DataType.FLOAT, ['N', 1, 2, 2])],
+        output: [makeValueInfo('y', DataType.FLOAT, ['N', 3])],
+      });
     const zeroed = build();
     ablateDims(zeroed, 'r', [1]);
     const w = new Float32Array(new Uint8Array(initializer(zeroed, 'w').rawData as Uint8Array).buffer);
@@ -154,7 +171,11 @@ describe('refusals name the pattern and a better place', () => {
   });
 
   it('a LayerNorm output (decomposed, LayerNormalization, post-LN BERT stream)', () => {
-    for (const [name, siteName, label] of [['gpt2_op14', 'ln_f', '/ln_f'], ['gpt2_op17_ext', 'ln_f', '/ln_f'], ['bert_cls', 'block0_out', '/layers.0/output_ln']]) {
+    for (const [name, siteName, label] of [
+      ['gpt2_op14', 'ln_f', '/ln_f'],
+      ['gpt2_op17_ext', 'ln_f', '/ln_f'],
+      ['bert_cls', 'block0_out', '/layers.0/output_ln'],
+    ]) {
       const site = expected(name).sites[siteName];
       expect(() => ablateDims(loadModel(fixturePath(name)), site.tensor, site.dims)).toThrow(
         new RegExp(`LayerNorm at ${label} normalises over the last axis: ablation through it is unsound .*; fold at its output`),
@@ -174,7 +195,9 @@ describe('refusals name the pattern and a better place', () => {
       output: [makeValueInfo('y', DataType.FLOAT, ['N', 2])],
     });
     const before = structuredClone(m.proto);
-    expect(() => ablateDims(m, 'z', [0])).toThrow(/^cannot ablate 'z': LayerNorm at h normalises over the last axis: ablation through it is unsound .*; fold at its output \('h'\) instead$/);
+    expect(() => ablateDims(m, 'z', [0])).toThrow(
+      /^cannot ablate 'z': LayerNorm at h normalises over the last axis: ablation through it is unsound .*; fold at its output \('h'\) instead$/,
+    );
     expect(m.proto).toEqual(before);
   });
 
@@ -187,7 +210,9 @@ describe('refusals name the pattern and a better place', () => {
 
   it('query heads: the Reshape that splits the features into heads', () => {
     const m = loadModel(fixturePath('bert_cls'));
-    expect(() => ablateDims(m, '/layers.0/attention/query/Add_output_0', [0])).toThrow(/Reshape at \/layers.0\/attention\/Reshape splits, merges or drops the edited axis/);
+    expect(() => ablateDims(m, '/layers.0/attention/query/Add_output_0', [0])).toThrow(
+      /Reshape at \/layers.0\/attention\/Reshape splits, merges or drops the edited axis/,
+    );
   });
 
   it('a tensor on the way up that another node also reads', () => {
@@ -203,7 +228,13 @@ describe('refusals name the pattern and a better place', () => {
 });
 
 describe('products and grouped convolutions (equal to zeroing the channels with an inserted node)', () => {
-  async function compare(build: () => ReturnType<typeof model>, tensor: string, dims: number[], feedsIn: Record<string, ReturnType<typeof f32>>, opts: { axis?: number } = {}) {
+  async function compare(
+    build: () => ReturnType<typeof model>,
+    tensor: string,
+    dims: number[],
+    feedsIn: Record<string, ReturnType<typeof f32>>,
+    opts: { axis?: number } = {},
+  ) {
     const suppressed = build();
     patchModel(suppressed, [{ tensor, mode: 'suppress', dims, ...(opts.axis !== undefined ? { axis: opts.axis } : {}) }]);
     const want = (await run(suppressed, feedsIn)).y.data as Float32Array;
@@ -218,19 +249,20 @@ describe('products and grouped convolutions (equal to zeroing the channels with 
   }
 
   it('a gated MLP (SiLU(x Wg) * (x Wu)): ablation edits one factor, pruning both', async () => {
-    const build = () => model({
-      node: [
-        node('MatMul', ['x', 'wg'], ['g']),
-        node('Sigmoid', ['g'], ['s']),
-        node('Mul', ['g', 's'], ['gate']),
-        node('MatMul', ['x', 'wu'], ['u']),
-        node('Mul', ['gate', 'u'], ['h']),
-        node('MatMul', ['h', 'wd'], ['y']),
-      ],
-      initializer: [weight('wg', [4, 6], 1), weight('wu', [4, 6], 2), weight('wd', [6, 3], 3)],
-      input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
-      output: [makeValueInfo('y', DataType.FLOAT, ['N', 3])],
-    });
+    const build = () =>
+      model({
+        node: [
+          node('MatMul', ['x', 'wg'], ['g']),
+          node('Sigmoid', ['g'], ['s']),
+          node('Mul', ['g', 's'], ['gate']),
+          node('MatMul', ['x', 'wu'], ['u']),
+          node('Mul', ['gate', 'u'], ['h']),
+          node('MatMul', ['h', 'wd'], ['y']),
+        ],
+        initializer: [weight('wg', [4, 6], 1), weight('wu', [4, 6], 2), weight('wd', [6, 3], 3)],
+        input: [makeValueInfo('x', DataType.FLOAT, ['N', 4])],
+        output: [makeValueInfo('y', DataType.FLOAT, ['N', 3])],
+      });
     const ablated = build();
     expect(ablateDims(ablated, 'h', [1, 4]).edited).toEqual(['wg', 'wd']);
     const pruned = build();
@@ -240,18 +272,19 @@ describe('products and grouped convolutions (equal to zeroing the channels with 
   });
 
   it('a depthwise Conv writes the channels and a group=2 Conv reads them: ablation works, pruning refuses the groups', async () => {
-    const build = () => model({
-      node: [
-        node('Conv', ['x', 'k1'], ['c1'], [attrInt('group', 4)]),
-        node('Relu', ['c1'], ['r']),
-        node('Conv', ['r', 'k2', 'b2'], ['c2'], [attrInt('group', 2)]),
-        node('GlobalAveragePool', ['c2'], ['p']),
-        node('Flatten', ['p'], ['y']),
-      ],
-      initializer: [weight('k1', [4, 1, 3, 3], 1), weight('k2', [6, 2, 1, 1], 2), weight('b2', [6], 3)],
-      input: [makeValueInfo('x', DataType.FLOAT, ['N', 4, 5, 5])],
-      output: [makeValueInfo('y', DataType.FLOAT, ['N', 6])],
-    });
+    const build = () =>
+      model({
+        node: [
+          node('Conv', ['x', 'k1'], ['c1'], [attrInt('group', 4)]),
+          node('Relu', ['c1'], ['r']),
+          node('Conv', ['r', 'k2', 'b2'], ['c2'], [attrInt('group', 2)]),
+          node('GlobalAveragePool', ['c2'], ['p']),
+          node('Flatten', ['p'], ['y']),
+        ],
+        initializer: [weight('k1', [4, 1, 3, 3], 1), weight('k2', [6, 2, 1, 1], 2), weight('b2', [6], 3)],
+        input: [makeValueInfo('x', DataType.FLOAT, ['N', 4, 5, 5])],
+        output: [makeValueInfo('y', DataType.FLOAT, ['N', 6])],
+      });
     const feedsIn = { x: f32(randomValues(2 * 4 * 25, 5), [2, 4, 5, 5]) };
     const suppressed = build();
     patchModel(suppressed, [{ tensor: 'r', mode: 'suppress', dims: [1, 2] }]);
@@ -264,13 +297,23 @@ describe('products and grouped convolutions (equal to zeroing the channels with 
 
   it('the axis can be given; a wrong one is refused where the weights write another axis', () => {
     const cnn = () => loadModel(fixturePath('cnn'));
-    expect(readInterventions((() => { const m = cnn(); ablateDims(m, '/relu1/Relu_output_0', [1], { axis: 1 }); return m.proto; })())[0]).toMatchObject({ axis: 1 });
-    expect(() => ablateDims(cnn(), '/relu1/Relu_output_0', [1], { axis: -1 })).toThrow(/BatchNormalization at \/bn1\/BatchNormalization acts per channel on axis 1, not the edited axis 3/);
+    expect(
+      readInterventions(
+        (() => {
+          const m = cnn();
+          ablateDims(m, '/relu1/Relu_output_0', [1], { axis: 1 });
+          return m.proto;
+        })(),
+      )[0],
+    ).toMatchObject({ axis: 1 });
+    expect(() => ablateDims(cnn(), '/relu1/Relu_output_0', [1], { axis: -1 })).toThrow(
+      /BatchNormalization at \/bn1\/BatchNormalization acts per channel on axis 1, not the edited axis 3/,
+    );
   });
 });
 
 describe('float16 weights', () => {
-  it('gpt2_op14_fp16: ablating and pruning the MLP neurons keep float16 and match the fp32 PyTorch edit within the fixture\'s fp16 bound', async () => {
+  it("gpt2_op14_fp16: ablating and pruning the MLP neurons keep float16 and match the fp32 PyTorch edit within the fixture's fp16 bound", async () => {
     const site = expected('gpt2_op14').sites.mlp0_hidden;
     const reference = expected('gpt2_op14').weight_edits.ablate_mlp0_hidden.output;
     for (const prune of [false, true]) {

@@ -20,7 +20,7 @@ async function outputs(m: Parameters<typeof run>[0], feeds: Parameters<typeof ru
 }
 
 describe('ablation on the PyTorch fixture (Gemm transB=1, torch-style L2 norm)', () => {
-  it('matches PyTorch\'s weight ablation', async () => {
+  it("matches PyTorch's weight ablation", async () => {
     const expected = fixtureExpected();
     const m = loadModel(FIXTURE_MODEL);
     const result = ablateDims(m, FIXTURE_LATENT, [0]);
@@ -117,12 +117,20 @@ describe('weight edits equal the inserted-node interventions', () => {
     expect(result.edited).toEqual(['w1/sca_edited', 'b1/sca_edited', 'w2']);
     const after = await run(m, { x }, ['latent']);
     expect(maxAbsDiff(after.side.data as Float32Array, before)).toBe(0);
-    expect(Array.from(after.latent.data as Float32Array).filter((_, i) => i % 5 === 0).every((v) => v === 0)).toBe(true);
+    expect(
+      Array.from(after.latent.data as Float32Array)
+        .filter((_, i) => i % 5 === 0)
+        .every((v) => v === 0),
+    ).toBe(true);
   });
 });
 
 describe('torch.onnx-style Reshape/Transpose around the layers', () => {
-  const shape = (name: string, values: number[]) => ({ ...weight(name, [values.length], 0), dataType: DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+  const shape = (name: string, values: number[]) => ({
+    ...weight(name, [values.length], 0),
+    dataType: DataType.INT64,
+    rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+  });
   // x [2,3,4] -> Reshape [-1,4] -> Gemm(transB) -> Reshape [2,3,6] = z -> Transpose [1,0,2] -> MatMul -> y [3,2,5]
   const flattened = (lastOut = 6) =>
     model({

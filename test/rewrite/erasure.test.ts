@@ -53,7 +53,10 @@ describe('LEACE erasure in ONNX', () => {
   });
 
   it('folded into the readers (Gemm with transB, MatMul + Add) it gives the same outputs as inserted', async () => {
-    for (const [make, tensor, width, input] of [[() => gemmAutoencoder(5), 'latent', 3, 'x'], [matmulAddMlp, 'z', 4, 'x']] as const) {
+    for (const [make, tensor, width, input] of [
+      [() => gemmAutoencoder(5), 'latent', 3, 'x'],
+      [matmulAddMlp, 'z', 4, 'x'],
+    ] as const) {
       const { data, labels, x } = writeData(tmp(), width);
       const inserted = make();
       await anchorFromData(inserted, { concept: 'c', tensor, data, labels, method: 'leace' });

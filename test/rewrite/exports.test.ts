@@ -23,12 +23,18 @@ const MODES: ModeName[] = ['suppress_half', 'suppress_full', 'dims_zero', 'ampli
 function request(mode: ModeName, site: Site, strengths: { amplify: number; steer: number; clamp: number }): PatchRequest {
   const a = [site.direction];
   switch (mode) {
-    case 'suppress_half': return { mode: 'suppress', directions: a };
-    case 'suppress_full': return { mode: 'suppress', directions: a, projection: 'full' };
-    case 'dims_zero': return { mode: 'suppress', dims: site.dims };
-    case 'amplify': return { mode: 'amplify', directions: a, strength: strengths.amplify };
-    case 'steer': return { mode: 'steer', directions: a, strength: strengths.steer };
-    case 'clamp': return { mode: 'clamp', directions: a, strength: strengths.clamp };
+    case 'suppress_half':
+      return { mode: 'suppress', directions: a };
+    case 'suppress_full':
+      return { mode: 'suppress', directions: a, projection: 'full' };
+    case 'dims_zero':
+      return { mode: 'suppress', dims: site.dims };
+    case 'amplify':
+      return { mode: 'amplify', directions: a, strength: strengths.amplify };
+    case 'steer':
+      return { mode: 'steer', directions: a, strength: strengths.steer };
+    case 'clamp':
+      return { mode: 'clamp', directions: a, strength: strengths.clamp };
   }
 }
 
@@ -89,12 +95,26 @@ describe('axes on feature maps', () => {
     const model = loadModel(fixturePath('cnn'));
     const graph = model.proto.graph!;
     // Put an Identity-like Reshape after the pooled map: the IR can no longer tell channels from width.
-    const shape = { name: 'hide_shape', dims: [4], dataType: 7, rawData: new Uint8Array(BigInt64Array.from([0n, 8n, 8n, 8n]).buffer), floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [] };
+    const shape = {
+      name: 'hide_shape',
+      dims: [4],
+      dataType: 7,
+      rawData: new Uint8Array(BigInt64Array.from([0n, 8n, 8n, 8n]).buffer),
+      floatData: [],
+      int32Data: [],
+      stringData: [],
+      int64Data: [],
+      doubleData: [],
+      uint64Data: [],
+      externalData: [],
+    };
     graph.initializer.push(shape);
     for (const n of graph.node) n.input = n.input.map((i) => (i === pooled.tensor ? 'hidden_map' : i));
     const at = graph.node.findIndex((n) => n.output.includes(pooled.tensor)) + 1;
     graph.node.splice(at, 0, { name: 'hide', opType: 'Reshape', domain: '', input: [pooled.tensor, 'hide_shape'], output: ['hidden_map'], attribute: [] });
-    expect(() => patchModel(model, [{ tensor: 'hidden_map', mode: 'suppress', dims: pooled.dims }])).toThrow(/fits axes 1 and 2 and 3 of 'hidden_map' \[batch, 8, 8, 8\], whose layout is unknown: say which with axis/);
+    expect(() => patchModel(model, [{ tensor: 'hidden_map', mode: 'suppress', dims: pooled.dims }])).toThrow(
+      /fits axes 1 and 2 and 3 of 'hidden_map' \[batch, 8, 8, 8\], whose layout is unknown: say which with axis/,
+    );
     expect(() => patchModel(model, [{ tensor: 'hidden_map', mode: 'suppress', directions: [pooled.direction] }])).toThrow(/layout is unknown/);
     const [applied] = patchModel(model, [{ tensor: 'hidden_map', mode: 'suppress', dims: pooled.dims, axis: 1 }]);
     expect(applied.axis).toBe(1);
@@ -105,8 +125,12 @@ describe('axes on feature maps', () => {
   it('negative axes count from the end; an axis out of range and a direction that fits no axis are one-line errors', () => {
     const model = loadModel(fixturePath('cnn'));
     expect(patchModel(model, [{ tensor: pooled.tensor, mode: 'suppress', dims: [0], axis: -3 }])[0].axis).toBe(1);
-    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: pooled.tensor, mode: 'suppress', dims: [0], axis: 4 }])).toThrow(/axis 4 is out of range .* rank 4 .*use -4 to 3/);
-    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: pooled.tensor, mode: 'suppress', directions: [[1, 2, 3]] }])).toThrow(/the direction has 3 values but axis 1 of '\/pool1\/MaxPool_output_0' \[batch, 8, 8, 8\] has 8/);
+    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: pooled.tensor, mode: 'suppress', dims: [0], axis: 4 }])).toThrow(
+      /axis 4 is out of range .* rank 4 .*use -4 to 3/,
+    );
+    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: pooled.tensor, mode: 'suppress', directions: [[1, 2, 3]] }])).toThrow(
+      /the direction has 3 values but axis 1 of '\/pool1\/MaxPool_output_0' \[batch, 8, 8, 8\] has 8/,
+    );
   });
 });
 
@@ -114,14 +138,15 @@ describe('float16 export', () => {
   // References are the fp32 model's; the fp16 run's own error scale is 2 fp16 ulps at the largest logit (see fixtures README).
   const fp32 = expected('gpt2_op14');
   const tolerance = 2 / 64;
-  it.each(Object.entries(fp32.sites).flatMap(([s, site]) => (['suppress_half', 'suppress_full', 'dims_zero', 'steer'] as ModeName[]).map((m) => [s, m, site] as const)))(
-    '%s, %s within the export\'s fp16 error scale',
-    async (_s, mode, site) => {
-      const model = loadModel(fixturePath('gpt2_op14_fp16'));
-      patchModel(model, [{ tensor: site.tensor, ...request(mode, site, fp32.strengths) }]);
-      const out = await runModel(model, feeds(fp32.inputs), tmp());
-      expect(out[fp32.output].type).toBe('float16');
-      expect(maxAbsDiff(floats(out[fp32.output]), site.outputs[mode])).toBeLessThan(tolerance);
-    },
-  );
+  it.each(
+    Object.entries(fp32.sites).flatMap(([s, site]) =>
+      (['suppress_half', 'suppress_full', 'dims_zero', 'steer'] as ModeName[]).map((m) => [s, m, site] as const),
+    ),
+  )("%s, %s within the export's fp16 error scale", async (_s, mode, site) => {
+    const model = loadModel(fixturePath('gpt2_op14_fp16'));
+    patchModel(model, [{ tensor: site.tensor, ...request(mode, site, fp32.strengths) }]);
+    const out = await runModel(model, feeds(fp32.inputs), tmp());
+    expect(out[fp32.output].type).toBe('float16');
+    expect(maxAbsDiff(floats(out[fp32.output]), site.outputs[mode])).toBeLessThan(tolerance);
+  });
 });

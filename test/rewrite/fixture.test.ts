@@ -15,13 +15,13 @@ describe('the PyTorch-exported SCA colour model', () => {
     expect(maxAbsDiff(out[FIXTURE_LATENT].data as Float32Array, expected.latent.flat())).toBeLessThan(1e-5);
   });
 
-  it('suppress along e0 matches PyTorch\'s z - max(z.e0, 0) e0', async () => {
+  it("suppress along e0 matches PyTorch's z - max(z.e0, 0) e0", async () => {
     const m = loadModel(FIXTURE_MODEL);
     await patchModel(m, [{ tensor: FIXTURE_LATENT, mode: 'suppress', directions: [[1, 0, 0, 0, 0]] }]);
     expect(maxAbsDiff((await run(m, { rgb })).out.data as Float32Array, expected.suppressed.flat())).toBeLessThan(1e-5);
   });
 
-  it('suppress of dim 0 matches PyTorch\'s latent-zeroing ablation', async () => {
+  it("suppress of dim 0 matches PyTorch's latent-zeroing ablation", async () => {
     const m = loadModel(FIXTURE_MODEL);
     await patchModel(m, [{ tensor: FIXTURE_LATENT, mode: 'suppress', dims: [0] }]);
     expect(maxAbsDiff((await run(m, { rgb })).out.data as Float32Array, expected.ablated.flat())).toBeLessThan(1e-5);

@@ -26,7 +26,7 @@ describe.each([
   const ref = expected(name);
   const site = ref.sites[siteName];
 
-  it('equals PyTorch\'s weight edit and the inserted full projection, with no node added', async () => {
+  it("equals PyTorch's weight edit and the inserted full projection, with no node added", async () => {
     const model = loadModel(fixturePath(name));
     const nodes = model.proto.graph!.node.length;
     const [applied] = patchModel(model, [{ tensor: site.tensor, mode: 'suppress', directions: [site.direction], fold: true }]);
@@ -51,15 +51,17 @@ describe('fold refusals name the pattern', () => {
   it('the residual stream is read by a LayerNorm and a residual Add: refused, naming one', () => {
     const ref = expected('gpt2_op14');
     const site = ref.sites.resid_block0;
-    expect(() => patchModel(loadModel(fixturePath('gpt2_op14')), [{ tensor: site.tensor, mode: 'suppress', directions: [site.direction], fold: true }])).toThrow(
-      /cannot fold into the readers of '\/blocks\.0\/Add_1_output_0': .*(LayerNorm|residual)/,
-    );
+    expect(() =>
+      patchModel(loadModel(fixturePath('gpt2_op14')), [{ tensor: site.tensor, mode: 'suppress', directions: [site.direction], fold: true }]),
+    ).toThrow(/cannot fold into the readers of '\/blocks\.0\/Add_1_output_0': .*(LayerNorm|residual)/);
   });
 
   it('a CNN map read through BatchNorm-free ReLU and MaxPool by a 3x3 conv is refused', () => {
     const ref = expected('cnn');
     const site = ref.sites.map1_pooled;
-    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: site.tensor, mode: 'suppress', directions: [site.direction], fold: true }])).toThrow(/cannot fold into the readers/);
+    expect(() => patchModel(loadModel(fixturePath('cnn')), [{ tensor: site.tensor, mode: 'suppress', directions: [site.direction], fold: true }])).toThrow(
+      /cannot fold into the readers/,
+    );
   });
 });
 
@@ -71,8 +73,14 @@ describe('fold edits only the reading side', () => {
     g.input.push({ name: 'x2', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 6 }] } } } });
     g.node.push({ name: 'other', opType: 'MatMul', domain: '', input: ['x2', 'w1'], output: ['y2'], attribute: [] });
     g.output.push({ name: 'y2', type: { tensorType: { elemType: 1 } } });
-    const x = f32(Array.from({ length: 8 }, (_, i) => i / 8 - 0.3), [2, 4]);
-    const x2 = f32(Array.from({ length: 12 }, (_, i) => Math.sin(i)), [2, 6]);
+    const x = f32(
+      Array.from({ length: 8 }, (_, i) => i / 8 - 0.3),
+      [2, 4],
+    );
+    const x2 = f32(
+      Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+      [2, 6],
+    );
     const before = await run(m, { x, x2 });
     patchModel(m, [{ tensor: 'z', mode: 'suppress', dims: [1], fold: true }]);
     expect(g.initializer.map((t) => t.name)).toContain('w1/sca_edited');
@@ -85,7 +93,19 @@ describe('fold edits only the reading side', () => {
     const ref = expected('gpt2_op17_ext');
     const site = ref.sites.ln_f;
     const out = path.join(tmp(), 'folded.onnx');
-    const r = await sca('patch', fixturePath('gpt2_op17_ext'), '-o', out, '--tensor', site.tensor, '--mode', 'suppress', '--direction', site.direction.join(','), '--fold');
+    const r = await sca(
+      'patch',
+      fixturePath('gpt2_op17_ext'),
+      '-o',
+      out,
+      '--tensor',
+      site.tensor,
+      '--mode',
+      'suppress',
+      '--direction',
+      site.direction.join(','),
+      '--fold',
+    );
     expect(r.err).toBe('');
     expect(r.out).toMatch(/folded into the weights that read it/);
     expect(fs.readdirSync(tmp()).sort()).toEqual(['folded.onnx', 'folded.onnx.data']);

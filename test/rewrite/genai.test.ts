@@ -33,10 +33,25 @@ describe('patching the residual of a genai-builder model', () => {
       expect(intact.tokens).toEqual(ref.greedy[v.ref].intact);
 
       const out = path.join(tmp(), 'model.onnx');
-      const r = await sca('patch', input, '-o', out, '--tensor', ref.residual_tensor, '--direction', `@${path.join(GENAI_DIR, 'direction.npy')}`, '--mode', 'suppress', '--projection', 'full');
+      const r = await sca(
+        'patch',
+        input,
+        '-o',
+        out,
+        '--tensor',
+        ref.residual_tensor,
+        '--direction',
+        `@${path.join(GENAI_DIR, 'direction.npy')}`,
+        '--mode',
+        'suppress',
+        '--projection',
+        'full',
+      );
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(/SkipSimplifiedLayerNormalization node '\/model\/layers\.1\/input_layernorm\/SkipLayerNorm' computes output 0 \(output\) '\/model\/layers\.1\/input_layernorm\/output_0' from '\/model\/layers\.1\/input_layernorm\/output_3' inside the op: split it/);
+      expect(r.out).toMatch(
+        /SkipSimplifiedLayerNormalization node '\/model\/layers\.1\/input_layernorm\/SkipLayerNorm' computes output 0 \(output\) '\/model\/layers\.1\/input_layernorm\/output_0' from '\/model\/layers\.1\/input_layernorm\/output_3' inside the op: split it/,
+      );
       expect(fs.existsSync(`${out}.data`)).toBe(true);
 
       const patched = await greedyDecode(out, ref, 12);

@@ -35,41 +35,71 @@ const dir2 = [0.1, 0.7, -0.2, 0.4, 0.3];
 describe('patch on a Gemm autoencoder (float32), against a TypeScript reference', () => {
   it('suppress along a direction: plain half-space projection by default', async () => {
     const { before, after } = await beforeAfter({ mode: 'suppress', directions: [dir] });
-    expectClose(after, before.map((z) => suppressDirection(z, dir)));
+    expectClose(
+      after,
+      before.map((z) => suppressDirection(z, dir)),
+    );
   });
 
   it('suppress with the bounded falloff gate', async () => {
     const { before, after } = await beforeAfter({ mode: 'suppress', directions: [dir], falloff: { threshold: 0.2, strength: 0.8, power: 2 } });
-    expectClose(after, before.map((z) => suppressDirection(z, dir, 0.2, 0.8, 2)));
+    expectClose(
+      after,
+      before.map((z) => suppressDirection(z, dir, 0.2, 0.8, 2)),
+    );
   });
 
   it('suppress a subspace given by two non-orthogonal directions', async () => {
     const { before, after } = await beforeAfter({ mode: 'suppress', directions: [dir, dir2] });
-    expectClose(after, before.map((z) => projectSubspace(z, [dir, dir2], (s) => -s)));
+    expectClose(
+      after,
+      before.map((z) => projectSubspace(z, [dir, dir2], (s) => -s)),
+    );
   });
 
   it('suppress dims (axis-aligned) with partial strength', async () => {
     const { before, after } = await beforeAfter({ mode: 'suppress', dims: [0, 3], strength: 0.75 });
-    expectClose(after, before.map((z) => applyDims(z, [0, 3], (v) => 0.25 * v)));
+    expectClose(
+      after,
+      before.map((z) => applyDims(z, [0, 3], (v) => 0.25 * v)),
+    );
   });
 
   it('amplify, steer and clamp along a direction', async () => {
     const a = await beforeAfter({ mode: 'amplify', directions: [dir], strength: 2 });
-    expectClose(a.after, a.before.map((z) => projectSubspace(z, [dir], (s) => 2 * s)));
+    expectClose(
+      a.after,
+      a.before.map((z) => projectSubspace(z, [dir], (s) => 2 * s)),
+    );
     const s = await beforeAfter({ mode: 'steer', directions: [dir], strength: 0.7 });
     const unit = dir.map((v) => v / Math.hypot(...dir));
-    expectClose(s.after, s.before.map((z) => z.map((v, i) => v + 0.7 * unit[i])));
+    expectClose(
+      s.after,
+      s.before.map((z) => z.map((v, i) => v + 0.7 * unit[i])),
+    );
     const c = await beforeAfter({ mode: 'clamp', directions: [dir], strength: 0.4 });
-    expectClose(c.after, c.before.map((z) => projectSubspace(z, [dir], (v) => 0.4 - v)));
+    expectClose(
+      c.after,
+      c.before.map((z) => projectSubspace(z, [dir], (v) => 0.4 - v)),
+    );
   });
 
   it('amplify, steer and clamp dims', async () => {
     const a = await beforeAfter({ mode: 'amplify', dims: [1], strength: 3 });
-    expectClose(a.after, a.before.map((z) => applyDims(z, [1], (v) => 4 * v)));
+    expectClose(
+      a.after,
+      a.before.map((z) => applyDims(z, [1], (v) => 4 * v)),
+    );
     const s = await beforeAfter({ mode: 'steer', dims: [2, 4], strength: -0.5 });
-    expectClose(s.after, s.before.map((z) => applyDims(z, [2, 4], (v) => v - 0.5)));
+    expectClose(
+      s.after,
+      s.before.map((z) => applyDims(z, [2, 4], (v) => v - 0.5)),
+    );
     const c = await beforeAfter({ mode: 'clamp', dims: [0], strength: 0.9 });
-    expectClose(c.after, c.before.map((z) => applyDims(z, [0], () => 0.9)));
+    expectClose(
+      c.after,
+      c.before.map((z) => applyDims(z, [0], () => 0.9)),
+    );
   });
 
   it('changes what downstream nodes see, keeps output names, and adds prefixed nodes in topological order', async () => {
@@ -105,8 +135,14 @@ describe('strength as a run-time input', () => {
       const proto = value === undefined ? patched.proto : withInputValues(patched.proto, { sca_strength: value });
       return (await run(proto, { x: x3 }, ['latent'])).latent.data as Float32Array;
     };
-    expectClose(await at(), z.map((r) => suppressDirection(r, dir)));
-    expectClose(await at(0.5), z.map((r) => suppressDirection(r, dir, 0, 0.5)));
+    expectClose(
+      await at(),
+      z.map((r) => suppressDirection(r, dir)),
+    );
+    expectClose(
+      await at(0.5),
+      z.map((r) => suppressDirection(r, dir, 0, 0.5)),
+    );
     expect(maxAbsDiff(await at(0), intact)).toBe(0);
     expect(() => withInputValues(patched.proto, { latent: 1 })).toThrow(/not an overridable input/);
   });
@@ -120,7 +156,10 @@ describe('strength as a run-time input', () => {
     expect(patched.proto.graph!.input.filter((i) => i.name === 's')).toHaveLength(1);
     const intact = rows((await run(gemmAutoencoder(), { x: x3 }, ['latent'])).latent.data as Float32Array, 5);
     const out = (await run(withInputValues(patched.proto, { s: 0.5 }), { x: x3 }, ['latent'])).latent.data as Float32Array;
-    expectClose(out, intact.map((z) => applyDims(z, [0, 1], (v) => 0.5 * v)));
+    expectClose(
+      out,
+      intact.map((z) => applyDims(z, [0, 1], (v) => 0.5 * v)),
+    );
   });
 });
 
@@ -150,7 +189,10 @@ describe('other graph shapes', () => {
     await patchModel(patched, [{ tensor: 'z', mode: 'suppress', directions: [d6] }]);
     const before = rows((await run(matmulMlp(), { x }, ['z'])).z.data as Float32Array, 6);
     const after = (await run(patched, { x }, ['z'])).z.data as Float32Array;
-    expectClose(after, before.map((z) => suppressDirection(z, d6)));
+    expectClose(
+      after,
+      before.map((z) => suppressDirection(z, d6)),
+    );
   });
 
   it('[B,T,D] tensor after LayerNormalization', async () => {
@@ -162,7 +204,10 @@ describe('other graph shapes', () => {
     const res = await run(patched, { x }, ['h']);
     const before = rows((await run(layerNormBlock(D), { x }, ['h'])).h.data as Float32Array, D);
     expect(res.h.dims).toEqual([2, 7, D]);
-    expectClose(res.h.data as Float32Array, before.map((z) => suppressDirection(z, d8)));
+    expectClose(
+      res.h.data as Float32Array,
+      before.map((z) => suppressDirection(z, d8)),
+    );
   });
 
   it('a tensor that is also a graph output: the output shows the patched value under its own name', async () => {
@@ -172,14 +217,19 @@ describe('other graph shapes', () => {
     const before = rows((await run(outputTargetModel(), { x })).z.data as Float32Array, 4);
     const after = await run(patched, { x });
     expect(patched.proto.graph!.output.map((o) => o.name)).toEqual(['y', 'z']);
-    expectClose(after.z.data as Float32Array, before.map((z) => applyDims(z, [1], () => 0)));
+    expectClose(
+      after.z.data as Float32Array,
+      before.map((z) => applyDims(z, [1], () => 0)),
+    );
   });
 
   it('a graph input: its readers are rewired', async () => {
     const x = f32(randomValues(N * 4, 9), [N, 4]);
     const patched = matmulMlp();
     await patchModel(patched, [{ tensor: 'x', mode: 'clamp', dims: [0], strength: 0 }]);
-    const xs = rows(x.data as Float32Array, 4).map((r) => applyDims(r, [0], () => 0)).flat();
+    const xs = rows(x.data as Float32Array, 4)
+      .map((r) => applyDims(r, [0], () => 0))
+      .flat();
     const expected = (await run(matmulMlp(), { x: f32(xs, [N, 4]) })).y.data as Float32Array;
     expect(maxAbsDiff((await run(patched, { x })).y.data as Float32Array, expected)).toBeLessThan(1e-5);
   });
@@ -217,14 +267,30 @@ describe('bad requests', () => {
     ['no direction or dims', { tensor: 'latent', mode: 'suppress' }, /give a direction or dims/],
     ['unknown mode', { tensor: 'latent', mode: 'erase' as never, dims: [0] }, /mode: expected one of/],
     ['unknown concept', { concept: 'blue', mode: 'suppress' }, /records no anchors/],
-    ['falloff on dims', { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } }, /falloff needs a single direction/],
+    [
+      'falloff on dims',
+      { tensor: 'latent', mode: 'suppress', dims: [0], falloff: { threshold: 0, strength: 1, power: 0 } },
+      /falloff needs a single direction/,
+    ],
     ['steer a subspace', { tensor: 'latent', mode: 'steer', directions: [dir, dir2] }, /single direction/],
     ['integer tensor', { tensor: 'x', mode: 'suppress', dims: [0] }, /int64; only float32, float16 and bfloat16/],
-    ['suppress strength above 1', { tensor: 'latent', mode: 'suppress', dims: [0], strength: 2 }, /strength 2 is out of range for suppress: it takes from 0 to 1/],
+    [
+      'suppress strength above 1',
+      { tensor: 'latent', mode: 'suppress', dims: [0], strength: 2 },
+      /strength 2 is out of range for suppress: it takes from 0 to 1/,
+    ],
     ['suppress strength below 0', { tensor: 'latent', mode: 'suppress', directions: [dir], strength: -1 }, /strength -1 is out of range for suppress/],
-    ['amplify strength below 0', { tensor: 'latent', mode: 'amplify', directions: [dir], strength: -0.5 }, /strength -0.5 is out of range for amplify: it takes 0 or more/],
+    [
+      'amplify strength below 0',
+      { tensor: 'latent', mode: 'amplify', directions: [dir], strength: -0.5 },
+      /strength -0.5 is out of range for amplify: it takes 0 or more/,
+    ],
     ['axis out of range', { tensor: 'latent', mode: 'suppress', dims: [0], axis: 2 }, /axis 2 is out of range for 'latent', which has rank 2/],
-    ['full projection with a falloff', { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'full', falloff: { threshold: 0.1, strength: 1, power: 1 } }, /falloff gate is part of the half projection/],
+    [
+      'full projection with a falloff',
+      { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'full', falloff: { threshold: 0.1, strength: 1, power: 1 } },
+      /falloff gate is part of the half projection/,
+    ],
     ['projection on a subspace', { tensor: 'latent', mode: 'suppress', directions: [dir, dir2], projection: 'half' }, /single direction/],
     ['half projection folded', { tensor: 'latent', mode: 'suppress', directions: [dir], projection: 'half', fold: true }, /not linear/],
   ];

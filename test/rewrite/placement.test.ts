@@ -17,7 +17,9 @@ import { IrModel } from '../../src/ir/model.js';
 import { listTensors } from '../../src/ir/tensors.js';
 import { model, node, randomValues, weight } from '../helpers/graphs.js';
 
-const B = 2, T = 3, D = 8;
+const B = 2,
+  T = 3,
+  D = 8;
 const ms = (n: NodeProto): NodeProto => ({ ...n, domain: 'com.microsoft' });
 
 /** SkipLayerNormalization(x, r, gamma, beta, bias) -> y and s = x + r + bias; out = y W + s. */
@@ -30,7 +32,9 @@ function skipNormModel(simplified: boolean): Model {
       node('MatMul', ['y', 'w'], ['yw']),
       node('Add', ['yw', 's'], ['out']),
     ],
-    initializer: [weight('gamma', [D], 41), weight('beta', [D], 42), weight('bias', [D], 43), weight('w', [D, D], 44)].filter((t) => !simplified || t.name !== 'beta'),
+    initializer: [weight('gamma', [D], 41), weight('beta', [D], 42), weight('bias', [D], 43), weight('w', [D, D], 44)].filter(
+      (t) => !simplified || t.name !== 'beta',
+    ),
     input: [makeValueInfo('x', DataType.FLOAT, ['B', 'T', D]), makeValueInfo('r', DataType.FLOAT, ['B', 'T', D])],
     output: [makeValueInfo('out', DataType.FLOAT, ['B', 'T', D])],
   });
@@ -39,7 +43,10 @@ function skipNormModel(simplified: boolean): Model {
 }
 
 function reference(simplified: boolean, x: number[], r: number[], a: number[] | undefined): number[] {
-  const gamma = randomValues(D, 41, 0.8), beta = randomValues(D, 42, 0.8), bias = randomValues(D, 43, 0.8), w = randomValues(D * D, 44, 0.8);
+  const gamma = randomValues(D, 41, 0.8),
+    beta = randomValues(D, 42, 0.8),
+    bias = randomValues(D, 43, 0.8),
+    w = randomValues(D * D, 44, 0.8);
   const out: number[] = [];
   for (let row = 0; row < B * T; row++) {
     let s = Array.from({ length: D }, (_, i) => x[row * D + i] + r[row * D + i] + bias[i]);
@@ -68,7 +75,9 @@ describe('a patch on the residual sum of a fused skip norm', () => {
   for (const simplified of [true, false]) {
     const op = simplified ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization';
     it(`${op}: splits the op so the normalised output reads the patched sum too`, async () => {
-      const x = randomValues(B * T * D, 51), r = randomValues(B * T * D, 52), a = unit(randomValues(D, 53));
+      const x = randomValues(B * T * D, 51),
+        r = randomValues(B * T * D, 52),
+        a = unit(randomValues(D, 53));
       const intact = skipNormModel(simplified);
       const patched = skipNormModel(simplified);
       const [applied] = patchModel(patched, [{ tensor: 's', directions: [a], mode: 'suppress', projection: 'full' }]);
@@ -139,15 +148,27 @@ describe('outputs that other outputs of the same op are computed from are refuse
   it("GroupQueryAttention's present key", () => {
     const m = model({
       node: [
-        ms(node('GroupQueryAttention', ['q', 'k', 'v', 'pk', 'pv', 'seqlens', 'total'], ['o', 'present_k', 'present_v'], [attrInt('num_heads', 2), attrInt('kv_num_heads', 1)], 'gqa')),
+        ms(
+          node(
+            'GroupQueryAttention',
+            ['q', 'k', 'v', 'pk', 'pv', 'seqlens', 'total'],
+            ['o', 'present_k', 'present_v'],
+            [attrInt('num_heads', 2), attrInt('kv_num_heads', 1)],
+            'gqa',
+          ),
+        ),
         node('Identity', ['present_k'], ['pk_out']),
       ],
-      input: ['q', 'k', 'v'].map((n) => makeValueInfo(n, DataType.FLOAT, [1, 4, n === 'q' ? 8 : 4])).concat(['pk', 'pv'].map((n) => makeValueInfo(n, DataType.FLOAT, [1, 1, 0, 4]))),
+      input: ['q', 'k', 'v']
+        .map((n) => makeValueInfo(n, DataType.FLOAT, [1, 4, n === 'q' ? 8 : 4]))
+        .concat(['pk', 'pv'].map((n) => makeValueInfo(n, DataType.FLOAT, [1, 1, 0, 4]))),
       output: [makeValueInfo('o', DataType.FLOAT, [1, 4, 8]), makeValueInfo('pk_out', DataType.FLOAT, [1, 1, 4, 4])],
       valueInfo: [makeValueInfo('present_k', DataType.FLOAT, [1, 1, 4, 4])],
     });
     m.proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
-    expect(refusal(m, 'present_k').message).toMatch(/GroupQueryAttention node 'gqa', which also computes output 0 \(output\) 'o'.*patch the attention input or its output 0/);
+    expect(refusal(m, 'present_k').message).toMatch(
+      /GroupQueryAttention node 'gqa', which also computes output 0 \(output\) 'o'.*patch the attention input or its output 0/,
+    );
   });
 
   it("EmbedLayerNormalization's embedding sum", () => {
@@ -185,18 +206,26 @@ describe('outputs that other outputs of the same op are computed from are refuse
 
 /** x -> MatMul -> h -> QuantizeLinear -> DequantizeLinear -> hq -> MatMul -> out, with `extra` readers of h. */
 function qdqModel(extra: NodeProto[] = []): Model {
-  return model({
-    node: [
-      node('MatMul', ['x', 'w0'], ['h']),
-      node('QuantizeLinear', ['h', 'scale', 'zp'], ['h_q'], [], 'h_QuantizeLinear'),
-      node('DequantizeLinear', ['h_q', 'scale', 'zp'], ['hq'], [], 'h_DequantizeLinear'),
-      node('MatMul', ['hq', 'w1'], ['out']),
-      ...extra,
-    ],
-    initializer: [weight('w0', [D, D], 61), weight('w1', [D, 2], 62), makeTensor('scale', DataType.FLOAT, [], [0.02]), { ...makeTensor('zp', DataType.FLOAT, [], [0]), dataType: DataType.UINT8, rawData: new Uint8Array([0]) }],
-    input: [makeValueInfo('x', DataType.FLOAT, ['N', D])],
-    output: [makeValueInfo('out', DataType.FLOAT, ['N', 2]), ...extra.map((n) => makeValueInfo(n.output[0], DataType.FLOAT, ['N', D]))],
-  }, 13);
+  return model(
+    {
+      node: [
+        node('MatMul', ['x', 'w0'], ['h']),
+        node('QuantizeLinear', ['h', 'scale', 'zp'], ['h_q'], [], 'h_QuantizeLinear'),
+        node('DequantizeLinear', ['h_q', 'scale', 'zp'], ['hq'], [], 'h_DequantizeLinear'),
+        node('MatMul', ['hq', 'w1'], ['out']),
+        ...extra,
+      ],
+      initializer: [
+        weight('w0', [D, D], 61),
+        weight('w1', [D, 2], 62),
+        makeTensor('scale', DataType.FLOAT, [], [0.02]),
+        { ...makeTensor('zp', DataType.FLOAT, [], [0]), dataType: DataType.UINT8, rawData: new Uint8Array([0]) },
+      ],
+      input: [makeValueInfo('x', DataType.FLOAT, ['N', D])],
+      output: [makeValueInfo('out', DataType.FLOAT, ['N', 2]), ...extra.map((n) => makeValueInfo(n.output[0], DataType.FLOAT, ['N', D]))],
+    },
+    13,
+  );
 }
 
 describe('a quantized activation', () => {
@@ -210,7 +239,8 @@ describe('a quantized activation', () => {
     expect(record).toMatchObject({ tensor: 'h', actsOn: 'hq', quantized: { quantize: 'h_QuantizeLinear', dequantize: 'h_DequantizeLinear' } });
     // Reference: hq = dequantize(quantize(x W0)) + 3a, out = hq W1.
     const x = randomValues(4 * D, 64);
-    const w0 = randomValues(D * D, 61, 0.8), w1 = randomValues(D * 2, 62, 0.8);
+    const w0 = randomValues(D * D, 61, 0.8),
+      w1 = randomValues(D * 2, 62, 0.8);
     const session = await openSession(serializeModel(m.proto));
     const out = tensorNumbers((await session.run({ x: new ort.Tensor('float32', Float32Array.from(x), [4, D]) })).out);
     for (let n = 0; n < 4; n++) {
@@ -218,7 +248,11 @@ describe('a quantized activation', () => {
         const h = x.slice(n * D, n * D + D).reduce((p, v, i) => p + v * w0[i * D + j], 0);
         return Math.min(255, Math.max(0, Math.round(h / 0.02))) * 0.02 + 3 * a[j];
       });
-      for (let k = 0; k < 2; k++) expect(out[n * 2 + k]).toBeCloseTo(hq.reduce((p, v, i) => p + v * w1[i * 2 + k], 0), 4);
+      for (let k = 0; k < 2; k++)
+        expect(out[n * 2 + k]).toBeCloseTo(
+          hq.reduce((p, v, i) => p + v * w1[i * 2 + k], 0),
+          4,
+        );
     }
   });
 

@@ -56,7 +56,9 @@ describe('patching a QDQ-quantized activation', () => {
           const out = path.join(tmp(), 'patched.onnx');
           const r = await sca('patch', input, '-o', out, '--tensor', m.site.tensor, '--axis', String(m.site.axis), ...args(m));
           expect(r.err).toBe('');
-          expect(r.out).toContain(`'${m.site.tensor}' is quantized by QuantizeLinear '${m.site.q_node}' before its readers: the patch acts on '${m.site.dq_output}'`);
+          expect(r.out).toContain(
+            `'${m.site.tensor}' is quantized by QuantizeLinear '${m.site.q_node}' before its readers: the patch acts on '${m.site.dq_output}'`,
+          );
           const got = await run(out, m);
           const tolerance = Math.max(2 * intactError, intactError + 2 * m.output_scale);
           expect(maxAbsDiff(got, m.float_outputs[mode].data)).toBeLessThan(tolerance);

@@ -8,15 +8,15 @@ import { useTempDir } from '../helpers/tmp.js';
 
 const run = (name: string, valRecon: number, valAnchor: number, score: number | null) => ({ name, quality: { valRecon, valAnchor, score } });
 
-describe('choosing a seed the authors\' way', () => {
+describe("choosing a seed the authors' way", () => {
   it('keeps the Pareto front of low val recon, low val anchor, high score, and picks its highest score', () => {
     const runs = [
       run('a', 1e-5, 0.05, 0.95),
       run('b', 2e-5, 0.06, 0.94), // dominated by a
-      run('c', 5e-6, 0.09, 0.90), // best recon: on the front
-      run('d', 3e-5, 0.02, 0.60), // best anchor: on the front
-      run('e', 4e-5, 0.10, 0.97), // best score: on the front and picked
-      run('f', 1e-4, 0.20, null), // no score: dominated
+      run('c', 5e-6, 0.09, 0.9), // best recon: on the front
+      run('d', 3e-5, 0.02, 0.6), // best anchor: on the front
+      run('e', 4e-5, 0.1, 0.97), // best score: on the front and picked
+      run('f', 1e-4, 0.2, null), // no score: dominated
     ];
     expect(paretoFront(runs).map((r) => r.name)).toEqual(['a', 'c', 'd', 'e']);
     expect(pickBest(runs).name).toBe('e');
@@ -53,7 +53,20 @@ describe('sca train color', () => {
     const json = JSON.parse(r.out);
     expect(json.runs.map((x: { seed: number }) => x.seed)).toEqual([7, 8, 9]);
     expect(json.score).toEqual({ intervention: 'suppression', power: 2 });
-    expect(Object.keys(json.runs[0])).toEqual(['seed', 'score', 'valRecon', 'valAnchor', 'leak', 'health', 'selectivity', 'redMse', 'labels', 'draws', 'seconds', 'best']);
+    expect(Object.keys(json.runs[0])).toEqual([
+      'seed',
+      'score',
+      'valRecon',
+      'valAnchor',
+      'leak',
+      'health',
+      'selectivity',
+      'redMse',
+      'labels',
+      'draws',
+      'seconds',
+      'best',
+    ]);
     expect(json.runs.filter((x: { best: boolean }) => x.best)).toHaveLength(1);
     expect(json.stats.seeds).toBe(3);
     const record = JSON.parse(loadModel(out).proto.metadataProps.find((p) => p.key === 'sca.training')!.value!);

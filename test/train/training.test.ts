@@ -27,7 +27,15 @@ describe('minimum-jerk schedules (SCA.md keyframes)', () => {
   });
 
   it('holds the first value before the first key and the last after the last; passes through every key', () => {
-    expect(scheduleValue([[248, 0.1], [750, 0.2]], 0)).toBe(0.1);
+    expect(
+      scheduleValue(
+        [
+          [248, 0.1],
+          [750, 0.2],
+        ],
+        0,
+      ),
+    ).toBe(0.1);
     expect(scheduleValue(isolated.weights.anchor!, 1500)).toBe(0);
     for (const [t, v] of isolated.learningRate) expect(scheduleValue(isolated.learningRate, t)).toBe(v);
     expect(minimumJerk(0.5)).toBe(0.5);
@@ -48,7 +56,7 @@ describe('minimum-jerk schedules (SCA.md keyframes)', () => {
 });
 
 describe('presets', () => {
-  it('are the authors\' configurations', () => {
+  it("are the authors' configurations", () => {
     expect(PRESETS.anchored.architecture).toEqual({ latent: 4, layers: 1, hidden: 16 });
     expect(PRESETS.isolated.architecture).toEqual({ latent: 5, layers: 2, hidden: 16 });
     expect(network(PRESETS.isolated.architecture).size).toBe(840);
@@ -93,7 +101,13 @@ describe('data and rare labels', () => {
 
 describe('exact GELU', () => {
   it('erf matches published values and its series reference', () => {
-    const published: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014]];
+    const published: [number, number][] = [
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+    ];
     for (const [x, v] of published) {
       expect(Math.abs(erf(x) - v)).toBeLessThan(1e-15);
       expect(Math.abs(erf(-x) + v)).toBeLessThan(1e-15);
@@ -142,7 +156,7 @@ describe('regularizers, against values worked out by hand', () => {
   it('separate: (1/B) sum of ((1 + c)/2)^p over pairs, duplicates and self set to c = 0', () => {
     const dup = { z: Float64Array.from([1, 0, 0, 1, 1, 0]), rows: 3, k: 2, red: new Float64Array(3), vibrant: new Float64Array(3) };
     // Rows 0 and 2 coincide (counted as c = 0, i.e. 0.5^p, like self); each sees row 1 at c = 0 too.
-    expect(separate(2)(dup, new Float64Array(6), 1)).toBeCloseTo(9 * 0.25 / 3, 12);
+    expect(separate(2)(dup, new Float64Array(6), 1)).toBeCloseTo((9 * 0.25) / 3, 12);
     const far = { z: Float64Array.from([1, 0, -1, 0]), rows: 2, k: 2, red: new Float64Array(2), vibrant: new Float64Array(2) };
     expect(separate()(far, new Float64Array(4), 1)).toBeCloseTo((2 * 0.5 ** 100) / 2, 40);
   });
@@ -157,7 +171,11 @@ describe('the hand-written backward pass', () => {
     const colors = Float64Array.from({ length: 36 }, () => Math.round(random.next() * 7) / 7);
     colors.set(colors.subarray(0, 3), 3); // a duplicate draw
     colors.set([0.1, 0.9, 0.2], 6); // a colour whose z_0 is likely negative
-    const batch = { colors, red: Float64Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 1 : 0)), vibrant: Float64Array.from({ length: 12 }, (_, i) => (i % 4 === 1 ? 1 : 0)) };
+    const batch = {
+      colors,
+      red: Float64Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+      vibrant: Float64Array.from({ length: 12 }, (_, i) => (i % 4 === 1 ? 1 : 0)),
+    };
     return { net, params, batch };
   }
 
@@ -186,7 +204,10 @@ describe('the hand-written backward pass', () => {
       const model = tfjsModel(architecture, params);
       const { value, grads } = tf.variableGrads(() => tfjsLoss(model, batch, weights, 0.05), model.variables);
       expect(value.dataSync()[0]).toBeCloseTo(ours.losses.total, 5);
-      const theirs = flatGradient(model, model.variables.map((v) => grads[v.name]));
+      const theirs = flatGradient(
+        model,
+        model.variables.map((v) => grads[v.name]),
+      );
       const scale = Math.max(...Array.from(ours.grads, Math.abs));
       for (let i = 0; i < theirs.length; i++) expect(Math.abs(theirs[i] - ours.grads[i]), `parameter ${i}`).toBeLessThan(2e-5 * scale);
       for (const v of model.variables) v.dispose();
@@ -222,7 +243,7 @@ describe('training and export', () => {
     expect(a.draws).toBe(30 * 64);
   });
 
-  it('exports ONNX that onnxruntime runs as the trainer does, with each preset\'s anchors', async () => {
+  it("exports ONNX that onnxruntime runs as the trainer does, with each preset's anchors", async () => {
     const t = trainSeed({ preset: 'anchored', steps: 40 }, 2);
     const m = buildColorOnnx(t.net, t.params, anchorsFor({ preset: 'anchored' }));
     expect(await checkExport(t.net, t.params, m)).toBeLessThan(1e-5);

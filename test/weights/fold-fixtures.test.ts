@@ -17,7 +17,11 @@ import { useTempDir } from '../helpers/tmp.js';
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 const tmp = useTempDir('fold-fixtures');
 
-interface Input { type: 'int64' | 'float32'; shape: number[]; data: number[] }
+interface Input {
+  type: 'int64' | 'float32';
+  shape: number[];
+  data: number[];
+}
 interface Expected {
   inputs: Record<string, Input>;
   output: string;
@@ -26,9 +30,12 @@ interface Expected {
 }
 
 function feeds(inputs: Record<string, Input>): Record<string, ort.Tensor> {
-  return Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.type === 'int64'
-    ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape)
-    : new ort.Tensor('float32', Float32Array.from(v.data), v.shape)]));
+  return Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [
+      k,
+      v.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape) : new ort.Tensor('float32', Float32Array.from(v.data), v.shape),
+    ]),
+  );
 }
 
 const CASES = [
@@ -38,7 +45,7 @@ const CASES = [
 ];
 
 describe.each(CASES)('fold on $fixture ($edit)', ({ fixture, edit, reader, axis }) => {
-  it('equals PyTorch\'s weight edit (max |diff| < 1e-4), with no node added', async () => {
+  it("equals PyTorch's weight edit (max |diff| < 1e-4), with no node added", async () => {
     const ref = JSON.parse(fs.readFileSync(path.join(FIXTURES, `${fixture}.expected.json`), 'utf8')) as Expected;
     const { site, output: want } = ref.weight_edits[edit];
     const { tensor, direction } = ref.sites[site];

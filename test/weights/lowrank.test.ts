@@ -68,7 +68,26 @@ function decode(bytes: Uint8Array, dataType: number, bytesPer: number): Float64A
 describe('element conversion', () => {
   it('rounds float16 like the float16 library, subnormals and overflow included', () => {
     const view = new DataView(new ArrayBuffer(2));
-    const samples = [0, -0, 1, -2.5, 65504, 65520, 1e6, 6e-8, 3e-8, 2.98e-8, 1e-4, 0.1, 1 / 3, 1 + 2 ** -11, 1 + 3 * 2 ** -11, NaN, Infinity, ...randomValues(2000, 5, 70000)];
+    const samples = [
+      0,
+      -0,
+      1,
+      -2.5,
+      65504,
+      65520,
+      1e6,
+      6e-8,
+      3e-8,
+      2.98e-8,
+      1e-4,
+      0.1,
+      1 / 3,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      NaN,
+      Infinity,
+      ...randomValues(2000, 5, 70000),
+    ];
     for (const v of samples) {
       setFloat16(view, 0, v, true);
       expect(toHalfBits(v), String(v)).toBe(view.getUint16(0, true));
@@ -93,7 +112,10 @@ describe('element conversion', () => {
 });
 
 describe('low-rank fold', () => {
-  const shapes: [number, number][] = [[7, 5], [6, 11]];
+  const shapes: [number, number][] = [
+    [7, 5],
+    [6, 11],
+  ];
   for (const type of TYPES) {
     for (const axis of [0, 1] as const) {
       for (const k of [1, 3]) {
@@ -140,7 +162,10 @@ describe('low-rank fold', () => {
     const values = randomValues(rows * cols, 4);
     const basis = orthonormal(1, cols, 8);
     const inline = makeTensor('w', DataType.FLOAT, [rows, cols], values);
-    const expected = foldLowRankToBytes({ name: 'w', bytes: inline.rawData as Uint8Array, dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 });
+    const expected = foldLowRankToBytes(
+      { name: 'w', bytes: inline.rawData as Uint8Array, dataType: DataType.FLOAT, rows, cols, axis: 1 },
+      { basis, scale: -1 },
+    );
 
     const src = model({
       node: [node('Gemm', ['x', 'w'], ['y'], [{ name: 'transB', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [] }])],
@@ -170,7 +195,11 @@ describe('low-rank fold', () => {
     // From a FileRange (a lazily loaded weight), inline in the saved model; and a fold of the folded weight.
     const raw = path.join(dir(), 'raw.bin');
     fs.writeFileSync(raw, Buffer.concat([Buffer.alloc(6), inline.rawData as Uint8Array]));
-    const lazy = new FoldedWeight({ name: 'w', bytes: new FileRange(raw, 6, rows * cols * 4), dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: -1 }, { chunkBytes: 1000 });
+    const lazy = new FoldedWeight(
+      { name: 'w', bytes: new FileRange(raw, 6, rows * cols * 4), dataType: DataType.FLOAT, rows, cols, axis: 1 },
+      { basis, scale: -1 },
+      { chunkBytes: 1000 },
+    );
     expect(Buffer.from(lazy.read())).toEqual(Buffer.from(expected));
     const twice = foldLowRankToBytes({ name: 'w', bytes: lazy, dataType: DataType.FLOAT, rows, cols, axis: 1 }, { basis, scale: 1 });
     const undone = decode(twice, DataType.FLOAT, 4);
@@ -180,9 +209,15 @@ describe('low-rank fold', () => {
 
   it('refuses a direction of the wrong length and a weight of the wrong size', () => {
     const bytes = encode(randomValues(12, 1), DataType.FLOAT, 4);
-    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(/direction has 4 values, the weight's folded axis has 3/);
-    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 4, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(/holds 48 bytes/);
-    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.INT32, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0]], scale: -1 })).toThrow(/int32/);
+    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(
+      /direction has 4 values, the weight's folded axis has 3/,
+    );
+    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.FLOAT, rows: 4, cols: 4, axis: 0 }, { basis: [[1, 0, 0, 0]], scale: -1 })).toThrow(
+      /holds 48 bytes/,
+    );
+    expect(() => foldLowRankToBytes({ name: 'w', bytes, dataType: DataType.INT32, rows: 3, cols: 4, axis: 0 }, { basis: [[1, 0, 0]], scale: -1 })).toThrow(
+      /int32/,
+    );
   });
 });
 

@@ -17,19 +17,31 @@ export function decodeValues(bytes: Uint8Array, elemType: number, n: number): nu
   const copy = new Uint8Array(bytes); // aligned
   const b = copy.buffer;
   switch (elemType) {
-    case Elem.FLOAT: return Array.from(new Float32Array(b, 0, n));
-    case Elem.DOUBLE: return Array.from(new Float64Array(b, 0, n));
-    case Elem.FLOAT16: return Array.from(new Float16Array(b, 0, n));
-    case Elem.INT64: return Array.from(new BigInt64Array(b, 0, n), Number);
-    case Elem.UINT64: return Array.from(new BigUint64Array(b, 0, n), Number);
-    case Elem.INT32: return Array.from(new Int32Array(b, 0, n));
-    case Elem.UINT32: return Array.from(new Uint32Array(b, 0, n));
-    case Elem.INT16: return Array.from(new Int16Array(b, 0, n));
-    case Elem.UINT16: return Array.from(new Uint16Array(b, 0, n));
-    case Elem.INT8: return Array.from(new Int8Array(b, 0, n));
+    case Elem.FLOAT:
+      return Array.from(new Float32Array(b, 0, n));
+    case Elem.DOUBLE:
+      return Array.from(new Float64Array(b, 0, n));
+    case Elem.FLOAT16:
+      return Array.from(new Float16Array(b, 0, n));
+    case Elem.INT64:
+      return Array.from(new BigInt64Array(b, 0, n), Number);
+    case Elem.UINT64:
+      return Array.from(new BigUint64Array(b, 0, n), Number);
+    case Elem.INT32:
+      return Array.from(new Int32Array(b, 0, n));
+    case Elem.UINT32:
+      return Array.from(new Uint32Array(b, 0, n));
+    case Elem.INT16:
+      return Array.from(new Int16Array(b, 0, n));
+    case Elem.UINT16:
+      return Array.from(new Uint16Array(b, 0, n));
+    case Elem.INT8:
+      return Array.from(new Int8Array(b, 0, n));
     case Elem.UINT8:
-    case Elem.BOOL: return Array.from(new Uint8Array(b, 0, n));
-    default: return undefined;
+    case Elem.BOOL:
+      return Array.from(new Uint8Array(b, 0, n));
+    default:
+      return undefined;
   }
 }
 
@@ -46,15 +58,27 @@ export function smallTensorValues(t: TensorProto): number[] | undefined {
   }
   let v: number[];
   switch (elemType) {
-    case Elem.FLOAT: v = t.floatData; break;
-    case Elem.DOUBLE: v = t.doubleData; break;
-    case Elem.INT64: v = t.int64Data.map(Number); break;
+    case Elem.FLOAT:
+      v = t.floatData;
+      break;
+    case Elem.DOUBLE:
+      v = t.doubleData;
+      break;
+    case Elem.INT64:
+      v = t.int64Data.map(Number);
+      break;
     case Elem.UINT64:
-    case Elem.UINT32: v = t.uint64Data.map(Number); break;
-    case Elem.FLOAT16: v = Array.from(new Float16Array(new Uint16Array(t.int32Data).buffer)); break;
+    case Elem.UINT32:
+      v = t.uint64Data.map(Number);
+      break;
+    case Elem.FLOAT16:
+      v = Array.from(new Float16Array(new Uint16Array(t.int32Data).buffer));
+      break;
     case Elem.STRING:
-    case Elem.BFLOAT16: return undefined;
-    default: v = t.int32Data;
+    case Elem.BFLOAT16:
+      return undefined;
+    default:
+      v = t.int32Data;
   }
   return v.length === n ? [...v] : undefined;
 }

@@ -97,7 +97,7 @@ function parse(text: string): Poly {
 }
 
 function constPoly(n: number): Poly {
-  return n === 0 ? new Map() : new Map([['', n]]);
+  return n === 0 ? new Map<string, number>() : new Map([['', n]]);
 }
 
 function atomPoly(name: string): Poly {

@@ -66,7 +66,12 @@ export function describeStop(s: InferStopInfo): string {
  * order). `known` gives graph inputs and initializers (a callback, so the
  * caller decides what to read); `opsetOf` the opset imported for a domain.
  */
-export function inferGraph(nodes: readonly NodeLike[], known: KnownSource, opsetOf: (domain: string) => number | undefined, options: InferOptions = {}): GraphInference {
+export function inferGraph(
+  nodes: readonly NodeLike[],
+  known: KnownSource,
+  opsetOf: (domain: string) => number | undefined,
+  options: InferOptions = {},
+): GraphInference {
   const source = typeof known === 'function' ? known : (name: string) => known.get(name);
   const values = new Map<string, Known>();
   const stops = new Map<string, InferStopInfo>();
@@ -197,4 +202,3 @@ export function inferModel(model: ModelProto, options: { useValueInfo?: boolean;
   const declared = options.useValueInfo === false ? undefined : graphDeclared(graph);
   return inferGraph(graph.node, graphKnowns(graph, options.readSmall), (d) => opsets.get(d), { declared: declared && ((n) => declared.get(n)) });
 }
-

@@ -49,7 +49,10 @@ export type Rule = (node: NodeLike, inputs: (Known | undefined)[], ctx: InferCon
 
 /** Thrown inside rules; inferNode turns it into a reason, keeping what the rule did know (`partial`). */
 export class InferStop extends Error {
-  constructor(reason: string, readonly partial?: Known[]) {
+  constructor(
+    reason: string,
+    readonly partial?: Known[],
+  ) {
     super(reason);
   }
 }
@@ -60,8 +63,20 @@ export function stop(reason: string, partial?: Known[]): never {
 
 /** TensorProto.DataType values inference names. */
 export const Elem = {
-  FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
-  FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, BFLOAT16: 16,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  BFLOAT16: 16,
 } as const;
 
 export function isIntegerType(elemType: number | undefined): boolean {

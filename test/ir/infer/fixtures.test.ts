@@ -18,8 +18,15 @@ import { checkAgainstRuntime } from './runtime.js';
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../../fixtures');
 const tmp = useTempDir('infer-fixtures');
 
-interface Input { type: 'int64' | 'float32'; shape: number[]; data: number[] }
-interface Expected { inputs: Record<string, Input>; sites: Record<string, { tensor: string; shape: (string | number)[]; torch_shape: number[] }> }
+interface Input {
+  type: 'int64' | 'float32';
+  shape: number[];
+  data: number[];
+}
+interface Expected {
+  inputs: Record<string, Input>;
+  sites: Record<string, { tensor: string; shape: (string | number)[]; torch_shape: number[] }>;
+}
 
 const ALL = ['gpt2_op14', 'gpt2_op17_ext', 'gpt2_op14_fp16', 'bert_cls', 'cnn', 'color_red', 'mlp_gemm_t1', 'mlp_gemm_t0', 'mlp_matmul_add'];
 const WITH_SITES = ['gpt2_op14', 'gpt2_op17_ext', 'bert_cls', 'cnn', 'mlp_gemm_t1', 'mlp_gemm_t0', 'mlp_matmul_add'];
@@ -32,9 +39,10 @@ function allOutputs(g: GraphProto): string[] {
 }
 
 function feeds(inputs: Record<string, Input>): [string, ort.Tensor][] {
-  return Object.entries(inputs).map(([k, v]) => [k, v.type === 'int64'
-    ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape)
-    : new ort.Tensor('float32', Float32Array.from(v.data), v.shape)]);
+  return Object.entries(inputs).map(([k, v]) => [
+    k,
+    v.type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v.data, BigInt), v.shape) : new ort.Tensor('float32', Float32Array.from(v.data), v.shape),
+  ]);
 }
 
 describe.each(ALL)('inference on fixture %s', (name) => {
@@ -69,7 +77,7 @@ describe('the residual stream of the GPT-2 fixtures', () => {
   }
 });
 
-describe('inferred shapes equal onnxruntime\'s on the fixtures', () => {
+describe("inferred shapes equal onnxruntime's on the fixtures", () => {
   const gptInputs = expected('gpt2_op14').inputs;
   const cases: [string, [string, ort.Tensor][], Record<string, number>][] = [
     ['gpt2_op14', feeds(gptInputs), {}],
@@ -78,7 +86,20 @@ describe('inferred shapes equal onnxruntime\'s on the fixtures', () => {
     ['bert_cls', feeds(expected('bert_cls').inputs), {}],
     ['cnn', feeds(expected('cnn').inputs), {}],
     ['mlp_matmul_add', feeds(expected('mlp_matmul_add').inputs), {}],
-    ['color_red', [['rgb', new ort.Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => (i % 7) / 7), [4, 3])]], {}],
+    [
+      'color_red',
+      [
+        [
+          'rgb',
+          new ort.Tensor(
+            'float32',
+            Float32Array.from({ length: 12 }, (_, i) => (i % 7) / 7),
+            [4, 3],
+          ),
+        ],
+      ],
+      {},
+    ],
   ];
   for (const [name, inputs, env] of cases) {
     it(name, async () => {

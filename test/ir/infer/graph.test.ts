@@ -47,7 +47,12 @@ describe('torch.onnx export patterns', () => {
     model.graph!.input[0] = makeValueInfo('image', DataType.FLOAT, ['N', 3, 'H', 'W']);
     const symbolic = inferModel(model).values.get(flat)!.type!.shape!;
     expect(symbolic[0]).toBe('N');
-    for (const [h, w] of [[11, 11], [13, 17], [8, 9], [32, 24]]) {
+    for (const [h, w] of [
+      [11, 11],
+      [13, 17],
+      [8, 9],
+      [32, 24],
+    ]) {
       model.graph!.input[0] = makeValueInfo('image', DataType.FLOAT, ['N', 3, h, w]);
       const concrete = inferModel(model).values.get(flat)!.type!.shape![1];
       expect(evaluateDim(symbolic[1], (s) => ({ H: h, W: w })[s])).toBe(concrete);
@@ -57,12 +62,15 @@ describe('torch.onnx export patterns', () => {
   it("optimum's mask expansion: Where(Equal(shape, -1), 1, shape) feeds Expand", () => {
     const nodes = [
       node('Shape', ['mask'], ['ms']),
-      constInts('i0', [0], []), constInts('i1', [1], []),
+      constInts('i0', [0], []),
+      constInts('i1', [1], []),
       node('Gather', ['ms', 'i0'], ['b'], [attrInt('axis', 0)]),
       node('Gather', ['ms', 'i1'], ['s'], [attrInt('axis', 0)]),
       constInts('ax', [0]),
-      node('Unsqueeze', ['b', 'ax'], ['bu']), node('Unsqueeze', ['s', 'ax'], ['su']),
-      constInts('one', [1]), constInts('minus', [-1]),
+      node('Unsqueeze', ['b', 'ax'], ['bu']),
+      node('Unsqueeze', ['s', 'ax'], ['su']),
+      constInts('one', [1]),
+      constInts('minus', [-1]),
       node('Concat', ['bu', 'one', 'su', 'su'], ['target'], [attrInt('axis', 0)]),
       node('Equal', ['target', 'minus'], ['eq']),
       node('Shape', ['target'], ['ts']),
@@ -85,18 +93,25 @@ describe('a KV cache', () => {
       node('Concat', ['past_key', 'key'], ['all_keys'], [attrInt('axis', 2)]),
       node('Transpose', ['all_keys'], ['keys_t'], [attrInts('perm', [0, 1, 3, 2])]),
       node('MatMul', ['query', 'keys_t'], ['scores']),
-      node('Shape', ['query'], ['qs']), node('Shape', ['all_keys'], ['ks']),
+      node('Shape', ['query'], ['qs']),
+      node('Shape', ['all_keys'], ['ks']),
       i64s('at2', [2]),
-      node('Gather', ['qs', 'at2'], ['q_len']), node('Gather', ['ks', 'at2'], ['k_len']),
+      node('Gather', ['qs', 'at2'], ['q_len']),
+      node('Gather', ['ks', 'at2'], ['k_len']),
       node('Sub', ['k_len', 'q_len'], ['start']),
-      i64s('zero', [0]), i64s('ax2', [2]), i64s('ax3', [3]),
+      i64s('zero', [0]),
+      i64s('ax2', [2]),
+      i64s('ax3', [3]),
       node('Slice', ['bias', 'start', 'k_len', 'ax2'], ['rows']),
       node('Slice', ['rows', 'zero', 'k_len', 'ax3'], ['mask']),
       node('Where', ['mask', 'scores', 'neg'], ['masked']),
     ];
     const known = new Map([
-      ['past_key', f32(['batch', 12, 'past', 64])], ['key', f32(['batch', 12, 'seq', 64])], ['query', f32(['batch', 12, 'seq', 64])],
-      ['bias', { type: { elemType: DataType.BOOL, shape: [1, 1, 1024, 1024] } }], ['neg', f32([])],
+      ['past_key', f32(['batch', 12, 'past', 64])],
+      ['key', f32(['batch', 12, 'seq', 64])],
+      ['query', f32(['batch', 12, 'seq', 64])],
+      ['bias', { type: { elemType: DataType.BOOL, shape: [1, 1, 1024, 1024] } }],
+      ['neg', f32([])],
     ]);
     const r = inferGraph(nodes, known, () => 14);
     expect(r.values.get('start')?.value).toEqual(['past']);
@@ -115,16 +130,13 @@ describe('where inference stops', () => {
     ];
     const r = inferGraph(nodes, new Map([['x', f32(['n', 4])]]), (d) => (d === '' ? 17 : 1));
     expect(r.values.get('a')?.type?.shape).toEqual(['n', 4]);
-    for (const v of ['b', 'c', 'd']) expect(describeStop(r.stopFor(v)!)).toBe("inference stopped at node 'b' (op Mystery): no shape rule for op custom.Mystery");
+    for (const v of ['b', 'c', 'd'])
+      expect(describeStop(r.stopFor(v)!)).toBe("inference stopped at node 'b' (op Mystery): no shape rule for op custom.Mystery");
     expect(r.stopFor('a')).toBeUndefined();
   });
 
   it('declared value_info fills in after an op without a rule, and conflicts are reported', () => {
-    const nodes = [
-      { ...node('Mystery', ['x'], ['b']), domain: 'custom' },
-      node('Relu', ['b'], ['c']),
-      node('Relu', ['x'], ['d']),
-    ];
+    const nodes = [{ ...node('Mystery', ['x'], ['b']), domain: 'custom' }, node('Relu', ['b'], ['c']), node('Relu', ['x'], ['d'])];
     const declared = new Map([
       ['b', { elemType: DataType.FLOAT, shape: ['n', 8] }],
       ['d', { elemType: DataType.FLOAT, shape: ['n', 5] }],
@@ -159,13 +171,22 @@ describe('control flow', () => {
     const thenG = branch('then', [node('Relu', ['x'], ['t_out'])], 't_out');
     const elseG = branch('else', [node('Neg', ['x'], ['e_out'])], 'e_out');
     const otherG = branch('else2', [node('Reshape', ['x', 'flat'], ['e2_out'])], 'e2_out');
-    const known = new Map([['x', f32(['n', 4])], ['cond', { type: { elemType: DataType.BOOL, shape: [] } }], ['flat', i64([-1])], ['yes', { type: { elemType: DataType.BOOL, shape: [] }, value: [1] }]]);
-    const r = inferGraph([
-      node('If', ['cond'], ['y'], [graphAttr('then_branch', thenG), graphAttr('else_branch', elseG)]),
-      node('If', ['cond'], ['z'], [graphAttr('then_branch', thenG), graphAttr('else_branch', otherG)]),
-      node('If', ['yes'], ['w'], [graphAttr('then_branch', thenG), graphAttr('else_branch', otherG)]),
-      node('Relu', ['y'], ['after']),
-    ], known, () => 17);
+    const known = new Map([
+      ['x', f32(['n', 4])],
+      ['cond', { type: { elemType: DataType.BOOL, shape: [] } }],
+      ['flat', i64([-1])],
+      ['yes', { type: { elemType: DataType.BOOL, shape: [] }, value: [1] }],
+    ]);
+    const r = inferGraph(
+      [
+        node('If', ['cond'], ['y'], [graphAttr('then_branch', thenG), graphAttr('else_branch', elseG)]),
+        node('If', ['cond'], ['z'], [graphAttr('then_branch', thenG), graphAttr('else_branch', otherG)]),
+        node('If', ['yes'], ['w'], [graphAttr('then_branch', thenG), graphAttr('else_branch', otherG)]),
+        node('Relu', ['y'], ['after']),
+      ],
+      known,
+      () => 17,
+    );
     expect(r.values.get('y')?.type?.shape).toEqual(['n', 4]);
     expect(r.values.get('after')?.type?.shape).toEqual(['n', 4]);
     expect(r.stopFor('z')?.reason).toMatch(/If: branches give outputs of different or unknown ranks/);
@@ -180,7 +201,10 @@ describe('control flow', () => {
       node: [node('Add', ['acc', 'x'], ['acc_out']), node('Identity', ['c_in'], ['c_out']), node('ReduceSum', ['acc_out'], ['s'], [attrInt('keepdims', 0)])],
       output: [{ name: 'c_out' }, { name: 'acc_out' }, { name: 's' }],
     };
-    const known = new Map([['x', f32(['n', 4])], ['trip', i64([5], [])]]);
+    const known = new Map([
+      ['x', f32(['n', 4])],
+      ['trip', i64([5], [])],
+    ]);
     const r = inferGraph([node('Loop', ['trip', '', 'x'], ['final', 'sums'], [graphAttr('body', body)])], known, () => 17);
     expect(r.values.get('final')?.type?.shape).toEqual(['n', 4]);
     expect(r.values.get('sums')?.type?.shape).toEqual([5]);
@@ -195,7 +219,10 @@ describe('Scan', () => {
       node: [node('Add', ['state', 'row'], ['state_out']), node('Identity', ['state_out'], ['scan_out'])],
       output: [{ name: 'state_out' }, { name: 'scan_out' }],
     };
-    const known = new Map([['init', f32([4])], ['rows', f32(['steps', 4])]]);
+    const known = new Map([
+      ['init', f32([4])],
+      ['rows', f32(['steps', 4])],
+    ]);
     const r = inferGraph([node('Scan', ['init', 'rows'], ['final', 'all'], [graphAttr('body', body), attrInt('num_scan_inputs', 1)])], known, () => 11);
     expect(r.values.get('final')?.type?.shape).toEqual([4]);
     expect(r.values.get('all')?.type?.shape).toEqual(['steps', 4]);
@@ -220,8 +247,14 @@ describe('small initializers in external data', () => {
     const target = new Uint8Array(BigInt64Array.from([0n, 2n, 3n]).buffer);
     fs.writeFileSync(path.join(tmp(), 'm.onnx.data'), target);
     g.initializer.push({
-      ...int64Tensor('shape', [], [3]), rawData: undefined, dataLocation: 1,
-      externalData: [{ key: 'location', value: 'm.onnx.data' }, { key: 'offset', value: '0' }, { key: 'length', value: '24' }],
+      ...int64Tensor('shape', [], [3]),
+      rawData: undefined,
+      dataLocation: 1,
+      externalData: [
+        { key: 'location', value: 'm.onnx.data' },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: '24' },
+      ],
     });
     // A big external weight whose data file does not exist: reading it would fail the test.
     g.initializer.push({ ...int64Tensor('w', [], [1000]), rawData: undefined, dataLocation: 1, externalData: [{ key: 'location', value: 'missing.data' }] });
@@ -229,7 +262,10 @@ describe('small initializers in external data', () => {
     const model = newModel(g, 13);
     const without = inferModel(model);
     expect(without.values.get('y')?.type?.shape).toHaveLength(3);
-    for (const v of ['y', 'z']) expect(describeStop(without.stopFor(v)!)).toBe("inference stopped at node 'y' (op Reshape): the target shape (input 1, 'shape') is not known (not a constant or a shape computation)");
+    for (const v of ['y', 'z'])
+      expect(describeStop(without.stopFor(v)!)).toBe(
+        "inference stopped at node 'y' (op Reshape): the target shape (input 1, 'shape') is not known (not a constant or a shape computation)",
+      );
     const r = inferModel(model, { readSmall: smallTensorReader(tmp()) });
     expect(r.values.get('y')?.type?.shape).toEqual(['batch', 2, 3]);
     expect(r.values.get('z')?.type?.shape).toEqual(['batch', 2, 3]);

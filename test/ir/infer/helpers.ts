@@ -12,7 +12,6 @@ export const f32 = (shape?: Dim[]): Known => ({ type: shape ? { elemType: DataTy
 export const i64 = (value: Dim[], shape: number[] = [value.length]): Known => ({ type: { elemType: DataType.INT64, shape }, value });
 export const typed = (elemType: number, shape: Dim[]): Known => ({ type: { elemType, shape } });
 
-
 export function floatTensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
   return { ...int64Tensor(name, [], dims), dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.from(values).buffer) };
 }
@@ -21,15 +20,24 @@ export function attrString(name: string, s: string): AttributeProto {
   return { name, type: AttributeType.STRING, s: new TextEncoder().encode(s), floats: [], ints: [], strings: [], tensors: [], graphs: [] };
 }
 
-
 /** A Constant node holding int64 values. */
 export function constInts(out: string, values: number[], dims: number[] = [values.length]): NodeProto {
   return node('Constant', [], [out], [attrTensor('value', int64Tensor(out, values, dims))]);
 }
 
 /** Runs one node's rule; inputs named i0, i1, ... ('' for a missing optional input given as undefined). */
-export function run(op: string, inputs: (Known | undefined)[], attrs: AttributeProto[] = [], o: { opset?: number; domain?: string; outputs?: number } = {}): NodeResult {
-  const n = node(op, inputs.map((k, i) => (k === undefined ? '' : `i${i}`)), Array.from({ length: o.outputs ?? 1 }, (_, i) => `o${i}`), attrs);
+export function run(
+  op: string,
+  inputs: (Known | undefined)[],
+  attrs: AttributeProto[] = [],
+  o: { opset?: number; domain?: string; outputs?: number } = {},
+): NodeResult {
+  const n = node(
+    op,
+    inputs.map((k, i) => (k === undefined ? '' : `i${i}`)),
+    Array.from({ length: o.outputs ?? 1 }, (_, i) => `o${i}`),
+    attrs,
+  );
   n.domain = o.domain ?? '';
   let counter = 0;
   return inferNode(n, inputs, { opset: o.opset ?? 17, fresh: () => `unk__${counter++}` });

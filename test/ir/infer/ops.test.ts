@@ -63,7 +63,10 @@ describe('shape ops', () => {
     expect(shape(run('Reshape', [f32([2, 0, 3]), i64([0, 3])], [attrInt('allowzero', 1)], { opset: 14 }))).toEqual([0, 3]);
     expect(shape(run('Reshape', [f32([2, 4, 3]), i64([0, -1])], [attrInt('allowzero', 0)], { opset: 14 }))).toEqual([2, 12]);
     expect(shape(run('Reshape', [f32([6]), undefined], [attrInts('shape', [2, 3])], { opset: 1 }))).toEqual([2, 3]);
-    const unknownTarget = run('Reshape', [x, i64([])].map((k, i) => (i === 1 ? { type: { elemType: DataType.INT64, shape: [4] } } : k)));
+    const unknownTarget = run(
+      'Reshape',
+      [x, i64([])].map((k, i) => (i === 1 ? { type: { elemType: DataType.INT64, shape: [4] } } : k)),
+    );
     expect(unknownTarget.reason).toMatch(/target shape .* is not known/);
     expect(unknownTarget.outputs[0].type?.shape).toHaveLength(4);
   });
@@ -88,7 +91,11 @@ describe('shape ops', () => {
   });
 
   it('Split: attribute, input, num_outputs (18) and equal parts', () => {
-    expect(shapes(run('Split', [f32(['b', 's', 2304])], [attrInt('axis', 2)], { outputs: 3 }))).toEqual([['b', 's', 768], ['b', 's', 768], ['b', 's', 768]]);
+    expect(shapes(run('Split', [f32(['b', 's', 2304])], [attrInt('axis', 2)], { outputs: 3 }))).toEqual([
+      ['b', 's', 768],
+      ['b', 's', 768],
+      ['b', 's', 768],
+    ]);
     expect(shapes(run('Split', [f32([10])], [attrInts('split', [3, 7])], { outputs: 2, opset: 11 }))).toEqual([[3], [7]]);
     expect(shapes(run('Split', [f32([10]), i64([4, 6])], [], { outputs: 2, opset: 13 }))).toEqual([[4], [6]]);
     expect(shapes(run('Split', [f32([10])], [attrInt('num_outputs', 3)], { outputs: 3, opset: 18 }))).toEqual([[4], [4], [2]]);
@@ -138,7 +145,10 @@ describe('shape ops', () => {
     expect(nz[0]).toBe(2);
     expect(String(nz[1])).toMatch(/^unk__/);
     const tk = run('TopK', [f32(['b', 100]), i64([5])], [], { outputs: 2 });
-    expect(tk.outputs.map((k) => k.type)).toEqual([{ elemType: DataType.FLOAT, shape: ['b', 5] }, { elemType: DataType.INT64, shape: ['b', 5] }]);
+    expect(tk.outputs.map((k) => k.type)).toEqual([
+      { elemType: DataType.FLOAT, shape: ['b', 5] },
+      { elemType: DataType.INT64, shape: ['b', 5] },
+    ]);
     expect(shape(run('TopK', [f32([7, 9])], [attrInt('k', 3), attrInt('axis', 0)], { opset: 9, outputs: 2 }))).toEqual([3, 9]);
     expect(shape(run('Trilu', [f32(['s', 's'])]))).toEqual(['s', 's']);
     expect(shape(run('CumSum', [f32(['s', 4]), i64([0], [])]))).toEqual(['s', 4]);
@@ -173,17 +183,31 @@ describe('nn ops', () => {
   });
 
   it('ConvTranspose: strides, pads, output_padding, group, output_shape', () => {
-    expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1]), attrInts('output_padding', [1, 1])]))).toEqual([1, 4, 10, 10]);
+    expect(
+      shape(
+        run(
+          'ConvTranspose',
+          [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])],
+          [attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1]), attrInts('output_padding', [1, 1])],
+        ),
+      ),
+    ).toEqual([1, 4, 10, 10]);
     expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInt('group', 2)]))).toEqual([1, 8, 7, 7]);
-    expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('output_shape', [11, 11]), attrInts('strides', [2, 2])]))).toEqual([1, 4, 11, 11]);
-    expect(shape(run('ConvTranspose', [f32(['N', 8, 'H', 5]), f32([8, 4, 3, 3])], [attrString('auto_pad', 'SAME_UPPER'), attrInts('strides', [2, 2])]))).toEqual(['N', 4, '2*H', 10]);
+    expect(shape(run('ConvTranspose', [f32([1, 8, 5, 5]), f32([8, 4, 3, 3])], [attrInts('output_shape', [11, 11]), attrInts('strides', [2, 2])]))).toEqual([
+      1, 4, 11, 11,
+    ]);
+    expect(
+      shape(run('ConvTranspose', [f32(['N', 8, 'H', 5]), f32([8, 4, 3, 3])], [attrString('auto_pad', 'SAME_UPPER'), attrInts('strides', [2, 2])])),
+    ).toEqual(['N', 4, '2*H', 10]);
   });
 
   it('pools: ceil_mode, global pools; BatchNormalization, InstanceNormalization', () => {
     const k2 = [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])];
     expect(shape(run('MaxPool', [f32(['N', 16, 5, 5])], k2))).toEqual(['N', 16, 2, 2]);
     expect(shape(run('MaxPool', [f32(['N', 16, 5, 5])], [...k2, attrInt('ceil_mode', 1)]))).toEqual(['N', 16, 3, 3]);
-    expect(shape(run('AveragePool', [f32([1, 1, 5])], [attrInts('kernel_shape', [2]), attrInts('strides', [3]), attrInts('pads', [0, 1]), attrInt('ceil_mode', 1)]))).toEqual([1, 1, 2]);
+    expect(
+      shape(run('AveragePool', [f32([1, 1, 5])], [attrInts('kernel_shape', [2]), attrInts('strides', [3]), attrInts('pads', [0, 1]), attrInt('ceil_mode', 1)])),
+    ).toEqual([1, 1, 2]);
     const mp = run('MaxPool', [f32([1, 2, 6, 6])], [...k2], { outputs: 2 });
     expect(mp.outputs[1].type).toEqual({ elemType: DataType.INT64, shape: [1, 2, 3, 3] });
     expect(shape(run('GlobalAveragePool', [f32(['N', 512, 7, 7])]))).toEqual(['N', 512, 1, 1]);
@@ -193,7 +217,11 @@ describe('nn ops', () => {
 
   it('LayerNormalization and its Mean/InvStdDev outputs', () => {
     const r = run('LayerNormalization', [f32(['b', 's', 768]), f32([768]), f32([768])], [attrInt('axis', -1)], { outputs: 3 });
-    expect(shapes(r)).toEqual([['b', 's', 768], ['b', 's', 1], ['b', 's', 1]]);
+    expect(shapes(r)).toEqual([
+      ['b', 's', 768],
+      ['b', 's', 1],
+      ['b', 's', 1],
+    ]);
   });
 
   it('Einsum: explicit, implicit and ellipsis equations', () => {
@@ -230,11 +258,23 @@ describe('com.microsoft', () => {
   it('Gelu family, SkipLayerNormalization, Attention', () => {
     expect(shape(run('FastGelu', [f32(['b', 's', 3072]), f32([3072])], [], ms))).toEqual(['b', 's', 3072]);
     const sln = run('SkipLayerNormalization', [f32(['b', 's', 768]), f32(['b', 's', 768]), f32([768]), f32([768])], [], { ...ms, outputs: 4 });
-    expect(shapes(sln)).toEqual([['b', 's', 768], ['b', 's', 1], ['b', 's', 1], ['b', 's', 768]]);
+    expect(shapes(sln)).toEqual([
+      ['b', 's', 768],
+      ['b', 's', 1],
+      ['b', 's', 1],
+      ['b', 's', 768],
+    ]);
     const att = run('Attention', [f32(['b', 's', 768]), f32([768, 2304]), f32([2304])], [attrInt('num_heads', 12)], { ...ms, outputs: 2 });
-    expect(shapes(att)).toEqual([['b', 's', 768], [2, 'b', 12, 's', 64]]);
+    expect(shapes(att)).toEqual([
+      ['b', 's', 768],
+      [2, 'b', 12, 's', 64],
+    ]);
     expect(shape(run('FusedMatMul', [f32(['b', 12, 's', 64]), f32(['b', 12, 't', 64])], [attrInt('transB', 1)], ms))).toEqual(['b', 12, 's', 't']);
-    expect(shape(run('MultiHeadAttention', [f32(['b', 's', 768]), f32(['b', 't', 768]), f32(['b', 't', 512])], [attrInt('num_heads', 8)], ms))).toEqual(['b', 's', 512]);
+    expect(shape(run('MultiHeadAttention', [f32(['b', 's', 768]), f32(['b', 't', 768]), f32(['b', 't', 512])], [attrInt('num_heads', 8)], ms))).toEqual([
+      'b',
+      's',
+      512,
+    ]);
     expect(shape(run('LayerNormalization', [f32(['b', 's', 768]), f32([768])], [], ms))).toEqual(['b', 's', 768]);
   });
 
@@ -243,8 +283,15 @@ describe('com.microsoft', () => {
     expect(shape(run('GroupQueryAttention', [f32(['b', 's', 6144])], gqa, ms))).toEqual(['b', 's', 4096]);
     expect(shape(run('GroupQueryAttention', [f32(['b', 's', 4096]), f32(['b', 's', 1024]), f32(['b', 's', 1024])], gqa, ms))).toEqual(['b', 's', 4096]);
     const eln = run('EmbedLayerNormalization', [typed(DataType.INT32, ['b', 's']), undefined, f32([30522, 768]), f32([512, 768])], [], { ...ms, outputs: 2 });
-    expect(eln.outputs.map((k) => k.type)).toEqual([{ elemType: DataType.FLOAT, shape: ['b', 's', 768] }, { elemType: DataType.INT32, shape: ['b'] }]);
-    expect(shape(run('MatMulNBits', [f32(['b', 's', 4096]), typed(DataType.UINT8, [11008, 128, 16])], [attrInt('K', 4096), attrInt('N', 11008)], ms))).toEqual(['b', 's', 11008]);
+    expect(eln.outputs.map((k) => k.type)).toEqual([
+      { elemType: DataType.FLOAT, shape: ['b', 's', 768] },
+      { elemType: DataType.INT32, shape: ['b'] },
+    ]);
+    expect(shape(run('MatMulNBits', [f32(['b', 's', 4096]), typed(DataType.UINT8, [11008, 128, 16])], [attrInt('K', 4096), attrInt('N', 11008)], ms))).toEqual([
+      'b',
+      's',
+      11008,
+    ]);
     expect(shape(run('RotaryEmbedding', [f32(['b', 's', 4096]), typed(DataType.INT64, ['b', 's'])], [], ms))).toEqual(['b', 's', 4096]);
   });
 });
@@ -259,7 +306,10 @@ describe('reasons', () => {
 
   it('Constant nodes produce values', () => {
     expect(run('Constant', [], [attrTensor('value', int64Tensor('c', [12, 64]))]).outputs[0]).toEqual(i64([12, 64]));
-    expect(run('Constant', [], [attrTensor('value', floatTensor('c', [8], []))]).outputs[0]).toEqual({ type: { elemType: DataType.FLOAT, shape: [] }, value: [8] });
+    expect(run('Constant', [], [attrTensor('value', floatTensor('c', [8], []))]).outputs[0]).toEqual({
+      type: { elemType: DataType.FLOAT, shape: [] },
+      value: [8],
+    });
     expect(run('Constant', [], [attrInts('value_ints', [1, 2])]).outputs[0]).toEqual(i64([1, 2]));
     expect(run('Constant', [], [attrFloat('value_float', 0.5)]).outputs[0]).toEqual({ type: { elemType: DataType.FLOAT, shape: [] }, value: [0.5] });
   });
@@ -272,8 +322,17 @@ describe('less common ops', () => {
   });
 
   it('recurrent layers, losses, quantisation', () => {
-    const lstm = run('LSTM', [f32(['seq', 'b', 10]), f32([2, 80, 10]), f32([2, 80, 20])], [attrInt('hidden_size', 20), attrString('direction', 'bidirectional')], { outputs: 3 });
-    expect(shapes(lstm)).toEqual([['seq', 2, 'b', 20], [2, 'b', 20], [2, 'b', 20]]);
+    const lstm = run(
+      'LSTM',
+      [f32(['seq', 'b', 10]), f32([2, 80, 10]), f32([2, 80, 20])],
+      [attrInt('hidden_size', 20), attrString('direction', 'bidirectional')],
+      { outputs: 3 },
+    );
+    expect(shapes(lstm)).toEqual([
+      ['seq', 2, 'b', 20],
+      [2, 'b', 20],
+      [2, 'b', 20],
+    ]);
     expect(shape(run('SoftmaxCrossEntropyLoss', [f32(['n', 5]), typed(DataType.INT64, ['n'])], [attrString('reduction', 'none')]))).toEqual(['n']);
     expect(shape(run('NegativeLogLikelihoodLoss', [f32(['n', 5]), typed(DataType.INT64, ['n'])]))).toEqual([]);
     const q = run('QuantizeLinear', [f32(['n', 4]), f32([]), typed(DataType.INT8, [])]);

@@ -24,8 +24,17 @@ export interface Feed {
 function feedTensor(f: Feed, seed: number): ort.Tensor {
   const r = new Random(seed);
   const n = f.dims.reduce((a, b) => a * b, 1);
-  if (f.elemType === DataType.INT64) return new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(r.int(f.maxInt ?? 2))), f.dims);
-  return new ort.Tensor('float32', Float32Array.from({ length: n }, () => r.next() * 2 - 1), f.dims);
+  if (f.elemType === DataType.INT64)
+    return new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, () => BigInt(r.int(f.maxInt ?? 2))),
+      f.dims,
+    );
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n }, () => r.next() * 2 - 1),
+    f.dims,
+  );
 }
 
 /**
@@ -34,7 +43,12 @@ function feedTensor(f: Feed, seed: number): ort.Tensor {
  * into `tmpDir` first (onnxruntime then reads its data file). Returns how
  * many tensors were compared.
  */
-export async function checkAgainstRuntime(model: ModelProto | Model, feeds: (Feed | [string, ort.Tensor])[], env: Record<string, number>, tmpDir?: string): Promise<number> {
+export async function checkAgainstRuntime(
+  model: ModelProto | Model,
+  feeds: (Feed | [string, ort.Tensor])[],
+  env: Record<string, number>,
+  tmpDir?: string,
+): Promise<number> {
   const declared = new Map(('proto' in model ? model.proto : model).graph!.input.map((i) => [i.name, i.type?.tensorType?.shape?.dim ?? []]));
   for (const f of feeds) {
     const [name, dims] = Array.isArray(f) ? [f[0], f[1].dims] : [f.name, f.dims];
@@ -78,4 +92,3 @@ export async function checkAgainstRuntime(model: ModelProto | Model, feeds: (Fee
   }
   return compared;
 }
-

@@ -19,9 +19,15 @@ function agree(a: Known | undefined, b: Known | undefined, ctx: InferContext): {
   const tb = b?.type;
   if (!ta || !tb) return { known: tensor(ta?.elemType ?? tb?.elemType), reason: 'a branch output has no known type' };
   if (ta.elemType !== tb.elemType) return { known: {}, reason: `branches give element types ${ta.elemType} and ${tb.elemType}` };
-  if (!ta.shape || !tb.shape || ta.shape.length !== tb.shape.length) return { known: tensor(ta.elemType), reason: 'branches give outputs of different or unknown ranks' };
+  if (!ta.shape || !tb.shape || ta.shape.length !== tb.shape.length)
+    return { known: tensor(ta.elemType), reason: 'branches give outputs of different or unknown ranks' };
   const sb = tb.shape;
-  return { known: tensor(ta.elemType, ta.shape.map((d, i) => (dimsEqual(d, sb[i]) ? d : ctx.fresh()))) };
+  return {
+    known: tensor(
+      ta.elemType,
+      ta.shape.map((d, i) => (dimsEqual(d, sb[i]) ? d : ctx.fresh())),
+    ),
+  };
 }
 
 const ifRule: Rule = (node, inputs, ctx) => {
@@ -33,7 +39,11 @@ const ifRule: Rule = (node, inputs, ctx) => {
   const b = body(ctx, node, elseG, []);
   const merged = node.output.map((_, i) => agree(a[i], b[i], ctx));
   const failed = merged.find((m) => m.reason);
-  if (failed) stop(`If: ${failed.reason}`, merged.map((m) => m.known));
+  if (failed)
+    stop(
+      `If: ${failed.reason}`,
+      merged.map((m) => m.known),
+    );
   return merged.map((m) => m.known);
 };
 
@@ -61,7 +71,7 @@ const scan: Rule = (node, inputs, ctx) => {
   if (ctx.opset < 9) stop('Scan before opset 9');
   const m = attrInt(node, 'num_scan_inputs') ?? stop('Scan has no num_scan_inputs');
   const n = node.input.length - m;
-  const inAxes = attrInts(node, 'scan_input_axes') ?? Array(m).fill(0);
+  const inAxes = attrInts(node, 'scan_input_axes') ?? new Array<number>(m).fill(0);
   const outAxes = attrInts(node, 'scan_output_axes');
   let seq: Dim | undefined;
   const bodyInputs: (Known | undefined)[] = inputs.slice(0, n);
@@ -73,7 +83,12 @@ const scan: Rule = (node, inputs, ctx) => {
     }
     const axis = inAxes[j] < 0 ? inAxes[j] + t.shape.length : inAxes[j];
     seq ??= t.shape[axis];
-    bodyInputs.push(tensor(t.elemType, t.shape.filter((_, i) => i !== axis)));
+    bodyInputs.push(
+      tensor(
+        t.elemType,
+        t.shape.filter((_, i) => i !== axis),
+      ),
+    );
   }
   const outs = body(ctx, node, getAttr(node, 'body')?.g, bodyInputs);
   return node.output.map((_, i) => {

@@ -71,8 +71,16 @@ const VALUE_OPS: Partial<Record<string, ValueFn>> = {
 };
 
 const UNARY_VALUES: Partial<Record<string, (x: number) => number>> = {
-  Neg: (x) => -x, Abs: Math.abs, Floor: Math.floor, Ceil: Math.ceil, Round: (x) => Math.round(x), Sqrt: Math.sqrt,
-  Relu: (x) => Math.max(0, x), Reciprocal: (x) => 1 / x, Sign: Math.sign, Not: (x) => Number(x === 0),
+  Neg: (x) => -x,
+  Abs: Math.abs,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+  Round: (x) => Math.round(x),
+  Sqrt: Math.sqrt,
+  Relu: (x) => Math.max(0, x),
+  Reciprocal: (x) => 1 / x,
+  Sign: Math.sign,
+  Not: (x) => Number(x === 0),
 };
 
 function outputElem(node: NodeLike, inputs: (Known | undefined)[], idx: number[]): number {
@@ -88,7 +96,11 @@ function broadcastAll(node: NodeLike, inputs: (Known | undefined)[], idx: number
   let shape: Dim[] | undefined;
   for (const i of idx) {
     const s = inputs[i]?.type?.shape;
-    if (!s) stop(`input ${i} ('${node.input[i]}') has unknown rank`, Array.from({ length: outCount }, () => tensor(elemType)));
+    if (!s)
+      stop(
+        `input ${i} ('${node.input[i]}') has unknown rank`,
+        Array.from({ length: outCount }, () => tensor(elemType)),
+      );
     shape = shape ? broadcast(shape, s, ctx) : s;
   }
   return shape!;
@@ -101,9 +113,14 @@ function broadcasting(resultElem?: number): Rule {
     const elemType = resultElem ?? inElem;
     // Before opset 7 (and always for PRelu) B broadcasts to A: the output is A's shape.
     const legacy = (ctx.opset < 7 && idx.length === 2 && !['Max', 'Min', 'Sum', 'Mean'].includes(node.opType ?? '')) || node.opType === 'PRelu';
-    const shape = legacy ? (inputs[0]?.type?.shape ?? stop(`input 0 ('${node.input[0]}') has unknown rank`, [tensor(elemType)])) : broadcastAll(node, inputs, idx, ctx, elemType);
+    const shape = legacy
+      ? (inputs[0]?.type?.shape ?? stop(`input 0 ('${node.input[0]}') has unknown rank`, [tensor(elemType)]))
+      : broadcastAll(node, inputs, idx, ctx, elemType);
     // Mod with fmod=1 is C's fmod (sign of the dividend), not the floor modulo.
-    const f = node.opType === 'Mod' && attrInt(node, 'fmod', 0) === 1 ? (xs: Dim[]) => (num(xs) && xs[1] !== 0 ? xs[0] % xs[1] : undefined) : VALUE_OPS[node.opType ?? ''];
+    const f =
+      node.opType === 'Mod' && attrInt(node, 'fmod', 0) === 1
+        ? (xs: Dim[]) => (num(xs) && xs[1] !== 0 ? xs[0] % xs[1] : undefined)
+        : VALUE_OPS[node.opType ?? ''];
     return [tensor(elemType, shape, f && mapValues(inputs, idx, shape, inElem, f))];
   };
 }
@@ -159,16 +176,66 @@ const dropout: Rule = (node, inputs) => {
 };
 
 const UNARY = [
-  'Relu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Floor', 'Ceil', 'Round', 'Sign',
-  'Erf', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh',
-  'LeakyRelu', 'Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Softsign', 'Mish', 'Gelu',
-  'Softmax', 'LogSoftmax', 'Hardmax', 'Clip', 'Shrink', 'Not', 'Identity', 'CumSum', 'Trilu', 'LRN', 'LpNormalization',
-  'MeanVarianceNormalization', 'BitwiseNot', 'QuickGelu',
+  'Relu',
+  'Sigmoid',
+  'Tanh',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Erf',
+  'Sin',
+  'Cos',
+  'Tan',
+  'Asin',
+  'Acos',
+  'Atan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'ThresholdedRelu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Softsign',
+  'Mish',
+  'Gelu',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'Clip',
+  'Shrink',
+  'Not',
+  'Identity',
+  'CumSum',
+  'Trilu',
+  'LRN',
+  'LpNormalization',
+  'MeanVarianceNormalization',
+  'BitwiseNot',
+  'QuickGelu',
 ];
 
 export const elementwiseRules: Record<string, Rule> = {
   ...Object.fromEntries(UNARY.map((op) => [op, sameAsInput(UNARY_VALUES[op])])),
-  ...Object.fromEntries(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'PRelu', 'BitShift', 'Max', 'Min', 'Sum', 'Mean', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'].map((op) => [op, broadcasting()])),
+  ...Object.fromEntries(
+    ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'PRelu', 'BitShift', 'Max', 'Min', 'Sum', 'Mean', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'].map((op) => [
+      op,
+      broadcasting(),
+    ]),
+  ),
   ...Object.fromEntries(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'].map((op) => [op, broadcasting(Elem.BOOL)])),
   IsNaN: toBool(),
   IsInf: toBool(),

@@ -8,7 +8,9 @@ import { Elem, stop, type Rule } from '../types.js';
 import { attrInt, attrInts, attrString, has, shapeOf, tensor, typeOf, valueOf } from '../util.js';
 import { nnRules } from './nn.js';
 
-const sameShapeAs = (elemType: (node: Parameters<Rule>[0], inputs: Parameters<Rule>[1]) => number): Rule => (node, inputs) => [tensor(elemType(node, inputs), shapeOf(node, inputs, 0))];
+const sameShapeAs =
+  (elemType: (node: Parameters<Rule>[0], inputs: Parameters<Rule>[1]) => number): Rule =>
+  (node, inputs) => [tensor(elemType(node, inputs), shapeOf(node, inputs, 0))];
 
 /** The `dtype` attribute, or the input's type. */
 const dtypeOr: Rule = (node, inputs) => [tensor(attrInt(node, 'dtype') ?? typeOf(node, inputs, 0).elemType, shapeOf(node, inputs, 0))];
@@ -48,7 +50,12 @@ const compress: Rule = (node, inputs, ctx) => {
   const axis = attrInt(node, 'axis');
   if (axis === undefined) return [tensor(t.elemType, [ctx.fresh('compress')])];
   const a = axis < 0 ? axis + s.length : axis;
-  return [tensor(t.elemType, s.map((d, i) => (i === a ? ctx.fresh('compress') : d)))];
+  return [
+    tensor(
+      t.elemType,
+      s.map((d, i) => (i === a ? ctx.fresh('compress') : d)),
+    ),
+  ];
 };
 
 const unique: Rule = (node, inputs, ctx) => {
@@ -57,7 +64,8 @@ const unique: Rule = (node, inputs, ctx) => {
   const axis = attrInt(node, 'axis');
   const n = ctx.fresh('unique');
   const y = axis === undefined ? [n] : s.map((d, i) => (i === (axis < 0 ? axis + s.length : axis) ? n : d));
-  const total: Dim = axis === undefined ? s.reduce<Dim>((a, b) => (isConcrete(a) && isConcrete(b) ? a * b : ctx.fresh()), 1) : s[axis < 0 ? axis + s.length : axis];
+  const total: Dim =
+    axis === undefined ? s.reduce<Dim>((a, b) => (isConcrete(a) && isConcrete(b) ? a * b : ctx.fresh()), 1) : s[axis < 0 ? axis + s.length : axis];
   return [tensor(t.elemType, y), tensor(Elem.INT64, [n]), tensor(Elem.INT64, [total]), tensor(Elem.INT64, [n])];
 };
 
@@ -79,10 +87,16 @@ const maxUnpool: Rule = (node, inputs) => {
   const k = attrInts(node, 'kernel_shape') ?? stop('MaxUnpool has no kernel_shape');
   const strides = attrInts(node, 'strides') ?? k.map(() => 1);
   const pads = attrInts(node, 'pads') ?? [...k.map(() => 0), ...k.map(() => 0)];
-  return [tensor(t.elemType, [x[0], x[1], ...x.slice(2).map((d, i) => {
-    if (!isConcrete(d)) stop(`MaxUnpool over symbolic dim ${d}`);
-    return (d - 1) * strides[i] + k[i] - pads[i] - pads[i + k.length];
-  })])];
+  return [
+    tensor(t.elemType, [
+      x[0],
+      x[1],
+      ...x.slice(2).map((d, i) => {
+        if (!isConcrete(d)) stop(`MaxUnpool over symbolic dim ${d}`);
+        return (d - 1) * strides[i] + k[i] - pads[i] - pads[i + k.length];
+      }),
+    ]),
+  ];
 };
 
 /** QLinearMatMul/QLinearConv read (x, x_scale, x_zp, w, ...): the float rule on inputs 0 and 3, typed like y_zero_point. */

@@ -150,7 +150,12 @@ function scaled(x: Dim[], scales: Dim[], ctx: InferContext): Dim[] {
 const resize: Rule = (node, inputs, ctx) => {
   const t = typeOf(node, inputs, 0);
   const x = shapeOf(node, inputs, 0);
-  const partial = [tensor(t.elemType, x.map((d, i) => (i < 2 ? d : ctx.fresh())))];
+  const partial = [
+    tensor(
+      t.elemType,
+      x.map((d, i) => (i < 2 ? d : ctx.fresh())),
+    ),
+  ];
   if (node.opType === 'Upsample' && ctx.opset < 9) return [tensor(t.elemType, scaled(x, attrInts(node, 'scales') ?? stop('Upsample has no scales'), ctx))];
   const scalesAt = node.opType === 'Upsample' || ctx.opset < 11 ? 1 : 2;
   const axes = ctx.opset >= 18 && attrInts(node, 'axes') ? attrInts(node, 'axes')!.map((a) => normAxis(a, x.length, node)) : x.map((_, i) => i);
@@ -191,9 +196,15 @@ const einsum: Rule = (node, inputs, ctx) => {
       letters.set(c, prev === undefined || prev === 1 ? d : d === 1 ? prev : unify(prev, d));
       counts.set(c, (counts.get(c) ?? 0) + 1);
     }
-    if (hasEllipsis) ellipsis = ellipsis.length ? broadcast(ellipsis, s.slice(before.length, before.length + nEll), ctx) : s.slice(before.length, before.length + nEll);
+    if (hasEllipsis)
+      ellipsis = ellipsis.length ? broadcast(ellipsis, s.slice(before.length, before.length + nEll), ctx) : s.slice(before.length, before.length + nEll);
   });
-  const outTerm = rhs ?? `...${[...counts.keys()].filter((c) => counts.get(c) === 1).sort().join('')}`;
+  const outTerm =
+    rhs ??
+    `...${[...counts.keys()]
+      .filter((c) => counts.get(c) === 1)
+      .sort()
+      .join('')}`;
   const out: Dim[] = [];
   const [ob, oa = ''] = outTerm.split('...');
   for (const c of ob) out.push(letters.get(c) ?? stop(`Einsum output label '${c}' is on no input`));
@@ -222,4 +233,3 @@ export const nnRules: Record<string, Rule> = {
   Resize: resize,
   Upsample: resize,
 };
-

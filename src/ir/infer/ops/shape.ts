@@ -8,8 +8,21 @@ import { addDims, canonicalDim, ceilDiv, exactDiv, isConcrete, mulDims, productO
 import { knownOfTensor } from '../constants.js';
 import { Elem, stop, type Known, type NodeLike, type Rule } from '../types.js';
 import {
-  BIG, attrInt, attrInts, attrTensor, concreteShape, countOf, has, intsOf, normAxis, shapeOf, stridesOf, tensor,
-  typeOf, unravel, valueOf,
+  BIG,
+  attrInt,
+  attrInts,
+  attrTensor,
+  concreteShape,
+  countOf,
+  has,
+  intsOf,
+  normAxis,
+  shapeOf,
+  stridesOf,
+  tensor,
+  typeOf,
+  unravel,
+  valueOf,
 } from '../util.js';
 
 /** Values of `shape` taken at the given index list on each axis (cartesian product, row-major). */
@@ -37,13 +50,20 @@ const constant: Rule = (node) => {
   if (t) return [knownOfTensor(t)];
   const a = node.attribute[0];
   switch (a?.name) {
-    case 'value_float': return [tensor(Elem.FLOAT, [], [a.f ?? 0])];
-    case 'value_floats': return [tensor(Elem.FLOAT, [a.floats.length], a.floats.length <= 64 ? [...a.floats] : undefined)];
-    case 'value_int': return [tensor(Elem.INT64, [], [Number(a.i ?? 0)])];
-    case 'value_ints': return [tensor(Elem.INT64, [a.ints.length], a.ints.map(Number))];
-    case 'value_string': return [tensor(Elem.STRING, [])];
-    case 'value_strings': return [tensor(Elem.STRING, [a.strings.length])];
-    default: return stop(`Constant has no value attribute I can read (${a?.name ?? 'none'})`);
+    case 'value_float':
+      return [tensor(Elem.FLOAT, [], [a.f ?? 0])];
+    case 'value_floats':
+      return [tensor(Elem.FLOAT, [a.floats.length], a.floats.length <= 64 ? [...a.floats] : undefined)];
+    case 'value_int':
+      return [tensor(Elem.INT64, [], [Number(a.i ?? 0)])];
+    case 'value_ints':
+      return [tensor(Elem.INT64, [a.ints.length], a.ints.map(Number))];
+    case 'value_string':
+      return [tensor(Elem.STRING, [])];
+    case 'value_strings':
+      return [tensor(Elem.STRING, [a.strings.length])];
+    default:
+      return stop(`Constant has no value attribute I can read (${a?.name ?? 'none'})`);
   }
 };
 
@@ -96,7 +116,13 @@ const reshape: Rule = (node, inputs, ctx) => {
     if (!tv) {
       const len = inputs[1]?.type?.shape?.[0];
       const reason = `the target shape (input 1, '${node.input[1]}') is not known (not a constant or a shape computation)`;
-      if (isConcrete(len)) stop(reason, [tensor(t.elemType, Array.from({ length: len }, () => ctx.fresh()))]);
+      if (isConcrete(len))
+        stop(reason, [
+          tensor(
+            t.elemType,
+            Array.from({ length: len }, () => ctx.fresh()),
+          ),
+        ]);
       stop(reason, [tensor(t.elemType)]);
     }
     target = tv;
@@ -178,7 +204,13 @@ const concat: Rule = (node, inputs, ctx) => {
   let total: Dim = 0;
   for (let k = 0; k < shapes.length; k++) {
     const s = shapes[k];
-    if (!s) stop(`input ${present[k]} ('${node.input[present[k]]}') has unknown rank`, [tensor(elemType, first.map((d, i) => (i === axis ? ctx.fresh() : d)))]);
+    if (!s)
+      stop(`input ${present[k]} ('${node.input[present[k]]}') has unknown rank`, [
+        tensor(
+          elemType,
+          first.map((d, i) => (i === axis ? ctx.fresh() : d)),
+        ),
+      ]);
     if (s.length !== first.length) stop(`Concat inputs have ranks ${first.length} and ${s.length}`);
     total = addDims(total, s[axis]);
     for (let i = 0; i < out.length; i++) if (i !== axis && !isConcrete(out[i]) && isConcrete(s[i])) out[i] = s[i];
@@ -351,7 +383,13 @@ const expand: Rule = (node, inputs, ctx) => {
   if (!target) {
     const len = inputs[1]?.type?.shape?.[0];
     const reason = `the target shape (input 1, '${node.input[1]}') is not known`;
-    if (isConcrete(len)) stop(reason, [tensor(t.elemType, Array.from({ length: Math.max(len, s.length) }, () => ctx.fresh()))]);
+    if (isConcrete(len))
+      stop(reason, [
+        tensor(
+          t.elemType,
+          Array.from({ length: Math.max(len, s.length) }, () => ctx.fresh()),
+        ),
+      ]);
     stop(reason, [tensor(t.elemType)]);
   }
   // Expand's broadcast: a 1 in the target keeps the input's length.
@@ -370,7 +408,7 @@ const expand: Rule = (node, inputs, ctx) => {
       const src = i - (rank - v.shape.length) >= 0 ? v.shape[i - (rank - v.shape.length)] : 1;
       return Array.from({ length: len }, (_, j) => (src === 1 ? 0 : j));
     });
-    value = take(v.values, [...Array(rank - v.shape.length).fill(1), ...v.shape], lists);
+    value = take(v.values, [...new Array<number>(rank - v.shape.length).fill(1), ...v.shape], lists);
   }
   return [tensor(t.elemType, out, value)];
 };
@@ -399,7 +437,11 @@ const tile: Rule = (node, inputs) => {
   const v = withValueOf(inputs[0]);
   const outShape = concreteShape(out);
   if (v && outShape && countOf(outShape) <= 64) {
-    value = take(v.values, v.shape, outShape.map((len, i) => Array.from({ length: len }, (_, j) => j % v.shape[i])));
+    value = take(
+      v.values,
+      v.shape,
+      outShape.map((len, i) => Array.from({ length: len }, (_, j) => j % v.shape[i])),
+    );
   }
   return [tensor(t.elemType, out, value)];
 };
@@ -412,7 +454,13 @@ const pad: Rule = (node, inputs, ctx) => {
   let axes = s.map((_, i) => i);
   if (ctx.opset < 11) pads = attrInts(node, 'pads') ?? attrInts(node, 'paddings') ?? stop('Pad has no pads');
   else {
-    if (!inputs[1]?.value) stop(`the pads (input 1, '${node.input[1]}') are not known`, [tensor(t.elemType, s.map(() => ctx.fresh()))]);
+    if (!inputs[1]?.value)
+      stop(`the pads (input 1, '${node.input[1]}') are not known`, [
+        tensor(
+          t.elemType,
+          s.map(() => ctx.fresh()),
+        ),
+      ]);
     pads = inputs[1].value;
     if (ctx.opset >= 18 && has(node, 3)) axes = intsOf(node, inputs, 3).map((a) => normAxis(a, r, node));
   }
@@ -430,7 +478,7 @@ const topK: Rule = (node, inputs, ctx) => {
   const t = typeOf(node, inputs, 0);
   const s = shapeOf(node, inputs, 0);
   const axis = normAxis(attrInt(node, 'axis', -1), s.length, node);
-  const k = ctx.opset < 10 ? attrInt(node, 'k') ?? stop('TopK has no k') : valueOf(node, inputs, 1)[0];
+  const k = ctx.opset < 10 ? (attrInt(node, 'k') ?? stop('TopK has no k')) : valueOf(node, inputs, 1)[0];
   const out = s.map((d, i) => (i === axis ? k : d));
   return [tensor(t.elemType, out), tensor(Elem.INT64, out)];
 };
@@ -452,7 +500,7 @@ const depthToSpace: Rule = (node, inputs) => {
   const toSpace = node.opType === 'DepthToSpace';
   const cOut = toSpace ? exactDiv(c, b * b) : mulDims(c, b * b);
   if (cOut === undefined) stop(`DepthToSpace: ${c} channels do not divide by ${b * b}`);
-  const hw = (d: Dim) => (toSpace ? mulDims(d, b) : exactDiv(d, b) ?? stop(`SpaceToDepth: ${d} does not divide by ${b}`));
+  const hw = (d: Dim) => (toSpace ? mulDims(d, b) : (exactDiv(d, b) ?? stop(`SpaceToDepth: ${d} does not divide by ${b}`)));
   return [tensor(t.elemType, [n, cOut, hw(h), hw(w)])];
 };
 
@@ -485,4 +533,3 @@ export const shapeRules: Record<string, Rule> = {
   DepthToSpace: depthToSpace,
   SpaceToDepth: depthToSpace,
 };
-
