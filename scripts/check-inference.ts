@@ -18,7 +18,7 @@ import type { TensorProto } from '../src/onnx/types.js';
 import { knownOfTensor } from '../src/ir/infer/constants.js';
 import { formatShape } from '../src/ir/infer/dims.js';
 import { graphKnowns, inferGraph, type GraphInference } from '../src/ir/infer/graph.js';
-import { normalDomain } from '../src/ir/infer/registry.js';
+import { domainKey } from '../src/onnx/graph.js';
 
 function readTensor(file: string): TensorProto {
   return decodeMessage(fs.readFileSync(file), 'TensorProto') as unknown as TensorProto;
@@ -48,7 +48,7 @@ function checkTest(dir: string): Outcome {
     const file = path.join(data, `input_${i}.pb`);
     if (vi.name && fs.existsSync(file) && vi.type?.tensorType) known.set(vi.name, knownOfTensor(readTensor(file)));
   });
-  const opsets = new Map(model.proto.opsetImport.map((o) => [normalDomain(o.domain), Number(o.version)]));
+  const opsets = new Map(model.proto.opsetImport.map((o) => [domainKey(o.domain), Number(o.version)]));
   let r: GraphInference;
   try {
     r = inferGraph(g.node, known, (d) => opsets.get(d));

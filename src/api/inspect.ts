@@ -8,6 +8,7 @@ import type { Model } from '../onnx/model.js';
 import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
 import type { ValueInfoProto } from '../onnx/types.js';
+import { dimOf } from '../onnx/graph.js';
 
 /** Integer element types whose values inspect can show, and the typed array that reads them. */
 const INTEGER_VIEWS: Record<number, (b: ArrayBuffer, n: number) => ArrayLike<number | bigint>> = {
@@ -68,7 +69,7 @@ function summarizeValue(v: ValueInfoProto): TensorSummary {
   return {
     name: v.name ?? '',
     type: elementTypeName(t?.elemType),
-    shape: t?.shape ? t.shape.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : (d.dimParam ?? null))) : null,
+    shape: t?.shape ? t.shape.dim.map((d) => dimOf(d) ?? null) : null,
   };
 }
 

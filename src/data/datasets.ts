@@ -14,6 +14,7 @@ import { DataType } from '../onnx/types.js';
 import { colorCube, NAMED_COLORS, type Rgb } from '../eval/colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
 import { ORT_TYPE, ort } from '../runtime/session.js';
+import { numericDim } from '../onnx/graph.js';
 
 export interface ModelInput {
   name: string;
@@ -61,7 +62,7 @@ export function requiredInputs(graph: GraphProto): ModelInput[] {
       return {
         name: v.name!,
         elemType: t?.elemType ?? DataType.FLOAT,
-        sampleShape: dims.slice(1).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : undefined)),
+        sampleShape: dims.slice(1).map((d) => numericDim(d)),
       };
     });
 }

@@ -14,6 +14,7 @@
 import { UsageError, didYouMean } from '../errors.js';
 import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import { tensorsUnderModule } from './tensors.js';
+import { isDefaultDomain } from '../onnx/graph.js';
 
 /** A read of a value: `index` is the input slot, or -1 when a subgraph of `node` reads it from the enclosing scope. */
 export interface Use {
@@ -135,7 +136,7 @@ export class Graph {
     const init = this.initializer(name);
     if (init) return this.isInput(name) ? undefined : init;
     const node = this.producer(name);
-    if (node?.opType !== 'Constant' || (node.domain && node.domain !== 'ai.onnx')) return undefined;
+    if (node?.opType !== 'Constant' || !isDefaultDomain(node.domain)) return undefined;
     return node.attribute.find((a) => a.name === 'value')?.t;
   }
 

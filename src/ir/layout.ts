@@ -7,6 +7,7 @@
  */
 import type { NodeProto } from '../onnx/types.js';
 import type { Graph } from './graph.js';
+import { isDefaultDomain } from '../onnx/graph.js';
 
 export type Layout = 'channel-first' | 'channel-last' | 'unknown';
 
@@ -78,7 +79,7 @@ function computeLayout(graph: Graph, tensor: string, memo: Map<string, Layout>):
   const node: NodeProto | undefined = graph.producer(tensor);
   if (!node) return 'unknown';
   const op = node.opType ?? '';
-  if (node.domain && node.domain !== 'com.microsoft' && node.domain !== 'ai.onnx') return 'unknown';
+  if (!isDefaultDomain(node.domain) && node.domain !== 'com.microsoft') return 'unknown';
   if (CHANNEL_FIRST.has(op)) return 'channel-first';
   if (CHANNEL_LAST.has(op)) return 'channel-last';
   if (!ELEMENTWISE.has(op)) return 'unknown';

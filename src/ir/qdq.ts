@@ -8,6 +8,7 @@
  */
 import type { NodeProto } from '../onnx/types.js';
 import type { Graph } from './graph.js';
+import { isDefaultDomain } from '../onnx/graph.js';
 
 export type QuantizedPath =
   /** Every reader goes through one quantize/dequantize pair. */
@@ -16,9 +17,10 @@ export type QuantizedPath =
   | { kind: 'mixed'; quantize: NodeProto; why: string }
   | { kind: 'none' };
 
-const isDefaultDomain = (n: NodeProto) => !n.domain || n.domain === 'ai.onnx' || n.domain === 'com.microsoft';
-const isQuantize = (n: NodeProto) => n.opType === 'QuantizeLinear' && isDefaultDomain(n);
-const isDequantize = (n: NodeProto) => n.opType === 'DequantizeLinear' && isDefaultDomain(n);
+// onnxruntime's quantizer writes the pair in com.microsoft for int4/int16 types.
+const isQdqDomain = (n: NodeProto) => isDefaultDomain(n.domain) || n.domain === 'com.microsoft';
+const isQuantize = (n: NodeProto) => n.opType === 'QuantizeLinear' && isQdqDomain(n);
+const isDequantize = (n: NodeProto) => n.opType === 'DequantizeLinear' && isQdqDomain(n);
 
 const nodeName = (n: NodeProto) => `${n.opType} '${n.name ?? ''}'`;
 

@@ -9,6 +9,7 @@ import { elementTypeName } from '../onnx/tensor.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
 import { quantizedPath } from './qdq.js';
+import { qualifiedOp } from '../onnx/graph.js';
 
 export interface TensorListing {
   name: string;
@@ -44,7 +45,7 @@ export function listTensors(ir: IrModel, filter?: string): TensorListing[] {
       out.push({
         name,
         module: modulePath(name),
-        op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : (node.opType ?? '?'),
+        op: qualifiedOp(node),
         node: node.name ?? '',
         type: elementTypeName(type?.elemType),
         shape: type?.shape ? type.shape.map((d) => d ?? null) : null,

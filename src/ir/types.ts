@@ -7,9 +7,9 @@
 import type { TypeProto } from '../onnx/types.js';
 import { describeStop, graphDeclared, graphKnowns, inferGraph, type GraphInference, type TypeConflict } from './infer/index.js';
 import { smallTensorReader } from './infer/read.js';
-import { normalDomain } from './infer/registry.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
+import { dimOf, domainKey } from '../onnx/graph.js';
 
 /** An axis length: a number, or a symbolic name (`batch`, `seq*4`). */
 export type Dim = number | string;
@@ -25,7 +25,7 @@ export function typeFromProto(type: TypeProto | undefined): ValueType | undefine
   if (!tensor) return undefined;
   return {
     ...(tensor.elemType ? { elemType: tensor.elemType } : {}),
-    ...(tensor.shape ? { shape: tensor.shape.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : d.dimParam || undefined)) } : {}),
+    ...(tensor.shape ? { shape: tensor.shape.dim.map(dimOf) } : {}),
   };
 }
 
@@ -34,7 +34,7 @@ export class TypeTable {
 
   constructor(readonly ir: IrModel) {
     const graph = ir.graph;
-    const opsets = new Map(ir.proto.opsetImport.map((o) => [normalDomain(o.domain), Number(o.version)]));
+    const opsets = new Map(ir.proto.opsetImport.map((o) => [domainKey(o.domain), Number(o.version)]));
     const declared = graphDeclared(graph.proto);
     // Shape constants may sit in external data (exports saved with every tensor external): read the small ones.
     this.inference = inferGraph(topologicalOrder(graph), graphKnowns(graph.proto, smallTensorReader(ir.baseDir)), (d) => opsets.get(d), {

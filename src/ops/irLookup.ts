@@ -5,6 +5,7 @@
  */
 import { constantNodeValue, tensorValues, type GraphLookup } from './lookup.js';
 import type { IrModel } from '../ir/model.js';
+import { isDefaultDomain } from '../onnx/graph.js';
 
 export function lookupOf(ir: IrModel): GraphLookup {
   const graph = ir.graph;
@@ -15,7 +16,7 @@ export function lookupOf(ir: IrModel): GraphLookup {
       const init = graph.initializer(name);
       if (init) return graph.isInput(name) ? undefined : tensorValues(init);
       const p = graph.producer(name);
-      return p?.opType === 'Constant' && (!p.domain || p.domain === 'ai.onnx') ? constantNodeValue(p) : undefined;
+      return p?.opType === 'Constant' && isDefaultDomain(p.domain) ? constantNodeValue(p) : undefined;
     },
     weight(name) {
       const t = graph.constantTensor(name);

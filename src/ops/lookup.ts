@@ -6,6 +6,7 @@
  */
 import { Float16Array } from '@petamoriken/float16';
 import type { AttributeProto, GraphProto, Int64, NodeLike, NodeProto, TensorProto } from '../onnx/types.js';
+import { dimOf, domainKey, isDefaultDomain } from '../onnx/graph.js';
 
 export type { NodeLike };
 
@@ -152,7 +153,7 @@ export function lookupFromGraph(graph: GraphProto, opsets: Record<string, number
   for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) {
     const tt = v.type?.tensorType;
     if (v.name && tt) {
-      types.set(v.name, { elemType: tt.elemType, shape: tt.shape?.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : d.dimParam || undefined)) });
+      types.set(v.name, { elemType: tt.elemType, shape: tt.shape?.dim.map(dimOf) });
     }
   }
   for (const t of graph.initializer) if (t.name) types.set(t.name, { elemType: t.dataType, shape: t.dims.map(Number) });
@@ -164,20 +165,20 @@ export function lookupFromGraph(graph: GraphProto, opsets: Record<string, number
       const t = initializers.get(name);
       if (t) return tensorValues(t);
       const p = producers.get(name);
-      return p?.opType === 'Constant' && !p.domain ? constantNodeValue(p) : undefined;
+      return p?.opType === 'Constant' && isDefaultDomain(p.domain) ? constantNodeValue(p) : undefined;
     },
     weight(name) {
       const t = initializers.get(name) ?? constantTensor(producers.get(name));
       return t ? { dims: t.dims.map(Number), dataType: t.dataType } : undefined;
     },
     type: (name) => types.get(name),
-    opset: (domain) => opsets[domain === 'ai.onnx' ? '' : domain],
+    opset: (domain) => opsets[domainKey(domain)],
     isOutput: (name) => outputs.has(name),
   };
 }
 
 function constantTensor(node: NodeProto | undefined): TensorProto | undefined {
-  return node?.opType === 'Constant' && !node.domain ? attr(node, 'value')?.t : undefined;
+  return node?.opType === 'Constant' && isDefaultDomain(node.domain) ? attr(node, 'value')?.t : undefined;
 }
 
 /** The single value of a scalar constant (any rank with one element), else undefined. */

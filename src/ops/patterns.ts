@@ -12,6 +12,7 @@
  */
 import { attrFloat, attrInt, nodeLabel, near, scalarOf, type GraphLookup, type NodeLike } from './lookup.js';
 import { reduceAxes, type AxisBehaviour } from './registry.js';
+import { domainKey, isDefaultDomain } from '../onnx/graph.js';
 
 export type PatternKind = 'gelu' | 'silu' | 'layernorm' | 'rmsnorm' | 'l2norm' | 'skip-layernorm';
 
@@ -45,7 +46,7 @@ const GELU_KAPPA = 0.044715;
 function made(lookup: GraphLookup, tensor: string | undefined, ...opTypes: string[]): NodeLike | undefined {
   if (!tensor) return undefined;
   const p = lookup.producer(tensor);
-  return p && opTypes.includes(p.opType ?? '') && (!p.domain || p.domain === 'ai.onnx') ? p : undefined;
+  return p && opTypes.includes(p.opType ?? '') && isDefaultDomain(p.domain) ? p : undefined;
 }
 
 /** For a binary node, the input that is a scalar constant equal to `value` and the other input. */
@@ -393,7 +394,7 @@ function matchL2(end: NodeLike, lookup: GraphLookup): PatternMatch | undefined {
 
 /** Patterns that are one node: fused or contrib ops. */
 function matchSingle(node: NodeLike, lookup: GraphLookup): PatternMatch | undefined {
-  const domain = !node.domain || node.domain === 'ai.onnx' ? '' : node.domain;
+  const domain = domainKey(node.domain);
   const one = (pattern: PatternKind, label: string, behaviour: AxisBehaviour, params: PatternMatch['params'] = {}) =>
     finish(lookup, pattern, label, domain ? `${domain}.${node.opType}` : node.opType!, node.input[0], node, [], behaviour, params);
   const eps = attrFloat(node, 'epsilon', 1e-5);

@@ -6,6 +6,7 @@
  * their own; weight-carrying ops are described in weights.ts.
  */
 import { attr, attrInt, attrInts, scalarOf, type GraphLookup, type NodeLike } from './lookup.js';
+import { domainKey } from '../onnx/graph.js';
 
 /**
  * How an op (or a recognised pattern) treats the coordinates of its data input:
@@ -201,10 +202,7 @@ define('com.microsoft', ['SkipLayerNormalization', 'LayerNormalization'], 1, () 
 define('com.microsoft', ['SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization'], 1, () => ({ kind: 'rowScale', axes: [-1] }));
 define('com.microsoft', ['FusedMatMul'], 1, () => ({ kind: 'linear' }));
 
-/** The default domain's two spellings. */
-export function domainKey(domain: string | undefined): string {
-  return !domain || domain === 'ai.onnx' ? '' : domain;
-}
+export { domainKey };
 
 /** How `node` treats the coordinates of its data input, at the opset the model imports for its domain. */
 export function opBehaviour(node: NodeLike, lookup: GraphLookup): AxisBehaviour {

@@ -13,6 +13,7 @@
  *   ConvTranspose(X, W[Cin, Cout/g, k..], B)  reads W axis 0, writes W axis 1 (within the group) and B
  */
 import { attrInt, nodeLabel, type GraphLookup, type NodeLike } from './lookup.js';
+import { isDefaultDomain } from '../onnx/graph.js';
 
 export interface WeightAxis {
   /** Index of the weight among the node's inputs. */
@@ -67,7 +68,7 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
   const computed = (i: number) => ({
     refused: `${at}: its weight '${node.input[i] ?? ''}' is computed in the graph (or a graph input), not a stored constant`,
   });
-  switch (node.domain && node.domain !== 'ai.onnx' ? `${node.domain}:${node.opType}` : node.opType) {
+  switch (isDefaultDomain(node.domain) ? node.opType : `${node.domain}:${node.opType}`) {
     case 'MatMul': {
       const other = 1 - dataIndex;
       const w = weightOf(other);

@@ -46,6 +46,21 @@ const TYPE_NAMES: Record<number, string> = { [DataType.FLOAT]: 'FLOAT', [DataTyp
 
 export const NODE_PREFIX = 'sca/';
 
+/** `sca/<kind>_<k>` with the first k no name of the graph (nested graphs included) starts with. */
+export function uniquePrefix(graph: Graph, kind: string): string {
+  const names = [...graph.allNames()];
+  for (let k = 0; ; k++) {
+    const prefix = `${NODE_PREFIX}${kind}_${k}`;
+    if (!names.some((n) => n.startsWith(`${prefix}/`))) return prefix;
+  }
+}
+
+/** The model's default-domain opset, which every inserted node is written for; refused when it imports none. */
+export function insertionOpset(opset: number | undefined, label: string): number {
+  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  return opset;
+}
+
 export interface BuilderOptions {
   /** The model's default-domain opset: every node is emitted in a form valid there, or refused. */
   opset?: number;

@@ -19,7 +19,7 @@ import type { ValueType } from '../ir/types.js';
 import { makeTensor, setTensorFloats, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type NodeProto } from '../onnx/types.js';
 import { orthonormalize } from '../maths/basis.js';
-import { NODE_PREFIX, SubgraphBuilder } from './builder.js';
+import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { insertAfter } from './insert.js';
 import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';
 import type { Intervention } from './intervention.js';
@@ -79,22 +79,13 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
       `${label}: the eraser for '${tensor}' has a coefficient of ${largest.toPrecision(3)}, beyond float16's range; it cannot be inserted in this float16 model`,
     );
   }
-  const opset = ir.opset();
-  if (opset === undefined) throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
-  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
+  const opset = insertionOpset(ir.opset(), label);
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph, 'erase'), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
   const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
   const split = applyPlacement(ir, place, b, type);
   insertAfter(ir.graph, place.tensor, at, b, ({ input, output }) => buildErasure(b, input, output, e));
   recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix, ...placementRecord(place, split) });
   return { ...base, prefix: b.prefix, nodes: b.nodes.length, ...placementResult(place, split) };
-}
-
-function uniquePrefix(graph: Graph): string {
-  const names = [...graph.allNames()];
-  for (let k = 0; ; k++) {
-    const prefix = `${NODE_PREFIX}erase_${k}`;
-    if (!names.some((n) => n.startsWith(`${prefix}/`))) return prefix;
-  }
 }
 
 function attr(node: NodeProto, name: string): number | undefined {

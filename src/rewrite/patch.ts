@@ -11,7 +11,7 @@ import type { ValueType } from '../ir/types.js';
 import type { Model } from '../onnx/model.js';
 import { buildAmplification } from './amplification.js';
 import { normalize, orthonormalize } from '../maths/basis.js';
-import { SubgraphBuilder, NODE_PREFIX } from './builder.js';
+import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
@@ -92,9 +92,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   if (!tensor) throw new UsageError('give a tensor or a concept to act on');
   ir.graph.require(tensor, label);
   // Nothing can be inserted without a default-domain opset: say that before anything about placement.
-  const opset = ir.opset();
-  if (opset === undefined && !request.fold)
-    throw new UsageError(`${label}: the model imports no default-domain (ai.onnx) opset, so standard ONNX ops cannot be inserted`);
+  const opset = request.fold ? ir.opset() : insertionOpset(ir.opset(), label);
   const place = placeIntervention(ir, tensor, label);
 
   const type = tensorType(ir, tensor, label, options.shapes);
@@ -115,7 +113,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   }
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
-  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
   const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
   const split = applyPlacement(ir, place, b, type);
@@ -235,12 +233,4 @@ function checkStrengthInput(ir: IrModel, name: string, label: string): void {
   const g = ir.graph;
   const isOurs = g.isInput(name) && g.initializer(name) !== undefined;
   if (!isOurs && g.allNames().has(name)) throw new UsageError(`${label}: strength input '${name}' is already a tensor of the model`);
-}
-
-function uniquePrefix(ir: IrModel, mode: Mode): string {
-  const names = [...ir.graph.allNames()];
-  for (let k = 0; ; k++) {
-    const prefix = `${NODE_PREFIX}${mode}_${k}`;
-    if (!names.some((n) => n.startsWith(`${prefix}/`))) return prefix;
-  }
 }

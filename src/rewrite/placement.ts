@@ -18,7 +18,7 @@ import type { Graph } from '../ir/graph.js';
 import type { IrModel } from '../ir/model.js';
 import { quantizedPath } from '../ir/qdq.js';
 import type { ValueType } from '../ir/types.js';
-import { makeValueInfo } from '../onnx/graph.js';
+import { makeValueInfo, qualifiedOp } from '../onnx/graph.js';
 import type { AttributeProto, NodeProto } from '../onnx/types.js';
 import { outputIndependence, outputSpec, type SplitKind } from '../ops/outputs.js';
 import { intAttr, type SubgraphBuilder } from './builder.js';
@@ -37,7 +37,7 @@ export interface Placement {
 
 const refused = (message: string) => new UsageError(message, 'REFUSED');
 
-const describe = (n: NodeProto) => `${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType} node '${n.name ?? ''}'`;
+const describe = (n: NodeProto) => `${qualifiedOp(n)} node '${n.name ?? ''}'`;
 
 export function placeIntervention(ir: IrModel, tensor: string, label: string): Placement {
   const g = ir.graph;

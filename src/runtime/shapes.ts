@@ -10,10 +10,11 @@
  */
 import { UsageError } from '../errors.js';
 import type { ValueType } from '../ir/types.js';
-import { serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import type { Model } from '../onnx/model.js';
 import { elementBytes } from '../onnx/tensor.js';
-import type { ModelProto } from '../onnx/types.js';
-import { onnxTypeOf, openSession, zerosTensor, type ort } from './session.js';
+import { onnxTypeOf, zerosTensor, type ort } from './session.js';
+import { openTapped } from './taps.js';
+import { numericDim } from '../onnx/graph.js';
 
 /** Largest total size of the zero inputs the probe may allocate. */
 export const PROBE_INPUT_LIMIT = 64 * 2 ** 20;
@@ -28,7 +29,7 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
     for (const input of graph.input) {
       if (!input.name || initializers.has(input.name)) continue;
       const elemType = input.type?.tensorType?.elemType;
-      const dims = input.type?.tensorType?.shape?.dim.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : symbolic)) ?? [symbolic];
+      const dims = input.type?.tensorType?.shape?.dim.map((d) => numericDim(d) ?? symbolic) ?? [symbolic];
       // A hostile or broken shape must not become a huge (or negative) allocation.
       if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new UsageError(`${label}: cannot run the model to find the shapes needed: input '${input.name}' has shape [${dims.join(', ')}]`);
@@ -47,10 +48,8 @@ export async function probeShapes(model: Model, tensors: string[], label = 'mode
   };
   const ones = zeroFeeds(1);
   const twos = zeroFeeds(2);
-  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t)).map((name) => ({ name }));
-  const probe: ModelProto = { ...proto, graph: { ...graph, output: [...graph.output, ...extra] } };
   // External data is read from the model's own folder: nothing is written anywhere.
-  const session = await openSession(serializeModel(probe), 'cpu', usesExternalData(model) ? model.baseDir : undefined);
+  const session = await openTapped(model, proto, tensors, 'cpu');
   try {
     const first = await session.run(ones, tensors).catch((err: Error) => {
       throw new UsageError(

@@ -7,6 +7,7 @@
  */
 import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
+import type { ModelProto } from '../onnx/types.js';
 import { openSession, ort, withInputValues, type Device } from './session.js';
 
 /** A model loaded for running; `path` is the file it came from unchanged, if any. */
@@ -18,6 +19,18 @@ export interface LoadedSource {
 
 export function resolveSource(source: string | LoadedSource): LoadedSource {
   return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
+}
+
+/** `proto` with `tensors` added as graph outputs (those already outputs stay as they are); the input is not changed. */
+export function withExtraOutputs(proto: ModelProto, tensors: string[]): ModelProto {
+  const graph = proto.graph!;
+  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
+  return extra.length ? { ...proto, graph: { ...graph, output: [...graph.output, ...extra.map((name) => ({ name }))] } } : proto;
+}
+
+/** A session of `model` (from memory) with `tensors` as extra outputs; external data is read from the model's own folder. */
+export function openTapped(model: Model, proto: ModelProto, tensors: string[], device: Device): Promise<ort.InferenceSession> {
+  return openSession(serializeModel(withExtraOutputs(proto, tensors)), device, usesExternalData(model) ? model.baseDir : undefined);
 }
 
 /**
@@ -38,6 +51,5 @@ export async function openWithOutputs(
   const setsInputs = Object.keys(inputValues).length > 0;
   if (extra.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
   const base = setsInputs ? withInputValues(source.model.proto, inputValues) : source.model.proto;
-  const proto = { ...base, graph: { ...base.graph!, output: [...graph.output, ...extra.map((name) => ({ name }))] } };
-  return openSession(serializeModel(proto), device, usesExternalData(source.model) ? source.model.baseDir : undefined);
+  return openTapped(source.model, base, tensors, device);
 }

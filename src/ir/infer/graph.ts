@@ -7,9 +7,9 @@ import type { GraphProto, ModelProto, TensorProto } from '../../onnx/types.js';
 import { canonicalDim, type Dim } from './dims.js';
 import { knownOfTensor } from './constants.js';
 import { inferNode } from './node.js';
-import { normalDomain } from './registry.js';
 import type { InferContext, Known, NodeLike, TensorType } from './types.js';
 import { FRESH_PREFIX, compareTypes, declaredType, mergeTypes, type TypeConflict } from './valueInfo.js';
+import { domainKey } from '../../onnx/graph.js';
 
 export interface InferStopInfo {
   node: string;
@@ -102,7 +102,7 @@ export function inferGraph(
 
   const walk = (list: readonly NodeLike[]): void => {
     for (const node of list) {
-      const domain = normalDomain(node.domain);
+      const domain = domainKey(node.domain);
       const opset = opsetOf(domain) ?? (domain === '' ? undefined : 1);
       const inputs = node.input.map(lookup);
       let result;
@@ -198,7 +198,7 @@ export function graphDeclared(graph: GraphProto): Map<string, TensorType> {
 export function inferModel(model: ModelProto, options: { useValueInfo?: boolean; readSmall?: (t: TensorProto) => number[] | undefined } = {}): GraphInference {
   const graph = model.graph;
   if (!graph) return inferGraph([], new Map(), () => undefined);
-  const opsets = new Map(model.opsetImport.map((o) => [normalDomain(o.domain), Number(o.version)]));
+  const opsets = new Map(model.opsetImport.map((o) => [domainKey(o.domain), Number(o.version)]));
   const declared = options.useValueInfo === false ? undefined : graphDeclared(graph);
   return inferGraph(graph.node, graphKnowns(graph, options.readSmall), (d) => opsets.get(d), { declared: declared && ((n) => declared.get(n)) });
 }

@@ -1,11 +1,9 @@
 /** inferNode: one node's output types and small values from what is known of its inputs. */
 import { ruleFor } from './registry.js';
 import { InferStop, type InferContext, type Known, type NodeLike, type NodeResult } from './types.js';
+import { qualifiedOp } from '../../onnx/graph.js';
 
-function opLabel(node: NodeLike): string {
-  const d = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.` : '';
-  return `${d}${node.opType ?? '?'}`;
-}
+const opLabel = (node: NodeLike): string => qualifiedOp(node);
 
 function fill(node: NodeLike, outs: Known[] | undefined): Known[] {
   return node.output.map((_, i) => outs?.[i] ?? {});

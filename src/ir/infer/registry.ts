@@ -7,6 +7,7 @@ import { nnRules } from './ops/nn.js';
 import { reduceRules } from './ops/reduce.js';
 import { shapeRules } from './ops/shape.js';
 import type { Rule } from './types.js';
+import { domainKey } from '../../onnx/graph.js';
 
 const rules = new Map<string, Rule>();
 
@@ -17,13 +18,8 @@ function register(domain: string, table: Record<string, Rule>): void {
 register('', { ...elementwiseRules, ...shapeRules, ...nnRules, ...reduceRules, ...controlRules, ...miscRules });
 register('com.microsoft', microsoftRules);
 
-/** The default domain has two spellings. */
-export function normalDomain(domain: string | undefined): string {
-  return domain === undefined || domain === 'ai.onnx' ? '' : domain;
-}
-
 export function ruleFor(domain: string | undefined, opType: string | undefined): Rule | undefined {
-  return rules.get(`${normalDomain(domain)}\u0000${opType ?? ''}`);
+  return rules.get(`${domainKey(domain)}\u0000${opType ?? ''}`);
 }
 
 /** Op types with a rule, per domain ('' is the default domain). */

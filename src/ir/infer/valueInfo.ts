@@ -6,6 +6,7 @@
 import type { ValueInfoProto } from '../../onnx/types.js';
 import { canonicalDim, dimsEqual, formatShape, isConcrete, type Dim } from './dims.js';
 import type { TensorType } from './types.js';
+import { dimOf } from '../../onnx/graph.js';
 
 export const FRESH_PREFIX = 'unk__';
 
@@ -21,8 +22,9 @@ export function declaredType(vi: ValueInfoProto | undefined): TensorType | undef
   if (!tt.shape) return { elemType: tt.elemType };
   let n = 0;
   const shape = tt.shape.dim.map((d): Dim => {
-    if (d.dimValue !== undefined) return Number(d.dimValue);
-    if (d.dimParam) return canonicalDim(d.dimParam);
+    const dim = dimOf(d);
+    if (typeof dim === 'number') return dim;
+    if (dim) return canonicalDim(dim);
     return `${FRESH_PREFIX}${vi?.name ?? ''}_${n++}`;
   });
   return { elemType: tt.elemType, shape };
