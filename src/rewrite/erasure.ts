@@ -21,7 +21,7 @@ import { DataType, type NodeProto } from '../onnx/types.js';
 import { orthonormalize } from '../maths/basis.js';
 import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { insertAfter } from './insert.js';
-import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';
+import { applyPlacement, checkFoldable, placeIntervention, placementRecord, placementResult } from './placement.js';
 import type { Intervention } from './intervention.js';
 import type { AppliedPatch } from './patch.js';
 import { tensorType } from './target.js';
@@ -64,11 +64,7 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   const base = { tensor, concept: anchor.concept, axis: rank - 1, intervention };
   const record = { concept: anchor.concept, mode: 'erase', method: anchor.provenance?.method ?? 'leace', rank: e.left.length };
   if (options.fold) {
-    if (place.tensor !== tensor || place.split)
-      throw new UsageError(
-        `${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the eraser instead (leave out fold)`,
-        'REFUSED',
-      );
+    checkFoldable(place, label, 'the eraser');
     const edited = foldErasure(ir, tensor, e, label);
     recordIntervention(ir.proto, { kind: 'fold', tensor, ...record, edited });
     return { ...base, prefix: '(folded into weights)', nodes: 0 };

@@ -15,7 +15,7 @@ import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';
 import { insertAfter } from './insert.js';
-import { applyPlacement, placeIntervention, placementRecord, placementResult } from './placement.js';
+import { applyPlacement, checkFoldable, placeIntervention, placementRecord, placementResult } from './placement.js';
 import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
 import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
@@ -104,11 +104,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   const intervention = resolveIntervention(request, target);
 
   if (request.fold) {
-    if (place.tensor !== tensor || place.split)
-      throw new UsageError(
-        `${label}: ${place.notes[0]}; fold needs the readers of '${tensor}' itself, so insert the patch instead (leave out fold)`,
-        'REFUSED',
-      );
+    checkFoldable(place, label);
     return foldPatch(ir, request, target, intervention);
   }
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);

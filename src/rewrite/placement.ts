@@ -113,6 +113,22 @@ function placeOnQuantized(g: Graph, tensor: string, place: Placement, label: str
   );
 }
 
+/** Fold edits the readers of the tensor itself: refused where placement had to split an op or move past a quantizer. */
+export function checkFoldable(place: Placement, label: string, what = 'the patch'): void {
+  const tensor = place.requested;
+  if (place.split) {
+    const n = place.split.node;
+    throw refused(
+      `${label}: fold cannot reach what ${describe(n)} computes from '${tensor}' inside the op; insert ${what} instead (leave out fold), which splits the op`,
+    );
+  }
+  if (place.quantized) {
+    throw refused(
+      `${label}: '${tensor}' reaches its readers through QuantizeLinear '${place.quantized.quantize}', so fold cannot edit what they compute with; insert ${what} instead (leave out fold)`,
+    );
+  }
+}
+
 /** The fields an intervention record keeps about its placement. */
 export function placementRecord(place: Placement, split?: string[]): Record<string, unknown> {
   return {
