@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { usesExternalData, type Model } from '../onnx/model.js';
 import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
 import { colorDataset, loadDataset, loadGroups, requiredInputs, sampleFeeds, type Dataset } from '../data/datasets.js';
+import { staticBatches } from './runner.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
 import { ort, tensorNumbers, type Device } from '../runtime/session.js';
 import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';
@@ -150,12 +151,9 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
   }
   const tapValues: Record<string, { intact: number[][]; patched: number[][] }> = Object.fromEntries(taps.map((t) => [t, { intact: [], patched: [] }]));
 
+  const runner = staticBatches(dataset, batchSize, patchedInputs, options.onProgress);
   try {
-    for (let start = 0; start < dataset.samples; start += batchSize) {
-      const end = Math.min(start + batchSize, dataset.samples);
-      const feedsA = sampleFeeds(dataset, start, end);
-      const feedsB = Object.fromEntries(Object.entries(feedsA).filter(([n]) => patchedInputs.has(n)));
-      const [ra, rb] = [await a.run(feedsA, compared), await b.run(feedsB, compared)];
+    await runner.run(a, b, compared, ({ start, end, intact: ra, patched: rb }) => {
       for (const name of compared) {
         const x = tensorNumbers(ra[name]);
         const y = tensorNumbers(rb[name]);
@@ -180,8 +178,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
           }
         }
       }
-      options.onProgress?.(end, dataset.samples);
-    }
+    });
 
     const all = Array.from({ length: dataset.samples }, (_, i) => i);
     const colorOrder = Object.keys(NAMED_COLORS);
