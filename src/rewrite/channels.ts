@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Model } from '../onnx/model.js';
-import { setTensorFloats, tensorFloats } from '../onnx/tensor.js';
+import { weightView } from '../weights/view.js';
 import type { TensorProto } from '../onnx/types.js';
 
 /** Indices on `axis`; with `range`, only within [start, end) of axis 0 (a grouped Conv's group of rows). */
@@ -21,14 +21,15 @@ function product(dims: number[]): number {
 }
 
 export function editAxis(model: Model, t: TensorProto, slices: AxisSlices[], mode: 'zero' | 'prune'): void {
-  const dims = t.dims.map(Number);
+  const view = weightView(t, model.baseDir);
+  const dims = view.dims;
   for (const s of slices) {
     if (s.axis >= dims.length) throw new UsageError(`weight '${t.name}' has shape [${dims.join(', ')}], with no axis ${s.axis} to edit`);
     for (const i of s.indices) {
       if (i >= dims[s.axis]) throw new UsageError(`dim ${i} is out of range for weight '${t.name}' (axis ${s.axis} of size ${dims[s.axis]})`);
     }
   }
-  const values = tensorFloats(t, model.baseDir);
+  const values = view.read();
   if (mode === 'zero') {
     for (const s of slices) {
       const outer = product(dims.slice(0, s.axis));
@@ -37,7 +38,7 @@ export function editAxis(model: Model, t: TensorProto, slices: AxisSlices[], mod
       const [o0, o1] = s.range && s.axis === 1 ? s.range : [0, outer];
       for (let o = o0; o < o1; o++) for (const i of s.indices) values.fill(0, (o * len + i) * inner, (o * len + i + 1) * inner);
     }
-    setTensorFloats(t, values);
+    view.write(values);
     return;
   }
   if (slices.length !== 1 || slices[0].range) throw new UsageError(`cannot prune weight '${t.name}': its channels are split into groups`);
@@ -59,5 +60,5 @@ export function editAxis(model: Model, t: TensorProto, slices: AxisSlices[], mod
   }
   const newDims = [...dims];
   newDims[axis] = keptLen;
-  setTensorFloats(t, out, newDims);
+  view.write(out, newDims);
 }

@@ -116,7 +116,9 @@ describe('a patch on the residual sum of a fused skip norm', () => {
 
   it('fold is refused there: its readers are not the whole story', () => {
     const m = skipNormModel(true);
-    expect(() => patchModel(m, [{ tensor: 's', dims: [1], mode: 'suppress', fold: true }])).toThrow(/fold cannot reach what com\.microsoft\.SkipSimplifiedLayerNormalization node 'fused' computes from 's'/);
+    expect(() => patchModel(m, [{ tensor: 's', dims: [1], mode: 'suppress', fold: true }])).toThrow(
+      /fold cannot reach what com\.microsoft\.SkipSimplifiedLayerNormalization node 'fused' computes from 's'/,
+    );
   });
 });
 
