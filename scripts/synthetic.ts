@@ -17,6 +17,7 @@ import { makeValueInfo } from '../src/onnx/graph.js';
 import { saveModel, serializeModel } from '../src/onnx/model.js';
 import { writeAll } from '../src/util/files.js';
 import { DATA_LOCATION_EXTERNAL, DataType, type GraphProto, type TensorProto } from '../src/onnx/types.js';
+import { rawTensor } from '../src/onnx/tensor.js';
 
 export interface SyntheticOptions {
   dim: number;
@@ -49,18 +50,7 @@ function randomWeights(n: number, state: { s: number }, scale: number): Float32A
 }
 
 function tensorHeader(name: string, dims: number[]): TensorProto {
-  return {
-    name,
-    dataType: DataType.FLOAT,
-    dims,
-    floatData: [],
-    int32Data: [],
-    stringData: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    externalData: [],
-  };
+  return rawTensor(name, DataType.FLOAT, dims);
 }
 
 export function buildGraph(o: SyntheticOptions): { graph: GraphProto; weights: { name: string; dims: number[]; scale: number }[] } {

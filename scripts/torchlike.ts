@@ -7,25 +7,11 @@
  */
 import { makeValueInfo } from '../src/onnx/graph.js';
 import { attrFloat, attrInt, attrInts, emptyGraph, newModel, node } from '../src/onnx/build.js';
-import { makeTensor } from '../src/onnx/tensor.js';
+import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type TensorProto } from '../src/onnx/types.js';
 import { Random } from '../src/maths/random.js';
 
-export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
-  return {
-    name,
-    dataType: DataType.INT64,
-    dims,
-    rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
-    floatData: [],
-    int32Data: [],
-    stringData: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    externalData: [],
-  };
-}
+export { int64Tensor };
 
 export function attrTensor(name: string, t: TensorProto): AttributeProto {
   return { name, type: AttributeType.TENSOR, t, floats: [], ints: [], strings: [], tensors: [], graphs: [] };

@@ -304,12 +304,13 @@ export function setRawData(t: TensorProto, bytes: Bytes): void {
   t.rawData = bytes;
 }
 
-export function makeTensor(name: string, dataType: number, dims: number[], values: ArrayLike<number>): TensorProto {
+/** A tensor of any element type holding `bytes` as raw data (or no data yet). */
+export function rawTensor(name: string, dataType: number, dims: number[], bytes?: Uint8Array): TensorProto {
   return {
     name,
     dataType,
     dims,
-    rawData: encodeFloats(values, dataType),
+    ...(bytes ? { rawData: bytes } : {}),
     floatData: [],
     int32Data: [],
     stringData: [],
@@ -318,6 +319,16 @@ export function makeTensor(name: string, dataType: number, dims: number[], value
     uint64Data: [],
     externalData: [],
   };
+}
+
+/** A float tensor (float32, float16, bfloat16, float64) of `values`. */
+export function makeTensor(name: string, dataType: number, dims: number[], values: ArrayLike<number>): TensorProto {
+  return rawTensor(name, dataType, dims, encodeFloats(values, dataType));
+}
+
+/** An int64 tensor: shapes, axes, indices. */
+export function int64Tensor(name: string, values: ArrayLike<number | bigint>, dims: number[] = [values.length]): TensorProto {
+  return rawTensor(name, DataType.INT64, dims, new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer));
 }
 
 export function byteSize(t: TensorProto): number {

@@ -10,6 +10,7 @@ import { emptyGraph, newModel, node } from '../../src/onnx/build.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel, serializeModel, type Model } from '../../src/onnx/model.js';
 import { AttributeType, DataType } from '../../src/onnx/types.js';
+import { int64Tensor } from '../../src/onnx/tensor.js';
 import { patchModel } from '../../src/rewrite/patch.js';
 import { ShapeUnknownError } from '../../src/rewrite/target.js';
 import { probeShapes } from '../../src/runtime/shapes.js';
@@ -21,19 +22,7 @@ import { useTempDir } from '../helpers/tmp.js';
 const tmp = useTempDir('shapes');
 
 function int64(name: string, values: bigint[]) {
-  return {
-    name,
-    dataType: DataType.INT64,
-    dims: [values.length],
-    rawData: new Uint8Array(BigInt64Array.from(values).buffer),
-    floatData: [],
-    int32Data: [],
-    stringData: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    externalData: [],
-  };
+  return int64Tensor(name, values);
 }
 
 /** x [N, width] -> CenterCropPad to [N, 4] (an op with no shape rule here) -> `c` -> Relu -> y. */

@@ -137,27 +137,30 @@ console.log(JSON.stringify({ nodes: applied[0].nodes, redRatio: red.ratio, selec
     // The README's library example type-checks against the installed package.
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     fs.writeFileSync(path.join(project, 'readme.ts'), /```ts\n([\s\S]*?)```/.exec(readme)![1]);
-    const example = run(
-      process.execPath,
-      [
-        TSC,
-        '--noEmit',
-        '--strict',
-        '--module',
-        'NodeNext',
-        '--moduleResolution',
-        'NodeNext',
-        '--target',
-        'ES2022',
-        '--skipLibCheck',
-        '--types',
-        'node',
-        '--typeRoots',
-        path.join(ROOT, 'node_modules', '@types'),
-        'readme.ts',
-      ],
-      { cwd: project },
-    );
+    // Type-checks one file of the project against the installed package, as a user's strict tsconfig would.
+    const typeCheck = (file: string) =>
+      run(
+        process.execPath,
+        [
+          TSC,
+          '--noEmit',
+          '--strict',
+          '--module',
+          'NodeNext',
+          '--moduleResolution',
+          'NodeNext',
+          '--target',
+          'ES2022',
+          '--skipLibCheck',
+          '--types',
+          'node',
+          '--typeRoots',
+          path.join(ROOT, 'node_modules', '@types'),
+          file,
+        ],
+        { cwd: project },
+      );
+    const example = typeCheck('readme.ts');
     expect(example.status, example.stdout).toBe(0);
 
     // The types are precise: a wrong mode does not type-check.
@@ -165,27 +168,7 @@ console.log(JSON.stringify({ nodes: applied[0].nodes, redRatio: red.ratio, selec
       path.join(project, 'bad.ts'),
       `import { patchModel, loadModel } from 'sca-onnx';\nawait patchModel(loadModel('m.onnx'), [{ tensor: 'z', mode: 'erase' }]);\n`,
     );
-    const badCheck = run(
-      process.execPath,
-      [
-        TSC,
-        '--noEmit',
-        '--strict',
-        '--module',
-        'NodeNext',
-        '--moduleResolution',
-        'NodeNext',
-        '--target',
-        'ES2022',
-        '--skipLibCheck',
-        '--types',
-        'node',
-        '--typeRoots',
-        path.join(ROOT, 'node_modules', '@types'),
-        'bad.ts',
-      ],
-      { cwd: project },
-    );
+    const badCheck = typeCheck('bad.ts');
     expect(badCheck.status).not.toBe(0);
     expect(badCheck.stdout).toMatch(/'"erase"' is not assignable/);
 

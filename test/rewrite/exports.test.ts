@@ -10,6 +10,7 @@ import { readInterventions } from '../../src/anchors/manifest.js';
 import { IrModel } from '../../src/ir/model.js';
 import { validate } from '../../src/ir/passes.js';
 import { loadModel } from '../../src/onnx/model.js';
+import { int64Tensor } from '../../src/onnx/tensor.js';
 import { patchModel, type PatchRequest } from '../../src/rewrite/patch.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -95,19 +96,7 @@ describe('axes on feature maps', () => {
     const model = loadModel(fixturePath('cnn'));
     const graph = model.proto.graph!;
     // Put an Identity-like Reshape after the pooled map: the IR can no longer tell channels from width.
-    const shape = {
-      name: 'hide_shape',
-      dims: [4],
-      dataType: 7,
-      rawData: new Uint8Array(BigInt64Array.from([0n, 8n, 8n, 8n]).buffer),
-      floatData: [],
-      int32Data: [],
-      stringData: [],
-      int64Data: [],
-      doubleData: [],
-      uint64Data: [],
-      externalData: [],
-    };
+    const shape = int64Tensor('hide_shape', [0, 8, 8, 8]);
     graph.initializer.push(shape);
     for (const n of graph.node) n.input = n.input.map((i) => (i === pooled.tensor ? 'hidden_map' : i));
     const at = graph.node.findIndex((n) => n.output.includes(pooled.tensor)) + 1;
