@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { elementTypeName } from '../../src/onnx/tensor.js';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage } from '../../src/onnx/codec.js';
 import { opsetOf } from '../../src/onnx/graph.js';
@@ -33,21 +34,8 @@ function corpusModels(): string[] {
   return out;
 }
 
-const ORT_TYPES: Record<number, ort.Tensor.Type> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-};
+// onnxruntime-node names element types as ONNX's element names do, for 1 (float32) to 13 (uint64).
+const ORT_TYPES: Record<number, ort.Tensor.Type> = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [i + 1, elementTypeName(i + 1) as ort.Tensor.Type]));
 const ARRAYS: Partial<Record<ort.Tensor.Type, { new (b: ArrayBuffer, o: number, n: number): ArrayLike<unknown>; BYTES_PER_ELEMENT: number }>> = {
   float32: Float32Array,
   uint8: Uint8Array,
