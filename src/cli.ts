@@ -10,6 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import './domains/index.js';
 import { ScaError } from './errors.js';
 import { cliWording } from './cli/wording.js';
 import { DecodeError } from './onnx/codec.js';

@@ -9,6 +9,8 @@
  */
 
 // Errors
+// The shipped domains (the colour models) register with compare, reports and datasets.
+import './domains/index.js';
 export { ScaError, UsageError, type ScaErrorCode } from './errors.js';
 
 // Models: load, save, inspect
@@ -35,10 +37,9 @@ export {
   type ComparisonResult,
   type ModelSource,
   type OutputSummary,
-  type NamedColorRow,
-  type ColorAnalysis,
   type TapResult,
 } from './eval/compare.js';
+export { type NamedColorRow, type ColorAnalysis } from './domains/color/analysis.js';
 export { renderReport, type ReportOptions, type ReportPart } from './eval/report.js';
 export { withInputValues, cudaAvailable, type Device } from './runtime/session.js';
 
@@ -56,8 +57,8 @@ export { trainColorModel, type ColorTrainingOptions, type ColorTraining, type Pr
 export { PRESETS, PRESET_NAMES, type Preset } from './train/presets.js';
 
 // The paper's selectivity and published numbers
-export { selectivity, hsvSimilarity, SELECTIVITY_POWER, SELECTIVITY_GRID } from './eval/colors.js';
-export { PAPER_SELECTIVITY, type PublishedSelectivity } from './eval/paper.js';
+export { selectivity, hsvSimilarity, SELECTIVITY_POWER, SELECTIVITY_GRID } from './domains/color/palette.js';
+export { PAPER_SELECTIVITY, type PublishedSelectivity } from './domains/color/paper.js';
 
 // The main job end to end (sca demo) on the shipped models (anchored: suppression; isolated: ablation)
-export { runDemo, paperTable, SHIPPED_MODELS, type DemoResult, type DemoRun, type PaperRow } from './eval/demo.js';
+export { runDemo, paperTable, SHIPPED_MODELS, type DemoResult, type DemoRun, type PaperRow } from './domains/color/demo.js';

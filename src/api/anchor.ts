@@ -16,6 +16,8 @@ import { resolveLabels } from '../probe/run.js';
 import { normalize } from '../maths/basis.js';
 import { fitLeace, meanDifference, type Provenance } from '../anchors/fromData.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
+// Datasets a domain names (color-cube) must be known here, as from the CLI.
+import '../domains/index.js';
 
 export const METHODS = ['mean-diff', 'leace'] as const;
 export type Method = (typeof METHODS)[number];

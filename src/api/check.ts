@@ -24,9 +24,11 @@ import type { PatchRequest } from '../rewrite/patch.js';
 import { resolvePlanDirections } from '../data/directions.js';
 import { readJsonFile } from '../util/options.js';
 import { isProbeMetric, measureProbe, PROBE_METRICS, validateProbeCheck, type ProbeCheck, type ProbeMetric } from '../probe/check.js';
-import { DEFAULT_OFF_TARGET, NAMED_COLORS } from '../eval/colors.js';
+import { DEFAULT_OFF_TARGET, NAMED_COLORS } from '../domains/color/palette.js';
 import { compareModels, type Comparison, type ModelSource } from '../eval/compare.js';
 import type { Device } from '../runtime/session.js';
+// Datasets a domain names (color-cube) must be known here, as from the CLI.
+import '../domains/index.js';
 
 export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as const;
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;

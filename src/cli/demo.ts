@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { runDemo, type DemoResult } from '../eval/demo.js';
+import { runDemo, type DemoResult } from '../domains/color/demo.js';
 import { sci } from '../eval/format.js';
-import { colorVerdict, selectivityReading, times } from '../eval/report.js';
+import { colorVerdict, selectivityReading, times } from '../domains/color/report.js';
 import { parseDevice } from '../runtime/session.js';
 import type { Context } from './context.js';
 import { emitJson, JSON_FLAG, type JsonOption } from './json.js';

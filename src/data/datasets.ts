@@ -11,7 +11,6 @@ import { UsageError } from '../errors.js';
 import { statRegularFile } from '../util/files.js';
 import type { GraphProto } from '../onnx/types.js';
 import { DataType } from '../onnx/types.js';
-import { colorCube, NAMED_COLORS, type Rgb } from '../eval/colors.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
 import { ORT_TYPE, ort } from '../runtime/session.js';
 import { numericDim } from '../onnx/graph.js';
@@ -36,8 +35,8 @@ export interface Dataset {
   inputs: Record<string, InputData>;
   /** A label per sample, for per-group tables. */
   groups?: string[];
-  /** The colour of each sample, for the colour cube. */
-  colors?: Rgb[];
+  /** The colour of each sample, for the colour cube (RGB in 0..1). */
+  colors?: [number, number, number][];
 }
 
 const NPY_TYPE: Record<string, ort.Tensor.Type> = {
@@ -67,54 +66,38 @@ export function requiredInputs(graph: GraphProto): ModelInput[] {
     });
 }
 
-/** The named colour nearest to `c` in RGB. */
-export function nearestColorName(c: Rgb): string {
-  let best = '';
-  let bestDistance = Infinity;
-  for (const [name, rgb] of Object.entries(NAMED_COLORS)) {
-    const d = (c[0] - rgb[0]) ** 2 + (c[1] - rgb[1]) ** 2 + (c[2] - rgb[2]) ** 2;
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  return best;
+/**
+ * A dataset a domain provides by name (the colour domain's `color-cube[:N]`),
+ * tried before `spec` is read as a file. `load` returns undefined when the
+ * spec is not its name.
+ */
+export interface DatasetSource {
+  /** How the name is written, for messages: `color-cube[:N]`. */
+  syntax: string;
+  load(spec: string, inputs: ModelInput[]): Dataset | undefined;
 }
 
-export function colorDataset(colors: Rgb[], inputs: ModelInput[], name: string): Dataset {
-  if (inputs.length !== 1 || inputs[0].sampleShape.length !== 1 || (inputs[0].sampleShape[0] ?? 3) !== 3) {
-    throw new UsageError(`\`data\` ${name}: the colour cube needs a model with one input of shape [batch, 3]`, 'BAD_DATA');
-  }
-  const input = inputs[0];
-  if (input.elemType !== DataType.FLOAT && input.elemType !== DataType.FLOAT16) {
-    throw new UsageError(`\`data\` ${name}: input '${input.name}' must be float32 or float16 for the colour cube`, 'BAD_DATA');
-  }
-  const half = input.elemType === DataType.FLOAT16;
-  const values = colors.flat();
-  return {
-    name,
-    samples: colors.length,
-    inputs: {
-      [input.name]: half
-        ? { type: 'float16', sampleShape: [3], data: float16Bits(values) }
-        : { type: 'float32', sampleShape: [3], data: Float32Array.from(values) },
-    },
-    groups: colors.map(nearestColorName),
-    colors,
-  };
+const SOURCES: DatasetSource[] = [];
+
+/** Called by a domain as it is loaded (src/domains/). */
+export function registerDatasetSource(source: DatasetSource): void {
+  if (!SOURCES.includes(source)) SOURCES.push(source);
 }
 
-/** Parses `--data`: `color-cube[:N]`, or a .npy, .npz or .json file. */
+const expected = () => [...SOURCES.map((s) => s.syntax), 'a .npy, .npz or .json file'].join(' or ');
+
+/** Parses `--data`: a dataset a domain names (`color-cube[:N]`), or a .npy, .npz or .json file. */
 export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
-  const cube = /^color-cube(?::(\d+))?$/.exec(spec);
-  if (cube) {
-    const n = cube[1] ? Number(cube[1]) : 8;
-    if (n < 1 || n > 64) throw new UsageError(`\`data\` ${spec}: the cube size must be 1 to 64 points per axis`, 'BAD_DATA');
-    return colorDataset(colorCube(n), inputs, `color-cube:${n}`);
+  for (const source of SOURCES) {
+    const named = source.load(spec, inputs);
+    if (named) return named;
   }
   let bytes: Buffer;
   if (fs.existsSync(spec)) statRegularFile(spec, `--data ${spec}`); // a FIFO would block the read forever
   try {
     bytes = fs.readFileSync(spec);
   } catch {
-    throw new UsageError(`\`data\`: cannot read ${spec} (expected color-cube[:N] or a .npy, .npz or .json file)`, 'BAD_DATA');
+    throw new UsageError(`\`data\`: cannot read ${spec} (expected ${expected()})`, 'BAD_DATA');
   }
   const ext = path.extname(spec).toLowerCase();
   let arrays: Record<string, NpyArray>;
@@ -163,7 +146,7 @@ function parseJsonData(text: string, label: string, inputs: ModelInput[]): Recor
 }
 
 /** float16 values as the raw bit patterns onnxruntime expects in a Uint16Array. */
-function float16Bits(values: ArrayLike<number>): Uint16Array {
+export function float16Bits(values: ArrayLike<number>): Uint16Array {
   const half = new Float16Array(values.length);
   for (let i = 0; i < values.length; i++) half[i] = values[i];
   return new Uint16Array(half.buffer);

@@ -1,15 +1,15 @@
 /**
  * `sca compare` as a library function: run an intact and a patched model on
  * the same inputs, in batches, and measure how their outputs differ, per
- * sample, overall and per group; for the colour model also the paper's
- * per-colour table and selectivity score; for tapped tensors, where samples
- * sit relative to the anchor.
+ * sample, overall and per group; for tapped tensors, where samples sit
+ * relative to the anchor. Domains add their own analysis through
+ * eval/domain.ts (the colour model's per-colour table and selectivity).
  */
-import { readAnchors, readInterventions } from '../anchors/manifest.js';
+import { readAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { usesExternalData, type Model } from '../onnx/model.js';
-import { colorCube, colorMse, hsvSimilarity, hueChroma, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from './colors.js';
-import { colorDataset, loadDataset, loadGroups, requiredInputs, sampleFeeds, type Dataset } from '../data/datasets.js';
+import { loadDataset, loadGroups, requiredInputs, type Dataset } from '../data/datasets.js';
+import { emptyDomainResults, orderGroups, registeredDomains } from './domain.js';
 import { staticBatches } from './runner.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics, type Summary } from './metrics.js';
 import { ort, tensorNumbers, type Device } from '../runtime/session.js';
@@ -31,8 +31,8 @@ export interface CompareOptions {
   taps?: string[];
   /** Also report KL divergence and top-1 agreement, treating the last axis of outputs as class logits. */
   classifier?: boolean;
-  /** Colour the selectivity score is measured against (default red). */
-  anchorColor?: Rgb;
+  /** Colour domain: the colour the selectivity score is measured against (default red). */
+  anchorColor?: [number, number, number];
   /** Selectivity's power p (default: 3 when the patched model records a weight ablation or pruning, else 2). */
   selectivityPower?: number;
   /** Points per axis of the selectivity grid (default 8; the authors' notebooks also print 20). */
@@ -46,34 +46,6 @@ export interface CompareOptions {
 
 export type OutputSummary = { name: string } & Summary;
 
-export interface NamedColorRow {
-  name: string;
-  rgb: Rgb;
-  /** Reconstruction MSE against the input colour. */
-  intactMse: number;
-  patchedMse: number;
-  /** patchedMse / intactMse; null when the intact error is exactly 0. */
-  ratio: number | null;
-  /** MSE between the two models' outputs. */
-  changeMse: number;
-}
-
-export interface ColorAnalysis {
-  anchor: Rgb;
-  /**
-   * The paper's selectivity: squared Pearson r, over the grid^3 colours,
-   * between each colour's patched reconstruction MSE and its HSV similarity
-   * to the anchor colour raised to `power`; null when the patched model's
-   * outputs do not differ from the intact model's (or either side is constant).
-   */
-  selectivity: number | null;
-  power: number;
-  /** Where p came from: given, or read from the interventions the patched model records. */
-  powerFrom: 'option' | 'suppression' | 'ablation' | 'default';
-  grid: number;
-  named: NamedColorRow[];
-}
-
 export interface TapResult {
   tensor: string;
   change: Summary;
@@ -83,8 +55,21 @@ export interface TapResult {
   purity?: TapPurity | null;
 }
 
+/**
+ * What domains (src/domains/, eval/domain.ts) add to a result, by key: each
+ * declares its field by augmenting this interface (the colour domain's
+ * `color`). Every registered domain's field is present, null where it does
+ * not apply, between `groups` and `taps`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DomainResults {}
+
+/** What domains add to the per-sample detail behind a result (for reports), declared the same way. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DomainDetails {}
+
 /** The stable JSON of `sca compare --json` (schemaVersion 1; see README). */
-export interface ComparisonResult {
+export interface ComparisonResult extends DomainResults {
   schemaVersion: 1;
   intact: string;
   patched: string;
@@ -92,19 +77,14 @@ export interface ComparisonResult {
   device: Device;
   outputs: OutputSummary[];
   groups: { group: string; samples: number; outputs: OutputSummary[] }[];
-  color: ColorAnalysis | null;
   taps: TapResult[];
   timing: { seconds: number; samplesPerSecond: number };
 }
 
 /** Per-sample numbers behind the summary, for reports. */
-export interface ComparisonDetail {
+export interface ComparisonDetail extends DomainDetails {
   dataset: Dataset;
   perSample: Record<string, SampleMetrics>;
-  /** Colour cube only: each colour with its hue (degrees), similarity to the anchor and change. */
-  cube?: { color: Rgb; hue: number; chroma: number; similarity: number; change: number }[];
-  /** Colour model: outputs for the named colours. */
-  namedOutputs?: { intact: Float32Array; patched: Float32Array };
 }
 
 export interface Comparison {
@@ -181,8 +161,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
     });
 
     const all = Array.from({ length: dataset.samples }, (_, i) => i);
-    const colorOrder = Object.keys(NAMED_COLORS);
-    const groupNames = dataset.groups ? [...new Set(dataset.groups)].sort((x, y) => colorOrder.indexOf(x) - colorOrder.indexOf(y) || x.localeCompare(y)) : [];
+    const groupNames = dataset.groups ? orderGroups(dataset.groups) : [];
     const result: ComparisonResult = {
       schemaVersion: 1,
       intact: intact.label,
@@ -194,7 +173,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
         const idx = all.filter((i) => dataset.groups![i] === group);
         return { group, samples: idx.length, outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], idx) })) };
       }),
-      color: null,
+      ...emptyDomainResults(),
       taps: taps.map((t) => ({
         ...tapResult(intact.model, t, perSample[t], all, tapValues[t]),
         purity: purityOf(intact.model, t, tapValues[t], dataset, options.labels),
@@ -202,17 +181,17 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
       timing: { seconds: 0, samplesPerSecond: 0 },
     };
     const detail: ComparisonDetail = { dataset, perSample };
-    if (dataset.colors)
-      await analyseColors(
+    for (const domain of registeredDomains()) {
+      await domain.analyse({
+        dataset,
+        intact: { model: intact.model, session: a },
+        patched: { model: patched.model, session: b },
+        output: outputNames[0],
+        options,
         result,
         detail,
-        a,
-        b,
-        outputNames[0],
-        options.anchorColor ?? NAMED_COLORS.red,
-        selectivityPower(intact.model, patched.model, options.selectivityPower),
-        options.selectivityGrid ?? SELECTIVITY_GRID,
-      );
+      });
+    }
     const seconds = (performance.now() - started) / 1000;
     result.timing = { seconds, samplesPerSecond: dataset.samples / seconds };
     return { result, detail };
@@ -241,71 +220,4 @@ function purityOf(model: Model, tensor: string, values: { intact: number[][]; pa
   const labels = resolveLabels(labelFile ?? 'redness', dataset);
   if (labels.classes.length !== 2 || labels.values.length !== dataset.samples) return null;
   return tapPurity(values.intact, values.patched, labels.values, anchor);
-}
-
-/**
- * p of the paper by intervention: 3 when the patched model records a weight
- * ablation or pruning beyond what the intact model records, 2 for anything
- * else (inserted suppression, and models patched elsewhere).
- */
-export function selectivityPower(intact: Model, patched: Model, given?: number): { power: number; from: ColorAnalysis['powerFrom'] } {
-  if (given !== undefined) return { power: given, from: 'option' };
-  const added = readInterventions(patched.proto).slice(readInterventions(intact.proto).length);
-  if (added.some((r) => r.kind === 'ablate' || r.kind === 'prune')) return { power: SELECTIVITY_POWER.ablation, from: 'ablation' };
-  if (added.length) return { power: SELECTIVITY_POWER.suppression, from: 'suppression' };
-  return { power: SELECTIVITY_POWER.suppression, from: 'default' };
-}
-
-async function runColors(session: ort.InferenceSession, input: string, output: string, colors: Rgb[]): Promise<Float32Array> {
-  const set = colorDataset(colors, [{ name: input, elemType: 1, sampleShape: [3] }], 'colours');
-  return Float32Array.from(tensorNumbers((await session.run(sampleFeeds(set, 0, set.samples), [output]))[output]));
-}
-
-async function analyseColors(
-  result: ComparisonResult,
-  detail: ComparisonDetail,
-  a: ort.InferenceSession,
-  b: ort.InferenceSession,
-  output: string,
-  anchor: Rgb,
-  { power, from }: { power: number; from: ColorAnalysis['powerFrom'] },
-  grid: number,
-): Promise<void> {
-  const dataset = detail.dataset;
-  const inputName = Object.keys(dataset.inputs)[0];
-  const names = Object.keys(NAMED_COLORS);
-  const intactOut = await runColors(
-    a,
-    inputName,
-    output,
-    names.map((n) => NAMED_COLORS[n]),
-  );
-  const patchedOut = await runColors(
-    b,
-    inputName,
-    output,
-    names.map((n) => NAMED_COLORS[n]),
-  );
-  if (intactOut.length !== 3 * names.length) return; // not a colour model after all: no colour table
-  detail.namedOutputs = { intact: intactOut, patched: patchedOut };
-  const rows: NamedColorRow[] = names.map((name, i) => {
-    const rgb = NAMED_COLORS[name];
-    const x = intactOut.subarray(3 * i, 3 * i + 3);
-    const y = patchedOut.subarray(3 * i, 3 * i + 3);
-    const intactMse = mse(x, rgb);
-    const patchedMse = mse(y, rgb);
-    return { name, rgb, intactMse, patchedMse, ratio: intactMse === 0 ? null : patchedMse / intactMse, changeMse: mse(x, y) };
-  });
-  const change = detail.perSample[output].mse;
-  detail.cube = dataset.colors!.map((color, i) => {
-    const { hue, chroma } = hueChroma(color);
-    return { color, hue: (hue * 180) / Math.PI, chroma, similarity: hsvSimilarity(color, anchor), change: change[i] };
-  });
-  const cube = colorCube(grid);
-  const gridIntact = await runColors(a, inputName, output, cube);
-  const gridPatched = await runColors(b, inputName, output, cube);
-  const changed = gridPatched.some((v, i) => v !== gridIntact[i]);
-  const errors = cube.map((c, i) => colorMse(c, gridPatched.subarray(3 * i, 3 * i + 3)));
-  const score = changed ? selectivity(cube, errors, power, anchor) : undefined;
-  result.color = { anchor, selectivity: score ?? null, power, powerFrom: from, grid, named: rows };
 }

@@ -7,38 +7,22 @@
  * "exactly 0" strip instead of on a made-up floor of the log scale.
  */
 import path from 'node:path';
-import { DEFAULT_OFF_TARGET, NAMED_COLORS } from './colors.js';
 import type { Comparison, ComparisonResult } from './compare.js';
+import { domainOf } from './domain.js';
 import { sci } from './format.js';
 import { histogram } from './metrics.js';
-import type { PublishedSelectivity } from './paper.js';
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const rgbCss = (c: ArrayLike<number>): string => `rgb(${Array.from(c, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255)).join(',')})`;
+export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const rgbCss = (c: ArrayLike<number>): string => `rgb(${Array.from(c, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255)).join(',')})`;
 
-/**
- * What the selectivity score is, in one phrase, and what its values mean.
- * The number itself always comes from the comparison result.
- */
-export const SELECTIVITY_DEFINITION =
-  "paper's selectivity: the squared Pearson r between each colour's reconstruction MSE after the change and its HSV similarity to the anchor colour raised to the power p (p = 2 for inserted suppression, 3 for a weight ablation or pruning), over a grid of the RGB cube (8 points per axis, as the paper)";
-export const SELECTIVITY_MEANING = '1 = damage falls only where colours resemble the concept, 0 = damage unrelated to it';
-
-export function selectivityReading(score: number, concept = 'the concept'): string {
-  if (score >= 0.9) return `damage follows similarity to ${concept} almost exactly`;
-  if (score >= 0.7) return `damage mostly follows similarity to ${concept}`;
-  if (score >= 0.4) return `damage only partly follows similarity to ${concept}`;
-  return `damage does not follow similarity to ${concept}`;
-}
-
-interface Point {
+export interface Point {
   x: number;
   y: number;
   fill: string;
   title: string;
 }
 
-interface Axis {
+export interface Axis {
   label: string;
   min: number;
   max: number;
@@ -50,7 +34,7 @@ const H = 330;
 const M = { left: 70, right: 16, top: 28, bottom: 48 };
 
 /** A log-scale scatter plot; points with y exactly 0 go in a strip of their own below the axis. */
-function scatter(id: string, title: string, points: Point[], x: Axis, yLabel: string): string {
+export function scatter(id: string, title: string, points: Point[], x: Axis, yLabel: string): string {
   const positive = points.map((p) => p.y).filter((v) => v > 0);
   const floor = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -6;
   const ceil = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
@@ -85,7 +69,7 @@ ${zeroMarks.join('\n')}
 </svg>`;
 }
 
-function bars(
+export function bars(
   id: string,
   title: string,
   edges: number[],
@@ -111,21 +95,8 @@ ${series.map((s, k) => `<rect x="${W - 150}" y="${M.top + 16 * k}" width="10" he
 </svg>`;
 }
 
-function swatches(c: Comparison): string {
-  const r = c.result.color!;
-  const out = c.detail.namedOutputs!;
-  const cells = r.named
-    .map((row, i) => {
-      const a = out.intact.subarray(3 * i, 3 * i + 3);
-      const b = out.patched.subarray(3 * i, 3 * i + 3);
-      return `<div class="swatch"><div style="background:${rgbCss(row.rgb)}" title="${esc(row.name)}: input"></div><div style="background:${rgbCss(a)}" title="${esc(row.name)}: intact model's output"></div><div style="background:${rgbCss(b)}" title="${esc(row.name)}: patched model's output"></div><span>${esc(row.name)}</span></div>`;
-    })
-    .join('');
-  return `<div data-plot="swatches" class="swatches">${cells}</div><p class="note">Each colour: the input, the intact model's output, the patched model's output.</p>`;
-}
-
 /** A table with its columns defined beside it. */
-function definedTable(header: string[], rows: string[][], definitions: Record<string, string>): string {
+export function definedTable(header: string[], rows: string[][], definitions: Record<string, string>): string {
   const table = `<table><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v, i) => (i === 0 ? `<td>${esc(v)}</td>` : `<td class="num">${esc(v)}</td>`)).join('')}</tr>`).join('')}</tbody></table>`;
   const defs = `<dl class="defs" data-definitions>${Object.entries(definitions)
     .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
@@ -152,70 +123,12 @@ function summaryTable(r: ComparisonResult): string {
   );
 }
 
-/** The name of the anchor colour when it is one of the named colours (red for the shipped models). */
-function conceptName(r: ComparisonResult): string {
-  const a = r.color!.anchor;
-  return Object.entries(NAMED_COLORS).find(([, c]) => c.every((v, i) => v === a[i]))?.[0] ?? `rgb(${a.join(', ')})`;
-}
-
-export const times = (r: number | null): string => (r === null ? 'n/a' : r >= 100 ? `${r.toFixed(0)}×` : `${r.toFixed(1)}×`);
-
-export interface ColorVerdict {
-  concept: string;
-  /** The concept's own row: its reconstruction error intact and patched. */
-  target?: { intactMse: number; patchedMse: number; ratio: number | null; state: string };
-  /** The colour far from the concept (or gray) whose error is highest after the change. */
-  worstOffTarget?: { name: string; patchedMse: number; ratio: number | null; among: string[] };
-  selectivity: number | null;
-}
-
-/** The facts a verdict is made of, for the report and the terminal alike. */
-export function colorVerdict(r: ComparisonResult): ColorVerdict {
-  const concept = conceptName(r);
-  const row = r.color!.named.find((x) => x.name === concept);
-  const offTarget = r.color!.named.filter((x) => DEFAULT_OFF_TARGET.includes(x.name));
-  const worst = offTarget.length ? offTarget.reduce((a, b) => (b.patchedMse > a.patchedMse ? b : a)) : undefined;
-  return {
-    concept,
-    ...(row
-      ? {
-          target: {
-            intactMse: row.intactMse,
-            patchedMse: row.patchedMse,
-            ratio: row.ratio,
-            state: row.ratio === null ? 'changed' : row.ratio >= 100 ? 'removed' : row.ratio >= 10 ? 'weakened, not removed' : 'barely touched',
-          },
-        }
-      : {}),
-    ...(worst ? { worstOffTarget: { name: worst.name, patchedMse: worst.patchedMse, ratio: worst.ratio, among: offTarget.map((x) => x.name) } } : {}),
-    selectivity: r.color!.selectivity,
-  };
-}
-
-/** The headline: was the concept removed, what else was hurt and where, and how selective it was. */
-function verdict(r: ComparisonResult, paper?: PublishedSelectivity): string {
-  const items: string[] = [];
-  if (r.color) {
-    const v = colorVerdict(r);
-    const concept = v.concept;
-    if (v.target) {
-      items.push(
-        `<li data-verdict="concept"><b>${esc(concept)} ${v.target.state}:</b> its reconstruction error rose <b>${times(v.target.ratio)}</b> (MSE ${sci(v.target.intactMse)} intact, ${sci(v.target.patchedMse)} patched).</li>`,
-      );
-    }
-    if (v.worstOffTarget) {
-      const w = v.worstOffTarget;
-      items.push(
-        `<li data-verdict="off-target"><b>Worst off-target change:</b> ${esc(w.name)}, MSE ${sci(w.patchedMse)} (${times(w.ratio)} intact), among the colours far from ${esc(concept)} in hue and the grays (${esc(w.among.join(', '))}).</li>`,
-      );
-    }
-    const s = r.color.selectivity;
-    items.push(
-      s === null
-        ? `<li data-verdict="selectivity"><b>Selectivity undefined:</b> the outputs did not change.</li>`
-        : `<li data-verdict="selectivity"><b>Selectivity ${s.toFixed(3)}:</b> ${esc(selectivityReading(s, concept))}. It is the ${esc(SELECTIVITY_DEFINITION)}; here p = ${r.color.power}, ${r.color.grid}³ grid; ${esc(SELECTIVITY_MEANING)}.${paper ? ` <span data-paper-selectivity>The paper (exp. ${esc(paper.experiment)}, ${paper.intervention}, p = ${paper.power}): best of ${paper.seeds} seeds ${paper.best.toFixed(3)}, mean ${paper.mean.toFixed(3)} ± ${paper.sd.toFixed(3)}.</span>` : ''}</li>`,
-    );
-  } else {
+/** The headline: the domain's verdict for a comparison it owns, else how much each output changed and which group most. */
+function verdict(part: ReportPart): string {
+  const r = part.comparison.result;
+  const domain = domainOf(r);
+  const items: string[] = domain ? domain.verdictItems(part) : [];
+  if (!domain) {
     for (const o of r.outputs) {
       const state = o.maxAbs === 0 ? 'unchanged' : 'changed';
       items.push(
@@ -244,54 +157,17 @@ function relativeTo(reportPath: string | undefined, label: string): string {
 }
 
 /** The sections for one comparison. */
-function comparisonSections(c: Comparison, options: ReportOptions, paper?: PublishedSelectivity): string[] {
+function comparisonSections(part: ReportPart, options: ReportOptions): string[] {
+  const c = part.comparison;
   const r = c.result;
   const sections: string[] = [];
-  sections.push(verdict(r, paper));
+  sections.push(verdict(part));
   sections.push(
     `<h3>Summary</h3><p><code>${esc(relativeTo(options.reportPath, r.patched))}</code> compared with <code>${esc(relativeTo(options.reportPath, r.intact))}</code> on <b>${esc(r.data.name)}</b> (${r.data.samples} samples, ${r.device}).</p>${summaryTable(r)}`,
   );
-  if (r.color && c.detail.cube) {
-    const cube = c.detail.cube;
-    const concept = conceptName(r);
-    sections.push(
-      `<h3>Per colour</h3>${definedTable(
-        ['colour', 'intact MSE', 'patched MSE', '× intact', 'change MSE'],
-        r.color.named.map((row) => [row.name, sci(row.intactMse), sci(row.patchedMse), times(row.ratio), sci(row.changeMse)]),
-        {
-          'intact MSE': "the intact model's reconstruction error for this colour: mean over R, G, B of (output − input)², RGB in 0..1",
-          'patched MSE': 'the same for the patched model: how far its output is from the input colour',
-          '× intact': 'patched MSE ÷ intact MSE: how many times worse the reconstruction got (n/a when the intact error is exactly 0)',
-          'change MSE': 'mean over R, G, B of (patched output − intact output)²: how far the output moved, whatever the input',
-        },
-      )}`,
-    );
-    sections.push(swatches(c));
-    const points = (x: (p: (typeof cube)[number]) => number) =>
-      cube.map((p) => ({
-        x: x(p),
-        y: p.change,
-        fill: rgbCss(p.color),
-        title: `rgb(${p.color.map((v) => v.toFixed(2)).join(', ')}), hue ${p.hue.toFixed(0)}°: ${p.change === 0 ? 'no change (exactly 0)' : `change MSE ${sci(p.change)}`}`,
-      }));
-    const yLabel = 'change MSE, patched vs intact (RGB², log)';
-    const zeros = cube.filter((p) => p.change === 0).length;
-    sections.push(
-      `<h3>Where the damage falls</h3><div class="plots">${scatter(
-        'error-vs-hue',
-        'Change vs hue (grays at hue 0)',
-        points((p) => p.hue),
-        { label: 'hue of the input colour (degrees)', min: 0, max: 360, ticks: [0, 60, 120, 180, 240, 300, 360] },
-        yLabel,
-      )}${scatter(
-        'error-vs-similarity',
-        `Change vs similarity to ${concept}`,
-        points((p) => p.similarity ** r.color!.power),
-        { label: `(HSV similarity to ${concept})^${r.color.power}, 0 = unlike, 1 = ${concept}`, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] },
-        yLabel,
-      )}</div>` +
-        `<p class="note">One point per colour of the cube, in its own colour; hover for its value. ${zeros ? `${zeros} colours did not change at all: hollow squares in the "exactly 0" strip.` : 'Every colour changed.'}</p>`,
-    );
+  const domain = domainOf(r);
+  if (domain) {
+    sections.push(...domain.sections(c));
   } else {
     const first = r.outputs[0].name;
     const values = c.detail.perSample[first].mse;
@@ -308,7 +184,7 @@ function comparisonSections(c: Comparison, options: ReportOptions, paper?: Publi
         ['group', 'samples', `MSE of '${out}'`, 'max |diff|', 'cosine'],
         r.groups.map((g) => [g.group, String(g.samples), sci(g.outputs[0].mse), sci(g.outputs[0].maxAbs), g.outputs[0].cosine.toFixed(4)]),
         {
-          group: r.color ? 'the named colour nearest to each sample of the cube' : 'the label given to each sample',
+          group: domain?.groupDefinition ?? 'the label given to each sample',
           samples: 'how many samples carry the label',
           [`MSE of '${out}'`]: `mean over the group's samples of the mean squared difference between the patched and the intact '${out}' (not against a target)`,
           'max |diff|': OUTPUT_COLUMNS['max |diff|'],
@@ -348,18 +224,21 @@ function comparisonSections(c: Comparison, options: ReportOptions, paper?: Publi
  * One self-contained page. Several comparisons (the demo's suppression and
  * ablation) are laid out side by side, one column each.
  */
-/** One column of a report; `paper` adds the paper's published selectivity for the same experiment beside ours. */
-export interface ReportPart {
+/** What domains add to a report column, declared by augmenting this interface (the colour domain's `paper`). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ReportPartExtras {}
+
+/** One column of a report. */
+export interface ReportPart extends ReportPartExtras {
   heading: string;
   comparison: Comparison;
-  paper?: PublishedSelectivity;
 }
 
 export function renderReport(parts: Comparison | ReportPart[], title = 'sca compare', options: ReportOptions = {}): string {
   const list: ReportPart[] = Array.isArray(parts) ? parts : [{ heading: '', comparison: parts }];
   const columns = list.map(
     (p) =>
-      `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p.comparison, options, p.paper).join('\n')}</section>`,
+      `<section class="comparison" data-comparison="${esc(p.heading || 'comparison')}">${p.heading ? `<h2>${esc(p.heading)}</h2>` : ''}${comparisonSections(p, options).join('\n')}</section>`,
   );
   const seconds = list.reduce((s, p) => s + p.comparison.result.timing.seconds, 0);
   return `<!doctype html>

@@ -3,7 +3,7 @@
  * validation set, and rare stochastic labels drawn afresh for every batch:
  * "red" with probability 0.08 redness^8, "vibrant" with 0.01 (s v)^10.
  */
-import { colorCube, rgbToHsv, type Rgb } from '../eval/colors.js';
+import { colorCube, rgbToHsv, type Rgb } from '../domains/color/palette.js';
 import { Random } from '../maths/random.js';
 
 export { colorCube, type Rgb };

@@ -4,7 +4,7 @@
  * sits from the anchor, and the selectivity of the intervention the preset
  * is judged by (suppression p = 2, ablation p = 3) over the 8x8x8 grid.
  */
-import { colorMse, hsvSimilarity, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from '../eval/colors.js';
+import { colorMse, hsvSimilarity, NAMED_COLORS, selectivity, SELECTIVITY_GRID, SELECTIVITY_POWER, type Rgb } from '../domains/color/palette.js';
 import { colorCube, redness, validationColors } from './data.js';
 import { infer, type LatentEdit, type Network } from './network.js';
 import type { Preset } from './presets.js';

@@ -1,3 +1,4 @@
+import '../../src/domains/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';

@@ -13,7 +13,7 @@ import { encodeNpy } from '../../src/data/npy.js';
 import { kl, softmax } from '../../src/eval/metrics.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tensorFloats } from '../../src/onnx/tensor.js';
-import { colorCube } from '../../src/eval/colors.js';
+import { colorCube } from '../../src/domains/color/palette.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { colorForward } from '../helpers/colorReference.js';
 import { sca } from '../helpers/cli.js';

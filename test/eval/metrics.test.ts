@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colorCube, hsvSimilarity, hueChroma, NAMED_COLORS, pearson, rgbToHsv, selectivity } from '../../src/eval/colors.js';
+import { colorCube, hsvSimilarity, hueChroma, NAMED_COLORS, pearson, rgbToHsv, selectivity } from '../../src/domains/color/palette.js';
 import { classifierAgreement, cosine, histogram, kl, maxAbs, mse, softmax, summarize } from '../../src/eval/metrics.js';
 
 describe('metrics, against values worked out by hand', () => {

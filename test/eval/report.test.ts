@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDemo } from '../../src/cli/demo.js';
-import { runDemo } from '../../src/eval/demo.js';
+import { runDemo } from '../../src/domains/color/demo.js';
 import { renderReport } from '../../src/eval/report.js';
 import { compareModels } from '../../src/eval/compare.js';
 

@@ -1,3 +1,4 @@
+import '../../src/domains/index.js';
 import { describe, expect, it } from 'vitest';
 import { compareModels } from '../../src/eval/compare.js';
 import { loadModel, saveModel } from '../../src/onnx/model.js';

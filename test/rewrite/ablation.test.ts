@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readAnchors, readInterventions } from '../../src/anchors/manifest.js';
-import { NAMED_COLORS } from '../../src/eval/colors.js';
+import { NAMED_COLORS } from '../../src/domains/color/palette.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { DataType } from '../../src/onnx/types.js';

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../src/eval/demo.js';
+import { runDemo } from '../../src/domains/color/demo.js';
 import { saveModel } from '../../src/onnx/model.js';
 import { Adam } from '../../src/train/adam.js';
 import { anchorsFor } from '../../src/train/color.js';

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findAnchor, readAnchors } from '../../src/anchors/manifest.js';
-import { colorCube, hsvSimilarity, NAMED_COLORS, selectivity } from '../../src/eval/colors.js';
+import { colorCube, hsvSimilarity, NAMED_COLORS, selectivity } from '../../src/domains/color/palette.js';
 import { loadModel, type Model } from '../../src/onnx/model.js';
 import { ablateDims } from '../../src/rewrite/ablation.js';
 import { patchModel } from '../../src/rewrite/patch.js';

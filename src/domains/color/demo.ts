@@ -9,16 +9,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors.js';
-import { loadModel, saveModel } from '../onnx/model.js';
-import { ablateDims } from '../rewrite/ablation.js';
-import { patchModel } from '../rewrite/patch.js';
-import { writeTextFile } from '../util/files.js';
-import { NAMED_COLORS } from './colors.js';
-import { compareModels, type Comparison } from './compare.js';
+import { UsageError } from '../../errors.js';
+import { loadModel, saveModel } from '../../onnx/model.js';
+import { ablateDims } from '../../rewrite/ablation.js';
+import { patchModel } from '../../rewrite/patch.js';
+import { writeTextFile } from '../../util/files.js';
+import { NAMED_COLORS } from './palette.js';
+import { compareModels, type Comparison } from '../../eval/compare.js';
 import { paperDelta, PAPER_SELECTIVITY } from './paper.js';
-import { renderReport } from './report.js';
-import type { Device } from '../runtime/session.js';
+import { renderReport } from '../../eval/report.js';
+import type { Device } from '../../runtime/session.js';
+// The demo's comparisons are the colour domain's: make sure it is registered.
+import './index.js';
 
 /**
  * The shipped models of this package, wherever it is run from: the nearest
