@@ -15,10 +15,12 @@ export { ScaError, UsageError, type ScaErrorCode } from './errors.js';
 
 // Models: load, save, inspect
 export { loadModel, saveModel, parseModel, serializeModel, type Model, type SaveOptions, type SaveResult } from './onnx/model.js';
+export { loadModelFolder, saveModelFolder, type ModelFolder, type FolderSaveResult, type FolderSaveOptions } from './onnx/folder.js';
 export { summarizeModel, type ModelSummary, type TensorSummary } from './api/inspect.js';
 
 // Interventions inserted as nodes (sca patch)
 export { patchModel, type PatchRequest, type AppliedPatch } from './rewrite/patch.js';
+export { patchFile } from './api/patch.js';
 export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Falloff, type Intervention, type Target } from './rewrite/intervention.js';
 
 // Removal by editing weights (sca ablate: zero, prune, fold)
