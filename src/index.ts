@@ -51,7 +51,7 @@ export { checkSummaryMarkdown } from './api/checkSummary.js';
 
 // Probes (sca probe) and concepts found from labelled data (sca anchor --from-data)
 export { probeModels, type ProbeRequest, type ProbeReport, type TensorProbe } from './probe/run.js';
-export { anchorFromData, METHODS, type Method, type AnchorFromDataRequest } from './api/anchor.js';
+export { anchorFromData, anchorManually, METHODS, type Method, type AnchorFromDataRequest, type ManualAnchorRequest } from './api/anchor.js';
 export { fitLeace, applyEraser, meanDifference, type Eraser } from './anchors/fromData.js';
 
 // Training (sca train color): the paper's presets, seed sweeps on worker threads; the trainer loads on the first call

@@ -1,12 +1,15 @@
 /**
- * `sca anchor --from-data X --labels Y --method mean-diff|leace` as a library
- * function: run the model over the data with the tensor exposed, fit the
- * direction or the eraser (fromData.ts), and record it in the manifest with
- * its provenance (method, sample count, hashes of the data and labels).
+ * `sca anchor` as library functions. `anchorManually` records an anchor the
+ * caller knows (a model exported by torch.onnx without a manifest).
+ * `anchorFromData` (`--from-data X --labels Y --method mean-diff|leace`)
+ * runs the model over the data with the tensor exposed, fits the direction
+ * or the eraser (fromData.ts), and records it with its provenance (method,
+ * sample count, hashes of the data and labels).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
+import { Graph } from '../ir/graph.js';
 import { loadDataset, requiredInputs } from '../data/datasets.js';
 import type { Device } from '../runtime/session.js';
 import type { Model } from '../onnx/model.js';
@@ -18,6 +21,29 @@ import { fitLeace, meanDifference, type Provenance } from '../anchors/fromData.j
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 // Datasets a domain names (color-cube) must be known here, as from the CLI.
 import '../domains/index.js';
+
+export interface ManualAnchorRequest {
+  concept: string;
+  tensor: string;
+  axis?: number;
+  direction?: number[];
+  dims?: number[];
+}
+
+/** Records `request` as the model's anchor for its concept (replacing one of the same name). */
+export function anchorManually(model: Model, request: ManualAnchorRequest, label = 'model'): Anchor {
+  new Graph(model.proto.graph!).require(request.tensor, label);
+  if (!request.direction && !request.dims) throw new UsageError('give `direction`, `dims` or both (or anchor from data with `labels`)');
+  const anchor: Anchor = {
+    concept: request.concept,
+    tensor: request.tensor,
+    ...(request.axis !== undefined ? { axis: request.axis } : {}),
+    ...(request.direction ? { direction: request.direction } : {}),
+    ...(request.dims ? { dims: request.dims } : {}),
+  };
+  writeAnchors(model.proto, [anchor]);
+  return anchor;
+}
 
 export const METHODS = ['mean-diff', 'leace'] as const;
 export type Method = (typeof METHODS)[number];

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { anchorFromData, METHODS, type Method } from '../api/anchor.js';
-import { writeAnchors, type Anchor } from '../anchors/manifest.js';
+import { anchorFromData, anchorManually, METHODS, type Method } from '../api/anchor.js';
+import type { Anchor } from '../anchors/manifest.js';
 import { parseDevice } from '../runtime/session.js';
 import { UsageError } from '../errors.js';
-import { Graph } from '../ir/graph.js';
 import { loadModel, saveModel } from '../onnx/model.js';
 import { parseSingleDirection } from '../data/directions.js';
 import { intList, integer } from '../util/options.js';
@@ -42,7 +41,6 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .option(JSON_FLAG, 'print the recorded anchor as JSON, or write it to a file')
     .action(async (file: string, opts: AnchorOptions) => {
       const model = loadModel(file);
-      new Graph(model.proto.graph!).require(opts.tensor, file);
       let anchor: Anchor;
       let what = '';
       if (opts.fromData) {
@@ -64,15 +62,17 @@ export function registerAnchor(program: Command, { io }: Context): void {
         what = ` as ${anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction'} from ${anchor.provenance!.samples} examples`;
       } else {
         if (opts.labels || opts.method) throw new UsageError('--labels and --method go with --from-data');
-        if (!opts.direction && !opts.dims) throw new UsageError('give --direction, --dims or both (or --from-data with --labels)');
-        anchor = {
-          concept: opts.concept,
-          tensor: opts.tensor,
-          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-          ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
-          ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
-        };
-        writeAnchors(model.proto, [anchor]);
+        anchor = anchorManually(
+          model,
+          {
+            concept: opts.concept,
+            tensor: opts.tensor,
+            ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+            ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
+            ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+          },
+          file,
+        );
       }
       saveModel(model, opts.output);
       if (emitJson(io, opts.json, { output: opts.output, anchor })) return;
