@@ -25,8 +25,6 @@ export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Fa
 
 // Removal by editing weights (sca ablate: zero, prune, fold)
 export { ablate, type AblateRequest, type AblateOutcome } from './api/ablate.js';
-export { ablateDims, type AblationResult } from './rewrite/ablation.js';
-export { foldIntoReaders } from './rewrite/fold.js';
 
 // Anchors: the concept manifest in metadata_props (sca anchor)
 export { readAnchors, writeAnchors, findAnchor, readInterventions, type Anchor, type InterventionRecord } from './anchors/manifest.js';
@@ -43,7 +41,8 @@ export {
 } from './eval/compare.js';
 export { type NamedColorRow, type ColorAnalysis } from './domains/color/analysis.js';
 export { renderReport, type ReportOptions, type ReportPart } from './eval/report.js';
-export { withInputValues, cudaAvailable, type Device } from './runtime/session.js';
+export { cudaAvailable, type Device } from './runtime/session.js';
+export { withInputValues } from './api/inputs.js';
 
 // CI gate (sca check)
 export { runChecks, parseSpec, junitXml, type Spec, type CheckSpec, type CheckResult } from './api/check.js';

@@ -77,8 +77,11 @@ describe('importing the library', () => {
       'saveModel',
       'patchModel',
       'ablate',
-      'ablateDims',
-      'foldIntoReaders',
+      'withInputValues',
+      'loadModelFolder',
+      'saveModelFolder',
+      'patchFile',
+      'anchorManually',
       'probeModels',
       'anchorFromData',
       'readAnchors',
@@ -93,6 +96,20 @@ describe('importing the library', () => {
     ]) {
       expect(typeof (sca_ as Record<string, unknown>)[name], name).toBe('function');
     }
+    // Internals stay internal: ablate covers dims, patchModel's fold covers folding.
+    for (const name of ['ablateDims', 'foldIntoReaders', 'insertAfter', 'SubgraphBuilder']) expect(name in sca_, name).toBe(false);
+  });
+
+  it('withInputValues sets an overridable input in a copy of the model', async () => {
+    const model = sca_.loadModel(MODEL);
+    const [applied] = sca_.patchModel(model, [{ concept: 'red', mode: 'suppress', strengthInput: 'red_strength' }]);
+    expect(applied.nodes).toBeGreaterThan(0);
+    const off = sca_.withInputValues(model, { red_strength: 0 });
+    expect(off.proto).not.toBe(model.proto);
+    const intact = await sca_.compareModels(MODEL, { label: 'strength 0', model: off }, { data: 'color-cube:3' });
+    expect(intact.result.outputs[0].maxAbs).toBe(0);
+    const on = await sca_.compareModels(MODEL, { label: 'strength 1', model }, { data: 'color-cube:3' });
+    expect(on.result.outputs[0].maxAbs).toBeGreaterThan(0);
   });
 
   it("changes nothing process-wide: no tfjs loaded (so no module hook), onnxruntime's log level untouched, until asked", () => {
