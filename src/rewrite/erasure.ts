@@ -19,6 +19,8 @@ import type { ValueType } from '../ir/types.js';
 import { makeTensor, setTensorFloats, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type NodeProto } from '../onnx/types.js';
 import { orthonormalize } from '../maths/basis.js';
+import { lookupOf } from '../ops/irLookup.js';
+import { isLinearOp, linearOp } from '../ops/weights.js';
 import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { insertAfter } from './insert.js';
 import { applyPlacement, checkFoldable, placeIntervention, placementRecord, placementResult } from './placement.js';
@@ -98,18 +100,26 @@ interface Reader {
   transposed: boolean;
 }
 
-function readersOf(graph: Graph, tensor: string): Reader[] {
-  return graph.uses(tensor).map(({ node, index }) => {
-    const reads = index === 0 && node.input[0] === tensor && !node.input.slice(1).includes(tensor);
-    if (node.opType === 'Gemm' && reads) {
-      if ((attr(node, 'transA') ?? 0) !== 0) throw new UsageError(`cannot fold the eraser into ${describe(node)}: transA is not supported`);
-      if ((attr(node, 'alpha') ?? 1) !== 1 || (attr(node, 'beta') ?? 1) !== 1)
-        throw new UsageError(`cannot fold the eraser into ${describe(node)}: alpha and beta must be 1`);
-      return { node, transposed: (attr(node, 'transB') ?? 0) === 1 };
+/**
+ * The direct readers of `tensor` and how each reads it, from the op
+ * registry's weight descriptions (ops/weights.ts), as the fold walk uses
+ * them. The eraser is affine, so only a matrix product reading the tensor
+ * itself can take it: its constant shift would change through a scaling or
+ * layout step on the way.
+ */
+function readersOf(ir: IrModel, tensor: string): Reader[] {
+  const lookup = lookupOf(ir);
+  return ir.graph.uses(tensor).map(({ node, index }) => {
+    const op = index === 0 && !node.input.slice(1).includes(tensor) ? linearOp(node, tensor, lookup) : undefined;
+    if (op && isLinearOp(op) && (op.op === 'Gemm' || op.op === 'MatMul') && op.data === 0 && op.fold) {
+      if (op.op === 'Gemm' && op.dataAxis !== 1) throw new UsageError(`cannot fold the eraser into ${describe(node)}: transA is not supported`, 'REFUSED');
+      if (op.op === 'Gemm' && ((attr(node, 'alpha') ?? 1) !== 1 || (attr(node, 'beta') ?? 1) !== 1))
+        throw new UsageError(`cannot fold the eraser into ${describe(node)}: alpha and beta must be 1`, 'REFUSED');
+      return { node, transposed: op.fold.axis === 1 };
     }
-    if (node.opType === 'MatMul' && reads) return { node, transposed: false };
     throw new UsageError(
       `cannot fold the eraser into the readers of '${tensor}': ${describe(node)} reads it, and the erasure does not pass through a ${node.opType}; insert it instead (drop --fold)`,
+      'REFUSED',
     );
   });
 }
@@ -133,7 +143,7 @@ export function foldErasure(ir: IrModel, tensor: string, e: Eraser, label = 'mod
   if (graph.isOutput(tensor)) {
     throw new UsageError(`${label}: cannot fold into the readers of '${tensor}': it is a graph output, which folding would leave unchanged`);
   }
-  const readers = readersOf(graph, tensor);
+  const readers = readersOf(ir, tensor);
   if (readers.length === 0) throw new UsageError(`${label}: nothing reads '${tensor}'`);
   const d = e.mean.length;
   const r = e.right.length;
