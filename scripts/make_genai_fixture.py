@@ -21,6 +21,10 @@ RotaryEmbedding nodes feeding GroupQueryAttention with do_rotary=0). The weights
 import json
 import math
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_io import write_json  # noqa: E402
 
 import numpy as np
 import onnx
@@ -451,12 +455,7 @@ def main():
         save(model, os.path.join(OUT, folder))
     np.save(os.path.join(OUT, 'direction.npy'), a.numpy().astype(np.float32))
     print(f'wrote direction.npy ({os.path.getsize(os.path.join(OUT, "direction.npy"))} bytes)')
-    path = os.path.join(OUT, 'reference.json')
-    with open(path + '.tmp', 'w') as f:
-        json.dump(ref, f, separators=(',', ':'))
-        f.write('\n')
-    os.replace(path + '.tmp', path)
-    print(f'wrote reference.json ({os.path.getsize(path)} bytes)')
+    write_json(os.path.join(OUT, 'reference.json'), ref)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,9 @@ import numpy as np
 import onnx
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_io import write_json  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
@@ -469,12 +472,7 @@ def make_all():
     ref['models']['cnn_per_channel'] = build('cnn_per_channel', cnn, 'pixels', 'logits', p, p_cal, CAL_STD['cnn'], True, True,
                                              'relu1', '/relu1/Relu_output_0', dgen)
 
-    path = os.path.join(OUT, 'reference.json')
-    with open(path + '.tmp', 'w') as f:
-        json.dump(ref, f, separators=(',', ':'))
-        f.write('\n')
-    os.replace(path + '.tmp', path)
-    print(f'wrote reference.json ({os.path.getsize(path)} bytes)')
+    write_json(os.path.join(OUT, 'reference.json'), ref)
 
 
 # ---------------------------------------------------------------- edited copies for the check script

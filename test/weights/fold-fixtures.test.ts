@@ -13,15 +13,11 @@ import { isLinearOp, linearOp, lookupFromGraph } from '../../src/ops/index.js';
 import { FoldedWeight, foldTensorLowRank } from '../../src/weights/lowrank.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
+import type { Input } from '../helpers/torchFixtures.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 const tmp = useTempDir('fold-fixtures');
 
-interface Input {
-  type: 'int64' | 'float32';
-  shape: number[];
-  data: number[];
-}
 interface Expected {
   inputs: Record<string, Input>;
   output: string;

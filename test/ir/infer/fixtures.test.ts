@@ -14,15 +14,11 @@ import { formatShape } from '../../../src/ir/infer/dims.js';
 import { describeStop, inferModel } from '../../../src/ir/infer/graph.js';
 import { useTempDir } from '../../helpers/tmp.js';
 import { checkAgainstRuntime } from './runtime.js';
+import type { Input } from '../../helpers/torchFixtures.js';
 
 const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '../../fixtures');
 const tmp = useTempDir('infer-fixtures');
 
-interface Input {
-  type: 'int64' | 'float32';
-  shape: number[];
-  data: number[];
-}
 interface Expected {
   inputs: Record<string, Input>;
   sites: Record<string, { tensor: string; shape: (string | number)[]; torch_shape: number[] }>;
