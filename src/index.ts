@@ -20,11 +20,11 @@ export { summarizeModel, type ModelSummary, type TensorSummary } from './api/ins
 
 // Interventions inserted as nodes (sca patch)
 export { patchModel, type PatchRequest, type AppliedPatch } from './rewrite/patch.js';
-export { patchFile } from './api/patch.js';
+export { patchFile, patchFileTo } from './api/patch.js';
 export { MODES, PROJECTIONS, STRENGTH_RANGE, type Mode, type Projection, type Falloff, type Intervention, type Target } from './rewrite/intervention.js';
 
 // Removal by editing weights (sca ablate: zero, prune, fold)
-export { ablate, type AblateRequest, type AblateOutcome } from './api/ablate.js';
+export { ablate, ablateFileTo, type AblateRequest, type AblateOutcome } from './api/ablate.js';
 
 // Anchors: the concept manifest in metadata_props (sca anchor)
 export { readAnchors, writeAnchors, findAnchor, readInterventions, type Anchor, type InterventionRecord } from './anchors/manifest.js';

@@ -6,7 +6,7 @@
  */
 import { findAnchor } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
-import type { Model } from '../onnx/model.js';
+import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { patchModel } from '../rewrite/patch.js';
 
@@ -52,4 +52,11 @@ export function ablate(model: Model, request: AblateRequest, label = 'model'): A
     return { tensor, method: 'folded', edited: [], axis: applied.axis };
   }
   throw new UsageError('give `dims` (or `concept` for a model with anchors)');
+}
+
+/** The whole of `sca ablate`: load `file`, remove the concept, and save the result to `output` (atomically). */
+export function ablateFileTo(file: string, request: AblateRequest, output: string, options: SaveOptions = {}): { outcome: AblateOutcome; saved: SaveResult } {
+  const model = loadModel(file);
+  const outcome = ablate(model, request, file);
+  return { outcome, saved: saveModel(model, output, options) };
 }

@@ -4,7 +4,7 @@
  * external data works) and patch a fresh copy with what it found. The CLI
  * and `sca check`'s on-the-fly patches both come through here.
  */
-import { loadModel, type Model } from '../onnx/model.js';
+import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
 import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
 import { ShapeUnknownError } from '../rewrite/target.js';
 import { probeShapes } from '../runtime/shapes.js';
@@ -19,4 +19,15 @@ export async function patchFile(file: string, requests: PatchRequest[]): Promise
     const fresh = loadModel(file);
     return { model: fresh, applied: patchModel(fresh, requests, file, { shapes }) };
   }
+}
+
+/** The whole of `sca patch`: load `file`, patch it, and save the result to `output` (atomically; a large fold is computed as it is written). */
+export async function patchFileTo(
+  file: string,
+  requests: PatchRequest[],
+  output: string,
+  options: SaveOptions = {},
+): Promise<{ applied: AppliedPatch[]; saved: SaveResult }> {
+  const { model, applied } = await patchFile(file, requests);
+  return { applied, saved: saveModel(model, output, options) };
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { ablate } from '../api/ablate.js';
-import { loadModel, saveModel } from '../onnx/model.js';
+import { ablateFileTo } from '../api/ablate.js';
 import { intList, integer } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
@@ -31,9 +30,8 @@ export function registerAblate(program: Command, { io }: Context): void {
     .option('--external-data', 'store weights in <output>.data beside the model')
     .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
     .action((file: string, opts: AblateOptions) => {
-      const model = loadModel(file);
-      const done = ablate(
-        model,
+      const { outcome: done, saved } = ablateFileTo(
+        file,
         {
           ...(opts.concept ? { concept: opts.concept } : {}),
           ...(opts.tensor ? { tensor: opts.tensor } : {}),
@@ -41,13 +39,13 @@ export function registerAblate(program: Command, { io }: Context): void {
           ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
           prune: Boolean(opts.prune),
         },
-        file,
+        opts.output,
+        { externalData: opts.externalData, onProgress: writingProgress() },
       );
       const summary =
         done.method === 'folded'
           ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
           : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
-      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
       io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });

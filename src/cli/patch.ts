@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { patchFile } from '../api/patch.js';
-import { saveModel } from '../onnx/model.js';
+import { patchFileTo } from '../api/patch.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
 import type { PatchRequest } from '../rewrite/patch.js';
 import { parseDirectionOptions, resolvePlanDirections } from '../data/directions.js';
@@ -60,8 +59,7 @@ export function registerPatch(program: Command, { io }: Context): void {
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
       // Folds of large weights are computed as saving writes them into the output.
-      const { model, applied } = await patchFile(file, requests);
-      const saved = saveModel(model, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
+      const { applied, saved } = await patchFileTo(file, requests, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
       for (const a of applied) {
         const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
