@@ -14,6 +14,7 @@ import './domains/index.js';
 import { ScaError } from './errors.js';
 import { cliWording } from './cli/wording.js';
 import { DecodeError } from './onnx/codec.js';
+import { fsReason, isEnvironmentFault } from './util/files.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
 import { registerCheck } from './cli/check.js';
@@ -82,6 +83,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     if (err instanceof ScaError) {
       io.err(`sca: ${cliWording(err.message).replace(/\n/g, ' ')}\n`);
+      return 2;
+    }
+    // A full disk or a read-only folder is the environment's fault, not a bug.
+    if (isEnvironmentFault(err)) {
+      io.err(`sca: ${err.path ?? (err as { dest?: string }).dest ?? 'a file'}: ${fsReason(err)}\n`);
       return 2;
     }
     // Loaders name the file; this only catches a decode path that forgot to.

@@ -9,6 +9,7 @@ export type ScaErrorCode =
   | 'BAD_DATA' // input data or groups that do not fit the model
   | 'BAD_SPEC' // a check spec or plan that is malformed
   | 'REFUSED' // an edit that would not be provably sound (the message names the node)
+  | 'CANNOT_WRITE' // the output could not be written: a full disk, a read-only or missing folder, a folder where a file goes
   | 'NO_CUDA'; // --device cuda without onnxruntime's CUDA provider installed
 
 /**

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { fsReason, isInside } from '../util/files.js';
+import { asWriteFailure, checkFreeSpace, fsReason, isInside } from '../util/files.js';
 import { loadModel, saveModel, type Model } from './model.js';
 import { allTensors, externalRef, isExternal } from './tensor.js';
 
@@ -127,8 +127,14 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
   const copies = [...[...folder.models.keys()].filter((rel) => !folder.edited.has(rel)), ...folder.files.filter((f) => !rewritten.has(f))];
   const total = copies.reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
 
+  const edits = [...folder.edited].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
+  checkFreeSpace(parent, total + edits + [...rewritten].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0), outDir);
   const tmp = path.join(parent, `.${path.basename(out)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  fs.mkdirSync(tmp);
+  try {
+    fs.mkdirSync(tmp);
+  } catch (err) {
+    throw asWriteFailure(err, outDir);
+  }
   let bytes = 0;
   let written = copies.length;
   try {
@@ -155,7 +161,7 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
     fs.renameSync(tmp, out);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    throw asWriteFailure(err, outDir);
   }
   return { dir: outDir, files: written, copied: copies.length, bytes };
 }

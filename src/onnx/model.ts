@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
+import { checkFreeSpace, sameFile, statRegularFile, writeAll, writeAtomically, type PendingFile } from '../util/files.js';
 import { asDecodeError, decodeMessage, encodeMessage, concatChunks, FileRange, LazyBytes, type Bytes, type Chunks, type Message } from './codec.js';
 import { opsetOf } from './graph.js';
 import { decodeFile, LAZY_THRESHOLD } from './lazy.js';
@@ -190,6 +190,7 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
   let result: SaveResult = { path: outPath, bytes: 0 };
   const dataTotal = placements.reduce((sum, p) => sum + ('bytes' in p.from ? p.from.bytes.length : (p.from.ref.length ?? 0)), 0);
   const total = dataTotal + inlineSize;
+  checkFreeSpace(outDir, total, outPath);
   let written = 0;
   const progress = options.onProgress ? (n: number) => options.onProgress!((written = Math.min(written + n, total)), total) : undefined;
   writeAtomically(dests, ([modelFile, dataFile]) => {

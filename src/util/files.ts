@@ -25,15 +25,85 @@ export class PendingFile {
   }
 }
 
-/** Runs `write` for each pending file, then renames them all into place; on failure removes every temporary. */
+/**
+ * Runs `write` for each pending file, then renames them all into place; on
+ * failure removes every temporary. A failure the environment causes (a full
+ * disk, a read-only folder) is one line naming the output and the OS reason.
+ */
 export function writeAtomically(dests: string[], write: (files: PendingFile[]) => void): void {
+  for (const d of dests) checkWritableDestination(d);
   const files = dests.map((d) => new PendingFile(d));
   try {
     write(files);
     for (const f of files) f.commit();
+  } catch (err) {
+    throw asWriteFailure(err, dests[0]);
   } finally {
     for (const f of files) f.discard();
   }
+}
+
+/** OS error codes that mean the environment, not sca, is at fault. */
+const ENVIRONMENT_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'EMFILE',
+  'ENFILE',
+  'EFBIG',
+  'EIO',
+  'EXDEV',
+  'ENAMETOOLONG',
+]);
+
+/** True for an fs error the environment causes: a full disk, a read-only or missing folder, too many open files. */
+export function isEnvironmentFault(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && ENVIRONMENT_CODES.has(code) && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** An environment fault while writing `dest` as one line (code CANNOT_WRITE); anything else unchanged. */
+export function asWriteFailure(err: unknown, dest: string): unknown {
+  if (!isEnvironmentFault(err)) return err;
+  return new UsageError(`${dest}: cannot write: ${fsReason(err)}`, 'CANNOT_WRITE');
+}
+
+/** An output path must not be a folder: say so before anything is written. */
+export function checkWritableDestination(dest: string): void {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dest);
+  } catch {
+    return;
+  }
+  if (stat.isDirectory()) throw new UsageError(`${dest}: is a folder; give a file name for the output`, 'CANNOT_WRITE');
+}
+
+/**
+ * Refuses before writing when the output's filesystem has less free space
+ * than `bytes` (what the write will add), so a long write does not fail at 80%.
+ */
+export function checkFreeSpace(dir: string, bytes: number, dest: string): void {
+  let free: number;
+  try {
+    const s = fs.statfsSync(dir);
+    free = Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return; // unknown: let the write itself say
+  }
+  if (bytes > free) throw new UsageError(`${dest}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on its filesystem`, 'CANNOT_WRITE');
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} bytes`;
 }
 
 /** Writes every byte of `data` at `position` (or the current position), looping over short writes. */
@@ -77,7 +147,10 @@ export function writeTextFile(dest: string, text: string): void {
 export function fsReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (!e || typeof e !== 'object') return String(err);
-  const words = (e.message ?? '').replace(/^[A-Z]+: /, '').replace(/, \w+ '.*$/s, '');
+  const words = (e.message ?? '')
+    .replace(/^[A-Z]+: /, '')
+    .replace(/, \w+ '.*$/s, '')
+    .replace(/, \w+$/, '');
   return e.code ? `${words || e.code} (${e.code})` : words;
 }
 
