@@ -7,7 +7,9 @@
  * "internal error" and exit code 3, with the stack trace only when
  * SCA_DEBUG=1 is set.
  */
-import { realpathSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { realpathSync, rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import './domains/index.js';
@@ -15,6 +17,7 @@ import { ScaError } from './errors.js';
 import { cliWording } from './cli/wording.js';
 import { DecodeError } from './onnx/codec.js';
 import { fsReason, isEnvironmentFault } from './util/files.js';
+import { foldersNamedIn, onTemporaryNotice, temporariesOf } from './util/temporaries.js';
 import { registerAblate } from './cli/ablate.js';
 import { registerAnchor } from './cli/anchor.js';
 import { registerCheck } from './cli/check.js';
@@ -107,13 +110,53 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * The `sca` process runs each command in a child and watches it. Writes are
+ * synchronous, so a signal handler in the writing process would run only
+ * once the write was done; the supervisor stays free to act at once. On
+ * SIGINT, SIGTERM or SIGHUP it passes the signal on, removes whatever
+ * temporary outputs the child left (their names carry its pid), says so in
+ * one line and exits with the conventional 128 + signal number.
+ */
+function supervise(args: string[]): void {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, SCA_SUPERVISED: '1' },
+  });
+  let interrupted: NodeJS.Signals | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      interrupted ??= signal;
+      child.kill(signal);
+    });
+  }
+  child.on('exit', (code, signal) => {
+    const left = child.pid === undefined ? [] : temporariesOf(child.pid, foldersNamedIn(args));
+    for (const t of left) rmSync(t, { recursive: true, force: true });
+    const by = interrupted ?? signal;
+    if (by) {
+      const removed = left.length
+        ? `; removed ${left.length} unfinished temporary ${left.length === 1 ? 'output' : 'outputs'}, so nothing is half-written`
+        : '';
+      process.stderr.write(`sca: interrupted by ${by}${removed}\n`);
+      process.exit(128 + (osConstants.signals[by] ?? 0));
+    }
+    process.exit(code ?? 1);
+  });
+}
+
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.exitCode = reportInternalError(err, processIo);
-    },
-  );
+  if (process.env.SCA_SUPERVISED === '1') {
+    onTemporaryNotice((line) => process.stderr.write(`sca: ${line}\n`));
+    main(process.argv.slice(2)).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err) => {
+        process.exitCode = reportInternalError(err, processIo);
+      },
+    );
+  } else {
+    supervise(process.argv.slice(2));
+  }
 }

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { asWriteFailure, checkFreeSpace, fsReason, isInside } from '../util/files.js';
+import { temporaryFor } from '../util/temporaries.js';
 import { loadModel, saveModel, type Model } from './model.js';
 import { allTensors, externalRef, isExternal } from './tensor.js';
 
@@ -129,7 +130,7 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
 
   const edits = [...folder.edited].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
   checkFreeSpace(parent, total + edits + [...rewritten].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0), outDir);
-  const tmp = path.join(parent, `.${path.basename(out)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const tmp = temporaryFor(out);
   try {
     fs.mkdirSync(tmp);
   } catch (err) {

@@ -6,13 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { temporaryFor } from './temporaries.js';
 
 export class PendingFile {
   readonly tmp: string;
   private committed = false;
 
   constructor(readonly dest: string) {
-    this.tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    this.tmp = temporaryFor(dest);
   }
 
   commit(): void {
