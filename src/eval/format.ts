@@ -1,5 +1,5 @@
 /** Plain-text tables of a comparison, for the terminal. */
-import type { ComparisonResult } from './compare.js';
+import type { ComparisonResult } from './results.js';
 import { domainOf } from './domain.js';
 
 export function sci(v: number | null | undefined, digits = 2): string {

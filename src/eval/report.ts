@@ -7,7 +7,7 @@
  * "exactly 0" strip instead of on a made-up floor of the log scale.
  */
 import path from 'node:path';
-import type { Comparison, ComparisonResult } from './compare.js';
+import type { Comparison, ComparisonResult, ReportPart } from './results.js';
 import { domainOf } from './domain.js';
 import { sci } from './format.js';
 import { histogram } from './metrics.js';
@@ -224,15 +224,7 @@ function comparisonSections(part: ReportPart, options: ReportOptions): string[] 
  * One self-contained page. Several comparisons (the demo's suppression and
  * ablation) are laid out side by side, one column each.
  */
-/** What domains add to a report column, declared by augmenting this interface (the colour domain's `paper`). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ReportPartExtras {}
-
-/** One column of a report. */
-export interface ReportPart extends ReportPartExtras {
-  heading: string;
-  comparison: Comparison;
-}
+export type { ReportPart, ReportPartExtras } from './results.js';
 
 export function renderReport(parts: Comparison | ReportPart[], title = 'sca compare', options: ReportOptions = {}): string {
   const list: ReportPart[] = Array.isArray(parts) ? parts : [{ heading: '', comparison: parts }];

@@ -13,7 +13,7 @@
  */
 import { UsageError, didYouMean } from '../errors.js';
 import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
-import { tensorsUnderModule } from './tensors.js';
+import { tensorsUnderModule } from './names.js';
 import { isDefaultDomain } from '../onnx/graph.js';
 
 /** A read of a value: `index` is the input slot, or -1 when a subgraph of `node` reads it from the enclosing scope. */

@@ -1,15 +1,14 @@
 /**
- * Finding tensors by name or module: every value a node writes, with its
+ * What `sca inspect --tensors` lists: every value a node writes, with its
  * producer op, element type and inferred shape, grouped by the module path
- * torch.onnx writes into names (`/blocks.0/attn/MatMul_output_0` lives in
- * module `/blocks.0/attn`). This is what `sca inspect --tensors` lists and
- * what "did you mean" suggestions match module paths against.
+ * in its name (names.ts), and marked when it is quantized before its readers.
  */
 import { elementTypeName } from '../onnx/tensor.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
 import { quantizedPath } from './qdq.js';
 import { qualifiedOp } from '../onnx/graph.js';
+import { modulePath } from './names.js';
 
 export interface TensorListing {
   name: string;
@@ -21,12 +20,6 @@ export interface TensorListing {
   shape: (number | string | null)[] | null;
   /** Set when the tensor reaches its readers through a QuantizeLinear/DequantizeLinear pair: the dequantized value they use. */
   quantized?: { via: string; readersUse: string | null };
-}
-
-/** The module part of a torch.onnx name: everything before its last '/'. */
-export function modulePath(name: string): string {
-  const cut = name.lastIndexOf('/');
-  return cut > 0 ? name.slice(0, cut) : '';
 }
 
 /**
@@ -60,34 +53,6 @@ function quantizedMark(ir: IrModel, name: string): Pick<TensorListing, 'quantize
   const path = quantizedPath(ir.graph, name);
   if (path.kind === 'none') return {};
   return { quantized: { via: path.quantize.name ?? '', readersUse: path.kind === 'pair' ? path.value : null } };
-}
-
-/**
- * Tensors under a module named like `text` (`blocks.0`, `/blocks.0/attn`,
- * `blocks.0.attn`): for suggestions when `text` is a module, not a tensor.
- */
-export function tensorsUnderModule(names: Iterable<string>, text: string): string[] {
-  const key = text.replace(/^\/+|\/+$/g, '');
-  if (!key) return [];
-  const variants = new Set([key, key.replace(/\./g, '/')]);
-  const hits: string[] = [];
-  for (const name of names) {
-    if (/\/Constant(_\d+)?_output_\d+$/.test(name)) continue;
-    const segments = modulePath(name).split('/').filter(Boolean);
-    const joined = segments.join('/');
-    for (const v of variants) {
-      if (joined === v || joined.startsWith(`${v}/`) || joined.endsWith(`/${v}`) || joined.includes(`/${v}/`)) {
-        hits.push(name);
-        break;
-      }
-    }
-  }
-  // The module's own outputs (the residual stream of a block) before those of its submodules.
-  const depth = (n: string) => modulePath(n).split('/').length;
-  return hits
-    .map((n, i) => [n, i] as const)
-    .sort((a, b) => depth(a[0]) - depth(b[0]) || a[1] - b[1])
-    .map(([n]) => n);
 }
 
 export function formatTensorListing(rows: TensorListing[]): string {

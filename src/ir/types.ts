@@ -4,10 +4,10 @@
  * checked against what the file declares (value_info, graph outputs), which
  * also fills in what inference leaves open.
  */
-import type { TypeProto } from '../onnx/types.js';
+import type { ModelProto, TypeProto } from '../onnx/types.js';
 import { describeStop, graphDeclared, graphKnowns, inferGraph, type GraphInference, type TypeConflict } from './infer/index.js';
 import { smallTensorReader } from './infer/read.js';
-import type { IrModel } from './model.js';
+import type { Graph } from './graph.js';
 import { topologicalOrder } from './passes.js';
 import { dimOf, domainKey } from '../onnx/graph.js';
 
@@ -32,7 +32,8 @@ export function typeFromProto(type: TypeProto | undefined): ValueType | undefine
 export class TypeTable {
   private readonly inference: GraphInference;
 
-  constructor(readonly ir: IrModel) {
+  /** `ir` is the model's IR (model.ts's IrModel), named by what is read of it so the two modules do not import each other. */
+  constructor(readonly ir: { graph: Graph; proto: ModelProto; baseDir: string }) {
     const graph = ir.graph;
     const opsets = new Map(ir.proto.opsetImport.map((o) => [domainKey(o.domain), Number(o.version)]));
     const declared = graphDeclared(graph.proto);

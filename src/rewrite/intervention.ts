@@ -61,3 +61,20 @@ export const STRENGTH_RANGE: Record<Mode, { min: number; max: number; meaning: s
   steer: { min: -Infinity, max: Infinity, meaning: 'S times the direction is added' },
   clamp: { min: -Infinity, max: Infinity, meaning: 'the component is set to S' },
 };
+
+/** What one applied patch did: where, how, and the nodes it added. */
+export interface AppliedPatch {
+  tensor: string;
+  concept?: string;
+  axis: number;
+  intervention: Intervention;
+  /** Prefix of every node and initializer added. */
+  prefix: string;
+  nodes: number;
+  /** The tensor the nodes were spliced in after, when not `tensor` (the dequantized value of a quantized activation). */
+  actsOn?: string;
+  /** Nodes a fused op was split into so the patch reaches every reader of the value. */
+  split?: string[];
+  /** What was placed differently from a plain splice after `tensor`, and why. */
+  notes?: string[];
+}

@@ -43,7 +43,7 @@ export interface ColorAnalysis {
   named: NamedColorRow[];
 }
 
-declare module '../../eval/compare.js' {
+declare module '../../eval/results.js' {
   interface DomainResults {
     /** The colour domain's analysis: with the colour cube on a colour model, else null. */
     color: ColorAnalysis | null;

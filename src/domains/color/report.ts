@@ -10,7 +10,7 @@ import { definedTable, esc, rgbCss, scatter, type ReportPart } from '../../eval/
 import type { PublishedSelectivity } from './paper.js';
 import { DEFAULT_OFF_TARGET, NAMED_COLORS } from './palette.js';
 
-declare module '../../eval/report.js' {
+declare module '../../eval/results.js' {
   interface ReportPartExtras {
     /** The paper's published selectivity for the same experiment, shown beside ours. */
     paper?: PublishedSelectivity;
