@@ -22,13 +22,8 @@ import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 // Datasets a domain names (color-cube) must be known here, as from the CLI.
 import '../domains/index.js';
 
-export interface ManualAnchorRequest {
-  concept: string;
-  tensor: string;
-  axis?: number;
-  direction?: number[];
-  dims?: number[];
-}
+/** An anchor the caller knows: the manifest's fields, without the ones anchoring from data records. */
+export type ManualAnchorRequest = Pick<Anchor, 'concept' | 'tensor' | 'axis' | 'direction' | 'dims'>;
 
 /** Records `request` as the model's anchor for its concept (replacing one of the same name). */
 export function anchorManually(model: Model, request: ManualAnchorRequest, label = 'model'): Anchor {

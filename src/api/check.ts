@@ -34,8 +34,6 @@ export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as cons
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;
 type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric;
 
-export { DEFAULT_OFF_TARGET };
-
 interface AblateSpec {
   concept?: string;
   tensor?: string;

@@ -10,8 +10,7 @@
 import type { Dataset } from '../data/datasets.js';
 import type { Model } from '../onnx/model.js';
 import type { ort } from '../runtime/session.js';
-import type { CompareOptions, Comparison, ComparisonDetail, ComparisonResult, DomainResults } from './compare.js';
-import type { ReportPart } from './report.js';
+import type { CompareOptions, Comparison, ComparisonDetail, ComparisonResult, DomainResults, ReportPart } from './results.js';
 
 export interface DomainContext {
   dataset: Dataset;
@@ -68,9 +67,6 @@ export function emptyDomainResults(): DomainResults {
 /** Group names in the first registered domain order that knows them, the rest alphabetically. */
 export function orderGroups(names: Iterable<string>): string[] {
   const order = DOMAINS.flatMap((d) => d.groupOrder ?? []);
-  const rank = (n: string) => {
-    const i = order.indexOf(n);
-    return i < 0 ? -1 : i;
-  };
-  return [...new Set(names)].sort((x, y) => rank(x) - rank(y) || x.localeCompare(y));
+  // Names no domain orders rank -1: first, alphabetically, as compare always sorted them.
+  return [...new Set(names)].sort((x, y) => order.indexOf(x) - order.indexOf(y) || x.localeCompare(y));
 }

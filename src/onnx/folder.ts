@@ -126,10 +126,12 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
   const kept = new Set([...folder.models].filter(([rel]) => !folder.edited.has(rel)).flatMap(([rel, m]) => dataFilesOf(rel, m)));
   const rewritten = new Set([...folder.edited].flatMap((rel) => dataFilesOf(rel, folder.models.get(rel)!)).filter((f) => !kept.has(f)));
   const copies = [...[...folder.models.keys()].filter((rel) => !folder.edited.has(rel)), ...folder.files.filter((f) => !rewritten.has(f))];
-  const total = copies.reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
+  const size = (rel: string) => fs.statSync(path.join(folder.dir, rel)).size;
+  const total = copies.reduce((sum, rel) => sum + size(rel), 0);
 
-  const edits = [...folder.edited].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0);
-  checkFreeSpace(parent, total + edits + [...rewritten].reduce((sum, rel) => sum + fs.statSync(path.join(folder.dir, rel)).size, 0), outDir);
+  // An edited model and the data it rewrites take about what they took in the input.
+  const rewrites = [...folder.edited, ...rewritten].reduce((sum, rel) => sum + size(rel), 0);
+  checkFreeSpace(parent, total + rewrites, outDir);
   const tmp = temporaryFor(out);
   try {
     fs.mkdirSync(tmp);
@@ -144,7 +146,7 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
       const dest = path.join(tmp, rel);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fs.copyFileSync(path.join(folder.dir, rel), dest, fs.constants.COPYFILE_EXCL);
-      bytes += fs.statSync(dest).size;
+      bytes += size(rel);
       options.onProgress?.(bytes, total);
     }
     for (const rel of folder.edited) {

@@ -22,10 +22,8 @@ import { orthonormalize } from '../maths/basis.js';
 import { lookupOf } from '../ops/irLookup.js';
 import { isLinearOp, linearOp } from '../ops/weights.js';
 import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
-import { insertAfter } from './insert.js';
-import { applyPlacement, checkFoldable, placeIntervention, placementRecord, placementResult } from './placement.js';
-import type { Intervention } from './intervention.js';
-import type { AppliedPatch } from './patch.js';
+import { checkFoldable, insertAtPlacement, placeIntervention } from './placement.js';
+import type { AppliedPatch, Intervention } from './intervention.js';
 import { tensorType } from './target.js';
 import { ownWeight } from './weights.js';
 
@@ -79,11 +77,9 @@ export function applyErasure(ir: IrModel, anchor: Anchor, options: { fold?: bool
   }
   const opset = insertionOpset(ir.opset(), label);
   const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph, 'erase'), type.elemType!, { opset, irVersion: Number(ir.proto.irVersion) });
-  const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
-  const split = applyPlacement(ir, place, b, type);
-  insertAfter(ir.graph, place.tensor, at, b, ({ input, output }) => buildErasure(b, input, output, e));
-  recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix, ...placementRecord(place, split) });
-  return { ...base, prefix: b.prefix, nodes: b.nodes.length, ...placementResult(place, split) };
+  const placed = insertAtPlacement(ir, place, type, b, ({ input, output }) => buildErasure(b, input, output, e), label, options.shapes);
+  recordIntervention(ir.proto, { kind: 'patch', tensor, ...record, prefix: b.prefix, ...placed.record });
+  return { ...base, prefix: b.prefix, nodes: b.nodes.length, ...placed.result };
 }
 
 function attr(node: NodeProto, name: string): number | undefined {

@@ -14,9 +14,20 @@ import { normalize, orthonormalize } from '../maths/basis.js';
 import { insertionOpset, SubgraphBuilder, uniquePrefix } from './builder.js';
 import { buildClamping } from './clamping.js';
 import { applyErasure } from './erasure.js';
-import { insertAfter } from './insert.js';
-import { applyPlacement, checkFoldable, placeIntervention, placementRecord, placementResult } from './placement.js';
-import { MODES, PROJECTIONS, STRENGTH_RANGE, type Basis, type Falloff, type Intervention, type Mode, type Projection, type Target } from './intervention.js';
+import type { Splice } from './insert.js';
+import { checkFoldable, insertAtPlacement, placeIntervention } from './placement.js';
+import {
+  MODES,
+  PROJECTIONS,
+  STRENGTH_RANGE,
+  type Basis,
+  type Falloff,
+  type Intervention,
+  type Mode,
+  type Projection,
+  type Target,
+  type AppliedPatch,
+} from './intervention.js';
 import { buildSteering } from './steering.js';
 import { buildSuppression } from './suppression.js';
 import { foldIntoReaders } from './fold.js';
@@ -42,22 +53,6 @@ export interface PatchRequest {
   fold?: boolean;
 }
 
-export interface AppliedPatch {
-  tensor: string;
-  concept?: string;
-  axis: number;
-  intervention: Intervention;
-  /** Prefix of every node and initializer added. */
-  prefix: string;
-  nodes: number;
-  /** The tensor the nodes were spliced in after, when not `tensor` (the dequantized value of a quantized activation). */
-  actsOn?: string;
-  /** Nodes a fused op was split into so the patch reaches every reader of the value. */
-  split?: string[];
-  /** What was placed differently from a plain splice after `tensor`, and why. */
-  notes?: string[];
-}
-
 export interface PatchOptions {
   /** Types found elsewhere (by running the model) for tensors the file and inference leave open. */
   shapes?: ReadonlyMap<string, ValueType>;
@@ -73,6 +68,8 @@ const BUILDERS: Record<Mode, Build> = {
 };
 
 const DEFAULT_STRENGTH: Record<Mode, number> = { suppress: 1, amplify: 1, steer: 1, clamp: 0 };
+
+export type { AppliedPatch };
 
 export function patchModel(model: Model, requests: PatchRequest[], label = 'model', options: PatchOptions = {}): AppliedPatch[] {
   return requests.map((request) => applyOne(new IrModel(model), request, label, options));
@@ -111,16 +108,15 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
   const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
-  const at = place.tensor === tensor ? type : tensorType(ir, place.tensor, label, options.shapes);
-  const split = applyPlacement(ir, place, b, type);
-  insertAfter(ir.graph, place.tensor, at, b, ({ input, output }) => {
+  const splice = ({ input, output }: Splice): void => {
     if (axis === rank - 1) return build(b, input, output, intervention, width);
     // The builders act on the last axis: move the target axis there and back.
     const moved = b.transpose('to_last', input, axis, rank);
     const done = b.name('on_last');
     build(b, moved, done, intervention, width);
     b.transpose('from_last', done, axis, rank, true, output);
-  });
+  };
+  const placed = insertAtPlacement(ir, place, type, b, splice, label, options.shapes);
 
   recordIntervention(ir.proto, {
     kind: 'patch',
@@ -134,9 +130,9 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
     ...(intervention.falloff ? { falloff: intervention.falloff } : {}),
     ...(intervention.strengthInput ? { strengthInput: intervention.strengthInput } : {}),
     prefix: b.prefix,
-    ...placementRecord(place, split),
+    ...placed.record,
   });
-  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length, ...placementResult(place, split) };
+  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length, ...placed.result };
 }
 
 /**

@@ -22,6 +22,8 @@ import { makeValueInfo, qualifiedOp } from '../onnx/graph.js';
 import type { AttributeProto, NodeProto } from '../onnx/types.js';
 import { outputIndependence, outputSpec, type SplitKind } from '../ops/outputs.js';
 import { intAttr, type SubgraphBuilder } from './builder.js';
+import { insertAfter, type Splice } from './insert.js';
+import { tensorType } from './target.js';
 
 export interface Placement {
   /** The tensor the user named. */
@@ -129,8 +131,30 @@ export function checkFoldable(place: Placement, label: string, what = 'the patch
   }
 }
 
+/**
+ * Splices the intervention `build` makes in where `place` says: splits the
+ * fused op first if it must, then inserts after the placed tensor (`type` is
+ * the requested tensor's; the placed one's is looked up when it differs).
+ * Call only once every check has passed: this edits the model. Returns what
+ * the intervention record and the applied patch say about the placement.
+ */
+export function insertAtPlacement(
+  ir: IrModel,
+  place: Placement,
+  type: ValueType,
+  b: SubgraphBuilder,
+  build: (splice: Splice) => void,
+  label: string,
+  shapes?: ReadonlyMap<string, ValueType>,
+): { record: Record<string, unknown>; result: ReturnType<typeof placementResult> } {
+  const at = place.tensor === place.requested ? type : tensorType(ir, place.tensor, label, shapes);
+  const split = place.split ? splitSkipNorm(ir.graph, place.split.node, place.split.kind, b, type) : [];
+  insertAfter(ir.graph, place.tensor, at, b, build);
+  return { record: placementRecord(place, split), result: placementResult(place, split) };
+}
+
 /** The fields an intervention record keeps about its placement. */
-export function placementRecord(place: Placement, split?: string[]): Record<string, unknown> {
+function placementRecord(place: Placement, split?: string[]): Record<string, unknown> {
   return {
     ...(place.tensor !== place.requested ? { actsOn: place.tensor } : {}),
     ...(place.quantized ? { quantized: place.quantized } : {}),
@@ -139,22 +163,12 @@ export function placementRecord(place: Placement, split?: string[]): Record<stri
 }
 
 /** What an applied patch reports about its placement. */
-export function placementResult(place: Placement, split: string[]): { actsOn?: string; split?: string[]; notes?: string[] } {
+function placementResult(place: Placement, split: string[]): { actsOn?: string; split?: string[]; notes?: string[] } {
   return {
     ...(place.tensor !== place.requested ? { actsOn: place.tensor } : {}),
     ...(split.length ? { split } : {}),
     ...(place.notes.length ? { notes: place.notes } : {}),
   };
-}
-
-/**
- * Makes the placement's edits to the graph (a fused op split into parts) and
- * returns the names of the nodes the split made. Call only once every check
- * has passed: this edits the model.
- */
-export function applyPlacement(ir: IrModel, place: Placement, b: SubgraphBuilder, type: ValueType): string[] {
-  if (!place.split) return [];
-  return splitSkipNorm(ir.graph, place.split.node, place.split.kind, b, type);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { Graph } from '../ir/graph.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
-import type { ModelProto } from '../onnx/types.js';
+import type { GraphProto, ModelProto } from '../onnx/types.js';
 import { openSession, ort, withInputValues, type Device } from './session.js';
 
 /** A model loaded for running; `path` is the file it came from unchanged, if any. */
@@ -21,10 +21,15 @@ export function resolveSource(source: string | LoadedSource): LoadedSource {
   return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
 }
 
+/** The tensors that are not graph outputs already. */
+function notOutputs(graph: GraphProto, tensors: string[]): string[] {
+  return tensors.filter((t) => !graph.output.some((o) => o.name === t));
+}
+
 /** `proto` with `tensors` added as graph outputs (those already outputs stay as they are); the input is not changed. */
 export function withExtraOutputs(proto: ModelProto, tensors: string[]): ModelProto {
   const graph = proto.graph!;
-  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
+  const extra = notOutputs(graph, tensors);
   return extra.length ? { ...proto, graph: { ...graph, output: [...graph.output, ...extra.map((name) => ({ name }))] } } : proto;
 }
 
@@ -47,7 +52,7 @@ export async function openWithOutputs(
   const graph = source.model.proto.graph!;
   const ir = new Graph(graph);
   for (const t of tensors) ir.require(t, source.label);
-  const extra = tensors.filter((t) => !graph.output.some((o) => o.name === t));
+  const extra = notOutputs(graph, tensors);
   const setsInputs = Object.keys(inputValues).length > 0;
   if (extra.length === 0 && !setsInputs && source.path) return openSession(source.path, device);
   const base = setsInputs ? withInputValues(source.model.proto, inputValues) : source.model.proto;

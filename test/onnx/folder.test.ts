@@ -9,7 +9,8 @@ import { ScaError } from '../../src/errors.js';
 import { loadModelFolder, saveModelFolder } from '../../src/onnx/folder.js';
 import { loadModel } from '../../src/onnx/model.js';
 import { patchModel } from '../../src/rewrite/patch.js';
-import { GENAI_DIR, genaiReference, greedyDecode, maxAbsDiff } from '../helpers/genai.js';
+import { GENAI_DIR, genaiReference, greedyDecode } from '../helpers/genai.js';
+import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { FIXTURE_DIR } from '../helpers/torchFixtures.js';
 

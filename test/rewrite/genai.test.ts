@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sca } from '../helpers/cli.js';
-import { GENAI_DIR, genaiReference, greedyDecode, maxAbsDiff } from '../helpers/genai.js';
+import { GENAI_DIR, genaiReference, greedyDecode } from '../helpers/genai.js';
+import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const ref = genaiReference();

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/onnx/model.js';
 import { openSession, ort, tensorNumbers } from '../../src/runtime/session.js';
 import { sca } from '../helpers/cli.js';
-import { maxAbsDiff } from '../helpers/genai.js';
+import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { FIXTURE_DIR } from '../helpers/torchFixtures.js';
 
