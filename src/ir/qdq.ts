@@ -19,8 +19,8 @@ export type QuantizedPath =
 
 // onnxruntime's quantizer writes the pair in com.microsoft for int4/int16 types.
 const isQdqDomain = (n: NodeProto) => isDefaultDomain(n.domain) || n.domain === 'com.microsoft';
-const isQuantize = (n: NodeProto) => n.opType === 'QuantizeLinear' && isQdqDomain(n);
-const isDequantize = (n: NodeProto) => n.opType === 'DequantizeLinear' && isQdqDomain(n);
+export const isQuantize = (n: NodeProto) => n.opType === 'QuantizeLinear' && isQdqDomain(n);
+export const isDequantize = (n: NodeProto) => n.opType === 'DequantizeLinear' && isQdqDomain(n);
 
 const nodeName = (n: NodeProto) => `${n.opType} '${n.name ?? ''}'`;
 

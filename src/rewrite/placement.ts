@@ -16,7 +16,7 @@
 import { UsageError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { IrModel } from '../ir/model.js';
-import { quantizedPath } from '../ir/qdq.js';
+import { isDequantize, isQuantize, quantizedPath } from '../ir/qdq.js';
 import type { ValueType } from '../ir/types.js';
 import { makeValueInfo, qualifiedOp } from '../onnx/graph.js';
 import type { AttributeProto, NodeProto } from '../onnx/types.js';
@@ -50,8 +50,8 @@ export function placeIntervention(ir: IrModel, tensor: string, label: string): P
     );
   }
   const producer = g.producer(tensor);
-  if (producer?.opType === 'QuantizeLinear') {
-    const dq = g.consumers(tensor).find((n) => n.opType === 'DequantizeLinear');
+  if (producer && isQuantize(producer)) {
+    const dq = g.consumers(tensor).find(isDequantize);
     throw refused(
       `${label}: '${tensor}' is the quantized (integer) form written by ${describe(producer)}${dq ? `; patch '${dq.output[0]}', the dequantized value its readers use` : ''}`,
     );
@@ -103,7 +103,6 @@ function placeOnQuantized(g: Graph, tensor: string, place: Placement, label: str
       `${label}: '${tensor}' is quantized by QuantizeLinear '${path.quantize.name ?? ''}' before its readers, but ${path.why}, so no one place acts on the value every reader computes with: patch a tensor that is not quantized, or the DequantizeLinear output itself`,
     );
   }
-  if (path.kind !== 'pair') return;
   if (place.split)
     throw refused(
       `${label}: '${tensor}' is both the output of a fused op that must be split and quantized before its readers; patch the DequantizeLinear output '${path.value}' instead`,

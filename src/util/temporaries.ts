@@ -11,10 +11,12 @@
  *   a signal handler in the writing process itself would only run after the
  *   write had finished.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const RANDOM = () => Math.random().toString(36).slice(2, 8);
+// Always 8 characters, so the cleanup patterns below match every name this writes.
+const RANDOM = () => crypto.randomBytes(4).toString('hex');
 
 /** The temporary name for `dest`, carrying this process's pid. */
 export function temporaryFor(dest: string): string {
