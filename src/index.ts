@@ -14,7 +14,7 @@ import './domains/index.js';
 export { ScaError, UsageError, type ScaErrorCode } from './errors.js';
 
 // Models: load, save, inspect
-export { loadModel, saveModel, parseModel, serializeModel, type Model, type SaveOptions, type SaveResult } from './onnx/model.js';
+export { loadModel, saveModel, parseModel, modelBytes, type Model, type SaveOptions, type SaveResult } from './onnx/model.js';
 export { loadModelFolder, saveModelFolder, type ModelFolder, type FolderSaveResult, type FolderSaveOptions } from './onnx/folder.js';
 export { summarizeModel, type ModelSummary, type TensorSummary } from './api/inspect.js';
 

@@ -15,7 +15,13 @@ import { isMessageKind, SCHEMA, type MessageName } from './schema.js';
 import { allTensors, byteSize, externalRef, isExternal, resolveExternal, type ExternalRef } from './tensor.js';
 import { DATA_LOCATION_EXTERNAL, type ModelProto, type StringStringEntryProto, type TensorProto } from './types.js';
 
+/**
+ * A loaded model. To library users it is an opaque handle (its protobuf is
+ * stripped from the published types): they pass it to the verbs and to
+ * saveModel, so the encoding can change without breaking them.
+ */
 export interface Model {
+  /** @internal The decoded protobuf: the toolkit's own representation, not part of the API. */
   proto: ModelProto;
   /** Folder that external data locations are relative to. */
   baseDir: string;
@@ -111,6 +117,11 @@ function checkExternalData(model: Model, label: string): void {
 /** True when any weight of the model lives in an external data file. */
 export function usesExternalData(model: Model): boolean {
   return allTensors(model.proto).some(isExternal);
+}
+
+/** The model as the bytes of one .onnx file; weights must be inline (use saveModel for external data). */
+export function modelBytes(model: Model): Uint8Array {
+  return serializeModel(model.proto);
 }
 
 /** The model as one protobuf buffer; weights must be inline (use saveModel for external data). */

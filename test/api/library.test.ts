@@ -75,6 +75,7 @@ describe('importing the library', () => {
     for (const name of [
       'loadModel',
       'saveModel',
+      'modelBytes',
       'patchModel',
       'ablate',
       'withInputValues',
@@ -97,7 +98,14 @@ describe('importing the library', () => {
       expect(typeof (sca_ as Record<string, unknown>)[name], name).toBe('function');
     }
     // Internals stay internal: ablate covers dims, patchModel's fold covers folding.
-    for (const name of ['ablateDims', 'foldIntoReaders', 'insertAfter', 'SubgraphBuilder']) expect(name in sca_, name).toBe(false);
+    for (const name of ['ablateDims', 'foldIntoReaders', 'insertAfter', 'SubgraphBuilder', 'serializeModel']) expect(name in sca_, name).toBe(false);
+  });
+
+  it('modelBytes gives the bytes of the file a model was loaded from, untouched, and of the edit once patched', () => {
+    const model = sca_.loadModel(MODEL);
+    expect(Buffer.compare(Buffer.from(sca_.modelBytes(model)), fs.readFileSync(MODEL))).toBe(0);
+    sca_.patchModel(model, [{ concept: 'red', mode: 'suppress' }]);
+    expect(sca_.parseModel(sca_.modelBytes(model), '/').proto.graph!.node.length).toBeGreaterThan(sca_.loadModel(MODEL).proto.graph!.node.length);
   });
 
   it('withInputValues sets an overridable input in a copy of the model', async () => {

@@ -120,6 +120,9 @@ try {
 } catch (err) {
   if (err instanceof ScaError) code = err.code;
 }
+// A model is an opaque handle: its protobuf is not part of the published types.
+// @ts-expect-error proto is internal
+void model.proto;
 const red = result.color!.named.find((r) => r.name === 'red')!;
 console.log(JSON.stringify({ nodes: applied[0].nodes, redRatio: red.ratio, selectivity: result.color!.selectivity, code }));
 `,
