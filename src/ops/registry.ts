@@ -279,9 +279,10 @@ export function mapAxis(node: NodeLike, axis: number, lookup: GraphLookup): Axis
       return mapThroughShapes(inShape, [f === 1 ? inShape[0] : product(inShape.slice(0, f)), product(inShape.slice(f))], normAxis(axis, inShape.length));
     }
     case 'Reshape': {
+      // A target computed in the graph (Shape, Gather, Concat: torch's x.view(-1, x.size(-1))) leaves the inferred shape.
       const target = lookup.constant(node.input[1])?.values;
-      if (!inShape || !target) return undefined;
-      const out = resolveReshape(inShape, target, attrInt(node, 'allowzero', 0) === 1) ?? lookup.type?.(node.output[0])?.shape;
+      if (!inShape) return undefined;
+      const out = (target && resolveReshape(inShape, target, attrInt(node, 'allowzero', 0) === 1)) ?? lookup.type?.(node.output[0])?.shape;
       return out ? mapThroughShapes(inShape, out, normAxis(axis, inShape.length)) : undefined;
     }
     case 'Expand':
@@ -329,7 +330,8 @@ export function mapThroughShapes(inShape: Dim[], outShape: Dim[], a: number): Ax
   const at = a - lead;
   const before = product(inRest.slice(0, at));
   const len = inRest[at];
-  if (before === undefined || typeof len !== 'number') return undefined;
+  if (typeof len !== 'number') return undefined;
+  if (before === undefined) return mapByTail(inRest, outRest, at, lead);
   let acc = 1;
   for (let b = 0; b < outRest.length; b++) {
     const d = outRest[b];
@@ -344,6 +346,31 @@ export function mapThroughShapes(inShape: Dim[], outShape: Dim[], a: number): Ax
     }
     if (acc > before) return undefined;
     acc *= d;
+  }
+  return undefined;
+}
+
+/**
+ * The same mapping counted from the end, for leading lengths that are
+ * symbolic and merged or split ([batch, seq, D] viewed as [batch*seq, D], as
+ * Hugging Face's Conv1D does). A Reshape keeps the element count, so when the
+ * axis has the same length and the same number of coordinates after it on
+ * both sides, the lengths before it multiply to the same number too, and each
+ * coordinate keeps its place. Unknown trailing lengths, or an axis of length
+ * 1 (which could be any of several), give no mapping.
+ */
+function mapByTail(inRest: Dim[], outRest: Dim[], at: number, lead: number): AxisMap | undefined {
+  const len = inRest[at] as number;
+  const after = product(inRest.slice(at + 1));
+  if (after === undefined || len === 1) return undefined;
+  let tail = 1;
+  for (let b = outRest.length - 1; b >= 0; b--) {
+    const d = outRest[b];
+    if (tail === after && d === len) return { axis: lead + b };
+    // The axis merged with the axes after it ([.., C, H, W] as [.., C*H*W]): each coordinate becomes a block.
+    if (tail === 1 && after > 1 && d === len * after) return { axis: lead + b, block: after };
+    if (typeof d !== 'number' || tail > after) return undefined;
+    tail *= d;
   }
   return undefined;
 }

@@ -16,7 +16,8 @@ import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../
 import { layoutOf } from '../ir/layout.js';
 import { lookupOf } from '../ops/irLookup.js';
 import { nodeLabel, type GraphLookup } from '../ops/lookup.js';
-import { normAxis } from '../ops/registry.js';
+import { mapAxis, normAxis } from '../ops/registry.js';
+import { shapeElements } from '../ops/shapeValues.js';
 import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';
 import { editAxis, type AxisSlices } from './channels.js';
 import { planChannelEdit, readCoordinates, writtenChannels, type Carrier, type ReshapeEdit, type WalkPlan } from './walk.js';
@@ -50,20 +51,6 @@ function remapAnchors(proto: ModelProto, tensor: string, dims: number[]): void {
   }
   proto.metadataProps = proto.metadataProps.filter((p) => p.key !== 'sca.anchors');
   if (kept.length) writeAnchors(proto, kept);
-}
-
-/** A Reshape's shape input, owned by that Reshape alone (copied first if shared), for pruning to shrink. */
-function ownShape(graph: Graph, reshape: NodeProto): TensorProto {
-  const name = reshape.input[1];
-  if (graph.initializer(name)) return ownWeight(graph, reshape, 1);
-  const constant = graph.producer(name)!;
-  if (graph.uses(name).length > 1) {
-    throw new UsageError(
-      `cannot prune through node '${reshape.name || reshape.output[0]}' (Reshape): its shape comes from Constant '${constant.name}', which other nodes read too`,
-      'REFUSED',
-    );
-  }
-  return graph.constantTensor(name)!;
 }
 
 export interface AblateOptions {
@@ -227,15 +214,63 @@ function shrinkReshapes(graph: Graph, lookup: GraphLookup, reshapes: ReshapeEdit
   const byNode = new Map(reshapes.map((r) => [r.node, r]));
   for (const r of byNode.values()) {
     const target = lookup.constant(r.node.input[1])?.values;
-    if (!target) throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: its target shape is computed`, 'REFUSED');
+    if (!target) {
+      shrinkComputedTarget(graph, lookup, r, removed, edited);
+      continue;
+    }
     const a = normAxis(r.axis, target.length);
     if (!(target[a] > 0)) continue; // 0 (copy) and -1 (infer) follow the new length by themselves
     target[a] -= removed * r.block;
-    const shape = ownShape(graph, r.node);
+    const shape = ownTensor(graph, r.node, 1);
     shape.rawData = new Uint8Array(BigInt64Array.from(target, (v) => BigInt(v)).buffer);
     shape.int64Data = [];
     shape.dataType = DataType.INT64;
     edited.push(shape.name ?? r.node.input[1]);
+  }
+}
+
+/**
+ * A Reshape target built in the graph (torch's `x.view(*x.shape[:-1], n)`:
+ * Concat of lengths read by Shape and a stored n). The element at the
+ * channel axis is either read from the pruned input itself, which follows by
+ * itself, or a stored number in one of the Concat's inputs, which shrinks.
+ */
+function shrinkComputedTarget(graph: Graph, lookup: GraphLookup, r: ReshapeEdit, removed: number, edited: string[]): void {
+  const refuse = (why: string) => {
+    throw new UsageError(`cannot prune through Reshape at ${nodeLabel(r.node)}: ${why}`, 'REFUSED');
+  };
+  const elements = shapeElements(lookup, r.node.input[1]);
+  if (!elements) return refuse('its target shape is computed by ops this toolkit does not follow');
+  const a = normAxis(r.axis, elements.length);
+  const element = elements[a];
+  if ('lengthOf' in element) {
+    const m = element.lengthOf === r.node.input[0] ? mapAxis(r.node, element.axis, lookup) : undefined;
+    if (m && !m.block && m.axis === a && r.block === 1) return;
+    return refuse(`its target's length at axis ${a} is read from '${element.lengthOf}', which pruning does not shrink the same way`);
+  }
+  if (!(element.value > 0)) return; // 0 (copy) and -1 (infer) follow the new length by themselves
+  const concat = graph.producer(r.node.input[1]);
+  if (concat?.opType !== 'Concat') return refuse(`its target's length at axis ${a} is not a stored number pruning can find`);
+  if (graph.uses(concat.output[0]).length > 1 || graph.isOutput(concat.output[0]))
+    return refuse(`its target, from Concat at ${nodeLabel(concat)}, is read by other nodes too`);
+  // Find the Concat input holding element a.
+  let offset = a;
+  for (let i = 0; i < concat.input.length; i++) {
+    const part = shapeElements(lookup, concat.input[i])!;
+    if (offset >= part.length) {
+      offset -= part.length;
+      continue;
+    }
+    const stored = lookup.constant(concat.input[i]);
+    if (!stored) return refuse(`its target's length at axis ${a} comes from '${concat.input[i]}', which is computed`);
+    const values = [...stored.values];
+    values[offset] -= removed * r.block;
+    const t = ownTensor(graph, concat, i);
+    t.rawData = new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer);
+    t.int64Data = [];
+    t.dataType = DataType.INT64;
+    edited.push(t.name || concat.input[i]);
+    return;
   }
 }
 

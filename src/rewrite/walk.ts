@@ -9,6 +9,8 @@
  */
 import type { Graph } from '../ir/graph.js';
 import { nodeLabel, type GraphLookup, type NodeLike } from '../ops/lookup.js';
+import { mapAxis } from '../ops/registry.js';
+import { strayLengthReader } from '../ops/shapeValues.js';
 import { stepDown, stepUp, type Step } from '../ops/step.js';
 import type { LinearOp } from '../ops/weights.js';
 import type { PatternMatch } from '../ops/patterns.js';
@@ -222,7 +224,10 @@ function walkDown(ctx: Ctx, tensor: string, axis: number, block: number, plan: W
       case 'refuse':
         return step.message;
       case 'shape':
-        if (edit === 'pruning') return `${node.opType} at ${nodeLabel(node)} reads the shape of '${tensor}', which pruning changes; ablate instead`;
+        if (edit === 'pruning') {
+          const stray = shapeReaderBlocker(lookup, node, tensor, axis);
+          if (stray) return stray;
+        }
         break;
       case 'weight':
         plan.readers.push({ node: node as NodeProto, op: step.op, block });
@@ -244,6 +249,23 @@ function walkDown(ctx: Ctx, tensor: string, axis: number, block: number, plan: W
     }
   }
   return undefined;
+}
+
+/**
+ * Pruning changes the length a Shape of `tensor` reads. That is sound where
+ * the length only feeds a Reshape of `tensor` itself, as the length of the
+ * axis the channels move to (torch's `x.view(-1, x.size(-1))`): the target
+ * then follows the pruned width at run time. Anywhere else it is refused.
+ */
+function shapeReaderBlocker(lookup: GraphLookup, node: NodeLike, tensor: string, axis: number): string | undefined {
+  const follows = (reshape: NodeLike, position: number) => {
+    const m = reshape.input[0] === tensor ? mapAxis(reshape, axis, lookup) : undefined;
+    return m !== undefined && !m.block && m.axis === position;
+  };
+  const stray = node.opType === 'Shape' ? strayLengthReader(lookup, node, tensor, axis, follows) : node;
+  if (!stray) return undefined;
+  const where = stray === node ? '' : ` (through ${node.opType} at ${nodeLabel(node)})`;
+  return `${stray.opType} at ${nodeLabel(stray)} uses the length of axis ${axis} of '${tensor}'${where}, which pruning changes; ablate instead`;
 }
 
 /**
