@@ -67,6 +67,7 @@ export function registerPatch(program: Command, { io }: Context): void {
         io.out(
           `${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`,
         );
+        if (a.places) io.out(`  in ${a.places.length} nested graphs that each define it: ${a.places.map((p) => `${p.scope} (${p.prefix}/)`).join(', ')}\n`);
         for (const note of a.notes ?? []) io.out(`  ${note}\n`);
       }
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);

@@ -172,6 +172,38 @@ export class Graph {
     return this.ix.defined;
   }
 
+  /** The graph at the top: this one, or the main graph holding it. */
+  get root(): Graph {
+    return this.parent ? this.parent.graph.root : this;
+  }
+
+  /** Graphs nested anywhere below this one (If branches, Loop and Scan bodies) that define `name` themselves. */
+  nestedDefining(name: string): Graph[] {
+    const found: Graph[] = [];
+    for (const node of this.nodes)
+      for (const sub of this.subgraphs(node)) {
+        if (sub.defines(name)) found.push(sub);
+        found.push(...sub.nestedDefining(name));
+      }
+    return found;
+  }
+
+  /** Where this graph sits, for messages: `then_branch of If 'name'` (nested ones joined with ' in '), or `main graph`. */
+  scopeLabel(): string {
+    if (!this.parent) return 'main graph';
+    const { node, graph } = this.parent;
+    const attr = node.attribute.find((a) => a.g === this.proto || a.graphs.includes(this.proto));
+    const here = `${attr?.name ?? 'body'} of ${node.opType} '${node.name || node.output[0]}'`;
+    return graph.parent ? `${here} in ${graph.scopeLabel()}` : here;
+  }
+
+  /** Every value name of this graph and the graphs nested in it. */
+  valueNamesDeep(): Set<string> {
+    const names = new Set(this.valueNames());
+    for (const node of this.nodes) for (const sub of this.subgraphs(node)) for (const n of sub.valueNamesDeep()) names.add(n);
+    return names;
+  }
+
   /** Throws a one-line error, with close matches, when `name` is not a value of this graph. */
   require(name: string, label = 'model'): void {
     if (this.defines(name)) return;
@@ -186,7 +218,7 @@ export class Graph {
         `${label}: no tensor named '${name}'; it looks like a module: tensors under it include ${shown}${under.length > 4 ? ` (${under.length} in all)` : ''}; list them with sca inspect --tensors --filter '${name}'`,
       );
     }
-    throw new UsageError(`${label}: no tensor named '${name}'${didYouMean(name, this.valueNames())}`);
+    throw new UsageError(`${label}: no tensor named '${name}'${didYouMean(name, this.valueNamesDeep())}`);
   }
 
   /** Every name in use here or in nested graphs: new names must avoid all of them. */

@@ -4,6 +4,7 @@
  * in its name (names.ts), and marked when it is quantized before its readers.
  */
 import { elementTypeName } from '../onnx/tensor.js';
+import type { Graph } from './graph.js';
 import type { IrModel } from './model.js';
 import { topologicalOrder } from './passes.js';
 import { quantizedPath } from './qdq.js';
@@ -20,37 +21,48 @@ export interface TensorListing {
   shape: (number | string | null)[] | null;
   /** Set when the tensor reaches its readers through a QuantizeLinear/DequantizeLinear pair: the dequantized value they use. */
   quantized?: { via: string; readersUse: string | null };
+  /** For a value inside a nested graph: where (`then_branch of If 'optimum::if'`). Patching the name acts in every such graph. */
+  scope?: string;
 }
 
 /**
- * Every activation of the main graph (node outputs, Constant nodes left out:
- * they are parameters, not places a concept lives), in topological order;
- * `filter` keeps names containing it (case-insensitive).
+ * Every activation (node outputs, Constant nodes left out: they are
+ * parameters, not places a concept lives), in topological order: the main
+ * graph's, then those of each If branch and Loop or Scan body, marked with
+ * where they are; `filter` keeps names containing it (case-insensitive).
  */
 export function listTensors(ir: IrModel, filter?: string): TensorListing[] {
   const wanted = filter?.toLowerCase();
   const out: TensorListing[] = [];
-  for (const node of topologicalOrder(ir.graph)) {
-    if (node.opType === 'Constant') continue;
-    for (const name of node.output) {
-      if (!name || (wanted && !name.toLowerCase().includes(wanted))) continue;
-      const type = ir.types.get(name);
-      out.push({
-        name,
-        module: modulePath(name),
-        op: qualifiedOp(node),
-        node: node.name ?? '',
-        type: elementTypeName(type?.elemType),
-        shape: type?.shape ? type.shape.map((d) => d ?? null) : null,
-        ...quantizedMark(ir, name),
-      });
+  const visit = (graph: Graph): void => {
+    const nested: Graph[] = [];
+    for (const node of topologicalOrder(graph)) {
+      nested.push(...graph.subgraphs(node));
+      if (node.opType === 'Constant') continue;
+      for (const name of node.output) {
+        if (!name || (wanted && !name.toLowerCase().includes(wanted))) continue;
+        const type = ir.types.get(name);
+        out.push({
+          name,
+          module: modulePath(name),
+          op: qualifiedOp(node),
+          node: node.name ?? '',
+          type: elementTypeName(type?.elemType),
+          shape: type?.shape ? type.shape.map((d) => d ?? null) : null,
+          ...quantizedMark(graph, name),
+          ...(graph.parent ? { scope: graph.scopeLabel() } : {}),
+        });
+      }
     }
-  }
+    // Bodies after the graph that holds them, so each is listed in one run under its heading.
+    for (const sub of nested) visit(sub);
+  };
+  visit(ir.graph);
   return out;
 }
 
-function quantizedMark(ir: IrModel, name: string): Pick<TensorListing, 'quantized'> {
-  const path = quantizedPath(ir.graph, name);
+function quantizedMark(graph: Graph, name: string): Pick<TensorListing, 'quantized'> {
+  const path = quantizedPath(graph, name);
   if (path.kind === 'none') return {};
   return { quantized: { via: path.quantize.name ?? '', readersUse: path.kind === 'pair' ? path.value : null } };
 }
@@ -58,8 +70,14 @@ function quantizedMark(ir: IrModel, name: string): Pick<TensorListing, 'quantize
 export function formatTensorListing(rows: TensorListing[]): string {
   const lines: string[] = [];
   let module: string | undefined;
+  let scope: string | undefined;
   const width = Math.min(64, Math.max(0, ...rows.map((r) => r.name.length)));
   for (const r of rows) {
+    if (r.scope !== scope) {
+      scope = r.scope;
+      module = undefined;
+      lines.push(`== in ${scope ?? 'the main graph'} ==`);
+    }
     if (r.module !== module) {
       module = r.module;
       lines.push(module || '(top level)');

@@ -8,6 +8,7 @@ function attr(name: string, fields: Partial<AttributeProto>): AttributeProto {
 export const attrInt = (name: string, i: number): AttributeProto => attr(name, { type: AttributeType.INT, i });
 export const attrFloat = (name: string, f: number): AttributeProto => attr(name, { type: AttributeType.FLOAT, f });
 export const attrInts = (name: string, ints: number[]): AttributeProto => attr(name, { type: AttributeType.INTS, ints });
+export const attrGraph = (name: string, g: GraphProto): AttributeProto => attr(name, { type: AttributeType.GRAPH, g });
 
 export function node(opType: string, inputs: string[], outputs: string[], attrs: AttributeProto[] = [], name?: string): NodeProto {
   return { opType, input: inputs, output: outputs, attribute: attrs, name: name ?? outputs[0], domain: '' };

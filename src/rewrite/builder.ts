@@ -85,7 +85,8 @@ export class SubgraphBuilder {
     readonly dataType: number,
     readonly options: BuilderOptions = {},
   ) {
-    this.taken = graph.allNames();
+    // Names in a nested graph must not shadow the main graph's either.
+    this.taken = graph.root.allNames();
   }
 
   /** True when every added initializer must also be a graph input (IR version below 4). */
@@ -175,7 +176,7 @@ export class SubgraphBuilder {
    */
   strength(value: number, inputName?: string): string {
     if (!inputName) return this.scalar('strength', value);
-    const existing = this.graph.isInput(inputName);
+    const existing = this.graph.root.isInput(inputName);
     if (!existing) {
       this.inputs.push({ name: inputName, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [] } } } });
       this.initializers.push(makeTensor(inputName, DataType.FLOAT, [], [value]));

@@ -36,6 +36,15 @@ export function insertAfter(graph: Graph, tensor: string, type: ValueType, b: Su
     graph.redirectUses(tensor, splice.output);
     graph.insertNodes(0, b.nodes);
   }
+  const root = graph.root;
+  if (root !== graph) {
+    // In an If branch or a Loop body: a strength input (and its default) belongs to the main graph, which the caller feeds.
+    const inputs = new Set(b.inputs.map((v) => v.name));
+    graph.addInitializers(b.initializers.filter((t) => !inputs.has(t.name)));
+    root.addInitializers(b.initializers.filter((t) => inputs.has(t.name)));
+    root.addInputs(b.inputs);
+    return splice;
+  }
   // Below IR version 4 every initializer must also be a graph input.
   const asInputs = b.initializerInputs();
   graph.addInitializers(b.initializers);

@@ -77,4 +77,6 @@ export interface AppliedPatch {
   split?: string[];
   /** What was placed differently from a plain splice after `tensor`, and why. */
   notes?: string[];
+  /** For a value inside nested graphs (both branches of a merged decoder's If): each graph patched, with its nodes' prefix. */
+  places?: { scope: string; prefix: string }[];
 }

@@ -4,7 +4,7 @@
  * no runtime), check it, splice its nodes in after the tensor, and record it
  * in the manifest. Synchronous and pure apart from editing `model`.
  */
-import { findAnchor, recordIntervention, type Anchor } from '../anchors/manifest.js';
+import { findAnchor, recordIntervention, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
@@ -83,11 +83,47 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
     if (request.strength !== undefined || request.falloff || request.strengthInput || request.projection) {
       throw new UsageError(`concept '${anchor.concept}' has a LEACE eraser, which takes no strength, projection, falloff or strength input`);
     }
+    if (!ir.graph.defines(anchor.tensor) && ir.scopesDefining(anchor.tensor).length) {
+      throw new UsageError(
+        `${label}: concept '${anchor.concept}' is anchored inside a nested graph; a LEACE eraser is applied in the main graph only`,
+        'REFUSED',
+      );
+    }
     return applyErasure(ir, anchor, { fold: request.fold, shapes: options.shapes }, label);
   }
   const tensor = request.tensor ?? anchor?.tensor;
   if (!tensor) throw new UsageError('give a tensor or a concept to act on');
-  ir.graph.require(tensor, label);
+  const scopes = ir.scopesDefining(tensor);
+  if (scopes.length === 0) ir.graph.require(tensor, label);
+  if (!scopes[0].nested) {
+    const { applied, record } = applyInScope(ir, request, tensor, anchor, label, options);
+    if (record) recordIntervention(ir.proto, record);
+    return applied;
+  }
+  // A value inside If branches or Loop bodies (a merged decoder's two branches): the same patch in each graph that defines it.
+  const where = scopes.map((s) => s.graph.scopeLabel());
+  if (request.fold) {
+    throw new UsageError(
+      `${label}: '${tensor}' is computed inside ${where.join(' and ')}; fold edits weights that nested graphs read from the main graph, which this toolkit does not do: patch without --fold (inserted nodes) instead`,
+      'REFUSED',
+    );
+  }
+  const done = scopes.map((scope) => applyInScope(scope, request, tensor, anchor, label, options));
+  const places = done.map(({ applied }, i) => ({ scope: where[i], prefix: applied.prefix }));
+  recordIntervention(ir.proto, { ...done[0].record!, places });
+  const first = done[0].applied;
+  return { ...first, nodes: done.reduce((n, d) => n + d.applied.nodes, 0), places, notes: [...new Set(done.flatMap((d) => d.applied.notes ?? []))] };
+}
+
+/** One patch in one graph (the main graph, or a nested one that defines the tensor): the nodes, and what the manifest records. */
+function applyInScope(
+  ir: IrModel,
+  request: PatchRequest,
+  tensor: string,
+  anchor: Anchor | undefined,
+  label: string,
+  options: PatchOptions,
+) /* the record is absent for a fold, which records itself */ : { applied: AppliedPatch; record?: InterventionRecord } {
   // Nothing can be inserted without a default-domain opset: say that before anything about placement.
   const opset = request.fold ? ir.opset() : insertionOpset(ir.opset(), label);
   const place = placeIntervention(ir, tensor, label);
@@ -102,11 +138,11 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
 
   if (request.fold) {
     checkFoldable(place, label);
-    return foldPatch(ir, request, target, intervention);
+    return { applied: foldPatch(ir, request, target, intervention) };
   }
   if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
-  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
+  const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph.root, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
   const splice = ({ input, output }: Splice): void => {
     if (axis === rank - 1) return build(b, input, output, intervention, width);
@@ -118,7 +154,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
   };
   const placed = insertAtPlacement(ir, place, type, b, splice, label, options.shapes);
 
-  recordIntervention(ir.proto, {
+  const record: InterventionRecord = {
     kind: 'patch',
     tensor,
     ...(request.concept ? { concept: request.concept } : {}),
@@ -131,8 +167,8 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
     ...(intervention.strengthInput ? { strengthInput: intervention.strengthInput } : {}),
     prefix: b.prefix,
     ...placed.record,
-  });
-  return { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length, ...placed.result };
+  };
+  return { applied: { tensor, concept: request.concept, axis, intervention, prefix: b.prefix, nodes: b.nodes.length, ...placed.result }, record };
 }
 
 /**
@@ -222,7 +258,7 @@ function resolveIntervention(request: PatchRequest, target: Target): Interventio
 
 /** A strength input may be shared by stacked patches, but must not shadow a tensor of the model. */
 function checkStrengthInput(ir: IrModel, name: string, label: string): void {
-  const g = ir.graph;
+  const g = ir.graph.root;
   const isOurs = g.isInput(name) && g.initializer(name) !== undefined;
   if (!isOurs && g.allNames().has(name)) throw new UsageError(`${label}: strength input '${name}' is already a tensor of the model`);
 }
