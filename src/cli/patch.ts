@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { patchFileTo } from '../api/patch.js';
+import { patchFileTo, patchFolderTo } from '../api/patch.js';
+import { isDirectory } from '../onnx/folder.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
-import type { PatchRequest } from '../rewrite/patch.js';
+import type { AppliedPatch, PatchRequest } from '../rewrite/patch.js';
 import { parseDirectionOptions, resolvePlanDirections } from '../data/directions.js';
 import { intList, integer, number, numberList, readJsonFile } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
@@ -25,6 +26,7 @@ interface PatchOptions {
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
+  variant?: string;
   json?: JsonOption;
 }
 
@@ -34,8 +36,9 @@ export function registerPatch(program: Command, { io }: Context): void {
   program
     .command('patch')
     .description('insert nodes that suppress, amplify, steer or clamp an anchored concept')
-    .argument('<model>', 'ONNX model to patch (never modified)')
-    .requiredOption('-o, --output <file>', 'where to write the patched model')
+    .argument('<model>', 'ONNX model, or a model folder (transformers.js, optimum, onnxruntime-genai) whose every variant is patched; never modified')
+    .requiredOption('-o, --output <path>', 'where to write the patched model (a new folder for a folder)')
+    .option('--variant <v,...>', 'with a folder: only these variants, by dtype (fp32, fp16, q8, q4), file name or path; the rest are copied unchanged')
     .option('--tensor <name>', "tensor to act on (default: the concept's anchored tensor)")
     .option('--concept <name>', "concept from the model's anchors (sca.anchors)")
     .option('--direction <v,...|@file>', 'direction along the axis, or @FILE (.npy [D] or [k,D], or JSON); repeat (or separate with ;) for a subspace', collect)
@@ -58,20 +61,32 @@ export function registerPatch(program: Command, { io }: Context): void {
     .option(JSON_FLAG, 'print what was applied as JSON, or write it to a file')
     .action(async (file: string, opts: PatchOptions) => {
       const requests = opts.plan ? planFromFile(opts.plan) : [requestFromOptions(opts)];
+      if (isDirectory(file)) return patchFolder(io, file, requests, opts);
+      if (opts.variant) throw new UsageError('--variant goes with a model folder');
       // Folds of large weights are computed as saving writes them into the output.
       const { applied, saved } = await patchFileTo(file, requests, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, applied })) return;
-      for (const a of applied) {
-        const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
-        const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
-        io.out(
-          `${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`,
-        );
-        if (a.places) io.out(`  in ${a.places.length} nested graphs that each define it: ${a.places.map((p) => `${p.scope} (${p.prefix}/)`).join(', ')}\n`);
-        for (const note of a.notes ?? []) io.out(`  ${note}\n`);
-      }
+      for (const a of applied) printApplied(io, a, '');
       io.out(`wrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
+}
+
+function printApplied(io: Context['io'], a: AppliedPatch, head: string): void {
+  const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
+  const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
+  io.out(`${head}${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
+  if (a.places) io.out(`  in ${a.places.length} nested graphs that each define it: ${a.places.map((p) => `${p.scope} (${p.prefix}/)`).join(', ')}\n`);
+  for (const note of a.notes ?? []) io.out(`  ${note}\n`);
+}
+
+async function patchFolder(io: Context['io'], dir: string, requests: PatchRequest[], opts: PatchOptions): Promise<void> {
+  if (opts.externalData) throw new UsageError('--external-data is for a single model: a folder keeps each variant\'s external data as it had it');
+  const variants = opts.variant?.split(',').map((v) => v.trim()).filter(Boolean);
+  const result = await patchFolderTo(dir, requests, opts.output, { variants, onProgress: writingProgress() });
+  if (emitJson(io, opts.json, { output: result.saved.dir, patched: result.patched, unchanged: result.unchanged, files: result.saved.files })) return;
+  for (const v of result.patched) for (const a of v.applied) printApplied(io, a, `${v.file} (${v.dtype}): `);
+  for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
+  io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
 }
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {

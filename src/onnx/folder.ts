@@ -60,9 +60,20 @@ export function loadModelFolder(dir: string): ModelFolder {
   for (const rel of entries) {
     if (rel.endsWith('.onnx')) models.set(rel, loadModel(path.join(dir, rel)));
     else files.push(rel);
+    if (rel.endsWith('.json')) checkJson(path.join(dir, rel));
   }
   if (models.size === 0) throw new UsageError(`${dir}: the folder holds no .onnx file`, 'BAD_MODEL');
   return { dir, models, files, edited: new Set() };
+}
+
+/** Side files are copied as they are, but a config or tokenizer that is not JSON means a broken folder: say so before writing anything. */
+function checkJson(file: string): void {
+  try {
+    JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? err.message : fsReason(err);
+    throw new UsageError(`${file}: not valid JSON (${why}); the model folder is broken`, 'BAD_MODEL');
+  }
 }
 
 function listFolder(dir: string): string[] {
@@ -109,18 +120,25 @@ export interface FolderSaveOptions {
   beforeFile?: (rel: string) => void;
 }
 
+/** Refuses an output folder that exists, whose parent does not, or that is inside the input folder (or holds it): before any work is done. */
+export function checkFolderDestination(inputDir: string, outDir: string): void {
+  const out = path.resolve(outDir);
+  const input = path.resolve(inputDir);
+  if (isInside(input, out) || isInside(out, input))
+    throw new UsageError(`${outDir}: the output folder must be outside the input folder ${inputDir}, and not hold it`);
+  if (fs.existsSync(out)) throw new UsageError(`${outDir}: already exists; give a new folder for the output`);
+  const parent = path.dirname(out);
+  if (!isDirectory(parent)) throw new UsageError(`${outDir}: folder ${parent} does not exist`);
+}
+
 /**
  * Writes `folder` to `outDir`, which must not exist yet and must not be
  * inside the input folder (nor hold it).
  */
 export function saveModelFolder(folder: ModelFolder, outDir: string, options: FolderSaveOptions = {}): FolderSaveResult {
+  checkFolderDestination(folder.dir, outDir);
   const out = path.resolve(outDir);
-  const input = path.resolve(folder.dir);
-  if (isInside(input, out) || isInside(out, input))
-    throw new UsageError(`${outDir}: the output folder must be outside the input folder ${folder.dir}, and not hold it`);
-  if (fs.existsSync(out)) throw new UsageError(`${outDir}: already exists; give a new folder for the output`);
   const parent = path.dirname(out);
-  if (!isDirectory(parent)) throw new UsageError(`${outDir}: folder ${parent} does not exist`);
 
   // Data files only edited models read are written again by saveModel; any other reader keeps the copy.
   const kept = new Set([...folder.models].filter(([rel]) => !folder.edited.has(rel)).flatMap(([rel, m]) => dataFilesOf(rel, m)));
