@@ -74,14 +74,19 @@ export function registerPatch(program: Command, { io }: Context): void {
 function printApplied(io: Context['io'], a: AppliedPatch, head: string): void {
   const projection = a.intervention.projection ? `, ${a.intervention.projection} projection` : '';
   const where = `'${a.tensor}' axis ${a.axis}${a.concept ? ` [${a.concept}]` : ''}`;
-  io.out(`${head}${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`);
+  io.out(
+    `${head}${a.intervention.mode} on ${where}${projection}: ${a.nodes ? `${a.nodes} nodes under ${a.prefix}/` : 'folded into the weights that read it'}\n`,
+  );
   if (a.places) io.out(`  in ${a.places.length} nested graphs that each define it: ${a.places.map((p) => `${p.scope} (${p.prefix}/)`).join(', ')}\n`);
   for (const note of a.notes ?? []) io.out(`  ${note}\n`);
 }
 
 async function patchFolder(io: Context['io'], dir: string, requests: PatchRequest[], opts: PatchOptions): Promise<void> {
-  if (opts.externalData) throw new UsageError('--external-data is for a single model: a folder keeps each variant\'s external data as it had it');
-  const variants = opts.variant?.split(',').map((v) => v.trim()).filter(Boolean);
+  if (opts.externalData) throw new UsageError("--external-data is for a single model: a folder keeps each variant's external data as it had it");
+  const variants = opts.variant
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const result = await patchFolderTo(dir, requests, opts.output, { variants, onProgress: writingProgress() });
   if (emitJson(io, opts.json, { output: result.saved.dir, patched: result.patched, unchanged: result.unchanged, files: result.saved.files })) return;
   for (const v of result.patched) for (const a of v.applied) printApplied(io, a, `${v.file} (${v.dtype}): `);

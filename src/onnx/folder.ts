@@ -17,7 +17,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { asWriteFailure, checkFreeSpace, fsReason, isInside } from '../util/files.js';
 import { temporaryFor } from '../util/temporaries.js';
-import { loadModel, saveModel, type Model } from './model.js';
+import { keepsDataLayout, loadModel, saveGraphOnly, saveModel, type Model } from './model.js';
 import { allTensors, externalRef, isExternal } from './tensor.js';
 
 export interface ModelFolder {
@@ -69,7 +69,7 @@ export function loadModelFolder(dir: string): ModelFolder {
 /** Side files are copied as they are, but a config or tokenizer that is not JSON means a broken folder: say so before writing anything. */
 function checkJson(file: string): void {
   try {
-    JSON.parse(fs.readFileSync(file, 'utf8'));
+    JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     const why = err instanceof SyntaxError ? err.message : fsReason(err);
     throw new UsageError(`${file}: not valid JSON (${why}); the model folder is broken`, 'BAD_MODEL');
@@ -118,6 +118,8 @@ export interface FolderSaveOptions {
   onProgress?: (written: number, total: number) => void;
   /** Called before each file is written (tests inject failures here). */
   beforeFile?: (rel: string) => void;
+  /** Most inline bytes an edited model may have and still keep its data files as they are; tests lower it to exercise the repacking path. */
+  keptLayoutInlineLimit?: number;
 }
 
 /** Refuses an output folder that exists, whose parent does not, or that is inside the input folder (or holds it): before any work is done. */
@@ -140,9 +142,11 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
   const out = path.resolve(outDir);
   const parent = path.dirname(out);
 
-  // Data files only edited models read are written again by saveModel; any other reader keeps the copy.
-  const kept = new Set([...folder.models].filter(([rel]) => !folder.edited.has(rel)).flatMap(([rel, m]) => dataFilesOf(rel, m)));
-  const rewritten = new Set([...folder.edited].flatMap((rel) => dataFilesOf(rel, folder.models.get(rel)!)).filter((f) => !kept.has(f)));
+  // An edited model whose weights stay where they were is written as its graph alone, and its data files are copied.
+  // Data files only the other edited models read are written again by saveModel; any other reader keeps the copy.
+  const relaid = new Set([...folder.edited].filter((rel) => !keepsDataLayout(folder.models.get(rel)!, options.keptLayoutInlineLimit)));
+  const kept = new Set([...folder.models].filter(([rel]) => !relaid.has(rel)).flatMap(([rel, m]) => dataFilesOf(rel, m)));
+  const rewritten = new Set([...relaid].flatMap((rel) => dataFilesOf(rel, folder.models.get(rel)!)).filter((f) => !kept.has(f)));
   const copies = [...[...folder.models.keys()].filter((rel) => !folder.edited.has(rel)), ...folder.files.filter((f) => !rewritten.has(f))];
   const size = (rel: string) => fs.statSync(path.join(folder.dir, rel)).size;
   const total = copies.reduce((sum, rel) => sum + size(rel), 0);
@@ -173,6 +177,11 @@ export function saveModelFolder(folder: ModelFolder, outDir: string, options: Fo
       if (!model) throw new Error(`saveModelFolder: '${rel}' is marked edited but is not a model of the folder`);
       const dest = path.join(tmp, rel);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
+      if (!relaid.has(rel)) {
+        bytes += saveGraphOnly(model, dest).bytes;
+        written += 1;
+        continue;
+      }
       const own = dataFilesOf(rel, model).filter((f) => rewritten.has(f));
       const dataName = own.length === 1 && path.posix.dirname(own[0]) === path.posix.dirname(rel) ? path.posix.basename(own[0]) : undefined;
       const saved = saveModel(model, dest, dataName ? { dataName } : {});

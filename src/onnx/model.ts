@@ -215,6 +215,32 @@ export function saveModel(model: Model, outPath: string, options: SaveOptions = 
   return result;
 }
 
+/** Inline weights up to this much keep a model's external data files as they are when it is saved into a model folder. */
+export const KEPT_LAYOUT_INLINE_LIMIT = 64 * 2 ** 20;
+
+/**
+ * True when `model` can be written as its .onnx alone, beside copies of the
+ * data files it was loaded with: it reads external data, and what is inline
+ * (the graph, small constants a patch adds) is far from the protobuf limit.
+ */
+export function keepsDataLayout(model: Model, inlineLimit = KEPT_LAYOUT_INLINE_LIMIT): boolean {
+  const tensors = allTensors(model.proto);
+  if (!tensors.some(isExternal)) return false;
+  return tensors.filter((t) => !isExternal(t)).reduce((sum, t) => sum + byteSize(t), 0) <= inlineLimit;
+}
+
+/**
+ * Writes the .onnx of `model` only, its external references as they are:
+ * the caller copies the data files (a model folder keeps each variant's data
+ * files, chunked ones included, byte for byte when only the graph changed).
+ */
+export function saveGraphOnly(model: Model, outPath: string): SaveResult {
+  const chunks = encodeMessage(model.proto as unknown as Message, 'ModelProto');
+  if (chunks.length > PROTOBUF_LIMIT) throw new UsageError(`${outPath}: the model is over the 2 GiB protobuf limit with its weights inline`);
+  writeAtomically([outPath], ([file]) => writeChunks(file, chunks));
+  return { path: outPath, bytes: chunks.length };
+}
+
 /**
  * Runs `fn` with the placed tensors switched to external references, then
  * restores them: saving must not change the caller's model.

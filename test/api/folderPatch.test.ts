@@ -1,0 +1,198 @@
+/**
+ * `sca patch DIR -o OUTDIR` on the model folders language models ship in: a
+ * transformers.js folder (fp32 and fp16 variants), the same model at opset 17
+ * with external data, and optimum's merged decoder (an If on
+ * use_cache_branch). Checked against PyTorch's steered model (a forward hook
+ * adding 2·direction to the residual after block 0), by decoding with the KV
+ * cache in onnxruntime and by transformers.js's own generate().
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
+import { readInterventions } from '../../src/anchors/manifest.js';
+import { makeValueInfo } from '../../src/onnx/graph.js';
+import { loadModel, modelBytes } from '../../src/onnx/model.js';
+import { DataType } from '../../src/onnx/types.js';
+import { sca } from '../helpers/cli.js';
+import { model, node } from '../helpers/graphs.js';
+import { copyFixtureFolder, decodeGpt2, fp16Tolerance, GPT2_DIR, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
+import { maxAbsDiff } from '../helpers/reference.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const ref = gpt2Reference();
+const tmp = useTempDir('folder-patch');
+const DIRECTION = path.join(GPT2_DIR, 'direction.npy');
+const RESID = siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx');
+
+async function steerFolder(name: string, ...extra: string[]) {
+  const out = path.join(tmp(), `${name}-steered`);
+  const r = await sca(
+    'patch',
+    path.join(GPT2_DIR, name),
+    '-o',
+    out,
+    '--tensor',
+    RESID,
+    '--mode',
+    'steer',
+    '--direction',
+    `@${DIRECTION}`,
+    '--strength',
+    String(ref.steer.alpha),
+    ...extra,
+  );
+  return { ...r, dir: out };
+}
+
+const sameBytes = (a: string, b: string) => Buffer.compare(fs.readFileSync(a), fs.readFileSync(b)) === 0;
+
+/** transformers.js's greedy generation, offline, from a folder on disk. */
+async function generate(folder: string, dtype: 'fp32' | 'fp16', modelFileName?: string): Promise<number[]> {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = path.dirname(folder) + '/';
+  const id = path.basename(folder);
+  const tokenizer = await AutoTokenizer.from_pretrained(id, { local_files_only: true });
+  const model = await AutoModelForCausalLM.from_pretrained(id, { local_files_only: true, dtype, ...(modelFileName ? { model_file_name: modelFileName } : {}) });
+  try {
+    const inputs = tokenizer(ref.prompt);
+    expect(Array.from(inputs.input_ids.data as BigInt64Array, Number)).toEqual(ref.prompt_ids);
+    const out = await model.generate({ ...inputs, max_new_tokens: ref.intact.greedy.length, do_sample: false });
+    return Array.from((out as { data: BigInt64Array }).data, Number).slice(ref.prompt_ids.length);
+  } finally {
+    await model.dispose();
+  }
+}
+
+describe('sca patch on a transformers.js folder', () => {
+  it('steers every variant, says so per file, and decoding gives PyTorch’s steered logits and tokens (fp32 within 1e-4, fp16 within its export error)', async () => {
+    const r = await steerFolder('tjs');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^onnx\/model\.onnx \(fp32\): steer on '\/transformer\/h\.0\/Add_1_output_0' axis 2: 2 nodes under sca\/steer_0\//m);
+    expect(r.out).toMatch(/^onnx\/model_fp16\.onnx \(fp16\): steer on /m);
+    expect(r.out).toMatch(/wrote .*tjs-steered\/ \(6 files, 4 copied byte for byte\)/);
+    for (const side of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      expect(sameBytes(path.join(GPT2_DIR, 'tjs', side), path.join(r.dir, side)), side).toBe(true);
+
+    const fp32 = await decodeGpt2(path.join(r.dir, 'onnx/model.onnx'), ref);
+    expect(maxAbsDiff(fp32.logits, ref.steer.logits)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(fp32.stepLogits, ref.steer.step_logits)).toBeLessThan(1e-4);
+    expect(fp32.tokens).toEqual(ref.steer.greedy);
+    const fp16 = await decodeGpt2(path.join(r.dir, 'onnx/model_fp16.onnx'), ref);
+    expect(maxAbsDiff(fp16.logits, ref.steer.logits)).toBeLessThan(fp16Tolerance(ref));
+    expect(fp16.tokens).toEqual(ref.steer.greedy);
+    // The steered tokens differ from the intact ones, so equality above is not luck.
+    expect(ref.steer.greedy).not.toEqual(ref.intact.greedy);
+  });
+
+  it('is loaded offline by transformers.js, whose generate() gives PyTorch’s steered tokens in fp32 and fp16 (and the intact ones on the intact folder)', async () => {
+    const r = await steerFolder('tjs');
+    expect(r.code, r.err).toBe(0);
+    expect(await generate(r.dir, 'fp32')).toEqual(ref.steer.greedy);
+    expect(await generate(r.dir, 'fp16')).toEqual(ref.steer.greedy);
+    expect(await generate(path.join(GPT2_DIR, 'tjs'), 'fp32')).toEqual(ref.intact.greedy);
+  }, 60_000);
+
+  it('patches only the variants named, copying the others byte for byte and saying so', async () => {
+    const r = await steerFolder('tjs', '--variant', 'fp16');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^onnx\/model\.onnx \(fp32\): copied unchanged/m);
+    expect(sameBytes(path.join(GPT2_DIR, 'tjs/onnx/model.onnx'), path.join(r.dir, 'onnx/model.onnx'))).toBe(true);
+    expect(readInterventions(loadModel(path.join(r.dir, 'onnx/model_fp16.onnx')).proto)).toHaveLength(1);
+    fs.rmSync(r.dir, { recursive: true });
+    const wrong = await steerFolder('tjs', '--variant', 'q4');
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/variant 'q4': no file of the folder is that variant; it has onnx\/model\.onnx \(fp32\), onnx\/model_fp16\.onnx \(fp16\)/);
+    expect(fs.existsSync(wrong.dir)).toBe(false);
+  });
+
+  it('keeps external data in the file it was in (model.onnx_data), byte for byte, and the result decodes as PyTorch’s', async () => {
+    const r = await steerFolder('tjs-op17');
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readdirSync(path.join(r.dir, 'onnx')).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+    expect(sameBytes(path.join(GPT2_DIR, 'tjs-op17/onnx/model.onnx_data'), path.join(r.dir, 'onnx/model.onnx_data'))).toBe(true);
+    const got = await decodeGpt2(path.join(r.dir, 'onnx/model.onnx'), ref);
+    expect(maxAbsDiff(got.logits, ref.steer.logits)).toBeLessThan(1e-4);
+    expect(got.tokens).toEqual(ref.steer.greedy);
+  });
+});
+
+describe('sca patch on an optimum merged decoder (If on use_cache_branch)', () => {
+  it('patches the tensor in both branches: the prompt (no-past branch) and every step with past (with-past branch) are PyTorch’s', async () => {
+    const r = await steerFolder('merged');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      /in 2 nested graphs that each define it: else_branch of If 'optimum::if' \(sca\/steer_0\/\), then_branch of If 'optimum::if' \(sca\/steer_1\/\)/,
+    );
+    const got = await decodeGpt2(path.join(r.dir, 'onnx/decoder_model_merged.onnx'), ref);
+    expect(maxAbsDiff(got.logits, ref.steer.logits)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(got.stepLogits, ref.steer.step_logits)).toBeLessThan(1e-4);
+    expect(got.tokens).toEqual(ref.steer.greedy);
+    expect(await generate(r.dir, 'fp32', 'decoder_model_merged')).toEqual(ref.steer.greedy);
+  }, 60_000);
+
+  it('inspect --tensors lists the branch tensors under their branch', async () => {
+    const r = await sca('inspect', '--tensors', '--filter', 'h.0/Add_1', path.join(GPT2_DIR, 'merged/onnx/decoder_model_merged.onnx'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      /== in then_branch of If 'optimum::if' ==[\s\S]*\/transformer\/h\.0\/Add_1_output_0 +Add +float32 \[batch_size, sequence_length, 64\]/,
+    );
+    expect(r.out).toMatch(/== in else_branch of If 'optimum::if' ==[\s\S]*\/transformer\/h\.0\/Add_1_output_0/);
+  });
+});
+
+describe('hostile model folders: one line, exit 2, no output folder', () => {
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    ['a symlink leading out of the folder', (d) => fs.symlinkSync('/etc/passwd', path.join(d, 'notes.txt')), /'notes.txt' is a symbolic link/],
+    ['a config.json that is not JSON', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"model_type": "gpt2",'), /config\.json: not valid JSON/],
+    ['a tokenizer.json that is not JSON', (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), 'not json'), /tokenizer\.json: not valid JSON/],
+    [
+      'a truncated variant',
+      (d) => {
+        const f = path.join(d, 'onnx/model_fp16.onnx');
+        fs.truncateSync(f, 1000);
+      },
+      /model_fp16\.onnx.*(truncated|corrupt)/,
+    ],
+  ];
+  for (const [what, breakIt, message] of cases) {
+    it(what, async () => {
+      const dir = copyFixtureFolder('tjs', path.join(tmp(), 'in'));
+      breakIt(dir);
+      const out = path.join(tmp(), 'out');
+      const r = await sca('patch', dir, '-o', out, '--tensor', RESID, '--mode', 'steer', '--direction', `@${DIRECTION}`);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(fs.existsSync(out)).toBe(false);
+      expect(fs.readdirSync(tmp()).sort()).toEqual(['in']);
+    });
+  }
+
+  it('two variants that disagree on the width of the target', async () => {
+    const dir = copyFixtureFolder('tjs', path.join(tmp(), 'in'));
+    // Another model standing in as the fp16 variant: a tensor of the same name, 32 wide instead of 64.
+    const narrow = model({
+      node: [node('Relu', ['x'], [RESID]), node('Relu', [RESID], ['y'])],
+      input: [makeValueInfo('x', DataType.FLOAT, ['batch_size', 'sequence_length', 32])],
+      output: [makeValueInfo('y', DataType.FLOAT, ['batch_size', 'sequence_length', 32])],
+    });
+    fs.writeFileSync(path.join(dir, 'onnx/model_fp16.onnx'), modelBytes(narrow));
+    const out = path.join(tmp(), 'out');
+    const r = await sca('patch', dir, '-o', out, '--tensor', RESID, '--mode', 'suppress', '--dims', '0,1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /the variants disagree on the width of '\/transformer\/h\.0\/Add_1_output_0': onnx\/model\.onnx has 64, onnx\/model_fp16\.onnx has 32/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('an output folder inside the input folder', async () => {
+    const dir = copyFixtureFolder('tjs', path.join(tmp(), 'in'));
+    const r = await sca('patch', dir, '-o', path.join(dir, 'out'), '--tensor', RESID, '--mode', 'steer', '--direction', `@${DIRECTION}`);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/must be outside the input folder/);
+    expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
+  });
+});
