@@ -274,6 +274,17 @@ function shrinkComputedTarget(graph: Graph, lookup: GraphLookup, r: ReshapeEdit,
   }
 }
 
+/** A value only nested graphs define (a merged decoder's branches): their weights come from the main graph, shared, which the walk does not follow. */
+export function refuseNested(ir: IrModel, tensor: string, edit: string): void {
+  if (ir.graph.defines(tensor)) return;
+  const scopes = ir.scopesDefining(tensor);
+  if (!scopes.length) return;
+  throw new UsageError(
+    `'${tensor}' is computed inside ${scopes.map((s) => s.graph.scopeLabel()).join(' and ')}, whose weights are read from the main graph; ${edit} through nested graphs is not supported: patch the tensor instead (sca patch acts in every branch), or edit the model without the If (optimum's decoder_model.onnx / decoder_with_past_model.onnx, or transformers.js's model.onnx)`,
+    'REFUSED',
+  );
+}
+
 /**
  * Zeroes (ablation) or deletes (pruning) channels `dims` of `tensor`: the
  * weights that write them (with their bias, bias Adds and BatchNorm entries)
@@ -284,6 +295,7 @@ function shrinkComputedTarget(graph: Graph, lookup: GraphLookup, r: ReshapeEdit,
 export function ablateDims(model: Model, tensor: string, dims: number[], options: AblateOptions = {}): AblationResult {
   const ir = new IrModel(model);
   const graph = ir.graph;
+  refuseNested(ir, tensor, options.prune ? 'pruning' : 'ablation');
   graph.require(tensor);
   if (dims.length === 0) throw new UsageError('dims: the list is empty');
   if (new Set(dims).size !== dims.length || dims.some((d) => !Number.isInteger(d) || d < 0)) {
