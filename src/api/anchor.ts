@@ -16,6 +16,7 @@ import type { Model } from '../onnx/model.js';
 import { collectActivations, rowsFor } from '../probe/activations.js';
 import type { Labels } from '../data/labels.js';
 import { resolveLabels } from '../probe/run.js';
+import { withoutPadding } from '../data/decoder.js';
 import { normalize } from '../maths/basis.js';
 import { fitLeace, meanDifference, type Provenance } from '../anchors/fromData.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
@@ -75,7 +76,13 @@ export async function anchorFromData(model: Model, request: AnchorFromDataReques
   if (t.axis !== t.shape.length - 1) {
     throw new UsageError(`--axis ${request.axis}: anchors act on a tensor's last axis (axis ${t.shape.length - 1} of '${request.tensor}')`);
   }
-  const { x, rows } = rowsFor(t, labels.values.length, dataset.samples);
+  const found = rowsFor(t, labels.values.length, dataset.samples);
+  const { rows } = found;
+  // Per-position labels of a padded decoder batch: the padding positions are not examples.
+  const unpadded =
+    rows === 'position' && dataset.mask && dataset.mask.length === found.x.rows ? withoutPadding(found.x, labels.values, dataset.mask) : undefined;
+  const x = unpadded?.x ?? found.x;
+  const values = unpadded?.labels ?? labels.values;
   const classes = labels.classes.length;
   if (classes < 2) throw new UsageError(`--labels: every example has the same label (${labels.classes[0]}); there is no concept to find`);
   const provenance: Provenance = {
@@ -88,9 +95,9 @@ export async function anchorFromData(model: Model, request: AnchorFromDataReques
   };
   let anchor: Anchor;
   if (request.method === 'mean-diff') {
-    anchor = { concept: request.concept, tensor: request.tensor, direction: meanDifference(x, labels.values, classes), provenance };
+    anchor = { concept: request.concept, tensor: request.tensor, direction: meanDifference(x, values, classes), provenance };
   } else {
-    const eraser = fitLeace(x, labels.values, classes);
+    const eraser = fitLeace(x, values, classes);
     // A rank-1 eraser also gives the concept a direction (what it removes), for steering and reports.
     const direction = eraser.left.length === 1 ? { direction: normalize(eraser.left[0]) } : {};
     anchor = { concept: request.concept, tensor: request.tensor, ...direction, eraser, provenance };

@@ -14,12 +14,15 @@ import { DataType } from '../onnx/types.js';
 import { parseNpy, parseNpz, type NpyArray, type NumericArray } from './npy.js';
 import { ORT_TYPE, ort } from '../runtime/session.js';
 import { numericDim } from '../onnx/graph.js';
+import { fillDecoderInputs, isDecoder, TOKEN_IDS } from './decoder.js';
 
 export interface ModelInput {
   name: string;
   elemType: number;
   /** Axes after the first (the sample axis); undefined entries are symbolic. */
   sampleShape: (number | undefined)[];
+  /** Every axis, the first included. */
+  shape: (number | undefined)[];
 }
 
 export interface InputData {
@@ -37,6 +40,12 @@ export interface Dataset {
   groups?: string[];
   /** The colour of each sample, for the colour cube (RGB in 0..1). */
   colors?: [number, number, number][];
+  /** Tensors fed whole to every batch, not split by sample (a merged decoder's use_cache_branch). */
+  fixed?: Record<string, ort.Tensor>;
+  /** Inputs built here rather than read from the data (a decoder's mask, positions and empty cache). */
+  filled?: string[];
+  /** A decoder's attention mask, flat [samples * tokens]: 0 marks padding, whose positions per-position labels skip. */
+  mask?: Uint8Array;
 }
 
 const NPY_TYPE: Record<string, ort.Tensor.Type> = {
@@ -58,11 +67,8 @@ export function requiredInputs(graph: GraphProto): ModelInput[] {
     .map((v) => {
       const t = v.type?.tensorType;
       const dims = t?.shape?.dim ?? [];
-      return {
-        name: v.name!,
-        elemType: t?.elemType ?? DataType.FLOAT,
-        sampleShape: dims.slice(1).map((d) => numericDim(d)),
-      };
+      const shape = dims.map((d) => numericDim(d));
+      return { name: v.name!, elemType: t?.elemType ?? DataType.FLOAT, sampleShape: shape.slice(1), shape };
     });
 }
 
@@ -101,13 +107,15 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   }
   const ext = path.extname(spec).toLowerCase();
   let arrays: Record<string, NpyArray>;
+  const decoder = isDecoder(inputs);
   if (ext === '.npy') {
-    if (inputs.length !== 1)
+    if (inputs.length !== 1 && !decoder)
       throw new UsageError(
         `${spec}: a .npy file holds one array but the model takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use .npz or .json`,
         'BAD_DATA',
       );
-    arrays = { [inputs[0].name]: parseNpy(bytes, spec) };
+    // A decoder's .npy is its token ids; the rest is built from them.
+    arrays = { [decoder ? TOKEN_IDS : inputs[0].name]: parseNpy(bytes, spec) };
   } else if (ext === '.npz') {
     arrays = parseNpz(bytes, spec);
   } else if (ext === '.json') {
@@ -115,7 +123,14 @@ export function loadDataset(spec: string, inputs: ModelInput[]): Dataset {
   } else {
     throw new UsageError(`\`data\`: ${spec} is not .npy, .npz or .json`, 'BAD_DATA');
   }
-  return datasetFromArrays(arrays, inputs, spec);
+  if (!decoder) return datasetFromArrays(arrays, inputs, spec);
+  const built = fillDecoderInputs(arrays, inputs, spec);
+  const dataset = datasetFromArrays(
+    built.arrays,
+    inputs.filter((i) => !(i.name in built.fixed)),
+    spec,
+  );
+  return { ...dataset, fixed: built.fixed, filled: built.filled, ...(built.mask ? { mask: built.mask } : {}) };
 }
 
 function parseJsonData(text: string, label: string, inputs: ModelInput[]): Record<string, NpyArray> {
@@ -234,7 +249,7 @@ export function loadGroups(file: string, samples: number): string[] {
 
 /** Samples [start, end) of every input, as feeds with the batch axis first. */
 export function sampleFeeds(dataset: Dataset, start: number, end: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, ort.Tensor> = { ...dataset.fixed };
   for (const [name, input] of Object.entries(dataset.inputs)) {
     const per = input.sampleShape.reduce((a, b) => a * b, 1);
     feeds[name] = new ort.Tensor(input.type, input.data.subarray(start * per, end * per) as never, [end - start, ...input.sampleShape]);

@@ -29,8 +29,9 @@ export function loadLabels(file: string): Labels {
   let raw: (number | string | boolean)[];
   if (ext === '.npy') {
     const array = parseNpy(bytes, file);
-    if (array.shape.length > 2 || (array.shape.length === 2 && array.shape[1] !== 1)) {
-      throw new UsageError(`${file}: labels must be a vector (one per example), got shape [${array.shape.join(', ')}]`);
+    // [N] or [N, 1]: one per example; [N, T] (shaped like a decoder's input_ids): one per position, flattened row by row.
+    if (array.shape.length > 2) {
+      throw new UsageError(`${file}: labels must be one per example [N] or one per position [N, T], got shape [${array.shape.join(', ')}]`);
     }
     raw = Array.from(array.data as ArrayLike<number | bigint>, (v) => (array.dtype === 'b1' ? v !== 0 : Number(v)));
   } else if (ext === '.json') {

@@ -97,7 +97,7 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
       schemaVersion: 1,
       intact: intact.label,
       patched: patched.label,
-      data: { name: dataset.name, samples: dataset.samples },
+      data: { name: dataset.name, samples: dataset.samples, ...(dataset.filled?.length ? { filled: dataset.filled } : {}) },
       device,
       outputs: outputNames.map((name) => ({ name, ...summarize(perSample[name], all) })),
       groups: groupNames.map((group) => {

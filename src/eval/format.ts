@@ -17,6 +17,7 @@ export function textTable(header: string[], rows: string[][]): string {
 export function formatComparison(r: ComparisonResult): string {
   const parts: string[] = [];
   parts.push(`${r.patched} vs ${r.intact} on ${r.data.name} (${r.data.samples} samples, ${r.device}, ${r.timing.seconds.toFixed(2)} s)`);
+  if (r.data.filled) parts.push(filledLine(r.data.filled));
   parts.push(
     textTable(
       ['output', 'MSE', 'max |diff|', 'cosine', ...(r.outputs[0]?.kl !== undefined ? ['KL', 'top-1'] : [])],
@@ -45,4 +46,12 @@ export function formatComparison(r: ComparisonResult): string {
       );
   }
   return parts.join('\n');
+}
+
+/** What was built beside the token ids, in one line (past_key_values.* collapsed). */
+export function filledLine(filled: string[]): string {
+  const past = filled.filter((n) => n.startsWith('past'));
+  const rest = filled.filter((n) => !n.startsWith('past'));
+  const named = [...rest, ...(past.length ? [`${past.length} empty past_key_values.*`] : [])];
+  return `built from the token ids as transformers.js does: ${named.join(', ')}`;
 }

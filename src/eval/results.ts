@@ -62,7 +62,8 @@ export interface ComparisonResult extends DomainResults {
   schemaVersion: 1;
   intact: string;
   patched: string;
-  data: { name: string; samples: number };
+  /** `filled`: decoder inputs built from the token ids (src/data/decoder.ts), not read from the data. */
+  data: { name: string; samples: number; filled?: string[] };
   device: Device;
   outputs: OutputSummary[];
   groups: { group: string; samples: number; outputs: OutputSummary[] }[];

@@ -9,10 +9,10 @@ import { useTempDir } from '../helpers/tmp.js';
 
 const tmp = useTempDir('data');
 
-const rgb: ModelInput[] = [{ name: 'rgb', elemType: 1, sampleShape: [3] }];
+const rgb: ModelInput[] = [{ name: 'rgb', elemType: 1, sampleShape: [3], shape: [undefined, 3] }];
 const two: ModelInput[] = [
-  { name: 'a', elemType: 1, sampleShape: [2] },
-  { name: 'ids', elemType: 7, sampleShape: [undefined] },
+  { name: 'a', elemType: 1, sampleShape: [2], shape: [undefined, 2] },
+  { name: 'ids', elemType: 7, sampleShape: [undefined], shape: [undefined, undefined] },
 ];
 
 describe('datasets', () => {

@@ -70,7 +70,7 @@ export function selectivityPower(intact: Model, patched: Model, given?: number):
 }
 
 async function runColors(session: ort.InferenceSession, input: string, output: string, colors: Rgb[]): Promise<Float32Array> {
-  const set = colorDataset(colors, [{ name: input, elemType: 1, sampleShape: [3] }], 'colours');
+  const set = colorDataset(colors, [{ name: input, elemType: 1, sampleShape: [3], shape: [undefined, 3] }], 'colours');
   return Float32Array.from(tensorNumbers((await session.run(sampleFeeds(set, 0, set.samples), [output]))[output]));
 }
 
