@@ -9,6 +9,7 @@ import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorF
 import { DataType, type TensorProto } from '../onnx/types.js';
 import type { ValueInfoProto } from '../onnx/types.js';
 import { dimOf } from '../onnx/graph.js';
+import { strengthInputs } from '../data/strengths.js';
 
 /** Integer element types whose values inspect can show, and the typed array that reads them. */
 const INTEGER_VIEWS: Record<number, (b: ArrayBuffer, n: number) => ArrayLike<number | bigint>> = {
@@ -50,7 +51,8 @@ export interface ModelSummary {
   irVersion: number;
   producer: string;
   opsets: { domain: string; version: number }[];
-  inputs: TensorSummary[];
+  /** `strengthOfPatch`: a required strength input a patch added, with the strength it was patched at. */
+  inputs: (TensorSummary & { strengthOfPatch?: number })[];
   /** Graph inputs with a default (an initializer of the same name), e.g. a --strength-input. */
   optionalInputs: (TensorSummary & { default: number[] | null })[];
   outputs: TensorSummary[];
@@ -83,13 +85,19 @@ export function summarizeModel(model: Model): ModelSummary {
     ops[op] = (ops[op] ?? 0) + 1;
   }
   const tensors = allTensors(proto);
+  const strengths = strengthInputs(proto);
   const label = model.path;
   return {
     ...(model.path ? { file: model.path, fileBytes: fs.statSync(model.path).size } : {}),
     irVersion: Number(proto.irVersion),
     producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' '),
     opsets: proto.opsetImport.map((o) => ({ domain: o.domain || 'ai.onnx', version: Number(o.version) })),
-    inputs: graph.input.filter((v) => !initNames.has(v.name)).map(summarizeValue),
+    inputs: graph.input
+      .filter((v) => !initNames.has(v.name))
+      .map((v) => {
+        const strength = strengths.get(v.name ?? '');
+        return { ...summarizeValue(v), ...(strength !== undefined ? { strengthOfPatch: strength } : {}) };
+      }),
     optionalInputs: graph.input
       .filter((v) => initNames.has(v.name))
       .map((v) => {
@@ -134,7 +142,8 @@ export function formatSummary(s: ModelSummary): string {
   const opsets = s.opsets.map((o) => `${o.domain} ${o.version}`).join(', ');
   lines.push(`${s.file ?? 'model'}${s.fileBytes !== undefined ? `  (${formatBytes(s.fileBytes)})` : ''}`);
   lines.push(`  ir ${s.irVersion}, opset ${opsets}${s.producer ? `, made by ${s.producer}` : ''}`);
-  for (const t of s.inputs) lines.push(`  input   ${formatTensor(t)}`);
+  for (const t of s.inputs)
+    lines.push(`  input   ${formatTensor(t)}${t.strengthOfPatch !== undefined ? `  a patch's strength: required (patched at ${t.strengthOfPatch})` : ''}`);
   for (const t of s.optionalInputs) lines.push(`  input   ${formatTensor(t)}  optional${t.default ? `, default ${t.default.join(', ')}` : ''}`);
   for (const t of s.outputs) lines.push(`  output  ${formatTensor(t)}`);
   const topOps = Object.entries(s.ops)

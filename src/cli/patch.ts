@@ -23,6 +23,7 @@ interface PatchOptions {
   strength?: string;
   falloff?: string;
   strengthInput?: string;
+  strengthInputOptional?: boolean;
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
@@ -54,7 +55,11 @@ export function registerPatch(program: Command, { io }: Context): void {
     )
     .option('--strength <s>', 'suppress: b in [0,1] (default 1); amplify: scale 1+S, S >= 0; steer: S*a; clamp: value S')
     .option('--falloff <t,b,p>', 'suppression gate: threshold t, strength b, power p (default 0,1,0)')
-    .option('--strength-input <name>', 'expose the strength as an optional float32 graph input of this name')
+    .option('--strength-input <name>', 'expose the strength as a required float32 scalar graph input of this name (fed the same way in every onnxruntime)')
+    .option(
+      '--strength-input-optional',
+      "give the strength input the patch's strength as its default (Python and C++ onnxruntime fall back to it; onnxruntime-node ignores a feed of it, onnxruntime-web refuses one)",
+    )
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
@@ -111,6 +116,7 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
     ...(opts.strength !== undefined ? { strength: number('--strength', opts.strength) } : {}),
     ...(falloff ? { falloff: { threshold: falloff[0], strength: falloff[1], power: falloff[2] } } : {}),
     ...(opts.strengthInput ? { strengthInput: opts.strengthInput } : {}),
+    ...(opts.strengthInputOptional ? { strengthInputOptional: true } : {}),
     ...(opts.fold ? { fold: true } : {}),
   };
 }
@@ -120,7 +126,20 @@ function projectionOption(value: string): Projection {
   return value as Projection;
 }
 
-const PLAN_FIELDS = new Set(['tensor', 'concept', 'directions', 'dims', 'axis', 'mode', 'strength', 'projection', 'falloff', 'strengthInput', 'fold']);
+const PLAN_FIELDS = new Set([
+  'tensor',
+  'concept',
+  'directions',
+  'dims',
+  'axis',
+  'mode',
+  'strength',
+  'projection',
+  'falloff',
+  'strengthInput',
+  'strengthInputOptional',
+  'fold',
+]);
 
 function planFromFile(file: string): PatchRequest[] {
   const plan = readJsonFile('--plan', file);

@@ -11,6 +11,7 @@ const FLAGS: Record<string, string> = {
   patchedInputs: '--set',
   outDir: '--out',
   output: '--output',
+  variants: '--variant',
 };
 
 export function flagFor(field: string): string {

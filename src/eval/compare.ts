@@ -9,6 +9,7 @@ import { readAnchors } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { usesExternalData, type Model } from '../onnx/model.js';
 import { loadDataset, loadGroups, requiredInputs, type Dataset } from '../data/datasets.js';
+import { strengthInputs } from '../data/strengths.js';
 import { emptyDomainResults, orderGroups, registeredDomains } from './domain.js';
 import { staticBatches } from './runner.js';
 import { classifierAgreement, cosine, histogram, maxAbs, mse, summarize, type SampleMetrics } from './metrics.js';
@@ -39,15 +40,25 @@ export async function compareModels(intactSource: ModelSource, patchedSource: Mo
   const device = options.device ?? 'cpu';
   const batchSize = options.batchSize ?? 1024;
   const taps = options.taps ?? [];
-  const inputs = requiredInputs(intact.model.proto.graph!);
+  // Strength inputs a patch added are fed by this toolkit (the recorded strength, or `patchedInputs`), not read from the data.
+  const intactStrengths = strengthInputs(intact.model.proto);
+  const patchedStrengths = strengthInputs(patched.model.proto);
+  const inputs = requiredInputs(intact.model.proto.graph!).filter((i) => !intactStrengths.has(i.name));
   const dataset = loadDataset(options.data, inputs);
   if (options.groups) dataset.groups = loadGroups(options.groups, dataset.samples);
-  const patchedInputs = new Set(requiredInputs(patched.model.proto.graph!).map((i) => i.name));
+  const patchedInputs = new Set(
+    requiredInputs(patched.model.proto.graph!)
+      .map((i) => i.name)
+      .filter((n) => !patchedStrengths.has(n)),
+  );
+  // The sessions run the models with them set (a domain's own runs see the same models); `patchedInputs` overrides.
+  const recorded = (m: Map<string, number>) => Object.fromEntries(m);
+  const patchedValues = { ...recorded(patchedStrengths), ...options.patchedInputs };
   for (const name of patchedInputs) {
     if (!(name in dataset.inputs)) throw new UsageError(`${patched.label}: needs input '${name}', which ${intact.label} does not have`);
   }
 
-  const [a, b] = [await openForCompare(intact, taps, device), await openForCompare(patched, taps, device, options.patchedInputs)];
+  const [a, b] = [await openForCompare(intact, taps, device, recorded(intactStrengths)), await openForCompare(patched, taps, device, patchedValues)];
   const outputNames = intact.model.proto.graph!.output.map((o) => o.name!).filter((n) => patched.model.proto.graph!.output.some((o) => o.name === n));
   if (outputNames.length === 0) throw new UsageError(`${intact.label} and ${patched.label} have no output name in common`);
   const compared = [...outputNames, ...taps.filter((t) => !outputNames.includes(t))];

@@ -8,7 +8,7 @@ import type { Intervention } from './intervention.js';
 import { coefficients, combineAlong, scaleVector } from './projection.js';
 
 export function buildAmplification(b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number): void {
-  const strength = b.strength(iv.strength, iv.strengthInput);
+  const strength = b.strength(iv.strength, iv.strengthInput, iv.strengthInputOptional);
   if (iv.target.kind === 'dims') {
     b.op('Mul', 'amplify', [z, scaleVector(b, width, iv.target.dims, strength, 1)], [], out);
     return;

@@ -174,12 +174,12 @@ export class SubgraphBuilder {
    * The strength as a tensor: a constant, or a float32 graph input with a
    * default (an initializer of the same name) that callers may override at run time.
    */
-  strength(value: number, inputName?: string): string {
+  strength(value: number, inputName?: string, optional = false): string {
     if (!inputName) return this.scalar('strength', value);
     const existing = this.graph.root.isInput(inputName);
     if (!existing) {
       this.inputs.push({ name: inputName, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [] } } } });
-      this.initializers.push(makeTensor(inputName, DataType.FLOAT, [], [value]));
+      if (optional) this.initializers.push(makeTensor(inputName, DataType.FLOAT, [], [value]));
     }
     this.ranks.set(inputName, 0);
     return this.dataType === DataType.FLOAT ? inputName : this.castToTarget('strength', inputName);

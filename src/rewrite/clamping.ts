@@ -8,7 +8,7 @@ import type { Intervention } from './intervention.js';
 import { coefficients, combineAlong, indicator } from './projection.js';
 
 export function buildClamping(b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number): void {
-  const strength = b.strength(iv.strength, iv.strengthInput);
+  const strength = b.strength(iv.strength, iv.strengthInput, iv.strengthInputOptional);
   if (iv.target.kind === 'dims') {
     const e = indicator(b, width, iv.target.dims);
     const keep = b.op('Sub', 'keep', [b.constant('ones', [width], new Array<number>(width).fill(1)), e]);

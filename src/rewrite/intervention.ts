@@ -50,6 +50,8 @@ export interface Intervention {
   falloff?: Falloff;
   /** Name of an optional float32 graph input that overrides `strength` at run time. */
   strengthInput?: string;
+  /** The strength input keeps the strength as its default (an initializer behind the input) instead of being required. */
+  strengthInputOptional?: boolean;
 }
 
 export const DEFAULT_FALLOFF: Falloff = { threshold: 0, strength: 1, power: 0 };

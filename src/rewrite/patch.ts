@@ -4,7 +4,7 @@
  * no runtime), check it, splice its nodes in after the tensor, and record it
  * in the manifest. Synchronous and pure apart from editing `model`.
  */
-import { findAnchor, recordIntervention, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
+import { findAnchor, readInterventions, recordIntervention, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
 import type { ValueType } from '../ir/types.js';
@@ -48,7 +48,14 @@ export interface PatchRequest {
   /** suppress along one direction: `half` (the paper's, default) or `full` (linear). */
   projection?: Projection;
   falloff?: Falloff;
+  /** Expose the strength as a float32 scalar graph input of this name, which every caller feeds (onnxruntime-node, -web, Python, C++ alike). */
   strengthInput?: string;
+  /**
+   * Give the strength input a default instead (an initializer of the same name):
+   * Python and C++ onnxruntime then take a feed or fall back to it, but
+   * onnxruntime-node ignores a feed of such an input and onnxruntime-web refuses one.
+   */
+  strengthInputOptional?: boolean;
   /** Fold a linear suppression or amplification into the weights that read the tensor, adding no nodes. */
   fold?: boolean;
 }
@@ -108,6 +115,7 @@ function applyOne(ir: IrModel, request: PatchRequest, label: string, options: Pa
       'REFUSED',
     );
   }
+  if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, request.strengthInputOptional === true, label);
   const done = scopes.map((scope) => applyInScope(scope, request, tensor, anchor, label, options));
   const places = done.map(({ applied }, i) => ({ scope: where[i], prefix: applied.prefix }));
   recordIntervention(ir.proto, { ...done[0].record!, places });
@@ -140,7 +148,9 @@ function applyInScope(
     checkFoldable(place, label);
     return { applied: foldPatch(ir, request, target, intervention) };
   }
-  if (request.strengthInput) checkStrengthInput(ir, request.strengthInput, label);
+  if (request.strengthInputOptional && !request.strengthInput) throw new UsageError('`strengthInputOptional` goes with `strengthInput`');
+  // Nested graphs of one patch share the input: the first (or the caller, for nested ones) checks it.
+  if (request.strengthInput && !ir.nested) checkStrengthInput(ir, request.strengthInput, request.strengthInputOptional === true, label);
   // Inserted nodes take forms valid at the model's own opset (builder.ts); the opset is never raised.
   const b = new SubgraphBuilder(ir.graph, uniquePrefix(ir.graph.root, request.mode), type.elemType!, { opset: opset!, irVersion: Number(ir.proto.irVersion) });
   const build = BUILDERS[request.mode];
@@ -165,6 +175,7 @@ function applyInScope(
     strength: intervention.strength,
     ...(intervention.falloff ? { falloff: intervention.falloff } : {}),
     ...(intervention.strengthInput ? { strengthInput: intervention.strengthInput } : {}),
+    ...(intervention.strengthInputOptional ? { strengthInputOptional: true } : {}),
     prefix: b.prefix,
     ...placed.record,
   };
@@ -253,12 +264,17 @@ function resolveIntervention(request: PatchRequest, target: Target): Interventio
     ...(projection ? { projection } : {}),
     ...(request.falloff ? { falloff: request.falloff } : {}),
     ...(request.strengthInput ? { strengthInput: request.strengthInput } : {}),
+    ...(request.strengthInput && request.strengthInputOptional ? { strengthInputOptional: true } : {}),
   };
 }
 
 /** A strength input may be shared by stacked patches, but must not shadow a tensor of the model. */
-function checkStrengthInput(ir: IrModel, name: string, label: string): void {
+function checkStrengthInput(ir: IrModel, name: string, optional: boolean, label: string): void {
   const g = ir.graph.root;
-  const isOurs = g.isInput(name) && g.initializer(name) !== undefined;
+  const recorded = readInterventions(ir.proto).some((r) => r.strengthInput === name);
+  const isOurs = g.isInput(name) && (g.initializer(name) !== undefined || recorded);
   if (!isOurs && g.allNames().has(name)) throw new UsageError(`${label}: strength input '${name}' is already a tensor of the model`);
+  if (isOurs && (g.initializer(name) !== undefined) !== optional) {
+    throw new UsageError(`${label}: strength input '${name}' is already ${optional ? 'required' : 'optional'}; stacked patches sharing it must all make it so`);
+  }
 }

@@ -8,7 +8,7 @@ import type { Intervention } from './intervention.js';
 import { indicator } from './projection.js';
 
 export function buildSteering(b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number): void {
-  const strength = b.strength(iv.strength, iv.strengthInput);
+  const strength = b.strength(iv.strength, iv.strengthInput, iv.strengthInputOptional);
   let unit: string;
   if (iv.target.kind === 'dims') {
     unit = indicator(b, width, iv.target.dims);

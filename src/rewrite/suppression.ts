@@ -13,7 +13,7 @@ import { DEFAULT_FALLOFF, type Falloff, type Intervention } from './intervention
 import { coefficients, combineAlong, scaleVector } from './projection.js';
 
 export function buildSuppression(b: SubgraphBuilder, z: string, out: string, iv: Intervention, width: number): void {
-  const strength = b.strength(iv.falloff?.strength ?? iv.strength, iv.strengthInput);
+  const strength = b.strength(iv.falloff?.strength ?? iv.strength, iv.strengthInput, iv.strengthInputOptional);
   if (iv.target.kind === 'dims') {
     b.op('Mul', 'suppress', [z, scaleVector(b, width, iv.target.dims, strength, -1)], [], out);
     return;

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../errors.js';
 import { Float16Array } from '@petamoriken/float16';
-import { elementCount, setTensorFloats } from '../onnx/tensor.js';
+import { elementCount, makeTensor, setTensorFloats } from '../onnx/tensor.js';
 import { DataType, type ModelProto } from '../onnx/types.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -121,10 +121,13 @@ function firstLine(text: string): string {
 export { ort };
 
 /**
- * A copy of the model with some overridable inputs (graph inputs backed by an
- * initializer, such as `--strength-input`) set to new scalar or vector values.
- * onnxruntime-node ignores feeds for such inputs, unlike the Python and C++
- * APIs, so the toolkit sets them this way; the model passed in is unchanged.
+ * A copy of the model with some of its inputs set to fixed scalar or vector
+ * values: an overridable input (backed by an initializer, such as an optional
+ * `--strength-input`) gets new default values, which is how the toolkit sets
+ * it, since onnxruntime-node ignores feeds for such inputs; a required float
+ * input (a required `--strength-input`) becomes a constant of the model, so
+ * callers that cannot feed it (transformers.js) can run it. The model passed
+ * in is unchanged.
  */
 export function withInputValues(proto: ModelProto, values: Record<string, number | number[]>): ModelProto {
   const graph = proto.graph!;
@@ -137,9 +140,21 @@ export function withInputValues(proto: ModelProto, values: Record<string, number
     setTensorFloats(copy, list);
     return copy;
   });
+  const baked = new Set<string>();
   for (const name of Object.keys(values)) {
-    const overridable = graph.input.some((i) => i.name === name) && graph.initializer.some((t) => t.name === name);
-    if (!overridable) throw new UsageError(`'${name}' is not an overridable input of the model (a graph input with a default)`, 'NOT_FOUND');
+    const input = graph.input.find((i) => i.name === name);
+    if (input && graph.initializer.some((t) => t.name === name)) continue;
+    const type = input?.type?.tensorType;
+    const dims = type?.shape?.dim.map((d) => (d.dimValue === undefined ? undefined : Number(d.dimValue)));
+    if (!input || type?.elemType !== DataType.FLOAT || !dims || dims.some((d) => d === undefined)) {
+      throw new UsageError(`'${name}' is not an input of the model that can be set (a float input of fixed shape, or one with a default)`, 'NOT_FOUND');
+    }
+    const v = values[name];
+    const list = Array.isArray(v) ? v : [v];
+    if (list.length !== elementCount(dims as number[]))
+      throw new UsageError(`input '${name}' takes ${elementCount(dims as number[])} values, got ${list.length}`);
+    initializer.push(makeTensor(name, DataType.FLOAT, dims as number[], list));
+    baked.add(name);
   }
-  return { ...proto, graph: { ...graph, initializer } };
+  return { ...proto, graph: { ...graph, initializer, input: graph.input.filter((i) => !baked.has(i.name ?? '')) } };
 }

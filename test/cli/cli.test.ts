@@ -28,7 +28,7 @@ describe('sca inspect', () => {
 });
 
 describe('sca inspect after patches', () => {
-  it('lists a strength input as optional, with its default', async () => {
+  it('lists a strength input as required by default, with the strength it was patched at', async () => {
     const out = path.join(tmp(), 'p.onnx');
     await sca(
       'patch',
@@ -45,6 +45,29 @@ describe('sca inspect after patches', () => {
       '0.5',
       '--strength-input',
       'red_strength',
+    );
+    const r = await sca('inspect', out);
+    expect(r.out).toMatch(/input +red_strength +float32 \[\]  a patch's strength: required \(patched at 0\.5\)/);
+  });
+
+  it('lists an optional strength input as optional, with its default', async () => {
+    const out = path.join(tmp(), 'p.onnx');
+    await sca(
+      'patch',
+      FIXTURE_MODEL,
+      '-o',
+      out,
+      '--tensor',
+      FIXTURE_LATENT,
+      '--dims',
+      '0',
+      '--mode',
+      'suppress',
+      '--strength',
+      '0.5',
+      '--strength-input',
+      'red_strength',
+      '--strength-input-optional',
     );
     const r = await sca('inspect', out);
     expect(r.out).toMatch(/input +red_strength +float32 \[\] +optional, default 0\.5/);
@@ -65,7 +88,7 @@ describe('sca compare --set', () => {
     expect(half).toBeLessThan(full);
     const bad = await sca('compare', FIXTURE_MODEL, out, '--set', 'rgb=1');
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/'rgb' is not an overridable input/);
+    expect(bad.err).toMatch(/'rgb' is not an input of the model that can be set/);
   });
 });
 

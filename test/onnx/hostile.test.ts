@@ -314,7 +314,7 @@ describe('old opsets and IR versions', () => {
         ],
         strength: 0.25,
       },
-      { tensor: 'latent', mode: 'clamp' as const, dims: [2], strength: 0.25, strengthInput: 'level' },
+      { tensor: 'latent', mode: 'clamp' as const, dims: [2], strength: 0.25, strengthInput: 'level', strengthInputOptional: true },
       { tensor: 'latent', mode: 'steer' as const, dims: [4], strength: -1 },
     ]) {
       const m = opset6();

@@ -11,6 +11,8 @@ import { gemmAutoencoder, layerNormBlock, matmulMlp, outputTargetModel, randomVa
 import { applyDims, maxAbsDiff, projectSubspace, rows, suppressDirection, type Row } from '../helpers/reference.js';
 import { f32, ort, run } from '../helpers/run.js';
 import { withInputValues } from '../../src/runtime/session.js';
+import { withExtraOutputs } from '../../src/runtime/taps.js';
+import * as ortWeb from 'onnxruntime-web';
 
 const N = 64;
 const x3 = f32(randomValues(N * 3, 99, 1.5), [N, 3]);
@@ -123,9 +125,11 @@ describe('patch on a Gemm autoencoder (float32), against a TypeScript reference'
 });
 
 describe('strength as a run-time input', () => {
-  it('is an overridable input: default strength, any other value, and 0 gives the intact model', async () => {
+  it('made optional, is an overridable input: default strength, any other value, and 0 gives the intact model', async () => {
     const patched = gemmAutoencoder();
-    await patchModel(patched, [{ tensor: 'latent', mode: 'suppress', directions: [dir], strengthInput: 'sca_strength', strength: 1 }]);
+    await patchModel(patched, [
+      { tensor: 'latent', mode: 'suppress', directions: [dir], strengthInput: 'sca_strength', strength: 1, strengthInputOptional: true },
+    ]);
     const graph = patched.proto.graph!;
     expect(graph.input.map((i) => i.name)).toContain('sca_strength');
     expect(graph.initializer.map((t) => t.name)).toContain('sca_strength');
@@ -144,7 +148,43 @@ describe('strength as a run-time input', () => {
       z.map((r) => suppressDirection(r, dir, 0, 0.5)),
     );
     expect(maxAbsDiff(await at(0), intact)).toBe(0);
-    expect(() => withInputValues(patched.proto, { latent: 1 })).toThrow(/not an overridable input/);
+    expect(() => withInputValues(patched.proto, { latent: 1 })).toThrow(/'latent' is not an input of the model that can be set/);
+  });
+
+  it('is a required input by default, fed the same way in onnxruntime-node and onnxruntime-web; 0 gives the intact model', async () => {
+    const patched = gemmAutoencoder();
+    patchModel(patched, [{ tensor: 'latent', mode: 'suppress', directions: [dir], strengthInput: 'k', strength: 1 }]);
+    const graph = patched.proto.graph!;
+    expect(graph.input.map((i) => i.name)).toContain('k');
+    expect(graph.initializer.map((t) => t.name)).not.toContain('k');
+    const intact = (await run(gemmAutoencoder(), { x: x3 }, ['latent'])).latent.data as Float32Array;
+    const z = rows(intact, 5);
+    const bytes = serializeModel(withExtraOutputs(patched.proto, ['latent']));
+    for (const runtime of [ort, ortWeb] as const) {
+      const session = await runtime.InferenceSession.create(bytes);
+      expect(session.inputNames).toContain('k');
+      const at = async (k: number) =>
+        (
+          await session.run({
+            x: new runtime.Tensor('float32', x3.data as Float32Array, x3.dims),
+            k: new runtime.Tensor('float32', Float32Array.from([k]), []),
+          })
+        ).latent.data as Float32Array;
+      expectClose(
+        await at(1),
+        z.map((r) => suppressDirection(r, dir)),
+      );
+      expectClose(
+        await at(0.5),
+        z.map((r) => suppressDirection(r, dir, 0, 0.5)),
+      );
+      expect(maxAbsDiff(await at(0), intact)).toBeLessThan(1e-6);
+      await session.release();
+    }
+    // Baked for callers that cannot feed it: the input becomes a constant.
+    const baked = withInputValues(patched.proto, { k: 0 });
+    expect(baked.graph!.input.map((i) => i.name)).not.toContain('k');
+    expect(maxAbsDiff((await run(baked, { x: x3 }, ['latent'])).latent.data as Float32Array, intact)).toBe(0);
   });
 
   it('one input can drive two stacked interventions', async () => {
@@ -236,7 +276,7 @@ describe('other graph shapes', () => {
 
   it('float16 models get float16 constants', async () => {
     const patched = gemmAutoencoder(5, DataType.FLOAT16);
-    await patchModel(patched, [{ tensor: 'latent', mode: 'suppress', directions: [dir], strengthInput: 'k' }]);
+    await patchModel(patched, [{ tensor: 'latent', mode: 'suppress', directions: [dir], strengthInput: 'k', strengthInputOptional: true }]);
     const x16 = new ort.Tensor('float16', new Uint16Array(new Float16Array(Array.from(x3.data as Float32Array)).buffer), [N, 3]);
     const halfs = (t: ort.Tensor) => Array.from(new Float16Array((t.data as Uint16Array).buffer));
     const before = rows(halfs((await run(gemmAutoencoder(5, DataType.FLOAT16), { x: x16 }, ['latent'])).latent), 5);
