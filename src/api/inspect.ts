@@ -3,11 +3,15 @@
  * --json) needs to know before patching a model.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { readAnchors, readInterventions, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import type { Model } from '../onnx/model.js';
-import { allTensors, byteSize, elementTypeName, isExternal, tensorBytes, tensorFloats } from '../onnx/tensor.js';
+import { allTensors, byteSize, elementTypeName, externalRef, isExternal, tensorBytes, tensorFloats } from '../onnx/tensor.js';
+import type { ModelFolder } from '../onnx/folder.js';
+import { variantOf } from '../onnx/variants.js';
+import { subgraphsOf } from '../ir/graph.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
-import type { ValueInfoProto } from '../onnx/types.js';
+import type { GraphProto, ValueInfoProto } from '../onnx/types.js';
 import { dimOf } from '../onnx/graph.js';
 import { strengthInputs } from '../data/strengths.js';
 
@@ -170,5 +174,99 @@ export function formatSummary(s: ModelSummary): string {
     const what = iv.kind === 'patch' ? `${iv.mode} (${iv.prefix})` : iv.kind;
     lines.push(`  applied ${i + 1}. ${what} on ${iv.tensor}${iv.concept ? ` [${iv.concept}]` : ''}`);
   });
+  return lines.join('\n');
+}
+
+/** One ONNX file of a model folder, as `sca inspect DIR` describes it. */
+export interface VariantSummary {
+  file: string;
+  dtype: string;
+  /** The .onnx file and the external data files it reads. */
+  bytes: number;
+  /** Element types of the weights, with how many bytes each holds, largest first. */
+  weights: { type: string; bytes: number }[];
+  /** How the model is quantized, if it is: each scheme found in any of its graphs. */
+  quantization: string[];
+  /** Graph inputs the caller feeds, past_key_values.* left out (see cache). */
+  inputs: TensorSummary[];
+  outputs: TensorSummary[];
+  /** The KV cache, when the model takes one: layers, and one past input's type. */
+  cache?: { layers: number; past: TensorSummary };
+  /** An optimum merged decoder: the If input that picks the with-past branch. */
+  merged?: string;
+  interventions: number;
+}
+
+export interface FolderSummary {
+  dir: string;
+  variants: VariantSummary[];
+  /** Side files (config, tokenizer, external data), relative to the folder. */
+  files: string[];
+}
+
+const QUANTIZED_OPS: [RegExp, string][] = [
+  [/^com\.microsoft\.MatMulNBits$/, 'MatMulNBits (block-quantized weights)'],
+  [/^com\.microsoft\.GatherBlockQuantized$/, 'GatherBlockQuantized (block-quantized embeddings)'],
+  [/^(com\.microsoft\.)?DynamicQuantizeLinear$/, 'dynamic int8 (DynamicQuantizeLinear)'],
+  [/^(com\.microsoft\.)?MatMulInteger$|^com\.microsoft\.MatMulIntegerToFloat$/, 'integer MatMul'],
+  [/^(com\.microsoft\.)?(QuantizeLinear|DequantizeLinear)$/, 'QDQ (QuantizeLinear / DequantizeLinear)'],
+  [/^(com\.microsoft\.)?QLinear/, 'QLinear ops'],
+];
+
+export function summarizeFolder(folder: ModelFolder): FolderSummary {
+  const variants: VariantSummary[] = [];
+  for (const [file, model] of folder.models) {
+    const graph = model.proto.graph!;
+    const ops = new Set<string>();
+    const visit = (g: GraphProto): void => {
+      for (const n of g.node) {
+        ops.add(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? ''));
+        for (const sub of subgraphsOf(n)) visit(sub);
+      }
+    };
+    visit(graph);
+    const weights = new Map<string, number>();
+    for (const t of allTensors(model.proto)) weights.set(elementTypeName(t.dataType), (weights.get(elementTypeName(t.dataType)) ?? 0) + byteSize(t));
+    const initNames = new Set(graph.initializer.map((t) => t.name));
+    const inputs = graph.input.filter((v) => !initNames.has(v.name)).map(summarizeValue);
+    const past = inputs.filter((i) => /^past_key_values\.\d+\.key$|^past\.\d+\.key$/.test(i.name));
+    const dataFiles = new Set(
+      allTensors(model.proto)
+        .filter(isExternal)
+        .map((t) => externalRef(t).location),
+    );
+    const dir = path.join(folder.dir, path.dirname(file));
+    const bytes = fs.statSync(path.join(folder.dir, file)).size + [...dataFiles].reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    variants.push({
+      file,
+      dtype: variantOf(file).dtype,
+      bytes,
+      weights: [...weights].map(([type, b]) => ({ type, bytes: b })).sort((a, b) => b.bytes - a.bytes),
+      quantization: QUANTIZED_OPS.filter(([re]) => [...ops].some((o) => re.test(o))).map(([, what]) => what),
+      inputs: inputs.filter((i) => !/^past_key_values\.|^past\./.test(i.name)),
+      outputs: graph.output.map(summarizeValue).filter((o) => !/^present\./.test(o.name)),
+      ...(past.length ? { cache: { layers: past.length, past: past[0] } } : {}),
+      ...(inputs.some((i) => i.name === 'use_cache_branch') && graph.node.some((n) => n.opType === 'If') ? { merged: 'use_cache_branch' } : {}),
+      interventions: readInterventions(model.proto).length,
+    });
+  }
+  return { dir: folder.dir, variants, files: folder.files };
+}
+
+export function formatFolderSummary(s: FolderSummary): string {
+  const lines = [`${s.dir}  (${s.variants.length} ONNX variant${s.variants.length === 1 ? '' : 's'}, ${s.files.length} other files)`];
+  const shape = (t: TensorSummary) => `${t.type} [${(t.shape ?? []).map((d) => d ?? '?').join(', ')}]`;
+  for (const v of s.variants) {
+    lines.push(
+      `  ${v.file}  ${v.dtype}, ${formatBytes(v.bytes)}${v.interventions ? `, ${v.interventions} intervention${v.interventions === 1 ? '' : 's'} applied` : ''}`,
+    );
+    lines.push(`    weights       ${v.weights.map((w) => `${w.type} ${formatBytes(w.bytes)}`).join(', ')}`);
+    lines.push(`    quantization  ${v.quantization.length ? v.quantization.join('; ') : 'none'}`);
+    lines.push(`    inputs        ${v.inputs.map((i) => `${i.name} ${shape(i)}`).join(', ')}`);
+    lines.push(`    outputs       ${v.outputs.map((o) => `${o.name} ${shape(o)}`).join(', ')}`);
+    if (v.cache) lines.push(`    KV cache      ${v.cache.layers} layers of key/value ${shape(v.cache.past)} (past_key_values.* in, present.* out)`);
+    if (v.merged) lines.push(`    merged        optimum merged decoder: an If on ${v.merged} holds the no-past and with-past graphs`);
+  }
+  lines.push(`  other files   ${s.files.join(', ') || 'none'}`);
   return lines.join('\n');
 }

@@ -118,6 +118,22 @@ describe('sca patch on a transformers.js folder', () => {
   });
 });
 
+describe('sca inspect DIR', () => {
+  it('summarises every variant: dtype, weights, quantization, I/O and the KV-cache layout, and a merged decoder as such', async () => {
+    const r = await sca('inspect', path.join(GPT2_DIR, 'tjs'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\(2 ONNX variants, 4 other files\)/);
+    expect(r.out).toMatch(/onnx\/model_fp16\.onnx  fp16, [\d.]+ kB\n    weights       float16 /);
+    expect(r.out).toMatch(/KV cache      2 layers of key\/value float16 \[batch_size, 2, past_sequence_length, 32\]/);
+    const merged = await sca('inspect', path.join(GPT2_DIR, 'merged'), '--json', '-');
+    const summary = JSON.parse(merged.out);
+    expect(summary.variants[0]).toMatchObject({ file: 'onnx/decoder_model_merged.onnx', merged: 'use_cache_branch', cache: { layers: 2 }, quantization: [] });
+    const int4 = JSON.parse((await sca('inspect', path.join(GPT2_DIR, '..', 'genai', 'int4'), '--json', '-')).out);
+    expect(int4.variants[0].quantization).toEqual(['MatMulNBits (block-quantized weights)']);
+    expect(int4.files).toContain('model.onnx.data');
+  });
+});
+
 describe('sca patch on an optimum merged decoder (If on use_cache_branch)', () => {
   it('patches the tensor in both branches: the prompt (no-past branch) and every step with past (with-past branch) are PyTorch’s', async () => {
     const r = await steerFolder('merged');
