@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { patchModel } from '../rewrite/patch.js';
+import { editFolderTo, type FolderEditOptions, type FolderEditResult } from './folder.js';
 
 export interface AblateRequest {
   /** Concept from the model's anchors: supplies the tensor, axis and its dims or direction. */
@@ -59,4 +60,9 @@ export function ablateFileTo(file: string, request: AblateRequest, output: strin
   const model = loadModel(file);
   const outcome = ablate(model, request, file);
   return { outcome, saved: saveModel(model, output, options) };
+}
+
+/** `sca ablate DIR -o OUTDIR`: the same removal in every variant of a model folder (or those named), the rest copied unchanged. */
+export function ablateFolderTo(dir: string, request: AblateRequest, outDir: string, options: FolderEditOptions = {}): Promise<FolderEditResult<AblateOutcome>> {
+  return editFolderTo(dir, outDir, options, (model, label) => ({ model, result: ablate(model, request, label) }));
 }

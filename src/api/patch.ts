@@ -4,11 +4,8 @@
  * external data works) and patch a fresh copy with what it found. The CLI
  * and `sca check`'s on-the-fly patches both come through here.
  */
-import path from 'node:path';
-import { ScaError } from '../errors.js';
-import { checkFolderDestination, loadModelFolder, saveModelFolder, type FolderSaveResult } from '../onnx/folder.js';
 import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
-import { selectVariants, variantOf, type Variant } from '../onnx/variants.js';
+import { checkSameWidths, editFolderTo, type FolderEditOptions, type FolderEditResult } from './folder.js';
 import { patchModel, type AppliedPatch, type PatchRequest } from '../rewrite/patch.js';
 import { ShapeUnknownError } from '../rewrite/target.js';
 import { probeShapes } from '../runtime/shapes.js';
@@ -40,65 +37,32 @@ export async function patchFileTo(
   return { applied, saved: saveModel(model, output, options) };
 }
 
-export interface FolderPatchOptions {
-  /** The variants to patch, by path, file name or dtype (`fp32`, `fp16`, `q4`); the others are copied unchanged. Default: every `.onnx` file. */
-  variants?: string[];
-  onProgress?: (written: number, total: number) => void;
-}
-
-export interface VariantPatch extends Variant {
-  applied: AppliedPatch[];
-}
-
-export interface FolderPatchResult {
-  patched: VariantPatch[];
-  /** Variants left out by `variants`, copied byte for byte. */
-  unchanged: Variant[];
-  saved: FolderSaveResult;
-}
+export type FolderPatchOptions = FolderEditOptions;
 
 /**
  * `sca patch DIR -o OUTDIR`: the same interventions in every variant of a
- * model folder (or the ones named), checked to act on the same width in each;
- * side files and untouched variants are copied byte for byte, and the output
- * folder appears whole or not at all. A variant that cannot take the edit
- * fails the whole command, naming the file.
+ * model folder (or the ones named), checked to act on the same width in each.
  */
-export async function patchFolderTo(dir: string, requests: PatchRequest[], outDir: string, options: FolderPatchOptions = {}): Promise<FolderPatchResult> {
-  const folder = loadModelFolder(dir);
-  checkFolderDestination(dir, outDir);
-  const variants = selectVariants([...folder.models.keys()], options.variants);
-  const patched: VariantPatch[] = [];
-  for (const v of variants) {
-    const label = path.join(dir, v.file);
-    try {
-      const { model, applied } = await patchLoaded(folder.models.get(v.file)!, label, requests);
-      folder.models.set(v.file, model);
-      folder.edited.add(v.file);
-      patched.push({ ...v, applied });
-    } catch (err) {
-      if (err instanceof ScaError && !options.variants && folder.models.size > 1) {
-        throw new ScaError(`${err.message} (nothing was written: name the variants to patch with \`variants\`, and the rest are copied unchanged)`, err.code);
-      }
-      throw err;
-    }
-  }
-  checkSameWidths(dir, patched);
-  const unchanged = [...folder.models.keys()].filter((f) => !folder.edited.has(f)).map(variantOf);
-  return { patched, unchanged, saved: saveModelFolder(folder, outDir, { onProgress: options.onProgress }) };
-}
-
-/** Dims or a direction fit any width they index into; variants of one model must still agree on the width they act on. */
-function checkSameWidths(dir: string, patched: VariantPatch[]): void {
-  for (let i = 0; i < (patched[0]?.applied.length ?? 0); i++) {
-    const widths = patched.map((p) => p.applied[i].intervention.target.width);
-    const j = widths.findIndex((w) => w !== widths[0]);
-    if (j > 0) {
-      const t = patched[0].applied[i].tensor;
-      throw new ScaError(
-        `${dir}: the variants disagree on the width of '${t}': ${patched[0].file} has ${widths[0]}, ${patched[j].file} has ${widths[j]}; they are not the same model`,
-        'BAD_MODEL',
-      );
-    }
-  }
+export async function patchFolderTo(
+  dir: string,
+  requests: PatchRequest[],
+  outDir: string,
+  options: FolderPatchOptions = {},
+): Promise<FolderEditResult<AppliedPatch[]>> {
+  return editFolderTo(
+    dir,
+    outDir,
+    options,
+    async (model, label) => {
+      const { model: patched, applied } = await patchLoaded(model, label, requests);
+      return { model: patched, result: applied };
+    },
+    (edited) => {
+      for (let i = 0; i < requests.length; i++)
+        checkSameWidths(
+          dir,
+          edited.map((v) => ({ file: v.file, tensor: v.result[i].tensor, width: v.result[i].intervention.target.width })),
+        );
+    },
+  );
 }

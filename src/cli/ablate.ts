@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { ablateFileTo } from '../api/ablate.js';
+import { ablateFileTo, ablateFolderTo, type AblateOutcome, type AblateRequest } from '../api/ablate.js';
+import { UsageError } from '../errors.js';
+import { isDirectory } from '../onnx/folder.js';
 import { intList, integer } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
@@ -13,6 +15,7 @@ interface AblateOptions {
   axis?: string;
   prune?: boolean;
   externalData?: boolean;
+  variant?: string;
   json?: JsonOption;
 }
 
@@ -20,8 +23,9 @@ export function registerAblate(program: Command, { io }: Context): void {
   program
     .command('ablate')
     .description('remove an anchored concept for good by editing weights (zero, prune, or fold a direction)')
-    .argument('<model>', 'ONNX model (never modified)')
-    .requiredOption('-o, --output <file>', 'where to write the ablated model')
+    .argument('<model>', 'ONNX model, or a model folder whose every variant is edited (never modified)')
+    .requiredOption('-o, --output <path>', 'where to write the ablated model (a new folder for a folder)')
+    .option('--variant <v,...>', 'with a folder: only these variants, by dtype (fp32, fp16, q8, q4), file name or path; the rest are copied unchanged')
     .option('--concept <name>', "concept from the model's anchors: its dims are zeroed, or its direction folded out")
     .option('--tensor <name>', 'anchored tensor (with --dims)')
     .option('--dims <i,...>', "reserved dims of the tensor's feature axis")
@@ -29,24 +33,36 @@ export function registerAblate(program: Command, { io }: Context): void {
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
     .option('--external-data', 'store weights in <output>.data beside the model')
     .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
-    .action((file: string, opts: AblateOptions) => {
-      const { outcome: done, saved } = ablateFileTo(
-        file,
-        {
-          ...(opts.concept ? { concept: opts.concept } : {}),
-          ...(opts.tensor ? { tensor: opts.tensor } : {}),
-          ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
-          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-          prune: Boolean(opts.prune),
-        },
-        opts.output,
-        { externalData: opts.externalData, onProgress: writingProgress() },
-      );
-      const summary =
-        done.method === 'folded'
-          ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
-          : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
+    .action(async (file: string, opts: AblateOptions) => {
+      const request: AblateRequest = {
+        ...(opts.concept ? { concept: opts.concept } : {}),
+        ...(opts.tensor ? { tensor: opts.tensor } : {}),
+        ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+        ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+        prune: Boolean(opts.prune),
+      };
+      if (isDirectory(file)) {
+        if (opts.externalData) throw new UsageError("--external-data is for a single model: a folder keeps each variant's external data as it had it");
+        const variants = opts.variant
+          ?.split(',')
+          .map((v) => v.trim())
+          .filter(Boolean);
+        const result = await ablateFolderTo(file, request, opts.output, { variants, onProgress: writingProgress() });
+        if (emitJson(io, opts.json, { output: result.saved.dir, ablated: result.edited, unchanged: result.unchanged, files: result.saved.files })) return;
+        for (const v of result.edited) io.out(`${v.file} (${v.dtype}): ${describe(v.result)}\n`);
+        for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
+        io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
+        return;
+      }
+      if (opts.variant) throw new UsageError('--variant goes with a model folder');
+      const { outcome: done, saved } = ablateFileTo(file, request, opts.output, { externalData: opts.externalData, onProgress: writingProgress() });
       if (emitJson(io, opts.json, { output: saved.path, dataFile: saved.dataPath ?? null, ...done })) return;
-      io.out(`${summary}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
+      io.out(`${describe(done)}\nwrote ${saved.path}${saved.dataPath ? ` and ${saved.dataPath}` : ''}\n`);
     });
+}
+
+function describe(done: AblateOutcome): string {
+  return done.method === 'folded'
+    ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
+    : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;
 }

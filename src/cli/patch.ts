@@ -93,8 +93,9 @@ async function patchFolder(io: Context['io'], dir: string, requests: PatchReques
     .map((v) => v.trim())
     .filter(Boolean);
   const result = await patchFolderTo(dir, requests, opts.output, { variants, onProgress: writingProgress() });
-  if (emitJson(io, opts.json, { output: result.saved.dir, patched: result.patched, unchanged: result.unchanged, files: result.saved.files })) return;
-  for (const v of result.patched) for (const a of v.applied) printApplied(io, a, `${v.file} (${v.dtype}): `);
+  const patched = result.edited.map(({ result: applied, ...v }) => ({ ...v, applied }));
+  if (emitJson(io, opts.json, { output: result.saved.dir, patched, unchanged: result.unchanged, files: result.saved.files })) return;
+  for (const v of patched) for (const a of v.applied) printApplied(io, a, `${v.file} (${v.dtype}): `);
   for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
   io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
 }
