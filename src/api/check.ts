@@ -14,6 +14,7 @@
  *     ]
  *   }
  */
+import { isDirectory, variantFile } from '../onnx/folder.js';
 import path from 'node:path';
 import { didYouMean, UsageError } from '../errors.js';
 import { loadModel, type Model } from '../onnx/model.js';
@@ -235,7 +236,10 @@ export function checkLabel(check: CheckSpec, i: number): string {
 
 /** The patched side of a check: a file, or the intact model patched or ablated on the fly by the same verbs as `sca patch` and `sca ablate`. */
 export async function patchedSource(check: CheckSpec, intactPath: string, dir: string): Promise<ModelSource> {
-  if (check.patched) return path.resolve(dir, check.patched);
+  if (check.patched) {
+    const named = path.resolve(dir, check.patched);
+    return isDirectory(named) ? variantFile(named) : named;
+  }
   if (check.patch) {
     const { model } = await patchFile(intactPath, Array.isArray(check.patch) ? check.patch : [check.patch]);
     return { label: `${intactPath} + patch`, model };
@@ -287,7 +291,9 @@ export async function runChecks(file: string, options: { device?: Device } = {})
   // Checks of several metrics on one intervention share one comparison.
   const comparisons = new Map<string, Comparison>();
   for (const [i, check] of spec.checks.entries()) {
-    const intact = path.resolve(dir, check.intact ?? spec.intact);
+    // A model folder stands for its default variant (the only one, or the fp32 one), as for compare.
+    const named = path.resolve(dir, check.intact ?? spec.intact);
+    const intact = isDirectory(named) ? variantFile(named) : named;
     const specData = check.data ?? spec.data ?? 'color-cube';
     const data = /^color-cube/.test(specData) ? specData : path.resolve(dir, specData);
     const classifier = check.metric === 'kl' || check.metric === 'top1';

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isDirectory, variantFile } from '../onnx/folder.js';
 import { compareModels } from '../eval/compare.js';
 import { formatComparison } from '../eval/format.js';
 import { renderReport } from '../eval/report.js';
@@ -23,6 +24,7 @@ interface CompareCliOptions {
   labels?: string;
   power?: string;
   grid: string;
+  variant?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -31,8 +33,9 @@ export function registerCompare(program: Command, { io }: Context): void {
   program
     .command('compare')
     .description('run an intact and a patched model on the same inputs and measure what changed')
-    .argument('<intact>', 'the original model')
-    .argument('<patched>', 'the patched or ablated model')
+    .argument('<intact>', 'the original model (a file, or a model folder: see --variant)')
+    .argument('<patched>', 'the patched or ablated model (a file or a model folder)')
+    .option('--variant <v>', 'with folders: the variant to run in each, by dtype (fp32, fp16, q4), file name or path (default: the only one, or the fp32 one)')
     .option('--data <spec>', 'color-cube[:N] (N points per axis), or a .npy, .npz or .json file of inputs', 'color-cube')
     .option(JSON_FLAG, 'print the results as JSON (schemaVersion 1), or write them to a file')
     .option('--report <file.html>', 'write a self-contained HTML report with tables and plots')
@@ -45,7 +48,9 @@ export function registerCompare(program: Command, { io }: Context): void {
     .option('--set <name=value>', 'set an overridable input of the patched model, e.g. its --strength-input (repeatable)', collect)
     .option('--power <p>', "colour model: selectivity's power p (default 3 for a weight ablation or pruning, 2 otherwise, as the paper)")
     .option('--grid <n>', 'colour model: points per axis of the selectivity grid (the paper: 8; its notebooks also print 20)', '8')
-    .action(async (intact: string, patched: string, opts: CompareCliOptions) => {
+    .action(async (intactArg: string, patchedArg: string, opts: CompareCliOptions) => {
+      const pick = (p: string) => (isDirectory(p) ? variantFile(p, opts.variant) : p);
+      const [intact, patched] = [pick(intactArg), pick(patchedArg)];
       let progress: Progress | undefined;
       const comparison = await compareModels(intact, patched, {
         data: opts.data,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isDirectory, variantFile } from '../onnx/folder.js';
 import { parseDevice } from '../runtime/session.js';
 import { probeModels, type ProbeReport } from '../probe/run.js';
 import type { Estimate } from '../probe/stats.js';
@@ -8,6 +9,7 @@ import type { Context } from './context.js';
 
 interface ProbeCliOptions {
   tensor: string[];
+  variant?: string;
   data: string;
   labels: string;
   patched?: string;
@@ -26,7 +28,8 @@ export function registerProbe(program: Command, { io }: Context): void {
   program
     .command('probe')
     .description('fit a linear probe for labelled examples on tensors of a model (and a patched copy): is the concept still linearly readable?')
-    .argument('<model>', 'ONNX model (never modified)')
+    .argument('<model>', 'ONNX model, or a model folder (see --variant); never modified')
+    .option('--variant <v>', 'with folders: the variant to run, by dtype (fp32, fp16, q4), file name or path (default: the only one, or the fp32 one)')
     .requiredOption('--tensor <name>', 'tensor to probe (repeatable)', collect)
     .requiredOption('--data <spec>', 'color-cube[:N], or a .npy, .npz or .json file of inputs (as for compare)')
     .requiredOption('--labels <file>', 'a label per example (or per position) as .npy or .json; `redness` for the colour cube (redness > 0.5)')
@@ -38,10 +41,11 @@ export function registerProbe(program: Command, { io }: Context): void {
     .option('--json [file]', 'write the results as JSON (schemaVersion 1; no file or - for stdout)')
     .option('--device <device>', 'cpu or cuda', 'cpu')
     .option('--batch-size <n>', 'examples per onnxruntime run', '256')
-    .action(async (file: string, opts: ProbeCliOptions) => {
+    .action(async (arg: string, opts: ProbeCliOptions) => {
+      const pick = (p: string) => (isDirectory(p) ? variantFile(p, opts.variant) : p);
       const report = await probeModels({
-        model: file,
-        ...(opts.patched ? { patched: opts.patched } : {}),
+        model: pick(arg),
+        ...(opts.patched ? { patched: pick(opts.patched) } : {}),
         tensors: opts.tensor,
         data: opts.data,
         labels: opts.labels,

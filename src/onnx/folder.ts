@@ -17,6 +17,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { asWriteFailure, checkFreeSpace, fsReason, isInside } from '../util/files.js';
 import { temporaryFor } from '../util/temporaries.js';
+import { selectVariants, variantOf } from './variants.js';
 import { keepsDataLayout, loadModel, saveGraphOnly, saveModel, type Model } from './model.js';
 import { allTensors, externalRef, isExternal } from './tensor.js';
 
@@ -64,6 +65,31 @@ export function loadModelFolder(dir: string): ModelFolder {
   }
   if (models.size === 0) throw new UsageError(`${dir}: the folder holds no .onnx file`, 'BAD_MODEL');
   return { dir, models, files, edited: new Set() };
+}
+
+/** The `.onnx` files of a model folder, relative to it, without loading them (links and special files are refused as by loadModelFolder). */
+export function onnxFilesIn(dir: string): string[] {
+  if (!isDirectory(dir)) throw new UsageError(`${dir}: not a folder`, 'NOT_FOUND');
+  const files = listFolder(dir).filter((f) => f.endsWith('.onnx'));
+  if (files.length === 0) throw new UsageError(`${dir}: the folder holds no .onnx file`, 'BAD_MODEL');
+  return files;
+}
+
+/**
+ * The one file of a model folder that a command running a single model
+ * uses: the variant named (by dtype, file name or path), else the only
+ * `.onnx` file, else the only fp32 one; otherwise refused, listing them.
+ */
+export function variantFile(dir: string, want?: string): string {
+  const files = onnxFilesIn(dir);
+  const listed = () => files.map((f) => `${f} (${variantOf(f).dtype})`).join(', ');
+  const picked = want ? selectVariants(files, [want]) : files.length === 1 ? files.map(variantOf) : selectVariants(files).filter((v) => v.dtype === 'fp32');
+  if (picked.length !== 1) {
+    throw new UsageError(
+      `${dir}: ${want ? `'${want}' matches ${picked.length} files` : 'holds several variants'} (${listed()}); name one with \`variant\` (a dtype, file name or path)`,
+    );
+  }
+  return path.join(dir, picked[0].file);
 }
 
 /** Side files are copied as they are, but a config or tokenizer that is not JSON means a broken folder: say so before writing anything. */

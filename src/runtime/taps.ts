@@ -6,6 +6,7 @@
  * original data files in place: nothing is copied or written.
  */
 import { Graph } from '../ir/graph.js';
+import { isDirectory, variantFile } from '../onnx/folder.js';
 import { loadModel, serializeModel, usesExternalData, type Model } from '../onnx/model.js';
 import type { GraphProto, ModelProto } from '../onnx/types.js';
 import { openSession, ort, withInputValues, type Device } from './session.js';
@@ -17,8 +18,11 @@ export interface LoadedSource {
   path?: string;
 }
 
+/** A file, or a model folder (its default variant: see variantFile), loaded for running. */
 export function resolveSource(source: string | LoadedSource): LoadedSource {
-  return typeof source === 'string' ? { label: source, model: loadModel(source), path: source } : source;
+  if (typeof source !== 'string') return source;
+  const file = isDirectory(source) ? variantFile(source) : source;
+  return { label: file, model: loadModel(file), path: file };
 }
 
 /** The tensors that are not graph outputs already. */
