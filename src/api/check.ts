@@ -14,6 +14,7 @@
  *     ]
  *   }
  */
+import { compareText, type TextComparison } from '../eval/compareText.js';
 import { isDirectory, variantFile } from '../onnx/folder.js';
 import path from 'node:path';
 import { didYouMean, UsageError } from '../errors.js';
@@ -33,7 +34,10 @@ import '../domains/index.js';
 
 export const OUTPUT_METRICS = ['mse', 'max_abs', 'cosine', 'kl', 'top1'] as const;
 export const COLOR_METRICS = ['intact_mse', 'patched_mse', 'ratio', 'change_mse', 'max_off_target_mse', 'selectivity'] as const;
-type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric;
+/** Language-model metrics over generations from `prompts` (eval/compareText.ts). */
+export const TEXT_METRICS = ['first_token_kl', 'mean_kl', 'token_agreement', 'term_rate', 'refusal_rate', 'perplexity_ratio'] as const;
+type TextMetric = (typeof TEXT_METRICS)[number];
+type Metric = (typeof OUTPUT_METRICS)[number] | (typeof COLOR_METRICS)[number] | ProbeMetric | TextMetric;
 
 interface AblateSpec {
   concept?: string;
@@ -65,11 +69,17 @@ export interface CheckSpec {
   tensor?: string;
   labels?: string;
   model?: 'intact' | 'patched';
+  /** Text metrics: prompts (a .txt or .jsonl file), tokens per prompt, terms for term_rate, a held-out text for perplexity_ratio. */
+  prompts?: string;
+  maxNewTokens?: number;
+  terms?: string;
+  text?: string;
 }
 
 export interface Spec {
   intact: string;
   data?: string;
+  prompts?: string;
   device?: Device;
   checks: CheckSpec[];
 }
@@ -146,9 +156,13 @@ const CHECK_SHAPE: Shape = {
   min: isNumber,
   max: isNumber,
   metric: (v) =>
-    ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS] as unknown[]).includes(v)
+    ([...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS, ...TEXT_METRICS] as unknown[]).includes(v)
       ? undefined
-      : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS].join(', ')})`,
+      : `unknown metric '${String(v)}' (one of ${[...OUTPUT_METRICS, ...COLOR_METRICS, ...PROBE_METRICS, ...TEXT_METRICS].join(', ')})`,
+  prompts: isString,
+  maxNewTokens: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a whole number of 1 or more'),
+  terms: isString,
+  text: isString,
   // Probe metrics (src/probe/check.ts).
   tensor: isString,
   labels: isString,
@@ -156,7 +170,7 @@ const CHECK_SHAPE: Shape = {
   patch: () => undefined, // an object or a list of them, checked with PATCH_SHAPE below
   ablate: () => undefined,
 };
-const SPEC_SHAPE: Shape = { intact: isString, data: isString, device: oneOf(['cpu', 'cuda']), checks: () => undefined };
+const SPEC_SHAPE: Shape = { intact: isString, data: isString, prompts: isString, device: oneOf(['cpu', 'cuda']), checks: () => undefined };
 
 /** Refuses anything but a plain object whose fields are all known and well-typed, naming the JSON path. */
 function checkObject(value: unknown, shape: Shape, where: JsonPath, fail: (where: JsonPath, message: string) => never): Record<string, unknown> {
@@ -250,6 +264,30 @@ export async function patchedSource(check: CheckSpec, intactPath: string, dir: s
   return { label: `${intactPath} + ${a.prune ? 'prune' : 'ablate'}`, model };
 }
 
+function isTextMetric(m: Metric): m is TextMetric {
+  return (TEXT_METRICS as readonly string[]).includes(m);
+}
+
+function measureText(check: CheckSpec, c: TextComparison): { value: number | null; subject?: string } {
+  const t = c.text;
+  switch (check.metric as TextMetric) {
+    case 'first_token_kl':
+      return { value: t.firstTokenKl };
+    case 'mean_kl':
+      return { value: t.meanKl };
+    case 'token_agreement':
+      return { value: t.tokenAgreement };
+    case 'refusal_rate':
+      return { value: t.refusalRate.patched, subject: 'patched' };
+    case 'term_rate':
+      if (!t.termRate) throw new UsageError('metric term_rate needs `terms`');
+      return { value: t.termRate.patched, subject: 'patched' };
+    case 'perplexity_ratio':
+      if (!t.perplexity) throw new UsageError('metric perplexity_ratio needs `text`');
+      return { value: t.perplexity.patched / t.perplexity.intact };
+  }
+}
+
 function measure(check: CheckSpec, c: Comparison): { value: number | null; subject?: string } {
   const r = c.result;
   const color = check.color ?? check.group;
@@ -290,6 +328,7 @@ export async function runChecks(file: string, options: { device?: Device } = {})
   const results: CheckResult[] = [];
   // Checks of several metrics on one intervention share one comparison.
   const comparisons = new Map<string, Comparison>();
+  const texts = new Map<string, TextComparison>();
   for (const [i, check] of spec.checks.entries()) {
     // A model folder stands for its default variant (the only one, or the fp32 one), as for compare.
     const named = path.resolve(dir, check.intact ?? spec.intact);
@@ -305,6 +344,23 @@ export async function runChecks(file: string, options: { device?: Device } = {})
     try {
       if (isProbeMetric(check.metric)) {
         measured = await measureProbe(check as ProbeCheck, intact, data, dir, () => patchedSource(check, intact, dir), device);
+      } else if (isTextMetric(check.metric)) {
+        const prompts = check.prompts ?? spec.prompts;
+        if (!prompts) throw new UsageError(`metric ${check.metric} needs \`prompts\` (in the check or the spec)`);
+        const textKey = JSON.stringify([named, prompts, check.maxNewTokens, check.terms, check.text, check.patched, check.patch, check.ablate]);
+        let text = texts.get(textKey);
+        if (!text) {
+          const resolve = (f: string | undefined) => (f === undefined ? undefined : path.resolve(dir, f));
+          text = await compareText(named, await patchedSource(check, intact, dir), {
+            prompts: resolve(prompts)!,
+            ...(check.maxNewTokens ? { maxNewTokens: check.maxNewTokens } : {}),
+            ...(check.terms ? { terms: resolve(check.terms)! } : {}),
+            ...(check.text ? { text: resolve(check.text)! } : {}),
+            device,
+          });
+          texts.set(textKey, text);
+        }
+        measured = measureText(check, text);
       } else {
         if (!comparison) {
           comparison = await compareModels(intact, await patchedSource(check, intact, dir), { data, device, classifier });

@@ -14,7 +14,8 @@ import { DEFAULT_REFUSAL_MARKERS, loadPrompts, loadTerms } from '../data/prompts
 import { strengthInputs } from '../data/strengths.js';
 import { loadTokenizer, type TextTokenizer } from '../data/tokenizer.js';
 import type { Device } from '../runtime/session.js';
-import { openWithOutputs, resolveSource } from '../runtime/taps.js';
+import { openWithOutputs, resolveSource, type LoadedSource } from '../runtime/taps.js';
+import type { Model } from '../onnx/model.js';
 import { decoderLayout, generate, sequenceLogits, type DecoderLayout, type Sampling } from './generate.js';
 import { matchRate, pairMetrics, perplexity, type PairMetrics } from './textMetrics.js';
 import type { ort } from '../runtime/session.js';
@@ -66,10 +67,15 @@ export interface TextComparison {
 
 const DEFAULT_MAX_NEW_TOKENS = 32;
 
-export async function compareText(intactPath: string, patchedPath: string, options: TextCompareOptions): Promise<TextComparison> {
+/** The patched model: a file or model folder, or one built in memory (by `sca check`). */
+export type TextModelSource = string | { label: string; model: Model };
+
+export async function compareText(intactPath: string, patchedSource: TextModelSource, options: TextCompareOptions): Promise<TextComparison> {
   const started = performance.now();
   const pick = (p: string) => (isDirectory(p) ? variantFile(p, options.variant) : p);
-  const [intactFile, patchedFile] = [pick(intactPath), pick(patchedPath)];
+  const intactFile = pick(intactPath);
+  const patched: string | LoadedSource = typeof patchedSource === 'string' ? pick(patchedSource) : patchedSource;
+  const patchedFile = typeof patched === 'string' ? patched : patched.label;
   const tokenizer = loadTokenizer(intactPath);
   const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UsageError(`\`maxNewTokens\`: ${maxNewTokens} must be a whole number of 1 or more`);
@@ -87,7 +93,7 @@ export async function compareText(intactPath: string, patchedPath: string, optio
   const markers = options.markers ? loadTerms(options.markers, '--markers') : DEFAULT_REFUSAL_MARKERS;
   const heldOut = options.text ? readText(options.text) : undefined;
 
-  const [a, b] = [await openDecoder(intactFile, options.device), await openDecoder(patchedFile, options.device, options.patchedInputs)];
+  const [a, b] = [await openDecoder(intactFile, options.device), await openDecoder(patched, options.device, options.patchedInputs)];
   for (const [s, file] of [
     [a, intactFile],
     [b, patchedFile],
@@ -178,13 +184,14 @@ interface OpenDecoder {
 }
 
 /** The model opened for generation, with its strength inputs set (recorded, or `values`). */
-async function openDecoder(file: string, device: Device = 'cpu', values: Record<string, number> = {}): Promise<OpenDecoder> {
+async function openDecoder(file: string | LoadedSource, device: Device = 'cpu', values: Record<string, number> = {}): Promise<OpenDecoder> {
   const source = resolveSource(file);
+  const label = source.label;
   const settings = { ...Object.fromEntries(strengthInputs(source.model.proto)), ...values };
   const session = await openWithOutputs(source, [], device, settings);
   const logits = source.model.proto.graph!.output.find((o) => o.name === 'logits');
   const last = logits?.type?.tensorType?.shape?.dim.at(-1)?.dimValue;
-  return { session, layout: decoderLayout(session, file), vocab: last === undefined ? undefined : Number(last) };
+  return { session, layout: decoderLayout(session, label), vocab: last === undefined ? undefined : Number(last) };
 }
 
 function checkVocabulary(vocab: number | undefined, tokenizer: TextTokenizer, file: string): void {

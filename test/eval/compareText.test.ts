@@ -162,3 +162,24 @@ describe('sca compare --prompts: bad input is one line and exit 2', () => {
     expect(await run(other, '--prompts', prompts('hi'))).toMatch(/logits cover 300 tokens but .* has 512: not this model's tokenizer/);
   });
 });
+
+describe('sca check with text metrics', () => {
+  it('runs the shipped example spec: a strength-0 steer gives agreement 1 and KL 0, a real one moves the first token', async () => {
+    const spec = path.join(GPT2_DIR, '..', '..', '..', 'examples', 'checks', 'gpt2-steering.json');
+    const r = await sca('check', spec, '--json', '-');
+    expect(r.code, r.out + r.err).toBe(0);
+    const results = JSON.parse(r.out).results as { metric: string; value: number; passed: boolean }[];
+    expect(results.map((c) => c.metric)).toEqual(['token_agreement', 'first_token_kl', 'first_token_kl', 'perplexity_ratio']);
+    expect(results[0].value).toBe(1);
+    expect(results[1].value).toBe(0);
+    expect(results[2].value).toBeGreaterThan(0.01);
+  }, 60_000);
+
+  it('a text metric without prompts is refused, naming the check', async () => {
+    const spec = path.join(tmp(), 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ intact: TJS, checks: [{ name: 'kl', patched: TJS, metric: 'first_token_kl', max: 0 }] }));
+    const r = await sca('check', spec);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/kl.*metric first_token_kl needs `prompts`|--prompts/);
+  });
+});
