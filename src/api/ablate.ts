@@ -4,7 +4,8 @@
  * a concept anchored to a direction is folded out of the weights that read
  * its tensor (W' = (I - a a^T) W, the full projection).
  */
-import { findAnchor } from '../anchors/manifest.js';
+import { findAnchor, recordIntervention } from '../anchors/manifest.js';
+import { orthogonaliseWriters } from '../rewrite/writers.js';
 import { UsageError } from '../errors.js';
 import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
@@ -21,12 +22,21 @@ export interface AblateRequest {
   axis?: number;
   /** Delete the dims instead of zeroing them (the anchored axis shrinks). */
   prune?: boolean;
+  /**
+   * Abliteration: orthogonalise every weight that writes into the residual
+   * stream `tensor` belongs to against the concept's direction (or
+   * `direction`), so no layer writes it.
+   */
+  writers?: boolean;
+  direction?: number[];
 }
 
 export interface AblateOutcome {
   tensor: string;
   /** How the concept was removed. */
-  method: 'zeroed' | 'pruned' | 'folded';
+  method: 'zeroed' | 'pruned' | 'folded' | 'orthogonalised';
+  /** For writers: the residual tensors of the stream. */
+  stream?: string[];
   dims?: number[];
   /** Initializers that were changed (for dims). */
   edited: string[];
@@ -37,6 +47,22 @@ export function ablate(model: Model, request: AblateRequest, label = 'model'): A
   const anchor = request.concept ? findAnchor(model.proto, request.concept, label) : undefined;
   const tensor = request.tensor ?? anchor?.tensor;
   if (!tensor) throw new UsageError('give `concept`, or `tensor` with `dims`');
+  if (request.writers) {
+    const direction = request.direction ?? anchor?.direction;
+    if (!direction) throw new UsageError('`writers` needs a direction: a concept anchored to one, or `direction`');
+    if (request.prune || request.dims) throw new UsageError('`writers` orthogonalises against a direction; it takes no `dims` or `prune`');
+    const { stream, edited } = orthogonaliseWriters(model, tensor, direction, label);
+    recordIntervention(model.proto, {
+      kind: 'ablate',
+      tensor,
+      ...(request.concept ? { concept: request.concept } : {}),
+      method: 'orthogonalised writers',
+      direction,
+      stream,
+      edited,
+    });
+    return { tensor, method: 'orthogonalised', edited, stream };
+  }
   const dims = request.dims ?? anchor?.dims;
   const axis = request.axis ?? anchor?.axis;
   if (dims) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ablateFileTo, ablateFolderTo, type AblateOutcome, type AblateRequest } from '../api/ablate.js';
 import { UsageError } from '../errors.js';
 import { isDirectory } from '../onnx/folder.js';
+import { parseSingleDirection } from '../data/directions.js';
 import { intList, integer } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
 import type { Context } from './context.js';
@@ -16,6 +17,8 @@ interface AblateOptions {
   prune?: boolean;
   externalData?: boolean;
   variant?: string;
+  writers?: boolean;
+  direction?: string;
   json?: JsonOption;
 }
 
@@ -31,6 +34,11 @@ export function registerAblate(program: Command, { io }: Context): void {
     .option('--dims <i,...>', "reserved dims of the tensor's feature axis")
     .option('--axis <n>', 'axis holding the dims (negative counts from the end; ablation supports the last axis of Gemm/MatMul layers)')
     .option('--prune', 'delete the dims instead of zeroing them (the anchored axis shrinks)')
+    .option(
+      '--writers',
+      "abliteration: orthogonalise every weight writing into the tensor's residual stream (embeddings, attention and MLP output projections, biases) against the concept's direction",
+    )
+    .option('--direction <v,...|@file>', 'with --writers and --tensor: the direction to remove')
     .option('--external-data', 'store weights in <output>.data beside the model')
     .option(JSON_FLAG, 'print what was edited as JSON, or write it to a file')
     .action(async (file: string, opts: AblateOptions) => {
@@ -40,6 +48,8 @@ export function registerAblate(program: Command, { io }: Context): void {
         ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
         ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
         prune: Boolean(opts.prune),
+        ...(opts.writers ? { writers: true } : {}),
+        ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
       };
       if (isDirectory(file)) {
         if (opts.externalData) throw new UsageError("--external-data is for a single model: a folder keeps each variant's external data as it had it");
@@ -62,6 +72,8 @@ export function registerAblate(program: Command, { io }: Context): void {
 }
 
 function describe(done: AblateOutcome): string {
+  if (done.method === 'orthogonalised')
+    return `orthogonalised ${done.edited.length} weights writing into the residual stream of '${done.tensor}' (${done.stream!.length} residual tensors) against the direction`;
   return done.method === 'folded'
     ? `folded the projection I - a a^T into the weights reading '${done.tensor}' (axis ${done.axis})`
     : `${done.method} dims [${done.dims!.join(', ')}] of '${done.tensor}' in ${done.edited.length} weights`;

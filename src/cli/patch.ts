@@ -24,6 +24,7 @@ interface PatchOptions {
   falloff?: string;
   strengthInput?: string;
   strengthInputOptional?: boolean;
+  layers?: string;
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
@@ -60,6 +61,7 @@ export function registerPatch(program: Command, { io }: Context): void {
       '--strength-input-optional',
       "give the strength input the patch's strength as its default (Python and C++ onnxruntime fall back to it; onnxruntime-node ignores a feed of it, onnxruntime-web refuses one)",
     )
+    .option('--layers <all>', 'all: the same patch at every tensor of the residual stream the tensor belongs to (every residual add and the embedding sum)')
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
@@ -118,6 +120,7 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
     ...(falloff ? { falloff: { threshold: falloff[0], strength: falloff[1], power: falloff[2] } } : {}),
     ...(opts.strengthInput ? { strengthInput: opts.strengthInput } : {}),
     ...(opts.strengthInputOptional ? { strengthInputOptional: true } : {}),
+    ...(opts.layers ? { layers: opts.layers as 'all' } : {}),
     ...(opts.fold ? { fold: true } : {}),
   };
 }
@@ -139,6 +142,7 @@ const PLAN_FIELDS = new Set([
   'falloff',
   'strengthInput',
   'strengthInputOptional',
+  'layers',
   'fold',
 ]);
 

@@ -7,6 +7,7 @@
 import { findAnchor, readInterventions, recordIntervention, type Anchor, type InterventionRecord } from '../anchors/manifest.js';
 import { UsageError } from '../errors.js';
 import { IrModel } from '../ir/model.js';
+import { residualChain, residualTensors } from '../ir/residual.js';
 import type { ValueType } from '../ir/types.js';
 import type { Model } from '../onnx/model.js';
 import { buildAmplification } from './amplification.js';
@@ -58,6 +59,8 @@ export interface PatchRequest {
   strengthInputOptional?: boolean;
   /** Fold a linear suppression or amplification into the weights that read the tensor, adding no nodes. */
   fold?: boolean;
+  /** `all`: the same patch at every tensor of the residual stream `tensor` belongs to (every block's residual adds and the embedding sum). */
+  layers?: 'all';
 }
 
 export interface PatchOptions {
@@ -79,7 +82,22 @@ const DEFAULT_STRENGTH: Record<Mode, number> = { suppress: 1, amplify: 1, steer:
 export type { AppliedPatch };
 
 export function patchModel(model: Model, requests: PatchRequest[], label = 'model', options: PatchOptions = {}): AppliedPatch[] {
-  return requests.map((request) => applyOne(new IrModel(model), request, label, options));
+  return requests.flatMap((r) => everyLayer(model, r, label)).map((request) => applyOne(new IrModel(model), request, label, options));
+}
+
+/** A request with `layers: 'all'` as one request per residual tensor of its stream. */
+function everyLayer(model: Model, request: PatchRequest, label: string): PatchRequest[] {
+  if (request.layers === undefined) return [request];
+  if (request.layers !== 'all') throw new UsageError(`layers: expected 'all', got '${String(request.layers)}'`);
+  const tensor = request.tensor ?? (request.concept ? findAnchor(model.proto, request.concept, label).tensor : undefined);
+  if (!tensor) throw new UsageError('`layers` needs a tensor (or a concept) of the residual stream');
+  const ir = new IrModel(model);
+  ir.graph.require(tensor, label);
+  const chain = residualChain(ir.graph, tensor);
+  if (!chain)
+    throw new UsageError(`${label}: '${tensor}' is not written by a residual Add (r + branch(r)), so it has no layers to repeat the patch at`, 'REFUSED');
+  const { layers: _all, ...one } = request;
+  return residualTensors(chain).map((t) => ({ ...one, tensor: t }));
 }
 
 function applyOne(ir: IrModel, request: PatchRequest, label: string, options: PatchOptions): AppliedPatch {

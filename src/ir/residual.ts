@@ -1,0 +1,76 @@
+/**
+ * The residual stream of a transformer, found from the graph alone: the
+ * chain of Adds r(i+1) = r(i) + branch(r(i)), where the branch (attention or
+ * MLP, behind a norm) is computed from r(i) itself, started by the
+ * embedding sum (two inputs neither of which depends on the other). Given one
+ * tensor of the stream, the chain is followed both ways.
+ */
+import type { Graph } from './graph.js';
+
+export interface ResidualStep {
+  /** The residual tensor this Add writes. */
+  tensor: string;
+  /** The input carrying the stream from before (absent for the embedding sum, which starts it). */
+  from?: string;
+  /** What is added to the stream here: the branch output, or both embeddings for the sum that starts it. */
+  writes: string[];
+}
+
+/** True when `tensor` is computed (through any number of nodes) from `ancestor`. */
+function dependsOn(graph: Graph, tensor: string, ancestor: string, limit = 20_000): boolean {
+  const seen = new Set<string>();
+  const stack = [tensor];
+  while (stack.length && seen.size < limit) {
+    const t = stack.pop()!;
+    if (t === ancestor) return true;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const node = graph.producer(t);
+    if (node) for (const i of node.input) if (i) stack.push(i);
+  }
+  return false;
+}
+
+function isAdd(graph: Graph, tensor: string): boolean {
+  const node = graph.producer(tensor);
+  return node?.opType === 'Add' && (node.domain ?? '') === '' && node.input.length === 2;
+}
+
+/** The step that writes `tensor`: which input is the stream and which is added, or undefined when `tensor` is not a residual Add. */
+function stepAt(graph: Graph, tensor: string): ResidualStep | undefined {
+  if (!isAdd(graph, tensor)) return undefined;
+  const [a, b] = graph.producer(tensor)!.input;
+  if (dependsOn(graph, b, a)) return { tensor, from: a, writes: [b] };
+  if (dependsOn(graph, a, b)) return { tensor, from: b, writes: [a] };
+  return { tensor, writes: [a, b] };
+}
+
+/**
+ * The whole chain through `tensor`, first step first; undefined when
+ * `tensor` is not written by a residual Add.
+ */
+export function residualChain(graph: Graph, tensor: string): ResidualStep[] | undefined {
+  const here = stepAt(graph, tensor);
+  if (!here) return undefined;
+  const steps = [here];
+  // Backwards: the stream input of each step is the step before, while it is itself an Add.
+  for (let s = here; s.from && isAdd(graph, s.from);) {
+    const prev = stepAt(graph, s.from);
+    if (!prev) break;
+    steps.unshift(prev);
+    s = prev;
+  }
+  // Forwards: an Add reading the stream and something computed from it.
+  for (let t = tensor; ;) {
+    const next = graph.consumers(t).find((n) => n.opType === 'Add' && n.input.includes(t) && stepAt(graph, n.output[0])?.from === t);
+    if (!next) break;
+    steps.push(stepAt(graph, next.output[0])!);
+    t = next.output[0];
+  }
+  return steps;
+}
+
+/** The residual tensors of the stream through `tensor`, in order: the embedding lookup it starts from (when no sum starts it), then each Add's output. */
+export function residualTensors(chain: ResidualStep[]): string[] {
+  return [...(chain[0].from ? [chain[0].from] : []), ...chain.map((s) => s.tensor)];
+}
