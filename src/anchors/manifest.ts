@@ -24,6 +24,21 @@ export interface Anchor {
   eraser?: Eraser;
   /** How an anchor found from data was made: method, sample count, hashes of the data and labels. */
   provenance?: Provenance;
+  /** How an anchor found from contrastive prompts was made (src/api/contrast.ts). */
+  promptProvenance?: PromptProvenance;
+}
+
+/** A direction from two sets of prompts: the mean difference at one position, and how well each layer separated them. */
+export interface PromptProvenance {
+  method: 'mean-diff';
+  /** sha256 of the prompts and contrast files, as `sha256:<hex>`. */
+  promptsHash: string;
+  contrastHash: string;
+  prompts: number;
+  contrast: number;
+  position: 'last' | 'mean';
+  /** Every tensor tried, with its held-out AUC and separation; the anchor's tensor is the best. */
+  layers: { tensor: string; auc: number; separation: number }[];
 }
 
 export interface InterventionRecord {
@@ -79,6 +94,7 @@ function validateAnchor(value: unknown, where: string): Anchor {
     ...(a.dims ? { dims: a.dims } : {}),
     ...(a.eraser ? { eraser: a.eraser } : {}),
     ...(a.provenance ? { provenance: a.provenance } : {}),
+    ...(a.promptProvenance ? { promptProvenance: a.promptProvenance } : {}),
   };
 }
 

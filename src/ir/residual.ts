@@ -60,11 +60,13 @@ export function residualChain(graph: Graph, tensor: string): ResidualStep[] | un
     steps.unshift(prev);
     s = prev;
   }
-  // Forwards: an Add reading the stream and something computed from it.
+  // Forwards: an Add reading the stream adds something to it (a branch computed from it, or anything else);
+  // a norm reads the stream through ReduceMean and Sub, never an Add.
   for (let t = tensor; ;) {
-    const next = graph.consumers(t).find((n) => n.opType === 'Add' && n.input.includes(t) && stepAt(graph, n.output[0])?.from === t);
-    if (!next) break;
-    steps.push(stepAt(graph, next.output[0])!);
+    const next = graph.consumers(t).find((n) => n.opType === 'Add' && (n.domain ?? '') === '' && n.input.length === 2 && n.input.includes(t));
+    if (!next || steps.some((s) => s.tensor === next.output[0])) break;
+    const other = next.input[0] === t ? next.input[1] : next.input[0];
+    steps.push({ tensor: next.output[0], from: t, writes: [other] });
     t = next.output[0];
   }
   return steps;
