@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { isDirectory, variantFile } from '../onnx/folder.js';
 import { compareText, formatTextComparison } from '../eval/compareText.js';
+import { renderTextReport } from '../eval/textReport.js';
+import { loadTokenizer } from '../data/tokenizer.js';
 import { compareModels } from '../eval/compare.js';
 import { formatComparison } from '../eval/format.js';
 import { renderReport } from '../eval/report.js';
@@ -58,8 +60,10 @@ async function compareTexts(io: Context['io'], intact: string, patched: string, 
     device: parseDevice(opts.device),
     patchedInputs: parseSettings(opts.set ?? []),
   });
+  if (opts.report) writeTextFile(opts.report, renderTextReport(result, loadTokenizer(intact).decode, `${result.patched} vs ${result.intact}`));
   if (emitJson(io, opts.json, result)) return;
   io.out(`${formatTextComparison(result)}\n`);
+  if (opts.report) io.out(`report: ${opts.report}\n`);
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

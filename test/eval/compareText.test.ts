@@ -183,3 +183,54 @@ describe('sca check with text metrics', () => {
     expect(r.err).toMatch(/kl.*metric first_token_kl needs `prompts`|--prompts/);
   });
 });
+
+describe('the text report', () => {
+  const CHROMIUM = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && fs.existsSync(p));
+
+  it.runIf(CHROMIUM || process.env.CI)(
+    'renders in headless Chromium: the generations side by side, the first divergence marked, the metrics below',
+    async () => {
+      expect(CHROMIUM, "CI needs Debian's chromium (apt-get install chromium)").toBeDefined();
+      const report = path.join(tmp(), 'text.html');
+      const r = await sca(
+        'compare',
+        TJS,
+        await steered(),
+        '--prompts',
+        prompts(ref.prompt),
+        '--max-new-tokens',
+        String(ref.intact.greedy.length),
+        '--report',
+        report,
+      );
+      expect(r.code, r.err).toBe(0);
+      const { execFileSync } = await import('node:child_process');
+      const args = [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        `--user-data-dir=${path.join(tmp(), 'chromium')}`,
+      ];
+      const dom = execFileSync(CHROMIUM!, [...args, '--dump-dom', `file://${report}`], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const side = (name: string) => new RegExp(`<div class="side" data-side="${name}">[\\s\\S]*?</div>`).exec(dom)?.[0] ?? '';
+      const spans = (html: string) => [...html.matchAll(/<span class="tok (\w[\w-]*)">/g)].map((m) => m[1]);
+      const diverge = ref.intact.greedy.findIndex((t, i) => t !== ref.steer.greedy[i]);
+      for (const name of ['intact', 'patched']) {
+        const classes = spans(side(name));
+        expect(classes).toHaveLength(ref.intact.greedy.length);
+        expect(classes.indexOf('first-divergence')).toBe(diverge);
+        expect(classes.slice(0, diverge).every((c) => c === 'same')).toBe(true);
+      }
+      expect(dom).toContain(`first divergence at generated token ${diverge + 1}`);
+      expect(dom).toMatch(/<table class="metrics">[\s\S]*first-token KL[\s\S]*token agreement/);
+      expect(dom.indexOf('data-side="intact"')).toBeLessThan(dom.indexOf('<table class="metrics">'));
+    },
+    90_000,
+  );
+});
