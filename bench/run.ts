@@ -3,7 +3,8 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train,leace] [--device cpu|cuda] [--leace-dims 256,512,1024]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train,leace] [--device cpu|cuda]
+ *                    [--leace-size D,N (4096,16384)] [--leace-stream D,N (1024,1000000)]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models
  *   written without value_info (as torch exports are: shapes come from
@@ -25,9 +26,13 @@
  *   and in external data; SIMD kernels and plain loops) against fs.copyFile
  *   of the same bytes and the weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
  *   on that weight).
- * - leace: fitting a LEACE eraser at width D (covariance, ml-matrix's
- *   symmetric eigendecomposition, the rest) and its peak RSS, against
- *   ml-matrix's D x D matrix product (`--leace-dims 256,512,1024`).
+ * - leace: LEACE, mean-diff and the probe at D=4096 over 16384 rows read
+ *   batch by batch (streamed moments, onnxruntime Gemm, pivoted Cholesky),
+ *   against numpy (covariance + eigh + eraser) and scikit-learn's
+ *   LogisticRegression on the same file, "baseline unavailable" where python3
+ *   lacks them; LEACE's peak RSS against 4x the D x D float64 matrix; and
+ *   LEACE streamed over 1,000,000 generated rows of D=1024, its peak RSS
+ *   against 100 MB plus the D x D matrices (bench/leace.ts, bench/leace_baseline.py).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -337,19 +342,85 @@ function benchFold(dir: string): void {
   }
 }
 
-function leaceChild(d: number, baseline: boolean): Record<string, number> {
-  const out = execFileSync(process.execPath, [path.join(here, 'leace.js'), String(d), ...(baseline ? ['--baseline'] : [])], { encoding: 'utf8' });
+function leaceChild(args: string[]): Record<string, number> {
+  const out = execFileSync(process.execPath, [path.join(here, 'leace.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
-function benchLeace(dims: number[]): void {
-  for (const d of dims) {
-    const fit = leaceChild(d, false);
-    const product = leaceChild(d, true);
-    report(`LEACE fit, D=${d} (${fit.rows} rows)`, fit.fitSeconds, product.mmulSeconds, secs, 'vs one DxD product');
-    report(`  eigendecomposition, D=${d} (CPU seconds)`, fit.eigenCpuSeconds, product.mmulCpuSeconds, secs, 'vs one DxD product, CPU');
-    report(`  peak RSS, D=${d}`, fit.maxRssBytes, product.maxRssBytes, mb, "vs the product's process");
-  }
+/** A python3 that imports `module` (Debian's numpy and sklearn live in the system python, which a pyenv python3 on PATH may hide). */
+function pythonWith(module: string): string | undefined {
+  return ['python3', '/usr/bin/python3'].find((p) => {
+    try {
+      execFileSync(p, ['-c', `import ${module}`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** bench/leace_baseline.py in this run, or undefined where python3 lacks the module. */
+function baselineChild(module: string, args: string[]): Record<string, number> | undefined {
+  const python = pythonWith(module);
+  if (!python) return undefined;
+  const out = execFileSync(python, [path.join(here, '..', '..', 'bench', 'leace_baseline.py'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+function reportOrUnavailable(figure: string, value: number, baseline: number | undefined, unit: (v: number) => string, target: string, missing: string): void {
+  if (baseline !== undefined) return report(figure, value, baseline, unit, target);
+  rows.push({ figure, value: unit(value), baseline: 'unavailable', ratio: NaN, target });
+  console.log(`${figure.padEnd(46)} ${unit(value).padStart(11)}  baseline unavailable (${missing})  (${target})`);
+}
+
+/**
+ * Concept directions at language-model widths (issue 23): LEACE, mean-diff
+ * and the probe at D x N from one file (the hashed formula, src/maths/hashed.ts),
+ * read batch by batch, against numpy and scikit-learn on the same file; and
+ * LEACE streamed over many rows generated batch by batch, its peak RSS against
+ * 100 MB plus the D x D matrices.
+ */
+function benchLeace(dir: string, [d, n]: number[], [sd, sn]: number[]): void {
+  const x = path.join(dir, `leace-${d}x${n}.npy`);
+  const y = path.join(dir, `leace-${d}x${n}-labels.npy`);
+  leaceChild(['make', String(d), String(n), x, y]);
+  const matrix = d * d * 8;
+  const label = `D=${d}, N=${n}`;
+  const noNumpy = 'python3 has no numpy';
+  const fit = leaceChild(['leace', x, y]);
+  const numpy = baselineChild('numpy', ['leace', x, y]);
+  reportOrUnavailable(`LEACE fit, ${label} (streamed)`, fit.seconds, numpy?.seconds, secs, 'within 2x of numpy: covariance + eigh + eraser', noNumpy);
+  reportOrUnavailable(`  moments (XᵀX, onnxruntime Gemm)`, fit.momentsSeconds, numpy?.covarianceSeconds, secs, "numpy's float64 covariance", noNumpy);
+  reportOrUnavailable(`  pivoted Cholesky + eraser`, fit.factorSeconds, numpy?.eigenSeconds, secs, "numpy's eigh + eraser", noNumpy);
+  report(`  peak RSS, ${label}`, fit.maxRssBytes, 4 * matrix, mb, `under 4x the DxD float64 matrix (${mb(matrix)})`);
+  if (numpy) console.log(`  (numpy's own peak RSS: ${mb(numpy.maxRssBytes)}, the data held in float64)`);
+  const md = leaceChild(['mean-diff', x, y]);
+  const numpyMd = baselineChild('numpy', ['mean-diff', x, y]);
+  reportOrUnavailable(`mean-diff, ${label} (streamed)`, md.seconds, numpyMd?.seconds, secs, 'within 2x of numpy', noNumpy);
+  report(`  peak RSS`, md.maxRssBytes, d * n * 4, mb, 'against the data as float32: streamed, far under');
+  const probe = leaceChild(['probe', x, y]);
+  const sklearn = baselineChild('sklearn', ['probe', x, y, '0.01']);
+  reportOrUnavailable(
+    `probe, 5-fold CV, ${label}`,
+    probe.seconds,
+    sklearn?.seconds,
+    secs,
+    'within 2x of sklearn LogisticRegression (lbfgs, same objective), 5-fold CV',
+    'python3 has no sklearn; Debian: apt-get install python3-sklearn',
+  );
+  for (const f of [x, y]) fs.rmSync(f, { force: true });
+  const stream = leaceChild(['stream', String(sd), String(sn)]);
+  const numpyStream = baselineChild('numpy', ['stream', String(sd), String(sn)]);
+  const budget = 100e6 + 2 * sd * sd * 8;
+  reportOrUnavailable(
+    `LEACE streamed, D=${sd}, N=${sn} (generation not timed)`,
+    stream.seconds,
+    numpyStream?.seconds,
+    secs,
+    'numpy, shifted XᵀX per batch',
+    noNumpy,
+  );
+  report(`  peak RSS`, stream.maxRssBytes, budget, mb, `under 100 MB plus the DxD matrices (2 x ${mb(sd * sd * 8)})`);
 }
 
 async function mainBench(): Promise<void> {
@@ -395,7 +466,7 @@ async function mainBench(): Promise<void> {
     if (!skip.has('fold')) benchFold(dir);
     if (!skip.has('leace')) {
       console.log('');
-      benchLeace(option('--leace-dims', '256,512,1024').split(',').map(Number));
+      benchLeace(dir, option('--leace-size', '4096,16384').split(',').map(Number), option('--leace-stream', '1024,1000000').split(',').map(Number));
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

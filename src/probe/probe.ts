@@ -10,7 +10,8 @@
 import { UsageError } from '../errors.js';
 import { columnMeans, type Features } from '../maths/features.js';
 import { stratifiedFolds } from './folds.js';
-import { decision, fitLogistic, type LogisticModel } from './logistic.js';
+import { fitLogisticRows, rawWeights, type LogisticModel, type Scaling } from './logistic.js';
+import { rowsOf, type Rows } from './rows.js';
 import { auc, wilson, type Estimate } from './stats.js';
 
 export interface ProbeOptions {
@@ -35,42 +36,64 @@ export interface ProbeResult {
 
 export const PROBE_DEFAULTS = { folds: 5, seed: 0, l2: 1e-2 } as const;
 
-interface Standardiser {
-  mean: Float64Array;
-  /** 1/std, or 0 for a constant feature (it carries nothing). */
-  inverseStd: Float64Array;
-}
-
-function standardiser(x: Features, idx: number[]): Standardiser {
-  const mean = columnMeans(x, idx);
-  const variance = new Float64Array(x.width);
-  for (const i of idx) {
-    const off = i * x.width;
-    for (let j = 0; j < x.width; j++) variance[j] += (x.data[off + j] - mean[j]) ** 2;
-  }
-  let largest = 0;
-  for (let j = 0; j < x.width; j++) largest = Math.max(largest, variance[j]);
-  const inverseStd = variance.map((v) => (v > largest * 1e-20 && v > 0 ? 1 / Math.sqrt(v / idx.length) : 0));
-  return { mean, inverseStd };
-}
-
-function standardise(x: Features, idx: number[], s: Standardiser): Features {
-  const data = new Float64Array(idx.length * x.width);
-  idx.forEach((i, k) => {
-    const off = i * x.width;
-    for (let j = 0; j < x.width; j++) data[k * x.width + j] = (x.data[off + j] - s.mean[j]) * s.inverseStd[j];
+/**
+ * The standardisation of each fold's training rows, from sums kept per fold
+ * in one pass: each fold's sums of x - s and (x - s)² (s the mean of all
+ * rows, so nothing large is squared), the training part's being the total
+ * less its own fold's. A constant feature gets 1/std = 0 (it carries nothing).
+ */
+function foldScalings(x: Features, folds: number[][]): Scaling[] {
+  const d = x.width;
+  const shift = columnMeans(x);
+  const s1 = folds.map(() => new Float64Array(d));
+  const s2 = folds.map(() => new Float64Array(d));
+  folds.forEach((rows, f) => {
+    const a = s1[f];
+    const b = s2[f];
+    for (const i of rows) {
+      const off = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = x.data[off + j] - shift[j];
+        a[j] += v;
+        b[j] += v * v;
+      }
+    }
   });
-  return { rows: idx.length, width: x.width, data };
+  const t1 = new Float64Array(d);
+  const t2 = new Float64Array(d);
+  for (let f = 0; f < folds.length; f++) {
+    for (let j = 0; j < d; j++) {
+      t1[j] += s1[f][j];
+      t2[j] += s2[f][j];
+    }
+  }
+  return folds.map((rows, f) => {
+    const n = x.rows - (folds.length > 1 ? rows.length : 0);
+    const own = folds.length > 1;
+    const mean = new Float64Array(d);
+    const variance = new Float64Array(d);
+    let largest = 0;
+    for (let j = 0; j < d; j++) {
+      const m = (t1[j] - (own ? s1[f][j] : 0)) / n;
+      mean[j] = shift[j] + m;
+      variance[j] = Math.max(0, (t2[j] - (own ? s2[f][j] : 0)) / n - m * m);
+      largest = Math.max(largest, variance[j]);
+    }
+    const inverseStd = variance.map((v) => (v > largest * 1e-20 && v > 0 ? 1 / Math.sqrt(v) : 0));
+    return { mean, inverseStd };
+  });
 }
 
 /** One model per class (against the rest); for two classes one model for class 1. */
-function fitClasses(x: Features, labels: ArrayLike<number>, classes: number, l2: number): LogisticModel[] {
+function fitClasses(rows: Rows, train: number[], labels: ArrayLike<number>, classes: number, l2: number, scaling: Scaling): LogisticModel[] {
   const targets = classes === 2 ? [1] : Array.from({ length: classes }, (_, c) => c);
   return targets.map((c) =>
-    fitLogistic(
-      x,
-      Array.from(labels, (l) => (l === c ? 1 : 0)),
+    fitLogisticRows(
+      rows,
+      train,
+      train.map((i) => (labels[i] === c ? 1 : 0)),
       l2,
+      scaling,
     ),
   );
 }
@@ -91,25 +114,32 @@ export function crossValidatedProbe(x: Features, labels: ArrayLike<number>, clas
   if (smallest < folds) throw new UsageError(`--labels: a class has ${smallest} examples, fewer than the ${folds} folds`);
 
   const split = stratifiedFolds(labels, classes, folds, seed);
+  const scalings = foldScalings(x, split);
+  const rows = rowsOf(x);
   const predicted = new Int32Array(x.rows);
   const scores = new Float64Array(x.rows);
-  for (const test of split) {
-    const inTest = new Set(test);
-    const train = Array.from({ length: x.rows }, (_, i) => i).filter((i) => !inTest.has(i));
-    const s = standardiser(x, train);
-    const models = fitClasses(
-      standardise(x, train, s),
-      train.map((i) => labels[i]),
-      classes,
-      l2,
-    );
-    const xt = standardise(x, test, s);
-    test.forEach((i, k) => {
-      const z = models.map((m) => decision(m, xt, k));
-      scores[i] = z[0];
-      predicted[i] = classes === 2 ? (z[0] > 0 ? 1 : 0) : z.indexOf(Math.max(...z));
+  const v = new Float64Array(x.width);
+  split.forEach((test, f) => {
+    const inTest = new Uint8Array(x.rows);
+    for (const i of test) inTest[i] = 1;
+    const train = Array.from({ length: x.rows }, (_, i) => i).filter((i) => !inTest[i]);
+    const models = fitClasses(rows, train, labels, classes, l2, scalings[f]);
+    const z = models.map(() => new Float64Array(test.length));
+    models.forEach((m, c) => {
+      const bias = rawWeights(m.weights, m.bias, scalings[f], v);
+      rows.setVector(v);
+      test.forEach((i, k) => (z[c][k] = rows.dot(i) + bias));
     });
-  }
+    test.forEach((i, k) => {
+      scores[i] = z[0][k];
+      if (classes === 2) predicted[i] = z[0][k] > 0 ? 1 : 0;
+      else {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (z[c][k] > z[best][k]) best = c;
+        predicted[i] = best;
+      }
+    });
+  });
   let correct = 0;
   for (let i = 0; i < x.rows; i++) if (predicted[i] === labels[i]) correct++;
   return {
@@ -130,7 +160,9 @@ export function crossValidatedProbe(x: Features, labels: ArrayLike<number>, clas
  */
 export function probeDirection(x: Features, labels: ArrayLike<number>, l2: number = PROBE_DEFAULTS.l2): Float64Array {
   const all = Array.from({ length: x.rows }, (_, i) => i);
-  const s = standardiser(x, all);
-  const [model] = fitClasses(standardise(x, all, s), labels, 2, l2);
-  return model.weights.map((w, j) => w * s.inverseStd[j]);
+  const [scaling] = foldScalings(x, [all]);
+  const [model] = fitClasses(rowsOf(x), all, labels, 2, l2, scaling);
+  const v = new Float64Array(x.width);
+  rawWeights(model.weights, model.bias, scaling, v);
+  return v;
 }

@@ -11,9 +11,9 @@ import { UsageError } from '../errors.js';
 import { loadDataset, requiredInputs, type Dataset } from '../data/datasets.js';
 import type { Device } from '../runtime/session.js';
 import { resolveSource } from '../runtime/taps.js';
-import { collectActivations, rowsFor, type ModelSource } from './activations.js';
+import { sampleActivations, type ModelSource, type RowSample } from './activations.js';
 import { loadLabels, REDNESS_LABELS, rednessLabels, type Labels } from '../data/labels.js';
-import { crossValidatedProbe, type ProbeOptions, type ProbeResult } from './probe.js';
+import { crossValidatedProbe, PROBE_DEFAULTS, type ProbeOptions, type ProbeResult } from './probe.js';
 import { purity, type Purity } from './purity.js';
 
 export interface ProbeRequest extends ProbeOptions {
@@ -28,6 +28,12 @@ export interface ProbeRequest extends ProbeOptions {
   axis?: number;
   device?: Device;
   batchSize?: number;
+  /**
+   * Most rows a tensor's probe keeps (default 512 MiB of them, activations.ts):
+   * past it, a uniform sample seeded with `seed`, the same rows for the
+   * intact and the patched model, stated in each tensor's `sample`.
+   */
+  maxRows?: number;
 }
 
 export interface TensorProbe {
@@ -35,6 +41,8 @@ export interface TensorProbe {
   width: number;
   /** 'example': one row per example (other axes averaged); 'position': one per position. */
   rows: 'example' | 'position';
+  /** When the rows were more than the probe keeps: how many it kept, of how many, and the seed that chose them; null otherwise. */
+  sample: RowSample | null;
   intact: ProbeResult;
   patched: ProbeResult | null;
   /** When the intact model anchors a concept at this tensor and the labels have two classes. */
@@ -66,24 +74,32 @@ export async function probeModels(request: ProbeRequest): Promise<ProbeReport> {
   const patched = request.patched === undefined ? undefined : resolveSource(request.patched);
   const dataset = loadDataset(request.data, requiredInputs(intact.model.proto.graph!));
   const labels = resolveLabels(request.labels, dataset);
-  const options = { axis: request.axis, device: request.device, batchSize: request.batchSize };
-  const intactRows = await collectActivations(intact, request.tensors, dataset, options);
-  const patchedRows = patched ? await collectActivations(patched, request.tensors, dataset, options) : undefined;
+  // Streamed: each batch is reduced to probe rows and only a bounded, seeded sample of them is kept.
+  const options = {
+    axis: request.axis,
+    device: request.device,
+    batchSize: request.batchSize,
+    maxRows: request.maxRows,
+    seed: request.seed ?? PROBE_DEFAULTS.seed,
+  };
+  const intactRows = await sampleActivations(intact, request.tensors, dataset, labels.values, options);
+  const patchedRows = patched ? await sampleActivations(patched, request.tensors, dataset, labels.values, options) : undefined;
   const anchors = readAnchors(intact.model.proto, intact.label);
   const counts = labels.classes.map((_, c) => labels.values.filter((v) => v === c).length);
 
   const tensors = intactRows.map((t, k): TensorProbe => {
-    const { x, rows } = rowsFor(t, labels.values.length, dataset.samples);
-    const probe = (features: typeof x) => crossValidatedProbe(features, labels.values, labels.classes.length, request);
-    const after = patchedRows ? rowsFor(patchedRows[k], labels.values.length, dataset.samples).x : undefined;
+    const { x, rows } = t;
+    const probe = (features: typeof x, values: Int32Array) => crossValidatedProbe(features, values, labels.classes.length, request);
+    const after = patchedRows?.[k];
     const anchor = labels.classes.length === 2 ? anchors.find((a) => a.tensor === t.tensor && (!a.direction || a.direction.length === x.width)) : undefined;
     return {
       tensor: t.tensor,
       width: x.width,
       rows,
-      intact: probe(x),
-      patched: after ? probe(after) : null,
-      purity: anchor ? { intact: purity(x, labels.values, anchor), patched: after ? purity(after, labels.values, anchor) : null } : null,
+      sample: t.sample,
+      intact: probe(x, t.labels),
+      patched: after ? probe(after.x, after.labels) : null,
+      purity: anchor ? { intact: purity(x, t.labels, anchor), patched: after ? purity(after.x, after.labels, anchor) : null } : null,
     };
   });
   return {
