@@ -9,16 +9,19 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import { Graph } from '../ir/graph.js';
+import path from 'node:path';
+import { IrModel } from '../ir/model.js';
+import { loadModelFolder } from '../onnx/folder.js';
+import { selectVariants } from '../onnx/variants.js';
+import { editFolderTo, type FolderEditOptions, type FolderEditResult } from './folder.js';
 import { loadDataset, requiredInputs } from '../data/datasets.js';
 import type { Device } from '../runtime/session.js';
 import type { Model } from '../onnx/model.js';
-import { collectActivations, rowsFor } from '../probe/activations.js';
+import { fitConceptFromData } from '../probe/fit.js';
 import type { Labels } from '../data/labels.js';
 import { resolveLabels } from '../probe/run.js';
-import { withoutPadding } from '../data/decoder.js';
 import { normalize } from '../maths/basis.js';
-import { fitLeace, meanDifference, type Provenance } from '../anchors/fromData.js';
+import type { Provenance } from '../anchors/fromData.js';
 import { writeAnchors, type Anchor } from '../anchors/manifest.js';
 // Datasets a domain names (color-cube) must be known here, as from the CLI.
 import '../domains/index.js';
@@ -28,7 +31,7 @@ export type ManualAnchorRequest = Pick<Anchor, 'concept' | 'tensor' | 'axis' | '
 
 /** Records `request` as the model's anchor for its concept (replacing one of the same name). */
 export function anchorManually(model: Model, request: ManualAnchorRequest, label = 'model'): Anchor {
-  new Graph(model.proto.graph!).require(request.tensor, label);
+  requireTensor(model, request.tensor, label);
   if (!request.direction && !request.dims) throw new UsageError('give `direction`, `dims` or both (or anchor from data with `labels`)');
   const anchor: Anchor = {
     concept: request.concept,
@@ -69,39 +72,72 @@ export async function anchorFromData(model: Model, request: AnchorFromDataReques
   if (!METHODS.includes(request.method)) throw new UsageError(`--method: expected mean-diff or leace, got '${request.method}'`);
   const dataset = loadDataset(request.data, requiredInputs(model.proto.graph!));
   const labels = resolveLabels(request.labels, dataset);
-  const [t] = await collectActivations({ label, model, ...(model.path ? { path: model.path } : {}) }, [request.tensor], dataset, {
+  // Streamed: the activations pass through float64 moments batch by batch and are never held whole.
+  const fit = await fitConceptFromData({ label, model, ...(model.path ? { path: model.path } : {}) }, request.tensor, dataset, labels, request.method, {
     axis: request.axis,
     device: request.device,
+    lastAxis: true,
   });
-  if (t.axis !== t.shape.length - 1) {
-    throw new UsageError(`--axis ${request.axis}: anchors act on a tensor's last axis (axis ${t.shape.length - 1} of '${request.tensor}')`);
-  }
-  const found = rowsFor(t, labels.values.length, dataset.samples);
-  const { rows } = found;
-  // Per-position labels of a padded decoder batch: the padding positions are not examples.
-  const unpadded =
-    rows === 'position' && dataset.mask && dataset.mask.length === found.x.rows ? withoutPadding(found.x, labels.values, dataset.mask) : undefined;
-  const x = unpadded?.x ?? found.x;
-  const values = unpadded?.labels ?? labels.values;
-  const classes = labels.classes.length;
-  if (classes < 2) throw new UsageError(`--labels: every example has the same label (${labels.classes[0]}); there is no concept to find`);
   const provenance: Provenance = {
     method: request.method,
-    samples: x.rows,
+    samples: fit.samples,
     dataHash: hashOf(request.data),
     labelsHash: hashOf(request.labels),
     classes: labels.classes,
-    rows,
+    rows: fit.rows,
   };
   let anchor: Anchor;
   if (request.method === 'mean-diff') {
-    anchor = { concept: request.concept, tensor: request.tensor, direction: meanDifference(x, values, classes), provenance };
+    anchor = { concept: request.concept, tensor: request.tensor, direction: fit.direction!, provenance };
   } else {
-    const eraser = fitLeace(x, values, classes);
+    const eraser = fit.eraser!;
     // A rank-1 eraser also gives the concept a direction (what it removes), for steering and reports.
     const direction = eraser.left.length === 1 ? { direction: normalize(eraser.left[0]) } : {};
     anchor = { concept: request.concept, tensor: request.tensor, ...direction, eraser, provenance };
   }
   writeAnchors(model.proto, [anchor]);
   return anchor;
+}
+
+/** A tensor of the main graph, or one nested graphs define (a merged decoder's branches, where patches act in each). */
+function requireTensor(model: Model, tensor: string, label: string): void {
+  const ir = new IrModel(model);
+  if (!ir.scopesDefining(tensor).length) ir.graph.require(tensor, label);
+}
+
+export interface FolderAnchorRequest {
+  /** An anchor the caller knows, recorded in every variant. */
+  manual?: ManualAnchorRequest;
+  /** An anchor found from data on one variant (`fitOn`), then recorded in every variant. */
+  fromData?: AnchorFromDataRequest;
+  /** The variant the data runs through, by path, file name or dtype; default: the first fp32 variant. */
+  fitOn?: string;
+}
+
+/** `sca anchor DIR -o OUTDIR`: one anchor recorded in every variant of a model folder (or those named). */
+export async function anchorFolderTo(
+  dir: string,
+  request: FolderAnchorRequest,
+  outDir: string,
+  options: FolderEditOptions = {},
+): Promise<FolderEditResult<Anchor> & { fittedOn?: string }> {
+  let anchor: Anchor | undefined;
+  let fittedOn: string | undefined;
+  if (request.fromData) {
+    const folder = loadModelFolder(dir);
+    const all = selectVariants([...folder.models.keys()]);
+    const fit = request.fitOn ? selectVariants([...folder.models.keys()], [request.fitOn])[0] : (all.find((v) => v.dtype === 'fp32') ?? all[0]);
+    fittedOn = fit.file;
+    anchor = await anchorFromData(folder.models.get(fit.file)!, request.fromData, path.join(dir, fit.file));
+  }
+  const result = await editFolderTo(dir, outDir, options, (model, label) => {
+    if (anchor) {
+      requireTensor(model, anchor.tensor, label);
+      writeAnchors(model.proto, [anchor]);
+      return { model, result: anchor };
+    }
+    if (!request.manual) throw new UsageError('give `manual` or `fromData`');
+    return { model, result: anchorManually(model, request.manual, label) };
+  });
+  return { ...result, ...(fittedOn ? { fittedOn } : {}) };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { anchorFromData, anchorManually, METHODS, type Method } from '../api/anchor.js';
+import { anchorFolderTo, anchorFromData, anchorManually, METHODS, type AnchorFromDataRequest, type ManualAnchorRequest, type Method } from '../api/anchor.js';
+import { isDirectory } from '../onnx/folder.js';
 import type { Anchor } from '../anchors/manifest.js';
 import { parseDevice } from '../runtime/session.js';
 import { UsageError } from '../errors.js';
@@ -20,6 +21,8 @@ interface AnchorOptions {
   method?: string;
   axis?: string;
   device: string;
+  variant?: string;
+  fitOn?: string;
   json?: JsonOption;
 }
 
@@ -27,8 +30,10 @@ export function registerAnchor(program: Command, { io }: Context): void {
   program
     .command('anchor')
     .description('record where a concept is anchored (for models exported without a manifest, e.g. by torch.onnx), or find it from labelled data')
-    .argument('<model>', 'ONNX model (never modified)')
-    .requiredOption('-o, --output <file>', 'where to write the model with the anchor recorded')
+    .argument('<model>', 'ONNX model, or a model folder whose every variant gets the anchor (never modified)')
+    .requiredOption('-o, --output <path>', 'where to write the model with the anchor recorded (a new folder for a folder)')
+    .option('--variant <v,...>', 'with a folder: record the anchor in these variants only, by dtype, file name or path; the rest are copied unchanged')
+    .option('--fit-on <variant>', 'with a folder and --from-data: the variant the data runs through (default: the first fp32 one)')
     .requiredOption('--concept <name>', 'concept name, e.g. red')
     .requiredOption('--tensor <name>', 'tensor that holds the concept')
     .option('--direction <v,...|@file>', 'anchor direction along the axis, or @FILE (.npy [D], or JSON)')
@@ -40,40 +45,53 @@ export function registerAnchor(program: Command, { io }: Context): void {
     .option('--device <device>', 'cpu or cuda, for running the model over --from-data', 'cpu')
     .option(JSON_FLAG, 'print the recorded anchor as JSON, or write it to a file')
     .action(async (file: string, opts: AnchorOptions) => {
-      const model = loadModel(file);
-      let anchor: Anchor;
-      let what = '';
+      let fromData: AnchorFromDataRequest | undefined;
+      let manual: ManualAnchorRequest | undefined;
       if (opts.fromData) {
         if (opts.direction || opts.dims) throw new UsageError('give --from-data or --direction/--dims, not both');
         if (!opts.labels) throw new UsageError('--from-data needs --labels');
-        anchor = await anchorFromData(
-          model,
-          {
-            concept: opts.concept,
-            tensor: opts.tensor,
-            data: opts.fromData,
-            labels: opts.labels,
-            method: (opts.method ?? 'mean-diff') as Method,
-            ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-            device: parseDevice(opts.device),
-          },
-          file,
-        );
-        what = ` as ${anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction'} from ${anchor.provenance!.samples} examples`;
+        fromData = {
+          concept: opts.concept,
+          tensor: opts.tensor,
+          data: opts.fromData,
+          labels: opts.labels,
+          method: (opts.method ?? 'mean-diff') as Method,
+          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+          device: parseDevice(opts.device),
+        };
       } else {
         if (opts.labels || opts.method) throw new UsageError('--labels and --method go with --from-data');
-        anchor = anchorManually(
-          model,
-          {
-            concept: opts.concept,
-            tensor: opts.tensor,
-            ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
-            ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
-            ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
-          },
-          file,
-        );
+        manual = {
+          concept: opts.concept,
+          tensor: opts.tensor,
+          ...(opts.axis !== undefined ? { axis: integer('--axis', opts.axis) } : {}),
+          ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
+          ...(opts.dims ? { dims: intList('--dims', opts.dims) } : {}),
+        };
       }
+      const how = (anchor: Anchor) =>
+        anchor.provenance
+          ? ` as ${anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction'} from ${anchor.provenance.samples} examples`
+          : '';
+      if (isDirectory(file)) {
+        const variants = opts.variant
+          ?.split(',')
+          .map((v) => v.trim())
+          .filter(Boolean);
+        const result = await anchorFolderTo(file, { manual, fromData, ...(opts.fitOn ? { fitOn: opts.fitOn } : {}) }, opts.output, { variants });
+        const anchor = result.edited[0].result;
+        if (emitJson(io, opts.json, { output: result.saved.dir, anchor, fittedOn: result.fittedOn ?? null, variants: result.edited.map((v) => v.file) }))
+          return;
+        io.out(`anchored '${opts.concept}' at '${opts.tensor}'${how(anchor)}${result.fittedOn ? ` (run through ${result.fittedOn})` : ''}\n`);
+        for (const v of result.edited) io.out(`${v.file} (${v.dtype}): anchor recorded\n`);
+        for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
+        io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
+        return;
+      }
+      if (opts.variant || opts.fitOn) throw new UsageError('--variant and --fit-on go with a model folder');
+      const model = loadModel(file);
+      const anchor = fromData ? await anchorFromData(model, fromData, file) : anchorManually(model, manual!, file);
+      const what = how(anchor);
       saveModel(model, opts.output);
       if (emitJson(io, opts.json, { output: opts.output, anchor })) return;
       io.out(`anchored '${opts.concept}' at '${opts.tensor}'${what}; wrote ${opts.output}\n`);

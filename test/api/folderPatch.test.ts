@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
-import { readInterventions } from '../../src/anchors/manifest.js';
+import { readAnchors, readInterventions } from '../../src/anchors/manifest.js';
+import { encodeNpy } from '../../src/data/npy.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel, modelBytes } from '../../src/onnx/model.js';
 import { DataType } from '../../src/onnx/types.js';
@@ -115,6 +116,64 @@ describe('sca patch on a transformers.js folder', () => {
     const got = await decodeGpt2(path.join(r.dir, 'onnx/model.onnx'), ref);
     expect(maxAbsDiff(got.logits, ref.steer.logits)).toBeLessThan(1e-4);
     expect(got.tokens).toEqual(ref.steer.greedy);
+  });
+});
+
+describe('sca ablate and sca anchor on a model folder', () => {
+  it('ablate edits every variant: PyTorch’s ablated logits in fp32 (1e-4) and fp16 (its export error)', async () => {
+    const out = path.join(tmp(), 'ablated');
+    const site = siteTensor(ref, 'mlp0_hidden', 'tjs/onnx/model.onnx');
+    const r = await sca('ablate', path.join(GPT2_DIR, 'tjs'), '-o', out, '--tensor', site, '--dims', '1,3');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^onnx\/model_fp16\.onnx \(fp16\): zeroed dims \[1, 3\] of .* in 3 weights$/m);
+    const want = ref.weight_edits.ablate_mlp0_hidden.logits;
+    expect(maxAbsDiff((await decodeGpt2(path.join(out, 'onnx/model.onnx'), ref, 1)).logits, want)).toBeLessThan(1e-4);
+    expect(maxAbsDiff((await decodeGpt2(path.join(out, 'onnx/model_fp16.onnx'), ref, 1)).logits, want)).toBeLessThan(fp16Tolerance(ref));
+  });
+
+  it('anchor --from-data fits on the fp32 variant from token ids and records the anchor in every variant, which patch --concept then uses', async () => {
+    const ids = path.join(tmp(), 'ids.npy');
+    const rows = [ref.prompt_ids, [...ref.prompt_ids].reverse()];
+    fs.writeFileSync(ids, encodeNpy('i8', [2, 8], BigInt64Array.from(rows.flat(), BigInt)));
+    const labels = path.join(tmp(), 'labels.npy');
+    fs.writeFileSync(labels, encodeNpy('i8', [2, 8], BigInt64Array.from([0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0], BigInt)));
+    const anchored = path.join(tmp(), 'anchored');
+    const r = await sca('anchor', path.join(GPT2_DIR, 'tjs'), '-o', anchored, '--concept', 'c', '--tensor', RESID, '--from-data', ids, '--labels', labels);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/as a mean-difference direction from 16 examples \(run through onnx\/model\.onnx\)/);
+    const [a32] = readAnchors(loadModel(path.join(anchored, 'onnx/model.onnx')).proto);
+    const [a16] = readAnchors(loadModel(path.join(anchored, 'onnx/model_fp16.onnx')).proto);
+    expect(a16).toEqual(a32);
+    const patched = await sca('patch', anchored, '-o', path.join(tmp(), 'patched'), '--concept', 'c', '--mode', 'suppress');
+    expect(patched.code, patched.err).toBe(0);
+    expect(patched.out.match(/suppress on '\/transformer\/h\.0\/Add_1_output_0' axis 2 \[c\]/g)).toHaveLength(2);
+  });
+});
+
+describe('compare, probe and check on model folders', () => {
+  it('run the default variant (the fp32 one) or the one named, and refuse a name that matches none', async () => {
+    const steered = (await steerFolder('tjs')).dir;
+    const ids = path.join(tmp(), 'ids.npy');
+    fs.writeFileSync(ids, encodeNpy('i8', [1, 8], BigInt64Array.from(ref.prompt_ids, BigInt)));
+    const fp32 = await sca('compare', path.join(GPT2_DIR, 'tjs'), steered, '--data', ids, '--json', '-');
+    expect(fp32.code, fp32.err).toBe(0);
+    expect(JSON.parse(fp32.out).patched).toBe(path.join(steered, 'onnx/model.onnx'));
+    const fp16 = await sca('compare', path.join(GPT2_DIR, 'tjs'), steered, '--data', ids, '--variant', 'fp16', '--json', '-');
+    expect(JSON.parse(fp16.out).intact).toBe(path.join(GPT2_DIR, 'tjs/onnx/model_fp16.onnx'));
+    const none = await sca('compare', path.join(GPT2_DIR, 'tjs'), steered, '--data', ids, '--variant', 'q8');
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/variant 'q8': no file of the folder is that variant/);
+    const spec = path.join(tmp(), 'spec.json');
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        intact: path.join(GPT2_DIR, 'tjs'),
+        data: ids,
+        checks: [{ name: 'the steered folder differs', patched: steered, metric: 'mse', output: 'logits', min: 1e-4 }],
+      }),
+    );
+    const check = await sca('check', spec);
+    expect(check.code, check.out + check.err).toBe(0);
   });
 });
 
