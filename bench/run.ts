@@ -3,7 +3,7 @@
  * same run, as a ratio, so the numbers mean something on a shared, noisy
  * machine. Nothing here asserts; targets are printed for a person to read.
  *
- *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,fold,runtime,compare,train,leace] [--device cpu|cuda]
+ *   npm run bench -- [--sizes 100MB,1GB,3GB:external] [--skip infer,io,folder,text,fold,runtime,compare,train,leace] [--folder-size 1GB] [--device cpu|cuda]
  *                    [--leace-size D,N (4096,16384)] [--leace-stream D,N (1024,1000000)]
  *
  * - patch / ablate: wall time and peak RSS of the CLI on synthetic models
@@ -26,6 +26,12 @@
  *   and in external data; SIMD kernels and plain loops) against fs.copyFile
  *   of the same bytes and the weight's size (the dense O(D^2 N) fold it replaced took 332 s and 931 MB
  *   on that weight).
+ * - folder: `sca patch DIR` on a model folder (a 1 GB external-data variant and
+ *   a half-size one) against copying the folder, its peak RSS against the
+ *   largest file; `compare --tap` on the external-data variant against
+ *   onnxruntime alone running it (bench/folder.ts);
+ * - text: the generation runner's tokens per second against a plain
+ *   onnxruntime KV-cache loop on the same model, prompt and tokens (bench/text.ts);
  * - leace: LEACE, mean-diff and the probe at D=4096 over 16384 rows read
  *   batch by batch (streamed moments, onnxruntime Gemm, pivoted Cholesky),
  *   against numpy (covariance + eigh + eraser) and scikit-learn's
@@ -43,6 +49,8 @@ import { zipSync } from 'fflate';
 import * as ort from 'onnxruntime-node';
 import { compareModels } from '../src/eval/compare.js';
 import { benchInferenceGraphs } from './inference.js';
+import { benchFolders } from './folder.js';
+import { benchText } from './text.js';
 import { encodeNpy } from '../src/data/npy.js';
 import { openSession, parseDevice, type Device } from '../src/runtime/session.js';
 import { IrModel } from '../src/ir/model.js';
@@ -463,6 +471,8 @@ async function mainBench(): Promise<void> {
       console.log('');
       await benchTraining();
     }
+    if (!skip.has('folder')) benchFolders(dir, option('--folder-size', '1GB'), DIM, VOCAB, measure, report);
+    if (!skip.has('text')) await benchText(report);
     if (!skip.has('fold')) benchFold(dir);
     if (!skip.has('leace')) {
       console.log('');
