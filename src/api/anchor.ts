@@ -6,6 +6,7 @@
  * or the eraser (fromData.ts), and records it with its provenance (method,
  * sample count, hashes of the data and labels).
  */
+import { anchorFromPrompts, type PromptAnchorRequest } from './contrast.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
@@ -110,6 +111,8 @@ export interface FolderAnchorRequest {
   manual?: ManualAnchorRequest;
   /** An anchor found from data on one variant (`fitOn`), then recorded in every variant. */
   fromData?: AnchorFromDataRequest;
+  /** An anchor found from contrastive prompts on one variant (`fitOn`), then recorded in every variant. */
+  fromPrompts?: PromptAnchorRequest;
   /** The variant the data runs through, by path, file name or dtype; default: the first fp32 variant. */
   fitOn?: string;
 }
@@ -123,12 +126,14 @@ export async function anchorFolderTo(
 ): Promise<FolderEditResult<Anchor> & { fittedOn?: string }> {
   let anchor: Anchor | undefined;
   let fittedOn: string | undefined;
-  if (request.fromData) {
+  if (request.fromData || request.fromPrompts) {
     const folder = loadModelFolder(dir);
     const all = selectVariants([...folder.models.keys()]);
     const fit = request.fitOn ? selectVariants([...folder.models.keys()], [request.fitOn])[0] : (all.find((v) => v.dtype === 'fp32') ?? all[0]);
     fittedOn = fit.file;
-    anchor = await anchorFromData(folder.models.get(fit.file)!, request.fromData, path.join(dir, fit.file));
+    const model = folder.models.get(fit.file)!;
+    const file = path.join(dir, fit.file);
+    anchor = request.fromData ? await anchorFromData(model, request.fromData, file) : await anchorFromPrompts(model, file, request.fromPrompts!);
   }
   const result = await editFolderTo(dir, outDir, options, (model, label) => {
     if (anchor) {

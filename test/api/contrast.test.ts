@@ -88,5 +88,27 @@ describe('anchor from contrastive prompts', () => {
     expect(best.auc).toBe(1);
     for (const l of table) if (l.tensor !== PLANT_AT) expect(l.separation).toBeLessThan(best.separation);
     expect(readAnchors(loaded.proto)[0].promptProvenance).toMatchObject({ position: 'last', prompts: 40, contrast: 40 });
+
+    // The same from the command line, on the folder: the table of layers, the chosen one marked, the anchor in every variant.
+    const { sca } = await import('../helpers/cli.js');
+    const out = path.join(tmp(), 'anchored');
+    const cli = await sca(
+      'anchor',
+      dir,
+      '-o',
+      out,
+      '--concept',
+      'q',
+      '--prompts',
+      path.join(tmp(), 'a.txt'),
+      '--contrast',
+      path.join(tmp(), 'b.txt'),
+      '--layers',
+      'all',
+    );
+    expect(cli.code, cli.err).toBe(0);
+    expect(cli.out).toMatch(/anchored 'q' at '\/transformer\/h\.1\/Add_1_output_0' as the mean difference of 40 against 40 prompts \(last position\)/);
+    expect(cli.out).toMatch(/^  \* \/transformer\/h\.1\/Add_1_output_0 +held-out AUC 1\.000/m);
+    expect(readAnchors(loadModel(path.join(out, 'onnx/model_fp16.onnx')).proto)[0].tensor).toBe(PLANT_AT);
   });
 });
