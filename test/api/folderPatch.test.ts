@@ -14,6 +14,7 @@ import { readAnchors, readInterventions } from '../../src/anchors/manifest.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel, modelBytes } from '../../src/onnx/model.js';
+import { tensorBytes } from '../../src/onnx/tensor.js';
 import { DataType } from '../../src/onnx/types.js';
 import { sca } from '../helpers/cli.js';
 import { model, node } from '../helpers/graphs.js';
@@ -190,6 +191,51 @@ describe('sca inspect DIR', () => {
     const int4 = JSON.parse((await sca('inspect', path.join(GPT2_DIR, '..', 'genai', 'int4'), '--json', '-')).out);
     expect(int4.variants[0].quantization).toEqual(['MatMulNBits (block-quantized weights)']);
     expect(int4.files).toContain('model.onnx.data');
+  });
+});
+
+describe('external data split across files', () => {
+  it('keeps chunked data (model.onnx_data, model.onnx_data_1) file for file, byte for byte, and the result decodes as PyTorch’s', async () => {
+    // The opset-17 variant with its weights re-laid over two data files, as large exports chunk them.
+    const dir = copyFixtureFolder('tjs-op17', path.join(tmp(), 'chunked'));
+    const file = path.join(dir, 'onnx/model.onnx');
+    const model = loadModel(file);
+    const external = model.proto.graph!.initializer.filter((t) => t.externalData.length > 0);
+    const chunks = [path.join(dir, 'onnx/model.onnx_data'), path.join(dir, 'onnx/model.onnx_data_1')].map((f) => ({ f, parts: [] as Uint8Array[], at: 0 }));
+    external.forEach((t, i) => {
+      const bytes = tensorBytes(t, path.dirname(file));
+      const c = chunks[i % 2];
+      t.externalData = [
+        { key: 'location', value: path.basename(c.f) },
+        { key: 'offset', value: String(c.at) },
+        { key: 'length', value: String(bytes.length) },
+      ];
+      c.parts.push(bytes);
+      c.at += bytes.length;
+    });
+    for (const c of chunks) fs.writeFileSync(`${c.f}.new`, Buffer.concat(c.parts));
+    for (const c of chunks) fs.renameSync(`${c.f}.new`, c.f);
+    fs.writeFileSync(file, modelBytes(model));
+    const out = path.join(tmp(), 'chunked-steered');
+    const r = await sca(
+      'patch',
+      dir,
+      '-o',
+      out,
+      '--tensor',
+      siteTensor(ref, 'resid_block0', 'tjs-op17/onnx/model.onnx'),
+      '--mode',
+      'steer',
+      '--direction',
+      `@${DIRECTION}`,
+      '--strength',
+      String(ref.steer.alpha),
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'onnx')).sort()).toEqual(['model.onnx', 'model.onnx_data', 'model.onnx_data_1']);
+    for (const f of ['model.onnx_data', 'model.onnx_data_1']) expect(sameBytes(path.join(dir, 'onnx', f), path.join(out, 'onnx', f)), f).toBe(true);
+    const got = await decodeGpt2(path.join(out, 'onnx/model.onnx'), ref);
+    expect(maxAbsDiff(got.logits, ref.steer.logits)).toBeLessThan(1e-4);
   });
 });
 

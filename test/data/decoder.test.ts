@@ -84,6 +84,34 @@ describe('decoder inputs built from token ids', () => {
     expect(r.out).toMatch(/logits +0 +0 +1\.0000/);
   });
 
+  it('sca probe takes the token ids alone and per-position labels [N, T]', async () => {
+    const rows = [ref.prompt_ids, [...ref.prompt_ids].reverse(), ref.prompt_ids.map((t) => (t + 3) % 256), ref.prompt_ids.map((t) => (t + 9) % 256)];
+    const labels = path.join(tmp(), 'labels.npy');
+    fs.writeFileSync(
+      labels,
+      encodeNpy(
+        'i8',
+        [4, 8],
+        BigInt64Array.from({ length: 32 }, (_, i) => BigInt(i % 2)),
+      ),
+    );
+    const r = await sca(
+      'probe',
+      TJS,
+      '--tensor',
+      siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx'),
+      '--data',
+      idsFile(rows),
+      '--labels',
+      labels,
+      '--json',
+      '-',
+    );
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(JSON.stringify(report)).toMatch(/"rows":"position"|"rows": "position"/);
+  });
+
   it('anchor --from-data takes per-position labels shaped like the ids [N, T], and leaves out padded positions', async () => {
     const f = path.join(tmp(), 'd.npz');
     const rows = [ref.prompt_ids, [...ref.prompt_ids].reverse()];
