@@ -144,28 +144,8 @@ export async function compareText(intactPath: string, patchedSource: TextModelSo
         meanKl: mean((r) => r.meanKl),
         tokenAgreement: mean((r) => r.tokenAgreement),
         sharedPrefixMaxLogprobDiff: Math.max(...results.map((r) => r.sharedPrefixMaxLogprobDiff)),
-        termRate: terms
-          ? {
-              intact: matchRate(
-                results.map((r) => r.intact),
-                terms,
-              ),
-              patched: matchRate(
-                results.map((r) => r.patched),
-                terms,
-              ),
-            }
-          : null,
-        refusalRate: {
-          intact: matchRate(
-            results.map((r) => r.intact),
-            markers,
-          ),
-          patched: matchRate(
-            results.map((r) => r.patched),
-            markers,
-          ),
-        },
+        termRate: terms ? rates(results, terms) : null,
+        refusalRate: rates(results, markers),
         perplexity: ppl,
       },
       seconds,
@@ -175,6 +155,20 @@ export async function compareText(intactPath: string, patchedSource: TextModelSo
     await a.session.release();
     await b.session.release();
   }
+}
+
+/** Share of each side's generations matching any pattern. */
+function rates(results: PromptResult[], patterns: RegExp[]): { intact: number; patched: number } {
+  return {
+    intact: matchRate(
+      results.map((r) => r.intact),
+      patterns,
+    ),
+    patched: matchRate(
+      results.map((r) => r.patched),
+      patterns,
+    ),
+  };
 }
 
 interface OpenDecoder {

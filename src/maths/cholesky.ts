@@ -204,34 +204,26 @@ export function solveUpper(f: CholeskyFactor, y: Float64Array, k: number): void 
 
 /** Lᵀ y for y n x k: rank x k. */
 export function transposeTimes(f: CholeskyFactor, y: Float64Array, k: number): Float64Array {
-  const out = new Float64Array(f.rank * k);
-  for (const { offset: o, width: w, data: p } of f.panels) {
-    for (let i = o; i < f.n; i++) {
-      const row = (i - o) * w;
-      const yi = i * k;
-      for (let q = 0; q < w; q++) {
-        const l = p[row + q];
-        if (l === 0) continue;
-        const oq = (o + q) * k;
-        for (let c = 0; c < k; c++) out[oq + c] += l * y[yi + c];
-      }
-    }
-  }
-  return out;
+  return panelProduct(f, y, k, true);
 }
 
 /** L t for t rank x k: n x k. */
 export function times(f: CholeskyFactor, t: Float64Array, k: number): Float64Array {
-  const out = new Float64Array(f.n * k);
+  return panelProduct(f, t, k, false);
+}
+
+/** L or Lᵀ times a k-column matrix, walking the stored panels once (zeros skipped). */
+function panelProduct(f: CholeskyFactor, m: Float64Array, k: number, transpose: boolean): Float64Array {
+  const out = new Float64Array((transpose ? f.rank : f.n) * k);
   for (const { offset: o, width: w, data: p } of f.panels) {
     for (let i = o; i < f.n; i++) {
       const row = (i - o) * w;
-      const oi = i * k;
       for (let q = 0; q < w; q++) {
         const l = p[row + q];
         if (l === 0) continue;
-        const tq = (o + q) * k;
-        for (let c = 0; c < k; c++) out[oi + c] += l * t[tq + c];
+        // Entry (i, o + q) of L: Lᵀ sends row i of m to row o + q; L sends row o + q to row i.
+        const [to, from] = transpose ? [(o + q) * k, i * k] : [i * k, (o + q) * k];
+        for (let c = 0; c < k; c++) out[to + c] += l * m[from + c];
       }
     }
   }

@@ -18,7 +18,7 @@ import { tensorBytes } from '../../src/onnx/tensor.js';
 import { DataType } from '../../src/onnx/types.js';
 import { sca } from '../helpers/cli.js';
 import { model, node } from '../helpers/graphs.js';
-import { copyFixtureFolder, decodeGpt2, fp16Tolerance, GPT2_DIR, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
+import { copyFixtureFolder, decodeGpt2, steerFixture, fp16Tolerance, GPT2_DIR, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -27,25 +27,7 @@ const tmp = useTempDir('folder-patch');
 const DIRECTION = path.join(GPT2_DIR, 'direction.npy');
 const RESID = siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx');
 
-async function steerFolder(name: string, ...extra: string[]) {
-  const out = path.join(tmp(), `${name}-steered`);
-  const r = await sca(
-    'patch',
-    path.join(GPT2_DIR, name),
-    '-o',
-    out,
-    '--tensor',
-    RESID,
-    '--mode',
-    'steer',
-    '--direction',
-    `@${DIRECTION}`,
-    '--strength',
-    String(ref.steer.alpha),
-    ...extra,
-  );
-  return { ...r, dir: out };
-}
+const steerFolder = (name: string, ...extra: string[]) => steerFixture(name, path.join(tmp(), `${name}-steered`), ...extra);
 
 const sameBytes = (a: string, b: string) => Buffer.compare(fs.readFileSync(a), fs.readFileSync(b)) === 0;
 

@@ -10,12 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, concatChunks, type Message } from '../../src/onnx/codec.js';
 import type { ModelProto } from '../../src/onnx/types.js';
 import { Random } from '../../src/maths/random.js';
 import { sca } from '../helpers/cli.js';
 import { copyFixtureFolder, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
+import { readFile, recordReads } from '../helpers/reads.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const VARIANTS = Number(process.env.SCA_FUZZ_FOLDERS ?? 40);
@@ -76,27 +77,13 @@ const DAMAGES: [string, Damage][] = [
 ];
 
 describe('fuzzed model folders', () => {
-  let opened: string[] = [];
-  const spies: { mockRestore(): void }[] = [];
-  beforeAll(() => {
-    for (const fn of ['openSync', 'readFileSync', 'copyFileSync', 'createReadStream'] as const) {
-      const original = fs[fn] as (...a: unknown[]) => unknown;
-      spies.push(
-        vi.spyOn(fs, fn).mockImplementation(((...args: unknown[]) => {
-          if (typeof args[0] === 'string') opened.push(args[0]);
-          return original.apply(fs, args);
-        }) as never),
-      );
-    }
-  });
-  afterAll(() => spies.forEach((s) => s.mockRestore()));
+  const reads = recordReads();
 
   it(`${VARIANTS} seeded damaged folders: exit 0 or 2, one stderr line, no output folder on failure, the canary never read`, async () => {
     const root = tmp();
     const canary = path.join(root, 'canary.bin');
     const secret = Buffer.from(`CANARY-${'x'.repeat(64)}-CANARY`);
     fs.writeFileSync(canary, secret);
-    const canaryReal = fs.realpathSync(canary);
     const r = new Random(SEED);
     const outcomes: Record<string, number> = {};
     for (let v = 0; v < VARIANTS; v++) {
@@ -106,7 +93,7 @@ describe('fuzzed model folders', () => {
       damage(dir, r, canary);
       const out = path.join(root, `out${v}`);
       const tensor = siteTensor(ref, 'resid_block0', external ? 'tjs-op17/onnx/model.onnx' : 'tjs/onnx/model.onnx');
-      opened = [];
+      reads.reset();
       for (const argv of [
         ['inspect', dir],
         ['patch', dir, '-o', out, '--tensor', tensor, '--mode', 'suppress', '--dims', '0,1'],
@@ -127,14 +114,7 @@ describe('fuzzed model folders', () => {
         }
         outcomes[`${kind}: ${argv[0]} exit ${res.code}`] = (outcomes[`${kind}: ${argv[0]} exit ${res.code}`] ?? 0) + 1;
       }
-      const read = opened.filter((f) => {
-        try {
-          return fs.realpathSync(f) === canaryReal;
-        } catch {
-          return false;
-        }
-      });
-      expect(read, `folder ${v} (${kind}) read the canary`).toEqual([]);
+      expect(readFile(reads.opened, canary), `folder ${v} (${kind}) read the canary`).toBe(false);
       fs.rmSync(out, { recursive: true, force: true });
       fs.rmSync(dir, { recursive: true, force: true });
     }

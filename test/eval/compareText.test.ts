@@ -12,34 +12,18 @@ import { describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
 import { klFromLogits, pairMetrics, perplexity } from '../../src/eval/textMetrics.js';
 import { sca } from '../helpers/cli.js';
-import { copyFixtureFolder, GPT2_DIR, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
+import { copyFixtureFolder, GPT2_DIR, gpt2Reference, steerFixture } from '../helpers/gpt2Folder.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const ref = gpt2Reference();
 const tmp = useTempDir('compare-text');
 const V = ref.config.vocab_size;
 const TJS = path.join(GPT2_DIR, 'tjs');
-const RESID = siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx');
 
 async function steered(...extra: string[]): Promise<string> {
-  const out = path.join(tmp(), `steered-${extra.length}`);
-  const r = await sca(
-    'patch',
-    TJS,
-    '-o',
-    out,
-    '--tensor',
-    RESID,
-    '--mode',
-    'steer',
-    '--direction',
-    `@${path.join(GPT2_DIR, 'direction.npy')}`,
-    '--strength',
-    String(ref.steer.alpha),
-    ...extra,
-  );
+  const r = await steerFixture('tjs', path.join(tmp(), `steered-${extra.length}`), ...extra);
   expect(r.code, r.err).toBe(0);
-  return out;
+  return r.dir;
 }
 
 function prompts(...lines: string[]): string {

@@ -104,3 +104,30 @@ export function copyFixtureFolder(name: string, dest: string): string {
   fs.cpSync(path.join(GPT2_DIR, name), dest, { recursive: true });
   return dest;
 }
+
+/**
+ * `sca patch` of the fixture folder `name` (tjs, tjs-op17, merged) with the
+ * reference's steering (alpha · direction at the residual after block 0),
+ * written to `out`: the patched folder PyTorch's steer references describe.
+ */
+export async function steerFixture(name: string, out: string, ...extra: string[]): Promise<{ code: number; out: string; err: string; dir: string }> {
+  const { sca } = await import('./cli.js');
+  const ref = gpt2Reference();
+  const tensor = siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx');
+  const r = await sca(
+    'patch',
+    path.join(GPT2_DIR, name),
+    '-o',
+    out,
+    '--tensor',
+    tensor,
+    '--mode',
+    'steer',
+    '--direction',
+    `@${path.join(GPT2_DIR, 'direction.npy')}`,
+    '--strength',
+    String(ref.steer.alpha),
+    ...extra,
+  );
+  return { ...r, dir: out };
+}

@@ -47,7 +47,10 @@ describe('model folders', () => {
     for (const f of filesUnder(input)) expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
   });
 
-  it('an edited model whose weights stay in their data file is written as its graph alone, its data copied byte for byte; the rest is copied unchanged, and it runs', async () => {
+  it.each([
+    ['whose weights stay in their data file is written as its graph alone, its data copied byte for byte', undefined, 6],
+    ['with more inline weight than the limit is repacked, keeping its data file name', 0, 5],
+  ] as const)('an edited model %s; the rest is copied unchanged, and it runs', async (_what, limit, copied) => {
     const input = makeFolder(tmp());
     const before = Object.fromEntries(filesUnder(input).map((f) => [f, fs.readFileSync(path.join(input, f))]));
     const folder = loadModelFolder(input);
@@ -55,34 +58,18 @@ describe('model folders', () => {
     patchModel(folder.models.get('model.onnx')!, [{ tensor: ref.residual_tensor, directions: [ref.direction], mode: 'suppress', projection: 'full' }]);
     folder.edited.add('model.onnx');
     const out = path.join(tmp(), 'out');
-    const result = saveModelFolder(folder, out);
-    expect(result).toMatchObject({ files: 7, copied: 6 });
+    const result = saveModelFolder(folder, out, limit === undefined ? {} : { keptLayoutInlineLimit: limit });
+    expect(result).toMatchObject({ files: 7, copied });
     expect(filesUnder(out)).toEqual(filesUnder(input));
-    for (const f of ['config.json', 'genai_config.json', 'tokenizer.json', 'onnx/model_quantized.onnx', 'onnx/notes.bin', 'model.onnx.data'])
-      expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
-    expect(same(path.join(input, 'model.onnx'), path.join(out, 'model.onnx'))).toBe(false);
-    // The input folder is untouched.
-    for (const [f, bytes] of Object.entries(before)) expect(Buffer.compare(fs.readFileSync(path.join(input, f)), bytes), f).toBe(0);
-    const saved = loadModel(path.join(out, 'model.onnx'));
-    const locations = new Set(saved.proto.graph!.initializer.flatMap((t) => t.externalData.filter((e) => e.key === 'location').map((e) => e.value)));
-    expect([...locations]).toEqual(['model.onnx.data']);
-    const decoded = await greedyDecode(path.join(out, 'model.onnx'), ref, 4);
-    expect(maxAbsDiff(decoded.promptLogits, ref.fp32.patched_logits)).toBeLessThan(1e-4);
-  });
-
-  it('an edited model with more inline weight than the limit is repacked, keeping its data file name; the rest is copied unchanged, and it runs', async () => {
-    const input = makeFolder(tmp());
-    const before = Object.fromEntries(filesUnder(input).map((f) => [f, fs.readFileSync(path.join(input, f))]));
-    const folder = loadModelFolder(input);
-    const ref = genaiReference();
-    patchModel(folder.models.get('model.onnx')!, [{ tensor: ref.residual_tensor, directions: [ref.direction], mode: 'suppress', projection: 'full' }]);
-    folder.edited.add('model.onnx');
-    const out = path.join(tmp(), 'out');
-    const result = saveModelFolder(folder, out, { keptLayoutInlineLimit: 0 });
-    expect(result).toMatchObject({ files: 7, copied: 5 });
-    expect(filesUnder(out)).toEqual(filesUnder(input));
-    for (const f of ['config.json', 'genai_config.json', 'tokenizer.json', 'onnx/model_quantized.onnx', 'onnx/notes.bin'])
-      expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
+    const unchanged = [
+      'config.json',
+      'genai_config.json',
+      'tokenizer.json',
+      'onnx/model_quantized.onnx',
+      'onnx/notes.bin',
+      ...(copied === 6 ? ['model.onnx.data'] : []),
+    ];
+    for (const f of unchanged) expect(same(path.join(input, f), path.join(out, f)), f).toBe(true);
     expect(same(path.join(input, 'model.onnx'), path.join(out, 'model.onnx'))).toBe(false);
     // The input folder is untouched.
     for (const [f, bytes] of Object.entries(before)) expect(Buffer.compare(fs.readFileSync(path.join(input, f)), bytes), f).toBe(0);
