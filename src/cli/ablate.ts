@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ablateFileTo, ablateFolderTo, type AblateOutcome, type AblateRequest } from '../api/ablate.js';
 import { UsageError } from '../errors.js';
 import { isDirectory } from '../onnx/folder.js';
+import { printFolderEnd, refuseExternalDataFlag, variantList } from './folders.js';
 import { parseSingleDirection } from '../data/directions.js';
 import { intList, integer } from '../util/options.js';
 import { writingProgress } from '../util/progress.js';
@@ -52,16 +53,11 @@ export function registerAblate(program: Command, { io }: Context): void {
         ...(opts.direction ? { direction: parseSingleDirection('--direction', opts.direction) } : {}),
       };
       if (isDirectory(file)) {
-        if (opts.externalData) throw new UsageError("--external-data is for a single model: a folder keeps each variant's external data as it had it");
-        const variants = opts.variant
-          ?.split(',')
-          .map((v) => v.trim())
-          .filter(Boolean);
-        const result = await ablateFolderTo(file, request, opts.output, { variants, onProgress: writingProgress() });
+        refuseExternalDataFlag(opts.externalData);
+        const result = await ablateFolderTo(file, request, opts.output, { variants: variantList(opts.variant), onProgress: writingProgress() });
         if (emitJson(io, opts.json, { output: result.saved.dir, ablated: result.edited, unchanged: result.unchanged, files: result.saved.files })) return;
         for (const v of result.edited) io.out(`${v.file} (${v.dtype}): ${describe(v.result)}\n`);
-        for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
-        io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
+        printFolderEnd(io, result);
         return;
       }
       if (opts.variant) throw new UsageError('--variant goes with a model folder');

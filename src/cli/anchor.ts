@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { anchorFolderTo, anchorFromData, anchorManually, METHODS, type AnchorFromDataRequest, type ManualAnchorRequest, type Method } from '../api/anchor.js';
 import { isDirectory } from '../onnx/folder.js';
+import { printFolderEnd, variantList } from './folders.js';
 import { anchorFromPrompts, type PromptAnchorRequest } from '../api/contrast.js';
 import type { Anchor } from '../anchors/manifest.js';
 import { parseDevice } from '../runtime/session.js';
@@ -99,18 +100,14 @@ export function registerAnchor(program: Command, { io }: Context): void {
             ? ` as ${anchor.eraser ? `a rank-${anchor.eraser.left.length} LEACE eraser` : 'a mean-difference direction'} from ${anchor.provenance.samples} examples`
             : '';
       if (isDirectory(file)) {
-        const variants = opts.variant
-          ?.split(',')
-          .map((v) => v.trim())
-          .filter(Boolean);
+        const variants = variantList(opts.variant);
         const result = await anchorFolderTo(file, { manual, fromData, fromPrompts, ...(opts.fitOn ? { fitOn: opts.fitOn } : {}) }, opts.output, { variants });
         const anchor = result.edited[0].result;
         if (emitJson(io, opts.json, { output: result.saved.dir, anchor, fittedOn: result.fittedOn ?? null, variants: result.edited.map((v) => v.file) }))
           return;
         io.out(`anchored '${opts.concept}' at '${anchor.tensor}'${how(anchor)}${result.fittedOn ? ` (run through ${result.fittedOn})` : ''}\n`);
         for (const v of result.edited) io.out(`${v.file} (${v.dtype}): anchor recorded\n`);
-        for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
-        io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
+        printFolderEnd(io, result);
         return;
       }
       if (opts.variant || opts.fitOn) throw new UsageError('--variant and --fit-on go with a model folder');

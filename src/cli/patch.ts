@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { patchFileTo, patchFolderTo } from '../api/patch.js';
 import { isDirectory } from '../onnx/folder.js';
+import { printFolderEnd, refuseExternalDataFlag, variantList } from './folders.js';
 import { MODES, PROJECTIONS, type Mode, type Projection } from '../rewrite/intervention.js';
 import type { AppliedPatch, PatchRequest } from '../rewrite/patch.js';
 import { parseDirectionOptions, resolvePlanDirections } from '../data/directions.js';
@@ -89,17 +90,12 @@ function printApplied(io: Context['io'], a: AppliedPatch, head: string): void {
 }
 
 async function patchFolder(io: Context['io'], dir: string, requests: PatchRequest[], opts: PatchOptions): Promise<void> {
-  if (opts.externalData) throw new UsageError("--external-data is for a single model: a folder keeps each variant's external data as it had it");
-  const variants = opts.variant
-    ?.split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  const result = await patchFolderTo(dir, requests, opts.output, { variants, onProgress: writingProgress() });
+  refuseExternalDataFlag(opts.externalData);
+  const result = await patchFolderTo(dir, requests, opts.output, { variants: variantList(opts.variant), onProgress: writingProgress() });
   const patched = result.edited.map(({ result: applied, ...v }) => ({ ...v, applied }));
   if (emitJson(io, opts.json, { output: result.saved.dir, patched, unchanged: result.unchanged, files: result.saved.files })) return;
   for (const v of patched) for (const a of v.applied) printApplied(io, a, `${v.file} (${v.dtype}): `);
-  for (const v of result.unchanged) io.out(`${v.file} (${v.dtype}): copied unchanged (not among --variant)\n`);
-  io.out(`wrote ${result.saved.dir}/ (${result.saved.files} files, ${result.saved.copied} copied byte for byte)\n`);
+  printFolderEnd(io, result);
 }
 
 function requestFromOptions(opts: PatchOptions): PatchRequest {
