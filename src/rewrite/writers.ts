@@ -76,6 +76,17 @@ export function orthogonaliseWriters(model: Model, tensor: string, direction: nu
   const writes = chain.flatMap((s) => s.writes);
   // The stream may start at an embedding lookup directly (no embedding sum): that lookup writes it too.
   if (chain[0].from) writes.unshift(chain[0].from);
+  // A fused skip norm may add a bias into the stream too, which is not a weight this walk reaches.
+  for (const step of chain) {
+    const node = graph.producer(step.tensor) ?? graph.consumers(step.from ?? '').find((n) => n.opType?.startsWith('Skip'));
+    const biasAt = node?.opType === 'SkipLayerNormalization' ? 4 : node?.opType === 'SkipSimplifiedLayerNormalization' ? 3 : -1;
+    if (biasAt >= 0 && node!.input[biasAt]) {
+      throw new UsageError(
+        `${label}: ${node!.opType} at ${nodeLabel(node!)} adds a bias into the stream, which this edit does not orthogonalise; patch with --layers all instead`,
+        'REFUSED',
+      );
+    }
+  }
   for (const w of writes) {
     let t = w;
     let axis = -1;

@@ -111,3 +111,27 @@ describe('sca ablate --writers and sca patch --layers all', () => {
     expect(text.firstTokenKl).toBeLessThan(1e-8);
   }, 60_000);
 });
+
+describe('writers in onnxruntime-genai’s fused graph', () => {
+  it('follow the stream through SkipSimplifiedLayerNormalization sums, and agree with patches inserted at every residual tensor (split where fused)', async () => {
+    const { GENAI_DIR, genaiReference, greedyDecode } = await import('../helpers/genai.js');
+    const g = genaiReference();
+    const file = path.join(GENAI_DIR, 'fp32', 'model.onnx');
+    const tensor = '/model/layers.0/post_attention_layernorm/output_3';
+    const edited = loadModel(file);
+    const { stream, edited: weights } = orthogonaliseWriters(edited, tensor, g.direction);
+    expect(stream[0]).toBe('/model/embed_tokens/Gather/output_0');
+    expect(weights).toEqual(
+      expect.arrayContaining(['model.embed_tokens.weight', 'model.layers.1.mlp.down_proj.MatMul.weight', 'model.layers.0.attn.o_proj.MatMul.weight']),
+    );
+    const inserted = loadModel(file);
+    patchModel(inserted, [{ tensor, layers: 'all', mode: 'suppress', directions: [g.direction], projection: 'full' }]);
+    const [x, y] = [path.join(tmp(), 'edited.onnx'), path.join(tmp(), 'inserted.onnx')];
+    saveModel(edited, x);
+    saveModel(inserted, y);
+    const [a1, b1] = [await greedyDecode(x, g, 8), await greedyDecode(y, g, 8)];
+    expect(maxAbsDiff(a1.promptLogits, b1.promptLogits)).toBeLessThan(1e-4);
+    expect(a1.tokens).toEqual(b1.tokens);
+    expect(maxAbsDiff(a1.promptLogits, g.fp32.intact_logits)).toBeGreaterThan(1e-3);
+  });
+});
