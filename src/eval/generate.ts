@@ -71,55 +71,97 @@ export function decoderLayout(session: ort.InferenceSession, label: string): Dec
   return { cache, merged: names.includes('use_cache_branch'), mask: names.includes('attention_mask'), positions: names.includes('position_ids') };
 }
 
-const i64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
+/** `values` as an int64 tensor of `rows` equal rows. */
+const i64 = (values: number[], rows = 1) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [rows, values.length / rows]);
 
 export async function generate(session: ort.InferenceSession, layout: DecoderLayout, prompt: number[], options: GenerateOptions): Promise<Generation> {
-  if (prompt.length === 0) throw new UsageError('a prompt encodes to no tokens');
-  const limit = options.contextLength ?? Infinity;
-  if (prompt.length >= limit) throw new UsageError(`a prompt of ${prompt.length} tokens leaves no room in the model's context of ${limit}`, 'BAD_DATA');
-  const random = options.sampling ? new Random(options.sampling.seed) : undefined;
-  const tokens: number[] = [];
-  const logits: Float64Array[] = [];
-  let past: Record<string, ort.Tensor> = {};
-  const sequence = [...prompt];
-  let stopped: Generation['stopped'] = 'max-new-tokens';
-  for (let step = 0; step < options.maxNewTokens; step++) {
-    const useCache = layout.cache.length > 0;
-    const fed = useCache && step > 0 ? [sequence[sequence.length - 1]] : sequence;
-    const start = sequence.length - fed.length;
-    const feeds: Record<string, ort.Tensor> = { input_ids: i64(fed) };
-    if (layout.mask) feeds.attention_mask = i64(new Array<number>(sequence.length).fill(1));
-    if (layout.positions) feeds.position_ids = i64(fed.map((_, i) => start + i));
-    if (layout.merged) feeds.use_cache_branch = new ort.Tensor('bool', [step > 0], [1]);
-    for (const c of layout.cache) feeds[c.name] = step > 0 ? past[c.present] : emptyPast(c);
-    const out = await session.run(feeds);
-    const all = out.logits;
-    const vocab = all.dims[all.dims.length - 1];
-    const values = tensorNumbers(all);
-    const last = row(values, values.length - vocab, vocab);
-    logits.push(last);
-    past = out;
-    const next = options.teacher ? options.teacher[step] : random ? sample(last, options.sampling!, random) : argmax(last);
-    tokens.push(next);
-    sequence.push(next);
-    if (options.teacher && step + 1 >= options.teacher.length) {
-      stopped = 'max-new-tokens';
-      break;
-    }
-    if (!options.teacher && options.eos?.includes(next)) {
-      stopped = 'eos';
-      break;
-    }
-    if (sequence.length >= limit) {
-      stopped = 'context';
-      break;
-    }
-  }
-  return { tokens, logits, stopped };
+  const [one] = await generateBatch(session, layout, [prompt], { ...options, ...(options.teacher ? { teachers: [options.teacher] } : {}) });
+  return one;
 }
 
-function emptyPast(c: CacheInput): ort.Tensor {
-  const dims = [1, c.dims[1], 0, c.dims[3]];
+export interface BatchOptions extends Omit<GenerateOptions, 'teacher'> {
+  /** Per prompt: feed these tokens instead of the model's own choices. */
+  teachers?: number[][];
+  /** Id written into the padding (masked out, never attended to); default the first eos id, else 0. */
+  padId?: number;
+}
+
+/**
+ * Several prompts at once, left-padded as transformers.js pads them: the
+ * mask is 0 on the padding, positions are cumsum(mask) - 1 (1 on the
+ * padding), so each prompt sees only itself and every row's last position is
+ * its own last token. Each row stops on its own (eos, its teacher's end);
+ * the batch runs until all have, or maxNewTokens, or the context is full.
+ */
+export async function generateBatch(session: ort.InferenceSession, layout: DecoderLayout, prompts: number[][], options: BatchOptions): Promise<Generation[]> {
+  const limit = options.contextLength ?? Infinity;
+  for (const p of prompts) {
+    if (p.length === 0) throw new UsageError('a prompt encodes to no tokens');
+    if (p.length >= limit) throw new UsageError(`a prompt of ${p.length} tokens leaves no room in the model's context of ${limit}`, 'BAD_DATA');
+  }
+  const n = prompts.length;
+  const width = Math.max(...prompts.map((p) => p.length));
+  const pad = options.padId ?? options.eos?.[0] ?? 0;
+  const random = options.sampling ? new Random(options.sampling.seed) : undefined;
+  const mask = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...p.map(() => 1)]);
+  const sequences = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
+  const nextPosition = prompts.map((p) => p.length);
+  const out: Generation[] = prompts.map(() => ({ tokens: [], logits: [], stopped: 'max-new-tokens' }));
+  const done = prompts.map(() => false);
+  let past: Record<string, ort.Tensor> = {};
+  for (let step = 0; step < options.maxNewTokens && done.some((d) => !d); step++) {
+    const useCache = layout.cache.length > 0 && step > 0;
+    const fedLength = useCache ? 1 : sequences[0].length;
+    const ids = sequences.flatMap((seq) => seq.slice(seq.length - fedLength));
+    const feeds: Record<string, ort.Tensor> = { input_ids: i64(ids, n) };
+    if (layout.mask) feeds.attention_mask = i64(mask.flat(), n);
+    if (layout.positions)
+      feeds.position_ids = i64(
+        mask.flatMap((m) => positionsOf(m).slice(m.length - fedLength)),
+        n,
+      );
+    if (layout.merged) feeds.use_cache_branch = new ort.Tensor('bool', [step > 0], [1]);
+    for (const c of layout.cache) feeds[c.name] = step > 0 ? past[c.present] : emptyPast(c, n);
+    const result = await session.run(feeds);
+    past = result;
+    const values = tensorNumbers(result.logits);
+    const vocab = result.logits.dims[result.logits.dims.length - 1];
+    const seqLength = result.logits.dims[1];
+    for (let r = 0; r < n; r++) {
+      const teacher = options.teachers?.[r];
+      let next = pad;
+      if (!done[r]) {
+        const last = row(values, (r * seqLength + seqLength - 1) * vocab, vocab);
+        out[r].logits.push(last);
+        next = teacher ? teacher[out[r].tokens.length] : random ? sample(last, options.sampling!, random) : argmax(last);
+        out[r].tokens.push(next);
+        if (teacher && out[r].tokens.length >= teacher.length) done[r] = true;
+        else if (!teacher && options.eos?.includes(next)) {
+          done[r] = true;
+          out[r].stopped = 'eos';
+        } else if (nextPosition[r] + 1 >= limit) {
+          done[r] = true;
+          out[r].stopped = 'context';
+        }
+      }
+      // Rows that are done keep a place in the batch: they are fed padding, attended to by nothing that is kept.
+      sequences[r].push(next);
+      mask[r].push(1);
+      nextPosition[r]++;
+    }
+    if (sequences[0].length >= limit) for (let r = 0; r < n; r++) if (!done[r]) [done[r], out[r].stopped] = [true, 'context'];
+  }
+  return out;
+}
+
+/** transformers.js: cumsum(mask) - 1, and 1 where the mask is 0. */
+function positionsOf(mask: number[]): number[] {
+  let sum = 0;
+  return mask.map((m) => ((sum += m), m === 0 ? 1 : sum - 1));
+}
+
+function emptyPast(c: CacheInput, batch = 1): ort.Tensor {
+  const dims = [batch, c.dims[1], 0, c.dims[3]];
   return c.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
 }
 

@@ -218,3 +218,20 @@ describe('the text report', () => {
     90_000,
   );
 });
+
+describe('batched generation', () => {
+  it('left-padded batches give every prompt the tokens and logits it gets alone', async () => {
+    const { compareText } = await import('../../src/eval/compareText.js');
+    const file = prompts(ref.prompt, 'a', 'the dog ran to the big red tree', 'sat', 'The mat');
+    const patched = await steered();
+    const alone = await compareText(TJS, patched, { prompts: file, maxNewTokens: 10, batchSize: 1 });
+    const together = await compareText(TJS, patched, { prompts: file, maxNewTokens: 10, batchSize: 5 });
+    together.text.prompts.forEach((p, i) => {
+      const q = alone.text.prompts[i];
+      expect(p.intactTokens, p.prompt).toEqual(q.intactTokens);
+      expect(p.patchedTokens, p.prompt).toEqual(q.patchedTokens);
+      expect(Math.abs(p.firstTokenKl - q.firstTokenKl)).toBeLessThan(1e-6 * Math.max(1, q.firstTokenKl));
+      expect(Math.abs(p.meanKl - q.meanKl)).toBeLessThan(1e-6 * Math.max(1, q.meanKl));
+    });
+  });
+});
