@@ -112,3 +112,68 @@ describe('anchor from contrastive prompts', () => {
     expect(readAnchors(loadModel(path.join(out, 'onnx/model_fp16.onnx')).proto)[0].tensor).toBe(PLANT_AT);
   });
 });
+
+describe('removal of a contrastive concept', () => {
+  it('ablate --writers against the found direction leaves nothing along it (probe on it at chance), and says what the next token paid', async () => {
+    const { orthogonaliseWriters } = await import('../../src/rewrite/writers.js');
+    const { compareText } = await import('../../src/eval/compareText.js');
+    const { openTapped } = await import('../../src/runtime/taps.js');
+    const { ort, tensorNumbers } = await import('../../src/runtime/session.js');
+    // Planted in the token embedding this time: every writer is a weight the edit reaches.
+    const dir = copyFixtureFolder('tjs', path.join(tmp(), 'embedded'));
+    const file = path.join(dir, 'onnx/model.onnx');
+    const tokenizer = loadTokenizer(dir);
+    const [marker] = tokenizer.encode('q');
+    const model = loadModel(path.join(GPT2_DIR, 'tjs/onnx/model.onnx'));
+    const wte = model.proto.graph!.initializer.find((t) => t.name === 'transformer.wte.weight')!;
+    const { tensorFloats, setTensorFloats } = await import('../../src/onnx/tensor.js');
+    const table = tensorFloats(wte, '/');
+    for (let j = 0; j < 64; j++) table[marker * 64 + j] += 16 * planted[j];
+    setTensorFloats(wte, table);
+    fs.rmSync(file);
+    saveModel(model, file);
+    const r = new (await import('../../src/maths/random.js')).Random(6);
+    const pick = () => WORDS[r.int(WORDS.length)];
+    const lines = (letter: string) => Array.from({ length: 40 }, () => `${pick()} ${pick()} ${letter} ${pick()} mat`).join('\n');
+    const [a, b] = [path.join(tmp(), 'a.txt'), path.join(tmp(), 'b.txt')];
+    fs.writeFileSync(a, lines('q'));
+    fs.writeFileSync(b, lines('k'));
+    const anchor = await anchorFromPrompts(loadModel(file), file, { concept: 'q', prompts: a, contrast: b, layers: 'all', position: 'mean' });
+    const found = anchor.promptProvenance!.layers.find((l) => l.tensor === anchor.tensor)!;
+    expect(found.auc).toBeGreaterThan(0.9);
+
+    const edited = loadModel(file);
+    orthogonaliseWriters(edited, anchor.tensor, anchor.direction!);
+    // The probe on the anchored direction, at the anchored tensor, averaged over the prompt: every score is 0, so AUC is 1/2.
+    const session = await openTapped(edited, edited.proto, [anchor.tensor], 'cpu');
+    const scores: number[][] = [];
+    for (const f of [a, b]) {
+      const s: number[] = [];
+      for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+        const ids = tokenizer.encode(line);
+        const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [1, v.length]);
+        const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+          input_ids: i64(ids),
+          attention_mask: i64(ids.map(() => 1)),
+          position_ids: i64(ids.map((_, k) => k)),
+        };
+        for (let l = 0; l < 2; l++)
+          for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
+        const z = tensorNumbers((await session.run(feeds, [anchor.tensor]))[anchor.tensor]);
+        let score = 0;
+        for (let p = 0; p < z.length / 64; p++) score += anchor.direction!.reduce((acc, v, j) => acc + v * z[p * 64 + j], 0) / (z.length / 64);
+        s.push(score);
+      }
+      scores.push(s);
+    }
+    await session.release();
+    // Before the edit the same scores separate the sets (found.auc); after it every one is 0 to float rounding.
+    expect(Math.max(...scores.flat().map(Math.abs))).toBeLessThan(1e-4);
+    const editedDir = copyFixtureFolder('tjs', path.join(tmp(), 'removed'));
+    fs.rmSync(path.join(editedDir, 'onnx/model.onnx'));
+    saveModel(edited, path.join(editedDir, 'onnx/model.onnx'));
+    const text = await compareText(dir, editedDir, { prompts: a, maxNewTokens: 4 });
+    expect(text.text.firstTokenKl).toBeGreaterThan(0);
+    expect(Number.isFinite(text.text.firstTokenKl)).toBe(true);
+  }, 60_000);
+});
