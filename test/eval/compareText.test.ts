@@ -134,6 +134,22 @@ describe('sca compare --prompts: bad input is one line and exit 2', () => {
     expect(await run(TJS, '--prompts', f)).toMatch(/longer than the model's context of 64/);
   });
 
+  it('chat messages: rendered through the folder’s template; a folder without one, or a template that fails, is refused', async () => {
+    const chat = copyFixtureFolder('tjs', path.join(tmp(), 'chat'));
+    const config = JSON.parse(fs.readFileSync(path.join(chat, 'tokenizer_config.json'), 'utf8'));
+    const jsonl = path.join(tmp(), 'p.jsonl');
+    fs.writeFileSync(jsonl, `${JSON.stringify({ messages: [{ role: 'user', content: 'the cat' }] })}\n`);
+    expect(await run(chat, '--prompts', jsonl)).toMatch(/has no chat_template/);
+    config.chat_template = '{% for m in messages %}{{ m.role }}: {{ m.content }} {% endfor %}{% if add_generation_prompt %}bot:{% endif %}';
+    fs.writeFileSync(path.join(chat, 'tokenizer_config.json'), JSON.stringify(config));
+    const ok = await sca('compare', chat, chat, '--prompts', jsonl, '--max-new-tokens', '2', '--json', '-');
+    expect(ok.code, ok.err).toBe(0);
+    expect(JSON.parse(ok.out).text.prompts[0].prompt).toBe('user: the cat bot:');
+    config.chat_template = '{% for m in messages %}{{ m.role | nofilter }}{% endfor %}';
+    fs.writeFileSync(path.join(chat, 'tokenizer_config.json'), JSON.stringify(config));
+    expect(await run(chat, '--prompts', jsonl)).toMatch(/the chat template failed to render/);
+  });
+
   it('--max-new-tokens beyond the model’s positions, a folder with no tokenizer, and a tokenizer that is not the model’s', async () => {
     expect(await run(TJS, '--prompts', prompts('hi'), '--max-new-tokens', '64')).toMatch(/beyond the model's 64 positions/);
     const bare = copyFixtureFolder('tjs', path.join(tmp(), 'bare'));
