@@ -200,7 +200,7 @@ define('com.microsoft', ['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu'], 1, (node)
 }));
 define('com.microsoft', ['SkipLayerNormalization', 'LayerNormalization'], 1, () => ({ kind: 'normalize', axes: [-1] }));
 define('com.microsoft', ['SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization'], 1, () => ({ kind: 'rowScale', axes: [-1] }));
-define('com.microsoft', ['FusedMatMul'], 1, () => ({ kind: 'linear' }));
+define('com.microsoft', ['FusedMatMul', 'MatMulNBits'], 1, () => ({ kind: 'linear' }));
 
 export { domainKey };
 

@@ -47,6 +47,8 @@ export interface LinearOp {
    */
   fold?: { rows: number; cols: number; axis: 0 | 1 };
   foldRefusal?: string;
+  /** The weight is stored quantized (weightDims are its logical float shape); edits go through that encoding's view. */
+  quantized?: 'MatMulNBits';
 }
 
 export type LinearResult = LinearOp | { refused: string };
@@ -149,8 +151,32 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
         ...(fold ? { fold } : { foldRefusal }),
       };
     }
+    case 'com.microsoft:MatMulNBits': {
+      // Y = A W for the logical W [K, N] that the packed blocks of B encode (weights/nbits.ts reads and writes it).
+      if (dataIndex !== 0) return { refused: `${at} reads '${dataTensor}' as its weight` };
+      for (const i of [1, 2, 3]) if (node.input[i] && !weightOf(i)) return computed(i);
+      if (node.input[4]) return { refused: `${at}: its g_idx input reorders the blocks, which this toolkit does not edit` };
+      const K = attrInt(node, 'K', -1);
+      const N = attrInt(node, 'N', -1);
+      if (K <= 0 || N <= 0) return { refused: `${at} has no K and N attributes` };
+      const bias = node.input[5] ? lookup.weight(node.input[5]) : undefined;
+      if (node.input[5] && !bias) return computed(5);
+      return {
+        op: 'MatMul',
+        data: 0,
+        dataAxis: -1,
+        outAxis: -1,
+        reads: { input: 1, axis: 0 },
+        writes: { input: 1, axis: 1 },
+        ...(bias ? { bias: { input: 5, axis: 0 } } : {}),
+        group: 1,
+        weightDims: [K, N],
+        quantized: 'MatMulNBits',
+        foldRefusal: `${at} holds its weight in ${attrInt(node, 'bits', 4)}-bit blocks: a fold would have to requantize it, which is not done yet; patch the tensor instead (inserted nodes, exact)`,
+      };
+    }
     default:
-      return { refused: `${at} is not a weight op this toolkit edits (MatMul, Gemm, Conv, ConvTranspose)` };
+      return { refused: `${at} is not a weight op this toolkit edits (MatMul, Gemm, Conv, ConvTranspose, MatMulNBits)` };
   }
 }
 

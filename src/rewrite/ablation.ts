@@ -15,11 +15,13 @@ import type { Model } from '../onnx/model.js';
 import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
 import { layoutOf } from '../ir/layout.js';
 import { lookupOf } from '../ops/irLookup.js';
-import { nodeLabel, type GraphLookup } from '../ops/lookup.js';
+import { attrInt, nodeLabel, type GraphLookup } from '../ops/lookup.js';
 import { mapAxis, normAxis } from '../ops/registry.js';
 import { shapeElements } from '../ops/shapeValues.js';
 import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';
 import { editAxis, type AxisSlices } from './channels.js';
+import { nbitsView } from '../weights/nbits.js';
+import type { WeightView } from '../weights/view.js';
 import { planChannelEdit, readCoordinates, writtenChannels, type Carrier, type ReshapeEdit, type WalkPlan } from './walk.js';
 import { ownWeight } from './weights.js';
 
@@ -76,6 +78,17 @@ function editLookup(ir: IrModel): GraphLookup {
       return t ? { dims: t.dims.map(Number), dataType: t.dataType } : base.weight(name);
     },
   };
+}
+
+/** The view of a quantized weight input (MatMulNBits' packed B), or undefined for plain float weights. */
+function quantizedView(graph: Graph, node: NodeProto, input: number, b: TensorProto, baseDir: string): WeightView | undefined {
+  if (node.opType !== 'MatMulNBits' || node.domain !== 'com.microsoft' || input !== 1) return undefined;
+  const label = `MatMulNBits at ${nodeLabel(node)}`;
+  const layout = { K: attrInt(node, 'K', 0), N: attrInt(node, 'N', 0), bits: attrInt(node, 'bits', 4), blockSize: attrInt(node, 'block_size', 32) };
+  const scales = graph.initializer(node.input[2]) ?? graph.constantTensor(node.input[2]);
+  if (!scales) throw new UsageError(`${label}: its scales are not a stored constant`, 'REFUSED');
+  const zeroPoints = node.input[3] ? (graph.initializer(node.input[3]) ?? graph.constantTensor(node.input[3])) : undefined;
+  return nbitsView(layout, { b, scales, ...(zeroPoints ? { zeroPoints } : {}) }, baseDir, label);
 }
 
 /** The constant behind input `input` of `node`, owned by that node alone (a shared initializer is copied first). */
@@ -325,7 +338,7 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
   const edited: string[] = [];
   for (const e of edits) {
     const t = ownTensor(graph, e.node, e.input);
-    editAxis(model, t, e.slices, prune ? 'prune' : 'zero');
+    editAxis(model, t, e.slices, prune ? 'prune' : 'zero', quantizedView(graph, e.node, e.input, t, model.baseDir));
     edited.push(t.name!);
   }
   if (prune) {

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Model } from '../onnx/model.js';
-import { weightView } from '../weights/view.js';
+import { weightView, type WeightView } from '../weights/view.js';
 import type { TensorProto } from '../onnx/types.js';
 
 /** Indices on `axis`; with `range`, only within [start, end) of axis 0 (a grouped Conv's group of rows). */
@@ -20,8 +20,8 @@ function product(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
-export function editAxis(model: Model, t: TensorProto, slices: AxisSlices[], mode: 'zero' | 'prune'): void {
-  const view = weightView(t, model.baseDir);
+/** `view`: how the weight is encoded, when not as plain floats (a MatMulNBits weight's blocks). */
+export function editAxis(model: Model, t: TensorProto, slices: AxisSlices[], mode: 'zero' | 'prune', view: WeightView = weightView(t, model.baseDir)): void {
   const dims = view.dims;
   for (const s of slices) {
     if (s.axis >= dims.length) throw new UsageError(`weight '${t.name}' has shape [${dims.join(', ')}], with no axis ${s.axis} to edit`);

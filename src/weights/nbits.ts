@@ -1,0 +1,94 @@
+/**
+ * A com.microsoft MatMulNBits weight seen as the logical float matrix
+ * W [K, N] the op multiplies by, behind the weight-view seam (view.ts).
+ *
+ * Encoding (onnxruntime's ContribOperators.md): B is uint8 [N, blocks,
+ * block_size·bits/8], column n of W in blocks of `block_size` along K, the
+ * last block padded; codes are packed low bits first (two 4-bit codes a byte,
+ * the first in the low nibble). scales hold one float per (n, block);
+ * zero_points, when given, are packed the same way per (n, block), else
+ * 2^(bits-1). W[k, n] = (code - zero_point) · scale.
+ *
+ * Writes keep the encoding. An entry set to exactly 0 gets its block's zero
+ * point as its code, which dequantizes to exactly 0: that is an ablation,
+ * bit for bit in the quantized domain. Any other change would need a new
+ * quantization and is refused, naming the weight.
+ */
+import { UsageError } from '../errors.js';
+import { tensorBytes, tensorFloats, setRawData } from '../onnx/tensor.js';
+import { DataType, type TensorProto } from '../onnx/types.js';
+import type { WeightView } from './view.js';
+
+export interface NBitsLayout {
+  K: number;
+  N: number;
+  bits: number;
+  blockSize: number;
+}
+
+export interface NBitsTensors {
+  b: TensorProto;
+  scales: TensorProto;
+  zeroPoints?: TensorProto;
+}
+
+export function nbitsView(layout: NBitsLayout, t: NBitsTensors, baseDir: string, label: string): WeightView {
+  const { K, N, bits, blockSize } = layout;
+  if (bits !== 4 && bits !== 8) throw new UsageError(`${label}: MatMulNBits with ${bits} bits; only 4 and 8 are edited`, 'REFUSED');
+  if (t.b.dataType !== DataType.UINT8) throw new UsageError(`${label}: MatMulNBits weight '${t.b.name}' is not uint8`, 'REFUSED');
+  if (t.zeroPoints && t.zeroPoints.dataType !== DataType.UINT8)
+    throw new UsageError(`${label}: MatMulNBits zero points '${t.zeroPoints.name}' are not packed uint8 (float zero points are not edited)`, 'REFUSED');
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const codes = Uint8Array.from(tensorBytes(t.b, baseDir));
+  if (codes.length !== N * blocks * blob)
+    throw new UsageError(`${label}: MatMulNBits weight '${t.b.name}' holds ${codes.length} bytes, not N·blocks·blob = ${N * blocks * blob}`, 'BAD_MODEL');
+  const scales = tensorFloats(t.scales, baseDir);
+  if (scales.length !== N * blocks)
+    throw new UsageError(`${label}: MatMulNBits scales '${t.scales.name}' hold ${scales.length} values, not N·blocks = ${N * blocks}`, 'BAD_MODEL');
+  const zpBytes = t.zeroPoints ? tensorBytes(t.zeroPoints, baseDir) : undefined;
+  const zpRow = Math.ceil(blocks / perByte);
+  const zeroPoint = (n: number, block: number): number =>
+    zpBytes ? (zpBytes[n * zpRow + Math.floor(block / perByte)] >> ((block % perByte) * bits)) & mask : 1 << (bits - 1);
+  const at = (k: number, n: number) => {
+    const block = Math.floor(k / blockSize);
+    const j = k % blockSize;
+    return { block, byte: (n * blocks + block) * blob + Math.floor(j / perByte), shift: (j % perByte) * bits };
+  };
+  const dequantize = (): Float32Array => {
+    const w = new Float32Array(K * N);
+    for (let n = 0; n < N; n++)
+      for (let k = 0; k < K; k++) {
+        const { block, byte, shift } = at(k, n);
+        w[k * N + n] = (((codes[byte] >> shift) & mask) - zeroPoint(n, block)) * scales[n * blocks + block];
+      }
+    return w;
+  };
+  return {
+    name: t.b.name ?? '',
+    dims: [K, N],
+    read: dequantize,
+    write(values, dims) {
+      if (dims && (dims[0] !== K || dims[1] !== N))
+        throw new UsageError(
+          `${label}: pruning MatMulNBits weight '${t.b.name}' would repack its blocks, which is not done yet; ablate instead (same outputs)`,
+          'REFUSED',
+        );
+      const before = dequantize();
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] === before[i]) continue;
+        const [k, n] = [Math.floor(i / N), i % N];
+        if (values[i] !== 0)
+          throw new UsageError(
+            `${label}: MatMulNBits weight '${t.b.name}' [${k}, ${n}] would change to a value its ${bits}-bit code cannot hold exactly; use an inserted patch`,
+            'REFUSED',
+          );
+        const { block, byte, shift } = at(k, n);
+        codes[byte] = (codes[byte] & ~(mask << shift)) | (zeroPoint(n, block) << shift);
+      }
+      setRawData(t.b, codes);
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Exact ablation through com.microsoft MatMulNBits (4-bit blocks of 32 with
+ * packed zero points: the onnxruntime-genai int4 fixture). Zeroing MLP
+ * hidden units sets the codes of the affected weight entries to their
+ * block's zero point, which dequantizes to exactly 0: the model equals the
+ * same units zeroed by an inserted patch, keeps its encoding (no float
+ * weight appears), and a plain TypeScript decoder of the packed format shows
+ * the entries at their zero points.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ablate } from '../../src/api/ablate.js';
+import { loadModel, saveModel } from '../../src/onnx/model.js';
+import { tensorBytes } from '../../src/onnx/tensor.js';
+import { DataType } from '../../src/onnx/types.js';
+import { patchModel } from '../../src/rewrite/patch.js';
+import { GENAI_DIR, genaiReference, greedyDecode } from '../helpers/genai.js';
+import { maxAbsDiff } from '../helpers/reference.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const tmp = useTempDir('nbits');
+const INT4 = path.join(GENAI_DIR, 'int4', 'model.onnx');
+const HIDDEN = '/model/layers.0/mlp/Mul/output_0';
+const DIMS = [1, 3, 7, 40];
+
+/** Code of W[k, n] and its zero point, read from the packed bytes as the spec lays them out (4 bits, low nibble first). */
+function code(b: Uint8Array, zp: Uint8Array, k: number, n: number, K: number): { code: number; zero: number } {
+  const blocks = Math.ceil(K / 32);
+  const block = Math.floor(k / 32);
+  const j = k % 32;
+  const byte = b[(n * blocks + block) * 16 + (j >> 1)];
+  const z = zp[n * Math.ceil(blocks / 2) + (block >> 1)];
+  return { code: j & 1 ? byte >> 4 : byte & 15, zero: block & 1 ? z >> 4 : z & 15 };
+}
+
+describe('ablation through MatMulNBits (int4)', () => {
+  it('equals zeroing the units by an inserted patch, and keeps the 4-bit encoding', async () => {
+    const ref = genaiReference();
+    const edited = loadModel(INT4);
+    const done = ablate(edited, { tensor: HIDDEN, dims: DIMS });
+    expect(done.edited.sort()).toEqual(['model.layers.0.mlp.down_proj.MatMulNBits.qweight', 'model.layers.0.mlp.gate_proj.MatMulNBits.qweight']);
+    const inserted = loadModel(INT4);
+    patchModel(inserted, [{ tensor: HIDDEN, mode: 'suppress', dims: DIMS, strength: 1 }]);
+    const [x, y] = [path.join(tmp(), 'ablated.onnx'), path.join(tmp(), 'inserted.onnx')];
+    saveModel(edited, x);
+    saveModel(inserted, y);
+    const [a, b] = [await greedyDecode(x, ref, 6), await greedyDecode(y, ref, 6)];
+    expect(maxAbsDiff(a.promptLogits, b.promptLogits)).toBeLessThan(1e-5);
+    expect(a.tokens).toEqual(b.tokens);
+    expect(maxAbsDiff(a.promptLogits, ref.int4.intact_logits)).toBeGreaterThan(1e-4);
+
+    // The encoding is kept: the same initializers with the same types and shapes, nothing float added.
+    const before = loadModel(INT4)
+      .proto.graph!.initializer.map((t) => [t.name, t.dataType, t.dims.map(Number).join('x')].join(' '))
+      .sort();
+    const after = loadModel(x)
+      .proto.graph!.initializer.map((t) => [t.name, t.dataType, t.dims.map(Number).join('x')].join(' '))
+      .sort();
+    expect(after).toEqual(before);
+
+    // gate_proj writes the units (SiLU(gate) · up: zeroing either factor zeroes the product): column n of its W [64, 128] sits at its zero point for every k; down_proj reads them: row k of its W [128, 64].
+    const saved = loadModel(x);
+    const init = (name: string) =>
+      tensorBytes(
+        saved.proto.graph!.initializer.find((t) => t.name === name)!,
+        path.dirname(x),
+      );
+    const [gateB, gateZ] = [init('model.layers.0.mlp.gate_proj.MatMulNBits.qweight'), init('model.layers.0.mlp.gate_proj.MatMulNBits.qzeros')];
+    const [downB, downZ] = [init('model.layers.0.mlp.down_proj.MatMulNBits.qweight'), init('model.layers.0.mlp.down_proj.MatMulNBits.qzeros')];
+    for (const d of DIMS) {
+      for (let k = 0; k < 64; k++) {
+        const c = code(gateB, gateZ, k, d, 64);
+        expect(c.code, `gate_proj [${k}, ${d}]`).toBe(c.zero);
+      }
+      for (let n = 0; n < 64; n++) {
+        const c = code(downB, downZ, d, n, 128);
+        expect(c.code, `down_proj [${d}, ${n}]`).toBe(c.zero);
+      }
+    }
+    // An untouched unit keeps its codes: not every code is a zero point.
+    expect(Array.from({ length: 64 }, (_, k) => code(gateB, gateZ, k, 2, 64)).some((c) => c.code !== c.zero)).toBe(true);
+    expect(saved.proto.graph!.initializer.find((t) => t.name === 'model.layers.0.mlp.gate_proj.MatMulNBits.qweight')!.dataType).toBe(DataType.UINT8);
+  });
+
+  it('refuses pruning and folding in one line each, naming the quantized weight and the exact alternative', () => {
+    expect(() => ablate(loadModel(INT4), { tensor: HIDDEN, dims: [1], prune: true })).toThrow(
+      /pruning MatMulNBits weight .* would repack its blocks.*ablate instead/,
+    );
+    const g = genaiReference();
+    expect(() =>
+      patchModel(loadModel(INT4), [{ tensor: '/model/layers.1/input_layernorm/output_0', mode: 'suppress', directions: [g.direction], fold: true }]),
+    ).toThrow(/4-bit blocks: a fold would have to requantize it.*patch the tensor instead/);
+  });
+});
