@@ -66,6 +66,8 @@ export interface ModelSummary {
   weightBytes: number;
   externalWeightBytes: number;
   metadata: Record<string, string>;
+  /** Quantization schemes in any of the model's graphs (quantizationOf), empty for a float model. */
+  quantization: string[];
   anchors: Anchor[];
   interventions: InterventionRecord[];
 }
@@ -115,6 +117,7 @@ export function summarizeModel(model: Model): ModelSummary {
     initializers: graph.initializer.length,
     weightBytes: tensors.reduce((s, t) => s + byteSize(t), 0),
     externalWeightBytes: tensors.filter(isExternal).reduce((s, t) => s + byteSize(t), 0),
+    quantization: quantizationOf(model),
     metadata: Object.fromEntries(proto.metadataProps.filter((p) => !p.key?.startsWith('sca.')).map((p) => [p.key ?? '', p.value ?? ''])),
     anchors: readAnchors(proto, label),
     interventions: readInterventions(proto, label),
@@ -157,6 +160,7 @@ export function formatSummary(s: ModelSummary): string {
   lines.push(`  nodes   ${s.nodes}${topOps ? `  (${topOps}${Object.keys(s.ops).length > 8 ? ', ...' : ''})` : ''}`);
   const external = s.externalWeightBytes ? `, ${formatBytes(s.externalWeightBytes)} in external data` : '';
   lines.push(`  weights ${s.initializers} initializers, ${formatBytes(s.weightBytes)}${external}`);
+  for (const q of s.quantization) lines.push(`  quantized ${q}`);
   for (const [k, v] of Object.entries(s.metadata)) lines.push(`  meta    ${k} = ${v.length > 60 ? `${v.slice(0, 57)}...` : v}`);
   if (s.anchors.length === 0) lines.push('  anchors none recorded (sca.anchors)');
   for (const a of s.anchors) {
@@ -213,18 +217,36 @@ const QUANTIZED_OPS: [RegExp, string][] = [
   [/^(com\.microsoft\.)?QLinear/, 'QLinear ops'],
 ];
 
+/**
+ * How a model is quantized, one line per scheme found in any of its graphs;
+ * MatMulNBits weights are counted by their format (bits, block, symmetric or
+ * with zero points), as a user choosing an edit needs to know.
+ */
+export function quantizationOf(model: Model): string[] {
+  const ops = new Set<string>();
+  const nbits = new Map<string, number>();
+  const visit = (g: GraphProto): void => {
+    for (const n of g.node) {
+      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? '');
+      ops.add(op);
+      if (op === 'com.microsoft.MatMulNBits') {
+        const attr = (name: string, fallback: number) => Number(n.attribute.find((a) => a.name === name)?.i ?? fallback);
+        const format = `${attr('bits', 4)}-bit, block ${attr('block_size', 32)}, ${n.input[3] ? 'asymmetric (zero points)' : 'symmetric'}`;
+        nbits.set(format, (nbits.get(format) ?? 0) + 1);
+      }
+      for (const sub of subgraphsOf(n)) visit(sub);
+    }
+  };
+  visit(model.proto.graph!);
+  return QUANTIZED_OPS.filter(([re]) => [...ops].some((o) => re.test(o))).flatMap(([re, what]) =>
+    re.test('com.microsoft.MatMulNBits') ? [...nbits].map(([format, count]) => `${what}: ${count} weights, ${format}`) : [what],
+  );
+}
+
 export function summarizeFolder(folder: ModelFolder): FolderSummary {
   const variants: VariantSummary[] = [];
   for (const [file, model] of folder.models) {
     const graph = model.proto.graph!;
-    const ops = new Set<string>();
-    const visit = (g: GraphProto): void => {
-      for (const n of g.node) {
-        ops.add(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? ''));
-        for (const sub of subgraphsOf(n)) visit(sub);
-      }
-    };
-    visit(graph);
     const weights = new Map<string, number>();
     for (const t of allTensors(model.proto)) weights.set(elementTypeName(t.dataType), (weights.get(elementTypeName(t.dataType)) ?? 0) + byteSize(t));
     const initNames = new Set(graph.initializer.map((t) => t.name));
@@ -242,7 +264,7 @@ export function summarizeFolder(folder: ModelFolder): FolderSummary {
       dtype: variantOf(file).dtype,
       bytes,
       weights: [...weights].map(([type, b]) => ({ type, bytes: b })).sort((a, b) => b.bytes - a.bytes),
-      quantization: QUANTIZED_OPS.filter(([re]) => [...ops].some((o) => re.test(o))).map(([, what]) => what),
+      quantization: quantizationOf(model),
       inputs: inputs.filter((i) => !/^past_key_values\.|^past\./.test(i.name)),
       outputs: graph.output.map(summarizeValue).filter((o) => !/^present\./.test(o.name)),
       ...(past.length ? { cache: { layers: past.length, past: past[0] } } : {}),

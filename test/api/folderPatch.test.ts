@@ -171,7 +171,7 @@ describe('sca inspect DIR', () => {
     const summary = JSON.parse(merged.out);
     expect(summary.variants[0]).toMatchObject({ file: 'onnx/decoder_model_merged.onnx', merged: 'use_cache_branch', cache: { layers: 2 }, quantization: [] });
     const int4 = JSON.parse((await sca('inspect', path.join(GPT2_DIR, '..', 'genai', 'int4'), '--json', '-')).out);
-    expect(int4.variants[0].quantization).toEqual(['MatMulNBits (block-quantized weights)']);
+    expect(int4.variants[0].quantization).toEqual(['MatMulNBits (block-quantized weights): 15 weights, 4-bit, block 32, asymmetric (zero points)']);
     expect(int4.files).toContain('model.onnx.data');
   });
 });

@@ -92,3 +92,16 @@ describe('ablation through MatMulNBits (int4)', () => {
     ).toThrow(/4-bit blocks: a fold would have to requantize it.*patch the tensor instead/);
   });
 });
+
+describe('inspect names the quantization', () => {
+  it('of a MatMulNBits model by format, and of a QDQ model, and none for a float model', async () => {
+    const { sca } = await import('../helpers/cli.js');
+    expect((await sca('inspect', INT4)).out).toMatch(
+      /^ {2}quantized MatMulNBits \(block-quantized weights\): 15 weights, 4-bit, block 32, asymmetric \(zero points\)$/m,
+    );
+    expect((await sca('inspect', path.join(GENAI_DIR, '..', 'qdq', 'mlp_relu_kept.onnx'))).out).toMatch(
+      /^ {2}quantized QDQ \(QuantizeLinear \/ DequantizeLinear\)$/m,
+    );
+    expect((await sca('inspect', path.join(GENAI_DIR, 'fp32', 'model.onnx'))).out).not.toMatch(/quantized/);
+  });
+});
