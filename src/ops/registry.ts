@@ -192,6 +192,7 @@ define('', ['ReduceSum'], 1, reduce(13));
 define('', ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'], 1, reduce(18));
 define('', ['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Expand'], 1, () => ({ kind: 'layout' }));
 define('', ['Gemm', 'MatMul', 'Conv', 'ConvTranspose'], 1, () => ({ kind: 'linear' }));
+define('', ['MatMulInteger'], 10, () => ({ kind: 'linear' }));
 define('', ['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'GlobalLpPool'], 1, () => ({ kind: 'pool' }));
 // com.microsoft contrib ops that optimum/onnxruntime transformers write.
 define('com.microsoft', ['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu'], 1, (node) => ({

@@ -89,11 +89,37 @@ function patternStep(m: PatternMatch, axis: number, lookup: GraphLookup, edit: W
 }
 
 /**
+ * Dynamic int8 (onnxruntime's quantize_dynamic, transformers.js's q8): x is
+ * quantized per tensor and read by MatMulInteger with the same zero point,
+ * so (code - zero point) keeps each coordinate in place and a weight row the
+ * edit zeroes ignores its channel whatever its code. The scale is computed
+ * from the whole tensor, so it sees the edited tensor, as any patch of it
+ * would. A fold would have to requantize: refused.
+ */
+function dynamicQuantizeStep(node: NodeLike, tensor: string, axis: number, lookup: GraphLookup, edit: WeightEdit): Step {
+  const [codes, , zeroPoint] = node.output;
+  if (edit === 'fold')
+    return {
+      kind: 'refuse',
+      message: `DynamicQuantizeLinear at ${nodeLabel(node)} quantizes '${tensor}' for an integer MatMul: a fold would have to requantize it; patch '${tensor}' instead`,
+    };
+  const readers = lookup.uses(codes);
+  const stray = readers.find((r) => r.opType !== 'MatMulInteger' || r.input[0] !== codes || r.input[2] !== zeroPoint);
+  if (stray || !readers.length)
+    return {
+      kind: 'refuse',
+      message: `DynamicQuantizeLinear at ${nodeLabel(node)}: its codes are read by ${stray ? `${stray.opType} at ${nodeLabel(stray)}` : 'nothing'}, not only as MatMulInteger data with its zero point`,
+    };
+  return { kind: 'through', nodes: [node], tensor: codes, axis };
+}
+
+/**
  * How the reader `node` of `tensor` (channels on `axis`) takes an edit of
  * those channels: pass through it, edit its weight, or refuse.
  */
 export function stepDown(node: NodeLike, tensor: string, axis: number, lookup: GraphLookup, edit: WeightEdit): Step {
   if (['Shape', 'Size'].includes(node.opType ?? '')) return { kind: 'shape', node };
+  if (node.opType === 'DynamicQuantizeLinear' && (node.domain ?? '') === '') return dynamicQuantizeStep(node, tensor, axis, lookup, edit);
   const pattern = recognizePattern(node, lookup);
   if (pattern && pattern.input === tensor) return patternStep(pattern, axis, lookup, edit, false);
   const rank = rankOf(lookup, tensor) ?? (node.opType === 'Gemm' ? 2 : undefined);

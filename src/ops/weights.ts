@@ -48,7 +48,7 @@ export interface LinearOp {
   fold?: { rows: number; cols: number; axis: 0 | 1 };
   foldRefusal?: string;
   /** The weight is stored quantized (weightDims are its logical float shape); edits go through that encoding's view. */
-  quantized?: 'MatMulNBits';
+  quantized?: 'MatMulNBits' | 'MatMulInteger';
 }
 
 export type LinearResult = LinearOp | { refused: string };
@@ -149,6 +149,26 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
         group,
         weightDims: w.dims,
         ...(fold ? { fold } : { foldRefusal }),
+      };
+    }
+    case 'MatMulInteger': {
+      // int8/uint8 codes W [K, N] with a zero point per tensor or per column; the scale comes after, in a Mul.
+      if (dataIndex !== 0) return { refused: `${at} reads '${dataTensor}' as its weight` };
+      const w = weightOf(1);
+      if (!w) return computed(1);
+      if (node.input[3] && !weightOf(3)) return computed(3);
+      if (w.dims.length !== 2) return { refused: `${at}: weight '${node.input[1]}' has shape [${w.dims.join(', ')}]; only matrix weights are edited` };
+      return {
+        op: 'MatMul',
+        data: 0,
+        dataAxis: -1,
+        outAxis: -1,
+        reads: { input: 1, axis: 0 },
+        writes: { input: 1, axis: 1 },
+        group: 1,
+        weightDims: w.dims,
+        quantized: 'MatMulInteger',
+        foldRefusal: `${at} holds its weight as 8-bit codes: a fold would have to requantize it, which is not done yet; patch the tensor instead (inserted nodes, exact)`,
       };
     }
     case 'com.microsoft:MatMulNBits': {

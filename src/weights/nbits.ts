@@ -92,3 +92,43 @@ export function nbitsView(layout: NBitsLayout, t: NBitsTensors, baseDir: string,
     },
   };
 }
+
+/**
+ * A MatMulInteger weight (int8 or uint8 codes W [K, N], zero point per tensor
+ * or per column N) seen as code - zero point: the scale multiplies later, in
+ * the graph. As for MatMulNBits, an entry set to 0 gets its zero point as its
+ * code, exactly; any other change is refused.
+ */
+export function integerView(b: TensorProto, zeroPoint: TensorProto | undefined, baseDir: string, label: string): WeightView {
+  const signed = b.dataType === DataType.INT8;
+  if (!signed && b.dataType !== DataType.UINT8) throw new UsageError(`${label}: MatMulInteger weight '${b.name}' is not int8 or uint8`, 'REFUSED');
+  const [K, N] = b.dims.map(Number);
+  const raw = Uint8Array.from(tensorBytes(b, baseDir));
+  const codes = signed ? new Int8Array(raw.buffer) : raw;
+  const zpRaw = zeroPoint ? tensorBytes(zeroPoint, baseDir) : new Uint8Array(1);
+  const zps = signed ? new Int8Array(Uint8Array.from(zpRaw).buffer) : Uint8Array.from(zpRaw);
+  if (zps.length !== 1 && zps.length !== N)
+    throw new UsageError(`${label}: zero point '${zeroPoint?.name}' has ${zps.length} values, not 1 or N = ${N}`, 'BAD_MODEL');
+  const zp = (n: number) => zps[zps.length === 1 ? 0 : n];
+  const read = () => Float32Array.from(codes, (c, i) => c - zp(i % N));
+  return {
+    name: b.name ?? '',
+    dims: [K, N],
+    read,
+    write(values, dims) {
+      if (dims && (dims[0] !== K || dims[1] !== N))
+        throw new UsageError(`${label}: pruning MatMulInteger weight '${b.name}' is not done yet; ablate instead (same outputs)`, 'REFUSED');
+      const before = read();
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] === before[i]) continue;
+        if (values[i] !== 0)
+          throw new UsageError(
+            `${label}: MatMulInteger weight '${b.name}' [${Math.floor(i / N)}, ${i % N}] would change to a value its 8-bit code cannot hold exactly; use an inserted patch`,
+            'REFUSED',
+          );
+        codes[i] = zp(i % N);
+      }
+      setRawData(b, raw);
+    },
+  };
+}
