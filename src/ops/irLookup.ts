@@ -6,6 +6,7 @@
 import { constantNodeValue, tensorValues, type GraphLookup } from './lookup.js';
 import type { IrModel } from '../ir/model.js';
 import { isDefaultDomain } from '../onnx/graph.js';
+import { DataType } from '../onnx/types.js';
 
 export function lookupOf(ir: IrModel): GraphLookup {
   const graph = ir.graph;
@@ -20,7 +21,11 @@ export function lookupOf(ir: IrModel): GraphLookup {
     },
     weight(name) {
       const t = graph.constantTensor(name);
-      return t ? { dims: t.dims.map(Number), dataType: t.dataType } : undefined;
+      if (t) return { dims: t.dims.map(Number), dataType: t.dataType };
+      // A QDQ model's weight: DequantizeLinear of stored codes is a constant too (weights/nbits.ts edits its codes).
+      const dq = graph.producer(name);
+      const codes = dq?.opType === 'DequantizeLinear' && isDefaultDomain(dq.domain) ? graph.constantTensor(dq.input[0]) : undefined;
+      return codes ? { dims: codes.dims.map(Number), dataType: DataType.FLOAT } : undefined;
     },
     type: (name) => ir.types.get(name),
     opset: (domain) => ir.opset(domain),

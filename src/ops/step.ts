@@ -89,6 +89,22 @@ function patternStep(m: PatternMatch, axis: number, lookup: GraphLookup, edit: W
 }
 
 /**
+ * A QuantizeLinear → DequantizeLinear pair of an activation (QDQ static
+ * quantization) with one scale and zero point: it keeps every coordinate in
+ * place and maps 0 to exactly 0 (the zero point and back), so zeroed channels
+ * stay zero through it.
+ */
+function samePair(q: NodeLike, dq: NodeLike, lookup: GraphLookup): boolean {
+  if (dq.opType !== 'DequantizeLinear' || (dq.domain ?? '') !== '' || dq.input[0] !== q.output[0]) return false;
+  const same = (a: string | undefined, b: string | undefined) => {
+    if ((a ?? '') === (b ?? '')) return true;
+    const [x, y] = [a ? lookup.constant(a)?.values : undefined, b ? lookup.constant(b)?.values : undefined];
+    return x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]);
+  };
+  return same(q.input[1], dq.input[1]) && same(q.input[2], dq.input[2]);
+}
+
+/**
  * Dynamic int8 (onnxruntime's quantize_dynamic, transformers.js's q8): x is
  * quantized per tensor and read by MatMulInteger with the same zero point,
  * so (code - zero point) keeps each coordinate in place and a weight row the
@@ -120,6 +136,14 @@ function dynamicQuantizeStep(node: NodeLike, tensor: string, axis: number, looku
 export function stepDown(node: NodeLike, tensor: string, axis: number, lookup: GraphLookup, edit: WeightEdit): Step {
   if (['Shape', 'Size'].includes(node.opType ?? '')) return { kind: 'shape', node };
   if (node.opType === 'DynamicQuantizeLinear' && (node.domain ?? '') === '') return dynamicQuantizeStep(node, tensor, axis, lookup, edit);
+  if (node.opType === 'QuantizeLinear' && (node.domain ?? '') === '') {
+    const dq = lookup.uses(node.output[0]);
+    if (edit !== 'fold' && dq.length === 1 && samePair(node, dq[0], lookup)) return { kind: 'through', nodes: [node, dq[0]], tensor: dq[0].output[0], axis };
+    return {
+      kind: 'refuse',
+      message: `QuantizeLinear at ${nodeLabel(node)} quantizes '${tensor}' for ${dq.map((n) => `${n.opType} at ${nodeLabel(n)}`).join(', ') || 'nothing'}, not for one DequantizeLinear with the same scale and zero point${edit === 'fold' ? " (a fold would move the quantizer's range)" : ''}`,
+    };
+  }
   const pattern = recognizePattern(node, lookup);
   if (pattern && pattern.input === tensor) return patternStep(pattern, axis, lookup, edit, false);
   const rank = rankOf(lookup, tensor) ?? (node.opType === 'Gemm' ? 2 : undefined);
@@ -214,6 +238,11 @@ function inverseAxis(node: NodeLike, axis: number, lookup: GraphLookup): number 
 export function stepUp(tensor: string, axis: number, lookup: GraphLookup, edit: Exclude<WeightEdit, 'fold'>): Step {
   const node = lookup.producer(tensor);
   if (!node) return { kind: 'refuse', message: `'${tensor}' is a graph input or a constant: no op writes it, so there is no weight to edit` };
+  if (node.opType === 'DequantizeLinear' && (node.domain ?? '') === '') {
+    const q = lookup.producer(node.input[0]);
+    if (q?.opType === 'QuantizeLinear' && (q.domain ?? '') === '' && samePair(q, node, lookup) && lookup.uses(q.output[0]).length === 1)
+      return { kind: 'through', nodes: [node, q], tensor: q.input[0], axis };
+  }
   const pattern = patternEndingAt(node, lookup);
   if (pattern) return patternStep(pattern, axis, lookup, edit, true);
   // Gemm's operands and result are matrices whatever the file declares.

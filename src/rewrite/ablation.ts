@@ -80,6 +80,20 @@ function editLookup(ir: IrModel): GraphLookup {
   };
 }
 
+const constantOf = (graph: Graph, name: string | undefined) => (name ? (graph.initializer(name) ?? graph.constantTensor(name)) : undefined);
+
+/** A QDQ weight: input `input` of `node` is a DequantizeLinear of stored codes, read by `node` alone (else the edit would reach its other readers). */
+function dequantizedWeight(graph: Graph, node: NodeProto, input: number): NodeProto | undefined {
+  const dq = graph.producer(node.input[input]);
+  if (dq?.opType !== 'DequantizeLinear' || (dq.domain ?? '') !== '' || !constantOf(graph, dq.input[0])) return undefined;
+  if (graph.uses(dq.output[0]).length > 1)
+    throw new UsageError(
+      `cannot edit the weight of ${node.opType} at ${nodeLabel(node)}: its DequantizeLinear at ${nodeLabel(dq)} is read by other nodes too`,
+      'REFUSED',
+    );
+  return dq;
+}
+
 /** The view of a quantized weight input (MatMulNBits' packed B), or undefined for plain float weights. */
 function quantizedView(graph: Graph, node: NodeProto, input: number, b: TensorProto, baseDir: string): WeightView | undefined {
   const constant = (name: string | undefined) => (name ? (graph.initializer(name) ?? graph.constantTensor(name)) : undefined);
@@ -340,8 +354,12 @@ export function ablateDims(model: Model, tensor: string, dims: number[], options
   const channels = writtenChannels(plan.writers[0].op);
   const edited: string[] = [];
   for (const e of edits) {
-    const t = ownTensor(graph, e.node, e.input);
-    editAxis(model, t, e.slices, prune ? 'prune' : 'zero', quantizedView(graph, e.node, e.input, t, model.baseDir));
+    const dq = dequantizedWeight(graph, e.node, e.input);
+    const t = dq ? ownTensor(graph, dq, 0) : ownTensor(graph, e.node, e.input);
+    const view = dq
+      ? integerView(t, constantOf(graph, dq.input[2]), model.baseDir, `DequantizeLinear at ${nodeLabel(dq)}`, attrInt(dq, 'axis', 1))
+      : quantizedView(graph, e.node, e.input, t, model.baseDir);
+    editAxis(model, t, e.slices, prune ? 'prune' : 'zero', view);
     edited.push(t.name!);
   }
   if (prune) {

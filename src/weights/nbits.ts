@@ -94,39 +94,44 @@ export function nbitsView(layout: NBitsLayout, t: NBitsTensors, baseDir: string,
 }
 
 /**
- * A MatMulInteger weight (int8 or uint8 codes W [K, N], zero point per tensor
- * or per column N) seen as code - zero point: the scale multiplies later, in
- * the graph. As for MatMulNBits, an entry set to 0 gets its zero point as its
- * code, exactly; any other change is refused.
+ * Integer codes with a zero point (MatMulInteger's int8/uint8 weight with a
+ * zero point per tensor or per column; a QDQ weight or int32 bias behind
+ * DequantizeLinear, per tensor or per `axis`) seen as code - zero point: the
+ * scale multiplies elsewhere. As for MatMulNBits, an entry set to 0 gets its
+ * zero point as its code, exactly; any other change is refused.
  */
-export function integerView(b: TensorProto, zeroPoint: TensorProto | undefined, baseDir: string, label: string): WeightView {
-  const signed = b.dataType === DataType.INT8;
-  if (!signed && b.dataType !== DataType.UINT8) throw new UsageError(`${label}: MatMulInteger weight '${b.name}' is not int8 or uint8`, 'REFUSED');
-  const [K, N] = b.dims.map(Number);
+export function integerView(b: TensorProto, zeroPoint: TensorProto | undefined, baseDir: string, label: string, axis = -1): WeightView {
+  const type = b.dataType;
+  if (type !== DataType.INT8 && type !== DataType.UINT8 && type !== DataType.INT32)
+    throw new UsageError(`${label}: weight codes '${b.name}' are not int8, uint8 or int32`, 'REFUSED');
+  const dims = b.dims.map(Number);
   const raw = Uint8Array.from(tensorBytes(b, baseDir));
-  const codes = signed ? new Int8Array(raw.buffer) : raw;
-  const zpRaw = zeroPoint ? tensorBytes(zeroPoint, baseDir) : new Uint8Array(1);
-  const zps = signed ? new Int8Array(Uint8Array.from(zpRaw).buffer) : Uint8Array.from(zpRaw);
-  if (zps.length !== 1 && zps.length !== N)
-    throw new UsageError(`${label}: zero point '${zeroPoint?.name}' has ${zps.length} values, not 1 or N = ${N}`, 'BAD_MODEL');
-  const zp = (n: number) => zps[zps.length === 1 ? 0 : n];
-  const read = () => Float32Array.from(codes, (c, i) => c - zp(i % N));
+  const typed = (bytes: Uint8Array) => (type === DataType.INT8 ? new Int8Array(bytes.buffer) : type === DataType.INT32 ? new Int32Array(bytes.buffer) : bytes);
+  const codes = typed(raw);
+  const zps = zeroPoint ? typed(Uint8Array.from(tensorBytes(zeroPoint, baseDir))) : typed(new Uint8Array(type === DataType.INT32 ? 4 : 1));
+  const ax = axis < 0 ? axis + dims.length : axis;
+  const along = dims[ax];
+  if (zps.length !== 1 && zps.length !== along)
+    throw new UsageError(`${label}: zero point '${zeroPoint?.name}' has ${zps.length} values, not 1 or ${along}`, 'BAD_MODEL');
+  const inner = dims.slice(ax + 1).reduce((a, b2) => a * b2, 1);
+  const zp = (i: number) => zps[zps.length === 1 ? 0 : Math.floor(i / inner) % along];
+  const read = () => Float32Array.from(codes as ArrayLike<number>, (c, i) => c - zp(i));
   return {
     name: b.name ?? '',
-    dims: [K, N],
+    dims,
     read,
-    write(values, dims) {
-      if (dims && (dims[0] !== K || dims[1] !== N))
-        throw new UsageError(`${label}: pruning MatMulInteger weight '${b.name}' is not done yet; ablate instead (same outputs)`, 'REFUSED');
+    write(values, newDims) {
+      if (newDims && newDims.some((d, i) => d !== dims[i]))
+        throw new UsageError(`${label}: pruning quantized weight '${b.name}' is not done yet; ablate instead (same outputs)`, 'REFUSED');
       const before = read();
       for (let i = 0; i < values.length; i++) {
         if (values[i] === before[i]) continue;
         if (values[i] !== 0)
           throw new UsageError(
-            `${label}: MatMulInteger weight '${b.name}' [${Math.floor(i / N)}, ${i % N}] would change to a value its 8-bit code cannot hold exactly; use an inserted patch`,
+            `${label}: quantized weight '${b.name}' entry ${i} would change to a value its code cannot hold exactly; use an inserted patch`,
             'REFUSED',
           );
-        codes[i] = zp(i % N);
+        codes[i] = zp(i);
       }
       setRawData(b, raw);
     },
