@@ -10,6 +10,7 @@ import type { Context } from './context.js';
 interface ProbeCliOptions {
   tensor: string[];
   variant?: string;
+  maxRows?: string;
   data: string;
   labels: string;
   patched?: string;
@@ -41,6 +42,7 @@ export function registerProbe(program: Command, { io }: Context): void {
     .option('--json [file]', 'write the results as JSON (schemaVersion 1; no file or - for stdout)')
     .option('--device <device>', 'cpu or cuda', 'cpu')
     .option('--batch-size <n>', 'examples per onnxruntime run', '256')
+    .option('--max-rows <n>', 'keep at most this many probe rows, a seeded uniform sample (the same for intact and patched); default: what fits 512 MiB')
     .action(async (arg: string, opts: ProbeCliOptions) => {
       const pick = (p: string) => (isDirectory(p) ? variantFile(p, opts.variant) : p);
       const report = await probeModels({
@@ -55,6 +57,7 @@ export function registerProbe(program: Command, { io }: Context): void {
         l2: number('--l2', opts.l2),
         device: parseDevice(opts.device),
         batchSize: positiveInt('--batch-size', opts.batchSize),
+        ...(opts.maxRows ? { maxRows: positiveInt('--max-rows', opts.maxRows) } : {}),
       });
       const json = `${JSON.stringify(report, null, 2)}\n`;
       if (opts.json === true || opts.json === '-') {
@@ -94,6 +97,9 @@ export function formatProbe(r: ProbeReport): string {
         (p.patched ? `; patched ${p.patched.meanDiff.toFixed(3)}, ${p.patched.probeWeight.toFixed(3)}` : ''),
     );
   }
+  for (const t of r.tensors)
+    if (t.sample)
+      lines.push(`${t.tensor}: probed a seeded sample of ${t.sample.rows} of ${t.sample.of} rows (seed ${t.sample.seed}); --max-rows sets the bound`);
   if (r.patched) lines.push(`intact: ${r.model}; patched: ${r.patched}`);
   return lines.join('\n');
 }

@@ -136,3 +136,35 @@ describe('decoder inputs built from token ids', () => {
     expect(anchor.provenance).toMatchObject({ rows: 'position', samples: 14 });
   });
 });
+
+describe('sca probe --max-rows', () => {
+  it('probes a seeded sample of the rows and says so in the text and the JSON', async () => {
+    const rows = Array.from({ length: 6 }, (_, i) => ref.prompt_ids.map((t) => (t + 5 * i) % 256));
+    const labels = path.join(tmp(), 'labels.npy');
+    fs.writeFileSync(
+      labels,
+      encodeNpy(
+        'i8',
+        [6, 8],
+        BigInt64Array.from({ length: 48 }, (_, i) => BigInt(i % 2)),
+      ),
+    );
+    const args = [
+      'probe',
+      TJS,
+      '--tensor',
+      siteTensor(ref, 'resid_block0', 'tjs/onnx/model.onnx'),
+      '--data',
+      idsFile(rows),
+      '--labels',
+      labels,
+      '--max-rows',
+      '30',
+    ];
+    const text = await sca(...args);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/probed a seeded sample of 30 of 48 rows \(seed 0\)/);
+    const json = JSON.parse((await sca(...args, '--json', '-')).out);
+    expect(json.tensors[0].sample).toEqual({ rows: 30, of: 48, seed: 0 });
+  });
+});
