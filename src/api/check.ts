@@ -127,6 +127,8 @@ const PATCH_SHAPE: Shape = {
   strength: isNumber,
   strengthInput: isString,
   fold: isBoolean,
+  foldTolerance: isNumber,
+  layers: oneOf(['all']),
   dims: isIndexList,
   axis: (v) => (Number.isInteger(v) ? undefined : 'must be an integer (negative counts from the end)'),
   projection: oneOf(PROJECTIONS),

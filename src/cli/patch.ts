@@ -26,6 +26,7 @@ interface PatchOptions {
   strengthInput?: string;
   strengthInputOptional?: boolean;
   layers?: string;
+  foldTolerance?: string;
   plan?: string;
   externalData?: boolean;
   fold?: boolean;
@@ -63,6 +64,10 @@ export function registerPatch(program: Command, { io }: Context): void {
       "give the strength input the patch's strength as its default (Python and C++ onnxruntime fall back to it; onnxruntime-node ignores a feed of it, onnxruntime-web refuses one)",
     )
     .option('--layers <all>', 'all: the same patch at every tensor of the residual stream the tensor belongs to (every residual add and the embedding sum)')
+    .option(
+      '--fold-tolerance <e>',
+      'with --fold into quantized (MatMulNBits) weights: refuse when requantizing adds a max error above e (it is always reported)',
+    )
     .option('--fold', 'fold a linear (ungated) suppress or amplify into the weights that read the tensor: no added nodes')
     .option('--plan <file.json>', 'apply a list of interventions (objects with the fields above) in one call')
     .option('--external-data', 'store weights in <output>.data beside the model')
@@ -117,6 +122,7 @@ function requestFromOptions(opts: PatchOptions): PatchRequest {
     ...(opts.strengthInput ? { strengthInput: opts.strengthInput } : {}),
     ...(opts.strengthInputOptional ? { strengthInputOptional: true } : {}),
     ...(opts.layers ? { layers: opts.layers as 'all' } : {}),
+    ...(opts.foldTolerance !== undefined ? { foldTolerance: number('--fold-tolerance', opts.foldTolerance) } : {}),
     ...(opts.fold ? { fold: true } : {}),
   };
 }
@@ -139,6 +145,7 @@ const PLAN_FIELDS = new Set([
   'strengthInput',
   'strengthInputOptional',
   'layers',
+  'foldTolerance',
   'fold',
 ]);
 

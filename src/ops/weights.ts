@@ -192,7 +192,8 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
         group: 1,
         weightDims: [K, N],
         quantized: 'MatMulNBits',
-        foldRefusal: `${at} holds its weight in ${attrInt(node, 'bits', 4)}-bit blocks: a fold would have to requantize it, which is not done yet; patch the tensor instead (inserted nodes, exact)`,
+        // A fold dequantizes, updates and requantizes the blocks, and reports the error that adds (rewrite/fold.ts).
+        fold: { rows: K, cols: N, axis: 0 },
       };
     }
     default:

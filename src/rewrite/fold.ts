@@ -18,11 +18,12 @@ import { UsageError } from '../errors.js';
 import { lookupOf } from '../ops/irLookup.js';
 import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
-import { nodeLabel } from '../ops/lookup.js';
+import { attrInt, nodeLabel } from '../ops/lookup.js';
 import { stepDown } from '../ops/step.js';
 import type { LinearOp } from '../ops/weights.js';
 import type { NodeProto } from '../onnx/types.js';
 import { foldTensorLowRank } from '../weights/lowrank.js';
+import { nbitsView, requantizeNBits, type Requantized } from '../weights/nbits.js';
 import type { Target } from './intervention.js';
 import { ownWeight } from './weights.js';
 
@@ -79,13 +80,32 @@ function findReaders(ir: IrModel, target: Target): Reader[] {
   return readers;
 }
 
-export function foldIntoReaders(model: Model, target: Target, basis: number[][], c: number, record: Record<string, unknown>): string[] {
+/** What a fold into a quantized weight costs: its new encoding read back, against the unquantized update. */
+export interface Requantization extends Requantized {
+  weight: string;
+  format: string;
+}
+
+export interface FoldOptions {
+  /** Refuse a fold whose requantization error (max |w' - dequantized|) is above this. */
+  requantizationTolerance?: number;
+}
+
+export function foldIntoReaders(
+  model: Model,
+  target: Target,
+  basis: number[][],
+  c: number,
+  record: Record<string, unknown>,
+  options: FoldOptions = {},
+): { edited: string[]; requantized: Requantization[] } {
   const ir = new IrModel(model);
   const graph = ir.graph;
   if (graph.isOutput(target.tensor)) {
     throw new UsageError(`cannot fold into readers: '${target.tensor}' is a graph output, which folding would leave unchanged`, 'REFUSED');
   }
   const edited: string[] = [];
+  const requantized: Requantization[] = [];
   for (const { node, op } of findReaders(ir, target)) {
     const fold = op.fold!;
     const input = op.reads.input;
@@ -96,10 +116,47 @@ export function foldIntoReaders(model: Model, target: Target, basis: number[][],
     const width = fold.axis === 0 ? fold.rows : fold.cols;
     if (width !== target.width)
       throw new UsageError(`cannot fold into ${node.opType} at ${nodeLabel(node)}: its weight reads ${width} channels, the tensor has ${target.width}`);
+    if (op.quantized === 'MatMulNBits') {
+      const r = foldRequantized(model, graph, node, basis, c, options);
+      requantized.push(r);
+      edited.push(r.weight);
+      continue;
+    }
     const t = ownWeight(graph, node, input);
     foldTensorLowRank(t, model.baseDir, fold.axis, { basis, scale: c });
     edited.push(t.name!);
   }
-  recordIntervention(model.proto, { kind: 'fold', tensor: target.tensor, axis: target.axis, ...record, edited });
-  return edited;
+  recordIntervention(model.proto, {
+    kind: 'fold',
+    tensor: target.tensor,
+    axis: target.axis,
+    ...record,
+    edited,
+    ...(requantized.length ? { requantized } : {}),
+  });
+  return { edited, requantized };
+}
+
+/** W' = W + c Qᵀ(Q W) on the dequantized MatMulNBits weight, stored back in its blocks with new scales (and zero points). */
+function foldRequantized(model: Model, graph: IrModel['graph'], node: NodeProto, basis: number[][], c: number, options: FoldOptions): Requantization {
+  const label = `MatMulNBits at ${nodeLabel(node)}`;
+  const layout = { K: attrInt(node, 'K', 0), N: attrInt(node, 'N', 0), bits: attrInt(node, 'bits', 4), blockSize: attrInt(node, 'block_size', 32) };
+  const own = (i: number) => ownWeight(graph, node, i);
+  const tensors = { b: own(1), scales: own(2), ...(node.input[3] ? { zeroPoints: own(3) } : {}) };
+  const w = nbitsView(layout, tensors, model.baseDir, label).read();
+  const { K, N } = layout;
+  for (const q of basis) {
+    const r = new Float64Array(N);
+    for (let k = 0; k < K; k++) if (q[k] !== 0) for (let n = 0; n < N; n++) r[n] += q[k] * w[k * N + n];
+    for (let k = 0; k < K; k++) if (q[k] !== 0) for (let n = 0; n < N; n++) w[k * N + n] += c * q[k] * r[n];
+  }
+  const error = requantizeNBits(layout, tensors, w, model.baseDir, label);
+  const format = `${layout.bits}-bit, block ${layout.blockSize}${tensors.zeroPoints ? ', zero points' : ', symmetric'}`;
+  if (options.requantizationTolerance !== undefined && error.maxError > options.requantizationTolerance) {
+    throw new UsageError(
+      `${label}: folding requantizes its ${format} weight with a max error of ${error.maxError.toExponential(2)}, above the tolerance ${options.requantizationTolerance}; patch the tensor instead (inserted nodes, exact)`,
+      'REFUSED',
+    );
+  }
+  return { weight: tensors.b.name!, format, ...error };
 }

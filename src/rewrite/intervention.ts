@@ -79,6 +79,8 @@ export interface AppliedPatch {
   split?: string[];
   /** What was placed differently from a plain splice after `tensor`, and why. */
   notes?: string[];
+  /** For a fold into quantized weights: the error requantizing each added, against the unquantized update. */
+  requantized?: { weight: string; format: string; maxError: number; rmsError: number }[];
   /** For a value inside nested graphs (both branches of a merged decoder's If): each graph patched, with its nodes' prefix. */
   places?: { scope: string; prefix: string }[];
 }

@@ -59,6 +59,8 @@ export interface PatchRequest {
   strengthInputOptional?: boolean;
   /** Fold a linear suppression or amplification into the weights that read the tensor, adding no nodes. */
   fold?: boolean;
+  /** With `fold` into quantized weights: refuse when requantizing adds a max error above this (the error is always reported). */
+  foldTolerance?: number;
   /** `all`: the same patch at every tensor of the residual stream `tensor` belongs to (every block's residual adds and the embedding sum). */
   layers?: 'all';
 }
@@ -221,8 +223,21 @@ function foldPatch(ir: IrModel, request: PatchRequest, target: Target, iv: Inter
     ...(folded.projection ? { projection: folded.projection } : {}),
     strength: iv.strength,
   };
-  foldIntoReaders(ir.model, target, basis, c, record);
-  return { tensor: target.tensor, concept: request.concept, axis: target.axis, intervention: folded, prefix: '(folded into weights)', nodes: 0 };
+  const { requantized } = foldIntoReaders(ir.model, target, basis, c, record, {
+    ...(request.foldTolerance !== undefined ? { requantizationTolerance: request.foldTolerance } : {}),
+  });
+  const notes = requantized.map(
+    (r) => `requantized '${r.weight}' (${r.format}): max error ${r.maxError.toExponential(2)}, RMS ${r.rmsError.toExponential(2)} against the unquantized fold`,
+  );
+  return {
+    tensor: target.tensor,
+    concept: request.concept,
+    axis: target.axis,
+    intervention: folded,
+    prefix: '(folded into weights)',
+    nodes: 0,
+    ...(notes.length ? { notes, requantized } : {}),
+  };
 }
 
 function resolveBasis(request: PatchRequest, anchor: Anchor | undefined): Basis {

@@ -15,7 +15,7 @@
  * quantization and is refused, naming the weight.
  */
 import { UsageError } from '../errors.js';
-import { tensorBytes, tensorFloats, setRawData } from '../onnx/tensor.js';
+import { setRawData, setTensorFloats, tensorBytes, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
 import type { WeightView } from './view.js';
 
@@ -136,4 +136,66 @@ export function integerView(b: TensorProto, zeroPoint: TensorProto | undefined, 
       setRawData(b, raw);
     },
   };
+}
+
+export interface Requantized {
+  /** Largest and root-mean-square |dequantized - wanted| over the weight's entries. */
+  maxError: number;
+  rmsError: number;
+}
+
+/**
+ * Stores `w` [K, N] in the MatMulNBits encoding of `t` (same bits and
+ * blocks), with new scales and, where the weight has them, zero points: per
+ * (column, block), asymmetric over [min(w, 0), max(w, 0)] in 2^bits - 1
+ * steps with zp = round(-min / scale), or symmetric with zp = 2^(bits-1) and
+ * scale = max|w| / (2^(bits-1) - 1). Returns the error this adds against `w`.
+ */
+export function requantizeNBits(layout: NBitsLayout, t: NBitsTensors, w: Float32Array, baseDir: string, label: string): Requantized {
+  const { K, N, bits, blockSize } = layout;
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const perByte = 8 / bits;
+  const top = (1 << bits) - 1;
+  const codes = new Uint8Array(N * blocks * blob);
+  const scales = new Float32Array(N * blocks);
+  const zpRow = Math.ceil(blocks / perByte);
+  const zps = t.zeroPoints ? new Uint8Array(N * zpRow) : undefined;
+  for (let n = 0; n < N; n++)
+    for (let b = 0; b < blocks; b++) {
+      const ks = Array.from({ length: Math.min(blockSize, K - b * blockSize) }, (_, j) => b * blockSize + j);
+      const v = ks.map((k) => w[k * N + n]);
+      let zp: number;
+      let scale: number;
+      if (zps) {
+        const [lo, hi] = [Math.min(0, ...v), Math.max(0, ...v)];
+        scale = (hi - lo) / top;
+        zp = scale > 0 ? Math.min(top, Math.max(0, Math.round(-lo / scale))) : 0;
+        zps[n * zpRow + Math.floor(b / perByte)] |= zp << ((b % perByte) * bits);
+      } else {
+        zp = 1 << (bits - 1);
+        scale = Math.max(...v.map(Math.abs)) / (zp - 1);
+      }
+      scales[n * blocks + b] = scale;
+      ks.forEach((_k, j) => {
+        const q = scale > 0 ? Math.min(top, Math.max(0, Math.round(v[j] / scale) + zp)) : zp;
+        codes[(n * blocks + b) * blob + Math.floor(j / perByte)] |= q << ((j % perByte) * bits);
+      });
+      // Padding past K in the last block holds the zero point, so it dequantizes to 0.
+      for (let j = ks.length; j < blockSize; j++) codes[(n * blocks + b) * blob + Math.floor(j / perByte)] |= zp << ((j % perByte) * bits);
+    }
+  if (!scales.every(Number.isFinite)) throw new UsageError(`${label}: the folded weight holds a value that is not finite`, 'REFUSED');
+  setRawData(t.b, codes);
+  setTensorFloats(t.scales, scales);
+  if (zps && t.zeroPoints) setRawData(t.zeroPoints, zps);
+  // The error as stored (float16 scales round too): the new encoding read back, against what was wanted.
+  const back = nbitsView(layout, t, baseDir, label).read();
+  let max = 0;
+  let sq = 0;
+  for (let i = 0; i < w.length; i++) {
+    const e = Math.abs(back[i] - w[i]);
+    max = Math.max(max, e);
+    sq += e * e;
+  }
+  return { maxError: max, rmsError: Math.sqrt(sq / w.length) };
 }

@@ -82,14 +82,10 @@ describe('ablation through MatMulNBits (int4)', () => {
     expect(saved.proto.graph!.initializer.find((t) => t.name === 'model.layers.0.mlp.gate_proj.MatMulNBits.qweight')!.dataType).toBe(DataType.UINT8);
   });
 
-  it('refuses pruning and folding in one line each, naming the quantized weight and the exact alternative', () => {
+  it('refuses pruning in one line, naming the quantized weight and the exact alternative', () => {
     expect(() => ablate(loadModel(INT4), { tensor: HIDDEN, dims: [1], prune: true })).toThrow(
       /pruning MatMulNBits weight .* would repack its blocks.*ablate instead/,
     );
-    const g = genaiReference();
-    expect(() =>
-      patchModel(loadModel(INT4), [{ tensor: '/model/layers.1/input_layernorm/output_0', mode: 'suppress', directions: [g.direction], fold: true }]),
-    ).toThrow(/4-bit blocks: a fold would have to requantize it.*patch the tensor instead/);
   });
 });
 
@@ -103,5 +99,64 @@ describe('inspect names the quantization', () => {
       /^ {2}quantized QDQ \(QuantizeLinear \/ DequantizeLinear\)$/m,
     );
     expect((await sca('inspect', path.join(GENAI_DIR, 'fp32', 'model.onnx'))).out).not.toMatch(/quantized/);
+  });
+});
+
+describe('folding into MatMulNBits weights', () => {
+  it('requantizes with the same blocks and reports the error it adds, which equals an independent decoding of the result', async () => {
+    const g = genaiReference();
+    const tensor = '/model/layers.1/input_layernorm/output_0';
+    const model = loadModel(INT4);
+    const [applied] = patchModel(model, [{ tensor, mode: 'suppress', directions: [g.direction], fold: true }]);
+    expect(applied.requantized!.map((r) => r.weight).sort()).toEqual(['k', 'q', 'v'].map((p) => `model.layers.1.attn.${p}_proj.MatMulNBits.qweight`));
+    expect(applied.notes!.join('\n')).toMatch(/requantized 'model\.layers\.1\.attn\.q_proj\.MatMulNBits\.qweight' \(4-bit, block 32, zero points\): max error/);
+    const file = path.join(tmp(), 'folded.onnx');
+    saveModel(model, file);
+    const before = loadModel(INT4);
+    const after = loadModel(file);
+    const norm = Math.hypot(...g.direction);
+    const a = g.direction.map((v) => v / norm);
+    for (const r of applied.requantized!) {
+      const prefix = r.weight.replace(/\.qweight$/, '');
+      const node = before.proto.graph!.node.find((n) => n.input[1] === r.weight)!;
+      const K = Number(node.attribute.find((x) => x.name === 'K')!.i);
+      const N = Number(node.attribute.find((x) => x.name === 'N')!.i);
+      const decode = (m: ReturnType<typeof loadModel>, dir: string) => {
+        const get = (suffix: string) =>
+          tensorBytes(
+            m.proto.graph!.initializer.find((t) => t.name === `${prefix}.${suffix}`)!,
+            dir,
+          );
+        const [b, zp] = [get('qweight'), get('qzeros')];
+        const scales = new Float32Array(Uint8Array.from(get('scales')).buffer);
+        const w = new Float64Array(K * N);
+        for (let k = 0; k < K; k++)
+          for (let n = 0; n < N; n++)
+            w[k * N + n] = (code(b, zp, k, n, K).code - code(b, zp, k, n, K).zero) * scales[n * Math.ceil(K / 32) + Math.floor(k / 32)];
+        return w;
+      };
+      const w = decode(before, path.dirname(INT4));
+      // The unquantized fold, in float64: W' = W - a (aᵀ W).
+      for (let n = 0; n < N; n++) {
+        let dot = 0;
+        for (let k = 0; k < K; k++) dot += a[k] * w[k * N + n];
+        for (let k = 0; k < K; k++) w[k * N + n] -= a[k] * dot;
+      }
+      const got = decode(after, path.dirname(file));
+      const max = Math.max(...got.map((v, i) => Math.abs(v - w[i])));
+      expect(Math.abs(max - r.maxError), r.weight).toBeLessThan(1e-5);
+      expect(r.maxError).toBeGreaterThan(0);
+    }
+    const types = (m: ReturnType<typeof loadModel>) => m.proto.graph!.initializer.map((t) => `${t.name} ${t.dataType} ${t.dims.join('x')}`).sort();
+    expect(types(after)).toEqual(types(before));
+  });
+
+  it('refuses above a tolerance the user sets, naming the error and the exact alternative', () => {
+    const g = genaiReference();
+    expect(() =>
+      patchModel(loadModel(INT4), [
+        { tensor: '/model/layers.1/input_layernorm/output_0', mode: 'suppress', directions: [g.direction], fold: true, foldTolerance: 1e-3 },
+      ]),
+    ).toThrow(/requantizes its 4-bit, block 32, zero points weight with a max error of .* above the tolerance 0\.001; patch the tensor instead/);
   });
 });
