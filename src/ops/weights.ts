@@ -77,19 +77,7 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
       if (!w) return computed(other);
       if (w.dims.length !== 2) return { refused: `${at}: weight '${node.input[other]}' has shape [${w.dims.join(', ')}]; only matrix weights are edited` };
       const [rows, cols] = w.dims;
-      if (dataIndex === 0) {
-        return {
-          op: 'MatMul',
-          data: 0,
-          dataAxis: -1,
-          outAxis: -1,
-          reads: { input: 1, axis: 0 },
-          writes: { input: 1, axis: 1 },
-          group: 1,
-          weightDims: w.dims,
-          fold: { rows, cols, axis: 0 },
-        };
-      }
+      if (dataIndex === 0) return dataTimesWeight([rows, cols]);
       return {
         op: 'MatMul',
         data: 1,
@@ -159,15 +147,9 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
       if (node.input[3] && !weightOf(3)) return computed(3);
       if (w.dims.length !== 2) return { refused: `${at}: weight '${node.input[1]}' has shape [${w.dims.join(', ')}]; only matrix weights are edited` };
       return {
-        op: 'MatMul',
-        data: 0,
-        dataAxis: -1,
-        outAxis: -1,
-        reads: { input: 1, axis: 0 },
-        writes: { input: 1, axis: 1 },
-        group: 1,
-        weightDims: w.dims,
+        ...dataTimesWeight([w.dims[0], w.dims[1]]),
         quantized: 'MatMulInteger',
+        fold: undefined,
         foldRefusal: `${at} holds its weight as 8-bit codes: a fold would have to requantize it, which is not done yet; patch the tensor instead (inserted nodes, exact)`,
       };
     }
@@ -181,24 +163,27 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
       if (K <= 0 || N <= 0) return { refused: `${at} has no K and N attributes` };
       const bias = node.input[5] ? lookup.weight(node.input[5]) : undefined;
       if (node.input[5] && !bias) return computed(5);
-      return {
-        op: 'MatMul',
-        data: 0,
-        dataAxis: -1,
-        outAxis: -1,
-        reads: { input: 1, axis: 0 },
-        writes: { input: 1, axis: 1 },
-        ...(bias ? { bias: { input: 5, axis: 0 } } : {}),
-        group: 1,
-        weightDims: [K, N],
-        quantized: 'MatMulNBits',
-        // A fold dequantizes, updates and requantizes the blocks, and reports the error that adds (rewrite/fold.ts).
-        fold: { rows: K, cols: N, axis: 0 },
-      };
+      // A fold dequantizes, updates and requantizes the blocks, and reports the error that adds (rewrite/fold.ts).
+      return { ...dataTimesWeight([K, N]), ...(bias ? { bias: { input: 5, axis: 0 } } : {}), quantized: 'MatMulNBits' };
     }
     default:
       return { refused: `${at} is not a weight op this toolkit edits (MatMul, Gemm, Conv, ConvTranspose, MatMulNBits)` };
   }
+}
+
+/** x [.., K] times a weight W [K, N] in input 1 (MatMul, and the quantized forms of it): reads W's rows, writes its columns. */
+function dataTimesWeight([rows, cols]: number[]): LinearOp {
+  return {
+    op: 'MatMul',
+    data: 0,
+    dataAxis: -1,
+    outAxis: -1,
+    reads: { input: 1, axis: 0 },
+    writes: { input: 1, axis: 1 },
+    group: 1,
+    weightDims: [rows, cols],
+    fold: { rows, cols, axis: 0 },
+  };
 }
 
 /** The weight slots a channel touches: an index on one weight axis, limited to a range of the other axis for grouped convolutions. */
