@@ -10,7 +10,9 @@ import { UsageError } from '../errors.js';
 import { loadModel, saveModel, type Model, type SaveOptions, type SaveResult } from '../onnx/model.js';
 import { ablateDims } from '../rewrite/ablation.js';
 import { patchModel } from '../rewrite/patch.js';
-import { editFolderTo, type FolderEditOptions, type FolderEditResult } from './folder.js';
+import path from 'node:path';
+import { IrModel } from '../ir/model.js';
+import { checkSameWidths, editFolderTo, type FolderEditOptions, type FolderEditResult } from './folder.js';
 
 export interface AblateRequest {
   /** Concept from the model's anchors: supplies the tensor, axis and its dims or direction. */
@@ -90,5 +92,26 @@ export function ablateFileTo(file: string, request: AblateRequest, output: strin
 
 /** `sca ablate DIR -o OUTDIR`: the same removal in every variant of a model folder (or those named), the rest copied unchanged. */
 export function ablateFolderTo(dir: string, request: AblateRequest, outDir: string, options: FolderEditOptions = {}): Promise<FolderEditResult<AblateOutcome>> {
-  return editFolderTo(dir, outDir, options, (model, label) => ({ model, result: ablate(model, request, label) }));
+  const widths = new Map<string, number>();
+  return editFolderTo(
+    dir,
+    outDir,
+    options,
+    (model, label) => {
+      // The width before the edit (pruning shrinks it): variants of one model must agree on it.
+      const tensor = request.tensor ?? (request.concept ? findAnchor(model.proto, request.concept, label).tensor : undefined);
+      const shape = tensor ? new IrModel(model).types.get(tensor)?.shape : undefined;
+      const width = shape?.[shape.length - 1];
+      if (typeof width === 'number') widths.set(label, width);
+      return { model, result: ablate(model, request, label) };
+    },
+    (edited) =>
+      checkSameWidths(
+        dir,
+        edited.flatMap((v) => {
+          const width = widths.get(path.join(dir, v.file));
+          return width === undefined ? [] : [{ file: v.file, tensor: v.result.tensor, width }];
+        }),
+      ),
+  );
 }

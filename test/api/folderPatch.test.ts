@@ -17,7 +17,7 @@ import { loadModel, modelBytes } from '../../src/onnx/model.js';
 import { tensorBytes } from '../../src/onnx/tensor.js';
 import { DataType } from '../../src/onnx/types.js';
 import { sca } from '../helpers/cli.js';
-import { model, node } from '../helpers/graphs.js';
+import { gemmAutoencoder, model, node } from '../helpers/graphs.js';
 import { copyFixtureFolder, decodeGpt2, steerFixture, fp16Tolerance, GPT2_DIR, gpt2Reference, siteTensor } from '../helpers/gpt2Folder.js';
 import { maxAbsDiff } from '../helpers/reference.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -288,6 +288,19 @@ describe('hostile model folders: one line, exit 2, no output folder', () => {
     expect(r.err).toMatch(
       /the variants disagree on the width of '\/transformer\/h\.0\/Add_1_output_0': onnx\/model\.onnx has 64, onnx\/model_fp16\.onnx has 32/,
     );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('ablate: two variants that disagree on the width of the target', async () => {
+    // Two autoencoders whose 'latent' is 5 and 7 wide: dims [1] fits both, but they are not one model.
+    const dir = path.join(tmp(), 'in');
+    fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'onnx/model.onnx'), modelBytes(gemmAutoencoder(5)));
+    fs.writeFileSync(path.join(dir, 'onnx/model_fp16.onnx'), modelBytes(gemmAutoencoder(7)));
+    const out = path.join(tmp(), 'out');
+    const r = await sca('ablate', dir, '-o', out, '--tensor', 'latent', '--dims', '1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the variants disagree on the width of 'latent': onnx\/model\.onnx has 5, onnx\/model_fp16\.onnx has 7/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
