@@ -32,7 +32,7 @@ const steerFolder = (name: string, ...extra: string[]) => steerFixture(name, pat
 const sameBytes = (a: string, b: string) => Buffer.compare(fs.readFileSync(a), fs.readFileSync(b)) === 0;
 
 /** transformers.js's greedy generation, offline, from a folder on disk. */
-async function generate(folder: string, dtype: 'fp32' | 'fp16', modelFileName?: string): Promise<number[]> {
+async function generate(folder: string, dtype: 'fp32' | 'fp16' | 'q8', modelFileName?: string): Promise<number[]> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = path.dirname(folder) + '/';
@@ -311,4 +311,29 @@ describe('hostile model folders: one line, exit 2, no output folder', () => {
     expect(r.err).toMatch(/must be outside the input folder/);
     expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
   });
+});
+
+describe('a folder with fp32, fp16 and q8 variants', () => {
+  it('ablate DIR zeroes the same units in all three; q8 equals its inserted-patch twin; transformers.js generates from each', async () => {
+    const { quantizeDynamic } = await import('../helpers/q8.js');
+    const { patchModel } = await import('../../src/rewrite/patch.js');
+    const dir = copyFixtureFolder('tjs', path.join(tmp(), 'q8'));
+    const q8 = loadModel(path.join(dir, 'onnx/model.onnx'));
+    expect(quantizeDynamic(q8)).toBeGreaterThan(8);
+    fs.writeFileSync(path.join(dir, 'onnx/model_quantized.onnx'), modelBytes(q8));
+    const hidden = siteTensor(ref, 'mlp0_hidden', 'tjs/onnx/model.onnx');
+    const out = path.join(tmp(), 'q8-ablated');
+    const r = await sca('ablate', dir, '-o', out, '--tensor', hidden, '--dims', '1,3');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^onnx\/model_quantized\.onnx \(q8\): zeroed dims \[1, 3\] of .* in 3 weights$/m);
+    // The q8 variant ablated equals the q8 variant with the units zeroed by an inserted patch.
+    const twin = loadModel(path.join(dir, 'onnx/model_quantized.onnx'));
+    patchModel(twin, [{ tensor: hidden, mode: 'suppress', dims: [1, 3], strength: 1 }]);
+    const twinFile = path.join(tmp(), 'twin.onnx');
+    fs.writeFileSync(twinFile, modelBytes(twin));
+    const [a, b] = [await decodeGpt2(path.join(out, 'onnx/model_quantized.onnx'), ref, 1), await decodeGpt2(twinFile, ref, 1)];
+    expect(maxAbsDiff(a.logits, b.logits)).toBeLessThan(1e-5);
+    expect(maxAbsDiff((await decodeGpt2(path.join(out, 'onnx/model.onnx'), ref, 1)).logits, ref.weight_edits.ablate_mlp0_hidden.logits)).toBeLessThan(1e-4);
+    for (const dtype of ['fp32', 'fp16', 'q8'] as const) expect(await generate(out, dtype), dtype).toHaveLength(ref.intact.greedy.length);
+  }, 90_000);
 });
