@@ -14,7 +14,8 @@ import { readAnchors, readInterventions } from '../../src/anchors/manifest.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel, modelBytes } from '../../src/onnx/model.js';
-import { tensorBytes } from '../../src/onnx/tensor.js';
+import { makeTensor, tensorBytes } from '../../src/onnx/tensor.js';
+import { nbitsView } from '../../src/weights/nbits.js';
 import { DataType } from '../../src/onnx/types.js';
 import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder, model, node } from '../helpers/graphs.js';
@@ -32,7 +33,7 @@ const steerFolder = (name: string, ...extra: string[]) => steerFixture(name, pat
 const sameBytes = (a: string, b: string) => Buffer.compare(fs.readFileSync(a), fs.readFileSync(b)) === 0;
 
 /** transformers.js's greedy generation, offline, from a folder on disk. */
-async function generate(folder: string, dtype: 'fp32' | 'fp16' | 'q8', modelFileName?: string): Promise<number[]> {
+async function generate(folder: string, dtype: 'fp32' | 'fp16' | 'q8' | 'q4', modelFileName?: string): Promise<number[]> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = path.dirname(folder) + '/';
@@ -313,27 +314,55 @@ describe('hostile model folders: one line, exit 2, no output folder', () => {
   });
 });
 
-describe('a folder with fp32, fp16 and q8 variants', () => {
-  it('ablate DIR zeroes the same units in all three; q8 equals its inserted-patch twin; transformers.js generates from each', async () => {
-    const { quantizeDynamic } = await import('../helpers/q8.js');
+describe('a folder with fp32, fp16, q8 and q4 variants', () => {
+  it('ablate DIR zeroes the same units in all four; q8 and q4 equal their inserted-patch twins; transformers.js generates from each', async () => {
+    const { quantizeDynamic, quantizeNBits } = await import('../helpers/q8.js');
     const { patchModel } = await import('../../src/rewrite/patch.js');
     const dir = copyFixtureFolder('tjs', path.join(tmp(), 'q8'));
     const q8 = loadModel(path.join(dir, 'onnx/model.onnx'));
     expect(quantizeDynamic(q8)).toBeGreaterThan(8);
     fs.writeFileSync(path.join(dir, 'onnx/model_quantized.onnx'), modelBytes(q8));
+    const q4 = loadModel(path.join(dir, 'onnx/model.onnx'));
+    expect(quantizeNBits(q4)).toBeGreaterThan(8);
+    fs.writeFileSync(path.join(dir, 'onnx/model_q4.onnx'), modelBytes(q4));
+    // The packing is the op's: onnxruntime's MatMulNBits gives what MatMul gives on the weights the view decodes.
+    const dequantized = loadModel(path.join(dir, 'onnx/model_q4.onnx'));
+    const g = dequantized.proto.graph!;
+    g.node = g.node.map((n) => {
+      if (n.opType !== 'MatMulNBits') return n;
+      const t = (name: string) => g.initializer.find((x) => x.name === name)!;
+      const attr = (name: string) => Number(n.attribute.find((x) => x.name === name)!.i);
+      const layout = { K: attr('K'), N: attr('N'), bits: 4, blockSize: attr('block_size') };
+      const w = nbitsView(layout, { b: t(n.input[1]), scales: t(n.input[2]), zeroPoints: t(n.input[3]) }, dir, n.name!).read();
+      g.initializer.push(makeTensor(`${n.name}/dequantized`, DataType.FLOAT, [layout.K, layout.N], w));
+      return { ...n, opType: 'MatMul', domain: '', attribute: [], input: [n.input[0], `${n.name}/dequantized`] };
+    });
+    const dequantizedFile = path.join(tmp(), 'dequantized.onnx');
+    fs.writeFileSync(dequantizedFile, modelBytes(dequantized));
+    const q4Logits = (await decodeGpt2(path.join(dir, 'onnx/model_q4.onnx'), ref, 1)).logits;
+    expect(maxAbsDiff(q4Logits, (await decodeGpt2(dequantizedFile, ref, 1)).logits)).toBeLessThan(1e-4);
     const hidden = siteTensor(ref, 'mlp0_hidden', 'tjs/onnx/model.onnx');
     const out = path.join(tmp(), 'q8-ablated');
     const r = await sca('ablate', dir, '-o', out, '--tensor', hidden, '--dims', '1,3');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^onnx\/model_quantized\.onnx \(q8\): zeroed dims \[1, 3\] of .* in 3 weights$/m);
-    // The q8 variant ablated equals the q8 variant with the units zeroed by an inserted patch.
-    const twin = loadModel(path.join(dir, 'onnx/model_quantized.onnx'));
-    patchModel(twin, [{ tensor: hidden, mode: 'suppress', dims: [1, 3], strength: 1 }]);
-    const twinFile = path.join(tmp(), 'twin.onnx');
-    fs.writeFileSync(twinFile, modelBytes(twin));
-    const [a, b] = [await decodeGpt2(path.join(out, 'onnx/model_quantized.onnx'), ref, 1), await decodeGpt2(twinFile, ref, 1)];
-    expect(maxAbsDiff(a.logits, b.logits)).toBeLessThan(1e-5);
+    expect(r.out).toMatch(/^onnx\/model_q4\.onnx \(q4\): zeroed dims \[1, 3\] of .* in 3 weights$/m);
+    // Each quantized variant ablated equals the same variant with the units zeroed by an inserted patch.
+    for (const file of ['onnx/model_quantized.onnx', 'onnx/model_q4.onnx']) {
+      const twin = loadModel(path.join(dir, file));
+      patchModel(twin, [{ tensor: hidden, mode: 'suppress', dims: [1, 3], strength: 1 }]);
+      const twinFile = path.join(tmp(), 'twin.onnx');
+      fs.writeFileSync(twinFile, modelBytes(twin));
+      const [a, b] = [await decodeGpt2(path.join(out, file), ref, 1), await decodeGpt2(twinFile, ref, 1)];
+      expect(maxAbsDiff(a.logits, b.logits), file).toBeLessThan(1e-5);
+    }
+    // The q4 variant kept its encoding: no float weight appeared.
+    const q4Types = (f: string) =>
+      loadModel(f)
+        .proto.graph!.initializer.map((t) => `${t.name} ${t.dataType}`)
+        .sort();
+    expect(q4Types(path.join(out, 'onnx/model_q4.onnx'))).toEqual(q4Types(path.join(dir, 'onnx/model_q4.onnx')));
     expect(maxAbsDiff((await decodeGpt2(path.join(out, 'onnx/model.onnx'), ref, 1)).logits, ref.weight_edits.ablate_mlp0_hidden.logits)).toBeLessThan(1e-4);
-    for (const dtype of ['fp32', 'fp16', 'q8'] as const) expect(await generate(out, dtype), dtype).toHaveLength(ref.intact.greedy.length);
+    for (const dtype of ['fp32', 'fp16', 'q8', 'q4'] as const) expect(await generate(out, dtype), dtype).toHaveLength(ref.intact.greedy.length);
   }, 90_000);
 });

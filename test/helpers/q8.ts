@@ -49,3 +49,64 @@ export function quantizeDynamic(model: Model): number {
   graph.initializer = graph.initializer.filter((t) => read.has(t.name!));
   return converted;
 }
+
+/**
+ * A 4-bit ("q4", transformers.js's model_q4.onnx) variant, as onnxruntime's
+ * MatMul4BitsQuantizer writes it: every Gemm or MatMul with a stored [K, N]
+ * float weight becomes com.microsoft MatMulNBits (bits 4, block 32) with
+ * asymmetric blocks over [min(w, 0), max(w, 0)], zero points packed two to a
+ * byte, low nibble first; a Gemm's bias becomes an Add after it.
+ */
+export function quantizeNBits(model: Model, blockSize = 32): number {
+  const graph = model.proto.graph!;
+  const init = (name: string) => graph.initializer.find((t) => t.name === name);
+  const nodes: NodeProto[] = [];
+  let converted = 0;
+  for (const n of graph.node) {
+    const w = (n.opType === 'Gemm' || n.opType === 'MatMul') && !n.domain ? init(n.input[1]) : undefined;
+    const transposed = n.opType === 'Gemm' && n.attribute.some((a) => (a.name === 'transB' || a.name === 'transA') && Number(a.i) === 1);
+    if (!w || w.dims.length !== 2 || transposed || w.dataType !== DataType.FLOAT) {
+      nodes.push(n);
+      continue;
+    }
+    const p = `q4/${converted++}`;
+    const [K, N] = w.dims.map(Number);
+    const values = tensorFloats(w, model.baseDir);
+    const blocks = Math.ceil(K / blockSize);
+    const codes = new Uint8Array(N * blocks * (blockSize / 2));
+    const scales = new Float32Array(N * blocks);
+    const zps = new Uint8Array(N * Math.ceil(blocks / 2));
+    for (let c = 0; c < N; c++)
+      for (let b = 0; b < blocks; b++) {
+        const ks = Array.from({ length: Math.min(blockSize, K - b * blockSize) }, (_, j) => b * blockSize + j);
+        const v = ks.map((k) => values[k * N + c]);
+        const [lo, hi] = [Math.min(0, ...v), Math.max(0, ...v)];
+        const scale = (hi - lo) / 15 || 1;
+        const zp = Math.min(15, Math.max(0, Math.round(-lo / scale)));
+        scales[c * blocks + b] = scale;
+        zps[c * Math.ceil(blocks / 2) + (b >> 1)] |= zp << ((b & 1) * 4);
+        for (let j = 0; j < blockSize; j++) {
+          const q = j < v.length ? Math.min(15, Math.max(0, Math.round(v[j] / scale) + zp)) : zp;
+          codes[(c * blocks + b) * (blockSize / 2) + (j >> 1)] |= q << ((j & 1) * 4);
+        }
+      }
+    graph.initializer.push(
+      rawTensor(`${p}/qweight`, DataType.UINT8, [N, blocks, blockSize / 2], codes),
+      makeTensor(`${p}/scales`, DataType.FLOAT, [N * blocks], scales),
+      rawTensor(`${p}/qzeros`, DataType.UINT8, [N * Math.ceil(blocks / 2)], zps),
+    );
+    const out = n.output[0];
+    const product = n.input[2] ? `${p}/product` : out;
+    const attrs = [attrInt('K', K), attrInt('N', N), attrInt('bits', 4), attrInt('block_size', blockSize)];
+    nodes.push({
+      ...node('MatMulNBits', [n.input[0], `${p}/qweight`, `${p}/scales`, `${p}/qzeros`], [product], attrs, `${p}/MatMulNBits`),
+      domain: 'com.microsoft',
+    });
+    if (n.input[2]) nodes.push(node('Add', [product, n.input[2]], [out], [], `${p}/Add`));
+  }
+  graph.node = nodes;
+  const read = new Set(nodes.flatMap((x) => x.input));
+  graph.initializer = graph.initializer.filter((t) => read.has(t.name!));
+  if (!model.proto.opsetImport.some((o) => o.domain === 'com.microsoft')) model.proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return converted;
+}
