@@ -9,22 +9,11 @@
 import { attrInt, node } from '../../src/onnx/build.js';
 import type { Model } from '../../src/onnx/model.js';
 import { makeTensor, rawTensor, tensorFloats } from '../../src/onnx/tensor.js';
-import { DataType, type NodeProto } from '../../src/onnx/types.js';
+import { DataType, type NodeProto, type TensorProto } from '../../src/onnx/types.js';
 
 export function quantizeDynamic(model: Model): number {
-  const graph = model.proto.graph!;
-  const init = (name: string) => graph.initializer.find((t) => t.name === name);
-  const nodes: NodeProto[] = [];
-  let converted = 0;
-  for (const n of graph.node) {
-    const w = (n.opType === 'Gemm' || n.opType === 'MatMul') && !n.domain ? init(n.input[1]) : undefined;
-    const transposed = n.opType === 'Gemm' && n.attribute.some((a) => (a.name === 'transB' || a.name === 'transA') && Number(a.i) === 1);
-    if (!w || w.dims.length !== 2 || transposed || w.dataType !== DataType.FLOAT) {
-      nodes.push(n);
-      continue;
-    }
-    const p = `q8/${converted++}`;
-    const values = tensorFloats(w, model.baseDir);
+  return replaceLinears(model, 'q8', (n, w, values, p) => {
+    const graph = model.proto.graph!;
     const scale = Math.max(...values.map(Math.abs)) / 127 || 1;
     const codes = Int8Array.from(values, (v) => Math.max(-127, Math.min(127, Math.round(v / scale))));
     graph.initializer.push(
@@ -34,20 +23,15 @@ export function quantizeDynamic(model: Model): number {
     );
     const out = n.output[0];
     const scaled = n.input[2] ? `${p}/scaled` : out;
-    nodes.push(
+    return [
       node('DynamicQuantizeLinear', [n.input[0]], [`${p}/xq`, `${p}/xs`, `${p}/xzp`], [], `${p}/DynamicQuantizeLinear`),
       node('MatMulInteger', [`${p}/xq`, `${p}/w`, `${p}/xzp`, `${p}/wzp`], [`${p}/int`], [], `${p}/MatMulInteger`),
       node('Cast', [`${p}/int`], [`${p}/float`], [attrInt('to', DataType.FLOAT)], `${p}/Cast`),
       node('Mul', [`${p}/xs`, `${p}/ws`], [`${p}/scale`], [], `${p}/ScaleMul`),
       node('Mul', [`${p}/float`, `${p}/scale`], [scaled], [], `${p}/Mul`),
       ...(n.input[2] ? [node('Add', [scaled, n.input[2]], [out], [], `${p}/Add`)] : []),
-    );
-  }
-  graph.node = nodes;
-  // The float weights that were quantized are no longer read.
-  const read = new Set(nodes.flatMap((x) => x.input));
-  graph.initializer = graph.initializer.filter((t) => read.has(t.name!));
-  return converted;
+    ];
+  });
 }
 
 /**
@@ -58,20 +42,10 @@ export function quantizeDynamic(model: Model): number {
  * byte, low nibble first; a Gemm's bias becomes an Add after it.
  */
 export function quantizeNBits(model: Model, blockSize = 32): number {
-  const graph = model.proto.graph!;
-  const init = (name: string) => graph.initializer.find((t) => t.name === name);
-  const nodes: NodeProto[] = [];
-  let converted = 0;
-  for (const n of graph.node) {
-    const w = (n.opType === 'Gemm' || n.opType === 'MatMul') && !n.domain ? init(n.input[1]) : undefined;
-    const transposed = n.opType === 'Gemm' && n.attribute.some((a) => (a.name === 'transB' || a.name === 'transA') && Number(a.i) === 1);
-    if (!w || w.dims.length !== 2 || transposed || w.dataType !== DataType.FLOAT) {
-      nodes.push(n);
-      continue;
-    }
-    const p = `q4/${converted++}`;
+  if (!model.proto.opsetImport.some((o) => o.domain === 'com.microsoft')) model.proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return replaceLinears(model, 'q4', (n, w, values, p) => {
+    const graph = model.proto.graph!;
     const [K, N] = w.dims.map(Number);
-    const values = tensorFloats(w, model.baseDir);
     const blocks = Math.ceil(K / blockSize);
     const codes = new Uint8Array(N * blocks * (blockSize / 2));
     const scales = new Float32Array(N * blocks);
@@ -98,15 +72,31 @@ export function quantizeNBits(model: Model, blockSize = 32): number {
     const out = n.output[0];
     const product = n.input[2] ? `${p}/product` : out;
     const attrs = [attrInt('K', K), attrInt('N', N), attrInt('bits', 4), attrInt('block_size', blockSize)];
-    nodes.push({
-      ...node('MatMulNBits', [n.input[0], `${p}/qweight`, `${p}/scales`, `${p}/qzeros`], [product], attrs, `${p}/MatMulNBits`),
-      domain: 'com.microsoft',
-    });
-    if (n.input[2]) nodes.push(node('Add', [product, n.input[2]], [out], [], `${p}/Add`));
+    return [
+      { ...node('MatMulNBits', [n.input[0], `${p}/qweight`, `${p}/scales`, `${p}/qzeros`], [product], attrs, `${p}/MatMulNBits`), domain: 'com.microsoft' },
+      ...(n.input[2] ? [node('Add', [product, n.input[2]], [out], [], `${p}/Add`)] : []),
+    ];
+  });
+}
+
+/**
+ * Replaces every Gemm (not transposed) or MatMul whose weight is a stored
+ * float [K, N] with the nodes `convert` returns, then drops the float weights
+ * no node reads any more; returns how many were replaced.
+ */
+function replaceLinears(model: Model, prefix: string, convert: (n: NodeProto, w: TensorProto, values: Float32Array, p: string) => NodeProto[]): number {
+  const graph = model.proto.graph!;
+  const init = (name: string) => graph.initializer.find((t) => t.name === name);
+  const nodes: NodeProto[] = [];
+  let converted = 0;
+  for (const n of graph.node) {
+    const w = (n.opType === 'Gemm' || n.opType === 'MatMul') && !n.domain ? init(n.input[1]) : undefined;
+    const transposed = n.opType === 'Gemm' && n.attribute.some((a) => (a.name === 'transB' || a.name === 'transA') && Number(a.i) === 1);
+    if (!w || w.dims.length !== 2 || transposed || w.dataType !== DataType.FLOAT) nodes.push(n);
+    else nodes.push(...convert(n, w, tensorFloats(w, model.baseDir), `${prefix}/${converted++}`));
   }
   graph.node = nodes;
   const read = new Set(nodes.flatMap((x) => x.input));
   graph.initializer = graph.initializer.filter((t) => read.has(t.name!));
-  if (!model.proto.opsetImport.some((o) => o.domain === 'com.microsoft')) model.proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   return converted;
 }
