@@ -20,7 +20,7 @@ import { mapAxis, normAxis } from '../ops/registry.js';
 import { shapeElements } from '../ops/shapeValues.js';
 import { readSlice, writeSlice, type ChannelSlice } from '../ops/weights.js';
 import { editAxis, type AxisSlices } from './channels.js';
-import { integerView, nbitsView } from '../weights/nbits.js';
+import { integerView, nbitsLayout, nbitsView } from '../weights/quantized.js';
 import type { WeightView } from '../weights/view.js';
 import { planChannelEdit, readCoordinates, writtenChannels, type Carrier, type ReshapeEdit, type WalkPlan } from './walk.js';
 import { ownWeight } from './weights.js';
@@ -94,18 +94,16 @@ function dequantizedWeight(graph: Graph, node: NodeProto, input: number): NodePr
   return dq;
 }
 
-/** The view of a quantized weight input (MatMulNBits' packed B), or undefined for plain float weights. */
+/** The view of a quantized weight input (MatMulNBits' packed B, MatMulInteger's codes), or undefined for plain float weights. */
 function quantizedView(graph: Graph, node: NodeProto, input: number, b: TensorProto, baseDir: string): WeightView | undefined {
-  const constant = (name: string | undefined) => (name ? (graph.initializer(name) ?? graph.constantTensor(name)) : undefined);
   if (node.opType === 'MatMulInteger' && !node.domain && input === 1)
-    return integerView(b, constant(node.input[3]), baseDir, `MatMulInteger at ${nodeLabel(node)}`);
+    return integerView(b, constantOf(graph, node.input[3]), baseDir, `MatMulInteger at ${nodeLabel(node)}`);
   if (node.opType !== 'MatMulNBits' || node.domain !== 'com.microsoft' || input !== 1) return undefined;
   const label = `MatMulNBits at ${nodeLabel(node)}`;
-  const layout = { K: attrInt(node, 'K', 0), N: attrInt(node, 'N', 0), bits: attrInt(node, 'bits', 4), blockSize: attrInt(node, 'block_size', 32) };
-  const scales = graph.initializer(node.input[2]) ?? graph.constantTensor(node.input[2]);
+  const scales = constantOf(graph, node.input[2]);
   if (!scales) throw new UsageError(`${label}: its scales are not a stored constant`, 'REFUSED');
-  const zeroPoints = node.input[3] ? (graph.initializer(node.input[3]) ?? graph.constantTensor(node.input[3])) : undefined;
-  return nbitsView(layout, { b, scales, ...(zeroPoints ? { zeroPoints } : {}) }, baseDir, label);
+  const zeroPoints = constantOf(graph, node.input[3]);
+  return nbitsView(nbitsLayout(node), { b, scales, ...(zeroPoints ? { zeroPoints } : {}) }, baseDir, label);
 }
 
 /** The constant behind input `input` of `node`, owned by that node alone (a shared initializer is copied first). */

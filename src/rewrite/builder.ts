@@ -171,8 +171,9 @@ export class SubgraphBuilder {
   }
 
   /**
-   * The strength as a tensor: a constant, or a float32 graph input with a
-   * default (an initializer of the same name) that callers may override at run time.
+   * The strength as a tensor: a constant, or a float32 scalar graph input
+   * callers feed (with `optional`, backed by a default: an initializer of
+   * the same name, which onnxruntime-node cannot override by a feed).
    */
   strength(value: number, inputName?: string, optional = false): string {
     if (!inputName) return this.scalar('strength', value);

@@ -18,12 +18,12 @@ import { UsageError } from '../errors.js';
 import { lookupOf } from '../ops/irLookup.js';
 import { IrModel } from '../ir/model.js';
 import type { Model } from '../onnx/model.js';
-import { attrInt, nodeLabel } from '../ops/lookup.js';
+import { nodeLabel } from '../ops/lookup.js';
 import { stepDown } from '../ops/step.js';
 import type { LinearOp } from '../ops/weights.js';
 import type { NodeProto } from '../onnx/types.js';
 import { foldTensorLowRank } from '../weights/lowrank.js';
-import { nbitsView, requantizeNBits, type Requantized } from '../weights/nbits.js';
+import { nbitsLayout, nbitsView, requantizeNBits, type Requantized } from '../weights/quantized.js';
 import type { Target } from './intervention.js';
 import { ownWeight } from './weights.js';
 
@@ -140,7 +140,7 @@ export function foldIntoReaders(
 /** W' = W + c Qᵀ(Q W) on the dequantized MatMulNBits weight, stored back in its blocks with new scales (and zero points). */
 function foldRequantized(model: Model, graph: IrModel['graph'], node: NodeProto, basis: number[][], c: number, options: FoldOptions): Requantization {
   const label = `MatMulNBits at ${nodeLabel(node)}`;
-  const layout = { K: attrInt(node, 'K', 0), N: attrInt(node, 'N', 0), bits: attrInt(node, 'bits', 4), blockSize: attrInt(node, 'block_size', 32) };
+  const layout = nbitsLayout(node);
   const own = (i: number) => ownWeight(graph, node, i);
   const tensors = { b: own(1), scales: own(2), ...(node.input[3] ? { zeroPoints: own(3) } : {}) };
   const w = nbitsView(layout, tensors, model.baseDir, label).read();

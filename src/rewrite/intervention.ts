@@ -48,7 +48,7 @@ export interface Intervention {
   projection?: Projection;
   /** suppress along one direction with the half projection. */
   falloff?: Falloff;
-  /** Name of an optional float32 graph input that overrides `strength` at run time. */
+  /** Name of a float32 scalar graph input that sets the strength at run time (required, unless `strengthInputOptional`). */
   strengthInput?: string;
   /** The strength input keeps the strength as its default (an initializer behind the input) instead of being required. */
   strengthInputOptional?: boolean;

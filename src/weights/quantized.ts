@@ -1,5 +1,9 @@
 /**
- * A com.microsoft MatMulNBits weight seen as the logical float matrix
+ * Quantized weights behind the weight-view seam (view.ts): a MatMulNBits
+ * weight's packed blocks, and integer codes with a zero point (MatMulInteger,
+ * DequantizeLinear-fed QDQ weights and biases).
+ *
+ * A com.microsoft MatMulNBits weight is seen as the logical float matrix
  * W [K, N] the op multiplies by, behind the weight-view seam (view.ts).
  *
  * Encoding (onnxruntime's ContribOperators.md): B is uint8 [N, blocks,
@@ -17,6 +21,7 @@
 import { UsageError } from '../errors.js';
 import { setRawData, setTensorFloats, tensorBytes, tensorFloats } from '../onnx/tensor.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
+import { attrInt, type NodeLike } from '../ops/lookup.js';
 import type { WeightView } from './view.js';
 
 export interface NBitsLayout {
@@ -24,6 +29,11 @@ export interface NBitsLayout {
   N: number;
   bits: number;
   blockSize: number;
+}
+
+/** The layout a MatMulNBits node declares (K, N, bits, block_size). */
+export function nbitsLayout(node: NodeLike): NBitsLayout {
+  return { K: attrInt(node, 'K', 0), N: attrInt(node, 'N', 0), bits: attrInt(node, 'bits', 4), blockSize: attrInt(node, 'block_size', 32) };
 }
 
 export interface NBitsTensors {
