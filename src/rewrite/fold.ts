@@ -21,8 +21,8 @@ import type { Model } from '../onnx/model.js';
 import { nodeLabel } from '../ops/lookup.js';
 import { stepDown } from '../ops/step.js';
 import type { LinearOp } from '../ops/weights.js';
-import type { NodeProto } from '../onnx/types.js';
-import { foldTensorLowRank } from '../weights/lowrank.js';
+import { DataType, type NodeProto } from '../onnx/types.js';
+import { foldLowRankToBytes, foldTensorLowRank } from '../weights/lowrank.js';
 import { nbitsLayout, nbitsView, requantizeNBits, type Requantized } from '../weights/quantized.js';
 import type { Target } from './intervention.js';
 import { ownWeight } from './weights.js';
@@ -143,13 +143,11 @@ function foldRequantized(model: Model, graph: IrModel['graph'], node: NodeProto,
   const layout = nbitsLayout(node);
   const own = (i: number) => ownWeight(graph, node, i);
   const tensors = { b: own(1), scales: own(2), ...(node.input[3] ? { zeroPoints: own(3) } : {}) };
-  const w = nbitsView(layout, tensors, model.baseDir, label).read();
   const { K, N } = layout;
-  for (const q of basis) {
-    const r = new Float64Array(N);
-    for (let k = 0; k < K; k++) if (q[k] !== 0) for (let n = 0; n < N; n++) r[n] += q[k] * w[k * N + n];
-    for (let k = 0; k < K; k++) if (q[k] !== 0) for (let n = 0; n < N; n++) w[k * N + n] += c * q[k] * r[n];
-  }
+  // The same rank-k update as a float weight's (D on the rows), on the dequantized values.
+  const dequantized = nbitsView(layout, tensors, model.baseDir, label).read();
+  const matrix = { name: tensors.b.name ?? label, bytes: new Uint8Array(dequantized.buffer), dataType: DataType.FLOAT, rows: K, cols: N, axis: 0 as const };
+  const w = new Float32Array(Uint8Array.from(foldLowRankToBytes(matrix, { basis, scale: c })).buffer);
   const error = requantizeNBits(layout, tensors, w, model.baseDir, label);
   const format = `${layout.bits}-bit, block ${layout.blockSize}${tensors.zeroPoints ? ', zero points' : ', symmetric'}`;
   if (options.requantizationTolerance !== undefined && error.maxError > options.requantizationTolerance) {

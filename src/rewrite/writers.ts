@@ -22,6 +22,7 @@ import { nodeLabel } from '../ops/lookup.js';
 import { normAxis } from '../ops/registry.js';
 import { stepUp } from '../ops/step.js';
 import { normalize } from '../maths/basis.js';
+import { foldTensorLowRank } from '../weights/lowrank.js';
 import { weightView } from '../weights/view.js';
 import { ownWeight } from './weights.js';
 
@@ -35,7 +36,7 @@ export interface WritersResult {
   edited: string[];
 }
 
-/** v - (v·a) a along `axis` of a row-major tensor of `dims`. */
+/** v - (v·a) a along `axis` of a row-major tensor of `dims` (biases; matrices go through the low-rank fold). */
 function projectAxis(values: Float32Array, dims: number[], axis: number, a: number[]): void {
   const width = dims[axis];
   const inner = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
@@ -62,14 +63,19 @@ export function orthogonaliseWriters(model: Model, tensor: string, direction: nu
   const project = (node: NodeProto, input: number, axis: number) => {
     const t = ownWeight(graph, node, input);
     if (done.has(t.name!)) return;
-    const view = weightView(t, model.baseDir);
-    const dims = view.dims;
+    const dims = t.dims.map(Number);
     const ax = normAxis(axis, dims.length);
     if (dims[ax] !== a.length)
       throw new UsageError(`${label}: the direction has ${a.length} values, but '${t.name}' writes ${dims[ax]} channels into the stream`);
-    const values = view.read();
-    projectAxis(values, dims, ax, a);
-    view.write(values);
+    if (dims.length === 2) {
+      // W (I - a aᵀ) on the written axis: the streamed rank-1 fold that --fold uses (embeddings at LLM widths are large).
+      foldTensorLowRank(t, model.baseDir, ax as 0 | 1, { basis: [a], scale: -1 });
+    } else {
+      const view = weightView(t, model.baseDir);
+      const values = view.read();
+      projectAxis(values, dims, ax, a);
+      view.write(values);
+    }
     done.add(t.name!);
     edited.push(t.name!);
   };
