@@ -12,6 +12,7 @@
  * fitted on the other half (two-fold, so no prompt scores itself); and the
  * mean difference's norm over the pooled standard deviation along it.
  */
+import { decoderLayout, promptFeeds } from '../eval/generate.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { writeAnchors, type Anchor, type PromptProvenance } from '../anchors/manifest.js';
@@ -52,8 +53,8 @@ export async function anchorFromPrompts(model: Model, modelPath: string, request
   let rowsA: Float64Array[][];
   let rowsB: Float64Array[][];
   try {
-    rowsA = await collect(session, a, tensors, position);
-    rowsB = await collect(session, b, tensors, position);
+    rowsA = await collect(session, label, a, tensors, position);
+    rowsB = await collect(session, label, b, tensors, position);
   } finally {
     await session.release();
   }
@@ -89,21 +90,17 @@ function candidateTensors(model: Model, request: PromptAnchorRequest, label: str
 }
 
 /** Per tensor, one row per prompt: the last position's activation, or the mean over positions. */
-async function collect(session: ort.InferenceSession, prompts: number[][], tensors: string[], position: 'last' | 'mean'): Promise<Float64Array[][]> {
+async function collect(
+  session: ort.InferenceSession,
+  label: string,
+  prompts: number[][],
+  tensors: string[],
+  position: 'last' | 'mean',
+): Promise<Float64Array[][]> {
   const out: Float64Array[][] = tensors.map(() => []);
-  const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [1, v.length]);
+  const layout = decoderLayout(session, label);
   for (const ids of prompts) {
-    const feeds: Record<string, ort.Tensor> = { input_ids: i64(ids) };
-    for (const meta of session.inputMetadata) {
-      if (meta.name === 'attention_mask') feeds.attention_mask = i64(ids.map(() => 1));
-      else if (meta.name === 'position_ids') feeds.position_ids = i64(ids.map((_, i) => i));
-      else if (meta.name === 'use_cache_branch') feeds.use_cache_branch = new ort.Tensor('bool', [false], [1]);
-      else if (/^past_key_values\./.test(meta.name) && meta.isTensor) {
-        const dims = [1, Number(meta.shape[1]), 0, Number(meta.shape[3])];
-        feeds[meta.name] = meta.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
-      }
-    }
-    const result = await session.run(feeds, tensors);
+    const result = await session.run(promptFeeds(layout, ids), tensors);
     tensors.forEach((t, k) => {
       const v = tensorNumbers(result[t]);
       const width = result[t].dims[result[t].dims.length - 1];

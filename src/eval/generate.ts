@@ -198,6 +198,16 @@ function sample(logits: Float64Array, s: Sampling, random: Random): number {
   return kept[cut - 1];
 }
 
+/** One prompt as a decoder's first step takes it: all its tokens, a mask of ones, positions from 0, no cache yet (the no-past branch). */
+export function promptFeeds(layout: DecoderLayout, ids: number[]): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = { input_ids: i64(ids) };
+  if (layout.mask) feeds.attention_mask = i64(new Array<number>(ids.length).fill(1));
+  if (layout.positions) feeds.position_ids = i64(ids.map((_, i) => i));
+  if (layout.merged) feeds.use_cache_branch = new ort.Tensor('bool', [false], [1]);
+  for (const c of layout.cache) feeds[c.name] = emptyPast(c);
+  return feeds;
+}
+
 /** Logits at every position of `tokens`, run as one prompt (empty cache), in windows of the context length. */
 export async function sequenceLogits(
   session: ort.InferenceSession,
@@ -209,12 +219,7 @@ export async function sequenceLogits(
   const window = Number.isFinite(contextLength) ? contextLength : tokens.length;
   for (let start = 0; start < tokens.length; start += window) {
     const part = tokens.slice(start, start + window);
-    const feeds: Record<string, ort.Tensor> = { input_ids: i64(part) };
-    if (layout.mask) feeds.attention_mask = i64(new Array<number>(part.length).fill(1));
-    if (layout.positions) feeds.position_ids = i64(part.map((_, i) => i));
-    if (layout.merged) feeds.use_cache_branch = new ort.Tensor('bool', [false], [1]);
-    for (const c of layout.cache) feeds[c.name] = emptyPast(c);
-    const result = (await session.run(feeds)).logits;
+    const result = (await session.run(promptFeeds(layout, part))).logits;
     const vocab = result.dims[result.dims.length - 1];
     const values = tensorNumbers(result);
     for (let p = 0; p < part.length; p++) out.push(row(values, p * vocab, vocab));
