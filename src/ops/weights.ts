@@ -167,7 +167,7 @@ export function linearOp(node: NodeLike, dataTensor: string, lookup: GraphLookup
       return { ...dataTimesWeight([K, N]), ...(bias ? { bias: { input: 5, axis: 0 } } : {}), quantized: 'MatMulNBits' };
     }
     default:
-      return { refused: `${at} is not a weight op this toolkit edits (MatMul, Gemm, Conv, ConvTranspose, MatMulNBits)` };
+      return { refused: `${at} is not a weight op this toolkit edits (MatMul, Gemm, Conv, ConvTranspose, MatMulInteger, MatMulNBits)` };
   }
 }
 
