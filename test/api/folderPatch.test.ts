@@ -15,7 +15,7 @@ import { encodeNpy } from '../../src/data/npy.js';
 import { makeValueInfo } from '../../src/onnx/graph.js';
 import { loadModel, modelBytes } from '../../src/onnx/model.js';
 import { makeTensor, tensorBytes } from '../../src/onnx/tensor.js';
-import { nbitsView } from '../../src/weights/nbits.js';
+import { nbitsView } from '../../src/weights/quantized.js';
 import { DataType } from '../../src/onnx/types.js';
 import { sca } from '../helpers/cli.js';
 import { gemmAutoencoder, model, node } from '../helpers/graphs.js';
