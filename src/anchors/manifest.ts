@@ -26,6 +26,12 @@ export interface Anchor {
   provenance?: Provenance;
   /** How an anchor found from contrastive prompts was made (src/api/contrast.ts). */
   promptProvenance?: PromptProvenance;
+  /**
+   * How a model trained with SCA put the concept there: the training script's
+   * recipe (method, block, terms and schedules, steps, seed, label rate). Kept
+   * as written; the tool reads no field of it.
+   */
+  training?: Record<string, unknown>;
 }
 
 /** A direction from two sets of prompts: the mean difference at one position, and how well each layer separated them. */
@@ -85,6 +91,8 @@ function validateAnchor(value: unknown, where: string): Anchor {
   }
   if (a.axis !== undefined && !Number.isInteger(a.axis)) throw new UsageError(`${where}: "axis" must be an integer`);
   if (a.eraser !== undefined) checkEraser(a.eraser, where);
+  if (a.training !== undefined && (a.training === null || typeof a.training !== 'object' || Array.isArray(a.training)))
+    throw new UsageError(`${where}: "training" must be an object (the training recipe)`);
   if (a.direction === undefined && a.dims === undefined && a.eraser === undefined) throw new UsageError(`${where} gives neither "direction" nor "dims"`);
   return {
     concept: a.concept,
@@ -95,6 +103,7 @@ function validateAnchor(value: unknown, where: string): Anchor {
     ...(a.eraser ? { eraser: a.eraser } : {}),
     ...(a.provenance ? { provenance: a.provenance } : {}),
     ...(a.promptProvenance ? { promptProvenance: a.promptProvenance } : {}),
+    ...(a.training ? { training: a.training } : {}),
   };
 }
 
