@@ -1,0 +1,84 @@
+/**
+ * The language-model demo's measures, from next-token distributions:
+ * - the concept rate: the family's summed probability at the prompts that
+ *   invite it (mean over prompts);
+ * - perplexity on held-out text that never contains the concept;
+ * - first-token KL(intact ‖ patched) on neutral prompts;
+ * - selectivity: r² of each word's drop in probability at its own prompts
+ *   against its designed similarity to the concept (the text analogue of
+ *   the paper's MSE-vs-similarity fit).
+ */
+import { UsageError } from '../../errors.js';
+import { promptFeeds, type DecoderLayout } from '../../eval/generate.js';
+import { klFromLogits, logSoftmax } from '../../eval/textMetrics.js';
+import { ort, tensorNumbers } from '../../runtime/session.js';
+
+/** The one token a word is, with GPT-2's leading space; a word split in pieces has no single probability. */
+export function wordToken(encode: (text: string) => number[], word: string): number {
+  const ids = encode(` ${word}`);
+  if (ids.length !== 1) throw new UsageError(`word '${word}' is ${ids.length} tokens for this tokenizer; the demo needs each word to be one`, 'BAD_DATA');
+  return ids[0];
+}
+
+/** Log-probabilities of the next token after each prompt (float64), one run per prompt. */
+export async function nextTokenLogProbs(session: ort.InferenceSession, layout: DecoderLayout, prompts: number[][]): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  for (const ids of prompts) {
+    const logits = (await session.run(promptFeeds(layout, ids))).logits;
+    const vocab = logits.dims[logits.dims.length - 1];
+    out.push(logSoftmax(Array.prototype.slice.call(tensorNumbers(logits), (ids.length - 1) * vocab, ids.length * vocab) as number[]));
+  }
+  return out;
+}
+
+/** Mean over prompts of the summed probability of `tokens`. */
+export function tokenRate(logProbs: Float64Array[], tokens: number[]): number {
+  let total = 0;
+  for (const lp of logProbs) for (const t of tokens) total += Math.exp(lp[t]);
+  return total / Math.max(1, logProbs.length);
+}
+
+/** exp(total negative log-likelihood / tokens predicted) over all the texts, each run whole from its first token. */
+export async function corpusPerplexity(session: ort.InferenceSession, layout: DecoderLayout, texts: number[][]): Promise<number> {
+  let nll = 0;
+  let count = 0;
+  for (const ids of texts) {
+    if (ids.length < 2) continue;
+    const logits = (await session.run(promptFeeds(layout, ids))).logits;
+    const vocab = logits.dims[logits.dims.length - 1];
+    const values = tensorNumbers(logits);
+    for (let p = 0; p + 1 < ids.length; p++) {
+      nll -= logSoftmax(Array.prototype.slice.call(values, p * vocab, (p + 1) * vocab) as number[])[ids[p + 1]];
+      count++;
+    }
+  }
+  if (!count) throw new UsageError('no held-out text of two tokens or more to measure perplexity on', 'BAD_DATA');
+  return Math.exp(nll / count);
+}
+
+/** Mean first-token KL(intact ‖ patched) over prompts, from the two models' next-token log-probabilities. */
+export function meanFirstTokenKl(intact: Float64Array[], patched: Float64Array[]): number {
+  let total = 0;
+  intact.forEach((lp, i) => (total += klFromLogits(lp, patched[i])));
+  return total / Math.max(1, intact.length);
+}
+
+/** r² of the least-squares line of y on x; null when x or y does not vary (nothing to explain, or no spread to explain it by). */
+export function rSquared(x: number[], y: number[]): number | null {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  if (sxx === 0 || syy === 0) return null;
+  return (sxy * sxy) / (sxx * syy);
+}
+
+/** Relative drop 1 - patched/intact of a probability (0: untouched, 1: removed, negative: raised). */
+export const relativeDrop = (intact: number, patched: number): number => (intact > 0 ? 1 - patched / intact : 0);
