@@ -213,7 +213,7 @@ function embeddingWidth(dir: string): number {
   const file = path.join(dir, 'config.json');
   let config: { n_embd?: unknown; hidden_size?: unknown };
   try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof config;
   } catch {
     throw new UsageError(`${file}: missing or not JSON; the demo reads the residual width from it`, 'BAD_MODEL');
   }
