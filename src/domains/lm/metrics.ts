@@ -9,6 +9,7 @@
  *   the paper's MSE-vs-similarity fit).
  */
 import { UsageError } from '../../errors.js';
+import { pearson } from '../color/palette.js';
 import { promptFeeds, type DecoderLayout } from '../../eval/generate.js';
 import { klFromLogits, logSoftmax } from '../../eval/textMetrics.js';
 import { ort, tensorNumbers } from '../../runtime/session.js';
@@ -63,21 +64,10 @@ export function meanFirstTokenKl(intact: Float64Array[], patched: Float64Array[]
   return total / Math.max(1, intact.length);
 }
 
-/** r² of the least-squares line of y on x; null when x or y does not vary (nothing to explain, or no spread to explain it by). */
+/** r² of the least-squares line of y on x (the squared correlation, as the colour selectivity is); null when either does not vary. */
 export function rSquared(x: number[], y: number[]): number | null {
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  if (sxx === 0 || syy === 0) return null;
-  return (sxy * sxy) / (sxx * syy);
+  const r = pearson(x, y);
+  return r === undefined ? null : r * r;
 }
 
 /** Relative drop 1 - patched/intact of a probability (0: untouched, 1: removed, negative: raised). */
