@@ -8,13 +8,13 @@
  *   labelled positions: the mean difference (labelled positions against the
  *   other colour-predicting ones), projected out; and a LEACE eraser.
  */
-import { writeAnchors } from '../../anchors/manifest.js';
+import { recordIntervention, writeAnchors } from '../../anchors/manifest.js';
 import { fitLeace } from '../../anchors/fromData.js';
 import { UsageError } from '../../errors.js';
 import { decoderLayout, promptFeeds } from '../../eval/generate.js';
 import { normalize } from '../../maths/basis.js';
 import type { Model } from '../../onnx/model.js';
-import { ablate } from '../../api/ablate.js';
+import { orthogonaliseWriters } from '../../rewrite/writers.js';
 import { patchModel } from '../../rewrite/patch.js';
 import { tensorNumbers, type Device } from '../../runtime/session.js';
 import { openTapped } from '../../runtime/taps.js';
@@ -30,7 +30,16 @@ export function suppressAnchored(model: Model, spec: ConceptSpec, label: string)
 export function ablateAnchored(model: Model, spec: ConceptSpec, width: number, label: string): void {
   for (const d of spec.site.dims) {
     const direction = Array.from({ length: width }, (_, j) => (j === d ? 1 : 0));
-    ablate(model, { concept: spec.concept, writers: true, direction }, label);
+    const { stream, edited } = orthogonaliseWriters(model, spec.site.tensor, direction, label);
+    recordIntervention(model.proto, {
+      kind: 'ablate',
+      tensor: spec.site.tensor,
+      concept: spec.concept,
+      method: 'orthogonalised writers',
+      direction,
+      stream,
+      edited,
+    });
   }
 }
 
