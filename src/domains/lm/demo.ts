@@ -18,7 +18,8 @@ import { loadTokenizer, type TextTokenizer } from '../../data/tokenizer.js';
 import { loadModel, type Model } from '../../onnx/model.js';
 import { openSession, type Device } from '../../runtime/session.js';
 import { loadConceptSpec, type ConceptSpec } from './concept.js';
-import { ablateAnchored, eraseWithLeace, fitRows, meanDifference, suppressAnchored, suppressDirection, type EditName } from './edits.js';
+import { meanDifference } from '../../anchors/fromData.js';
+import { ablateAnchored, eraseWithLeace, fitRows, suppressAnchored, suppressDirection, type EditName } from './edits.js';
 import { corpusPerplexity, meanFirstTokenKl, nextTokenLogProbs, relativeDrop, rSquared, tokenRate, wordToken } from './metrics.js';
 
 export interface PairValue {
@@ -180,17 +181,16 @@ export async function runLmDemo(modelDir: string, twinDir: string, outDir: strin
   };
   for (const f of Object.values(folders)) if (fs.existsSync(f)) throw new UsageError(`${f} exists; give a fresh --out folder (nothing is overwritten)`);
   fs.mkdirSync(outDir, { recursive: true });
-  const files: Record<EditName, string> = {
-    suppress: await editFolder(modelDir, folders.suppress, (m) => suppressAnchored(m, spec, modelDir)),
-    ablate: await editFolder(modelDir, folders.ablate, (m) => ablateAnchored(m, spec, width, modelDir)),
-    meanDiff: '',
-    leace: '',
-  };
+  const suppressed = await editFolder(modelDir, folders.suppress, (m) => suppressAnchored(m, spec, modelDir));
+  const ablated = await editFolder(modelDir, folders.ablate, (m) => ablateAnchored(m, spec, width, modelDir));
   step(`fitting mean-diff and LEACE on ${label(twinDir)} at ${spec.site.tensor} from ${spec.fit.length} labelled sequences`);
-  const twinModel = () => loadModel(variantFile(twinDir));
-  const { rows, labels } = await fitRows(twinModel(), spec, options.device ?? 'cpu', twinDir);
-  files.meanDiff = await editFolder(twinDir, folders.meanDiff, (m) => suppressDirection(m, spec, meanDifference(rows, labels), twinDir));
-  files.leace = await editFolder(twinDir, folders.leace, (m) => eraseWithLeace(m, spec, rows, labels, twinDir));
+  const { x, labels } = await fitRows(loadModel(variantFile(twinDir)), spec, options.device ?? 'cpu', twinDir);
+  const files: Record<EditName, string> = {
+    suppress: suppressed,
+    ablate: ablated,
+    meanDiff: await editFolder(twinDir, folders.meanDiff, (m) => suppressDirection(m, spec, meanDifference(x, labels, 2), twinDir)),
+    leace: await editFolder(twinDir, folders.leace, (m) => eraseWithLeace(m, spec, x, labels, twinDir)),
+  };
 
   step('measuring the intact and edited models on the concept prompts, held-out text and neutral prompts');
   const intactSca = await measure(variantFile(modelDir), e, tok, options);

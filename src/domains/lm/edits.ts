@@ -12,7 +12,7 @@ import { recordIntervention, writeAnchors } from '../../anchors/manifest.js';
 import { fitLeace } from '../../anchors/fromData.js';
 import { UsageError } from '../../errors.js';
 import { decoderLayout, promptFeeds } from '../../eval/generate.js';
-import { normalize } from '../../maths/basis.js';
+import { features, type Features } from '../../maths/features.js';
 import type { Model } from '../../onnx/model.js';
 import { orthogonaliseWriters } from '../../rewrite/writers.js';
 import { patchModel } from '../../rewrite/patch.js';
@@ -43,10 +43,10 @@ export function ablateAnchored(model: Model, spec: ConceptSpec, width: number, l
   }
 }
 
-/** Activations at the site for every labelled and colour-predicting position of the fit sequences, with their labels. */
-export async function fitRows(model: Model, spec: ConceptSpec, device: Device, label: string): Promise<{ rows: Float64Array[]; labels: number[] }> {
+/** Activations at the site for every labelled and colour-predicting position of the fit sequences (one row each), with their labels. */
+export async function fitRows(model: Model, spec: ConceptSpec, device: Device, label: string): Promise<{ x: Features; labels: number[] }> {
   const session = await openTapped(model, model.proto, [spec.site.tensor], device);
-  const rows: Float64Array[] = [];
+  const rows: number[][] = [];
   const labels: number[] = [];
   try {
     const layout = decoderLayout(session, label);
@@ -56,7 +56,7 @@ export async function fitRows(model: Model, spec: ConceptSpec, device: Device, l
       const width = result.dims[result.dims.length - 1];
       const labelled = new Set(seq.labelled);
       for (const p of new Set([...seq.colour, ...seq.labelled])) {
-        rows.push(Float64Array.from({ length: width }, (_, j) => values[p * width + j]));
+        rows.push(Array.from({ length: width }, (_, j) => values[p * width + j]));
         labels.push(labelled.has(p) ? 1 : 0);
       }
     }
@@ -66,21 +66,7 @@ export async function fitRows(model: Model, spec: ConceptSpec, device: Device, l
   const positives = labels.filter((l) => l === 1).length;
   if (positives < 2 || positives === labels.length)
     throw new UsageError(`${label}: the fit data needs labelled and unlabelled positions both (it has ${positives} of ${labels.length} labelled)`, 'BAD_DATA');
-  return { rows, labels };
-}
-
-export function meanDifference(rows: Float64Array[], labels: number[]): number[] {
-  const width = rows[0].length;
-  const sums = [new Float64Array(width), new Float64Array(width)];
-  const counts = [0, 0];
-  rows.forEach((r, i) => {
-    counts[labels[i]]++;
-    for (let j = 0; j < width; j++) sums[labels[i]][j] += r[j];
-  });
-  return normalize(
-    Array.from({ length: width }, (_, j) => sums[1][j] / counts[1] - sums[0][j] / counts[0]),
-    'the mean difference',
-  );
+  return { x: features(rows), labels };
 }
 
 /** Projects the mean-difference direction out at the site (a full linear projection: the component along it, either sign, goes). */
@@ -89,11 +75,7 @@ export function suppressDirection(model: Model, spec: ConceptSpec, direction: nu
 }
 
 /** Fits LEACE on the rows (two classes) and inserts its eraser at the site, recorded as an anchor of the twin. */
-export function eraseWithLeace(model: Model, spec: ConceptSpec, rows: Float64Array[], labels: number[], label: string): void {
-  const width = rows[0].length;
-  const data = new Float64Array(rows.length * width);
-  rows.forEach((r, i) => data.set(r, i * width));
-  const eraser = fitLeace({ rows: rows.length, width, data }, labels, 2);
-  writeAnchors(model.proto, [{ concept: spec.concept, tensor: spec.site.tensor, eraser }]);
+export function eraseWithLeace(model: Model, spec: ConceptSpec, x: Features, labels: number[], label: string): void {
+  writeAnchors(model.proto, [{ concept: spec.concept, tensor: spec.site.tensor, eraser: fitLeace(x, labels, 2) }]);
   patchModel(model, [{ concept: spec.concept, mode: 'suppress' }], label);
 }

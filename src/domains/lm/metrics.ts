@@ -10,9 +10,9 @@
  */
 import { UsageError } from '../../errors.js';
 import { pearson } from '../color/palette.js';
-import { promptFeeds, type DecoderLayout } from '../../eval/generate.js';
-import { klFromLogits, logSoftmax } from '../../eval/textMetrics.js';
-import { ort, tensorNumbers } from '../../runtime/session.js';
+import { sequenceLogits, type DecoderLayout } from '../../eval/generate.js';
+import { klFromLogits, logSoftmax, perplexity } from '../../eval/textMetrics.js';
+import type { ort } from '../../runtime/session.js';
 
 /** The one token a word is, with GPT-2's leading space; a word split in pieces has no single probability. */
 export function wordToken(encode: (text: string) => number[], word: string): number {
@@ -24,11 +24,7 @@ export function wordToken(encode: (text: string) => number[], word: string): num
 /** Log-probabilities of the next token after each prompt (float64), one run per prompt. */
 export async function nextTokenLogProbs(session: ort.InferenceSession, layout: DecoderLayout, prompts: number[][]): Promise<Float64Array[]> {
   const out: Float64Array[] = [];
-  for (const ids of prompts) {
-    const logits = (await session.run(promptFeeds(layout, ids))).logits;
-    const vocab = logits.dims[logits.dims.length - 1];
-    out.push(logSoftmax(Array.prototype.slice.call(tensorNumbers(logits), (ids.length - 1) * vocab, ids.length * vocab) as number[]));
-  }
+  for (const ids of prompts) out.push(logSoftmax((await sequenceLogits(session, layout, ids)).at(-1)!));
   return out;
 }
 
@@ -45,13 +41,9 @@ export async function corpusPerplexity(session: ort.InferenceSession, layout: De
   let count = 0;
   for (const ids of texts) {
     if (ids.length < 2) continue;
-    const logits = (await session.run(promptFeeds(layout, ids))).logits;
-    const vocab = logits.dims[logits.dims.length - 1];
-    const values = tensorNumbers(logits);
-    for (let p = 0; p + 1 < ids.length; p++) {
-      nll -= logSoftmax(Array.prototype.slice.call(values, p * vocab, (p + 1) * vocab) as number[])[ids[p + 1]];
-      count++;
-    }
+    // one text's perplexity is exp(its mean NLL): weighted back by its token count, the texts pool into one mean
+    nll += Math.log(perplexity(ids, await sequenceLogits(session, layout, ids))) * (ids.length - 1);
+    count += ids.length - 1;
   }
   if (!count) throw new UsageError('no held-out text of two tokens or more to measure perplexity on', 'BAD_DATA');
   return Math.exp(nll / count);
